@@ -1,0 +1,49 @@
+# Attune: `make run` starts everything on a fresh machine, `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export DEBUG ?= 1
+
+.PHONY: run test test-fast venv migrate demo lint format schema bench-smoke clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+# Web server and a django-q2 worker together; demo data and an admin login on first start.
+run: migrate
+	$(PY) manage.py bootstrap
+	@echo "Attune: http://127.0.0.1:$(PORT)/admin/  (API docs: http://127.0.0.1:$(PORT)/api/docs/)"
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(PY) manage.py qcluster & \
+	  $(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload
+
+# The whole suite: PostgreSQL when DATABASE_URL is set, else SQLite.
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The quick subset (used on SQLite in CI).
+test-fast: venv
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+schema: venv
+	$(PY) manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+clean:
+	rm -rf var/attune.sqlite3*

@@ -1,0 +1,8 @@
+"""The management API: each app contributes its routes under /api/."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("people.api.urls")),
+    path("", include("computed.api.urls")),
+]

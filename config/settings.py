@@ -1,0 +1,272 @@
+"""Attune settings: one module, driven by environment variables.
+
+Defaults give a working development setup (SQLite under ``var/``, the django-q2 ORM broker).
+With ``DEBUG`` off, a missing ``SECRET_KEY`` stops the process instead of running insecurely.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment (or set DEBUG=1 for local development)."
+        )
+    SECRET_KEY = "attune-insecure-development-key"  # noqa: S105 - only ever used with DEBUG on
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if not DEBUG else "*")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.import_export",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "import_export",
+    "people",
+    "identity",
+    "computed",
+    "audiences",
+    "actions",
+    "privacy",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: DATABASE_URL (PostgreSQL in production), else an embedded SQLite file.
+(BASE_DIR / "var").mkdir(exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.config(
+        env="DATABASE_URL",
+        default=f"sqlite:///{BASE_DIR / 'var' / 'attune.sqlite3'}",
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "600")),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server and the django-q2 worker share the file.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+# The organization timezone ("today", calendar days, "on a date") is first filled from here and
+# then edited in the admin (people.OrganizationSettings).
+ORGANIZATION_NAME = os.environ.get("ORGANIZATION_NAME", "Attune")
+ORGANIZATION_TIMEZONE = os.environ.get("ORGANIZATION_TIMEZONE", "UTC")
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+
+LOGIN_URL = "admin:login"
+
+# django-q2: the ORM broker by default, Redis when REDIS_URL is set.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+Q_CLUSTER = {
+    "name": "attune",
+    "workers": int(os.environ.get("Q_WORKERS", "2")),
+    "timeout": 1800,
+    "retry": 1900,
+    "max_attempts": 3,
+    "queue_limit": 50,
+    "save_limit": 500,
+    "catch_up": False,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.StaffModelPermissions"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.DefaultCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Attune API",
+    "DESCRIPTION": (
+        "Management API (`/api/`), tracking endpoints (Segment/RudderStack `/v1/*`, mParticle `/v2/*`) "
+        "and the Profile API of Attune, an open-source customer data platform."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Ingestion limits (identity app reads these).
+INGEST_MAX_BODY_BYTES = int(os.environ.get("INGEST_MAX_BODY_BYTES", str(4 * 1024 * 1024)))
+INGEST_MAX_MESSAGE_BYTES = int(os.environ.get("INGEST_MAX_MESSAGE_BYTES", str(32 * 1024)))
+
+# django-import-export
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
+
+UNFOLD = {
+    "SITE_TITLE": "Attune",
+    "SITE_HEADER": "Attune",
+    "SITE_SUBHEADER": "Customer data platform",
+    "DASHBOARD_CALLBACK": "people.dashboard.dashboard_callback",
+    "SHOW_HISTORY": True,
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": [
+            {
+                "title": _("People"),
+                "items": [
+                    {"title": _("Dashboard"), "icon": "dashboard", "link": reverse_lazy("admin:index")},
+                    {
+                        "title": _("People"),
+                        "icon": "people",
+                        "link": reverse_lazy("admin:people_person_changelist"),
+                    },
+                    {
+                        "title": _("Events"),
+                        "icon": "bolt",
+                        "link": reverse_lazy("admin:people_event_changelist"),
+                    },
+                    {
+                        "title": _("Rejected messages"),
+                        "icon": "report",
+                        "link": reverse_lazy("admin:people_rejectedmessage_changelist"),
+                    },
+                    {
+                        "title": _("Jobs"),
+                        "icon": "pending_actions",
+                        "link": reverse_lazy("admin:people_job_changelist"),
+                    },
+                ],
+            },
+            {
+                "title": _("Data model"),
+                "items": [
+                    {
+                        "title": _("Attribute definitions"),
+                        "icon": "label",
+                        "link": reverse_lazy("admin:people_attributedefinition_changelist"),
+                    },
+                    {
+                        "title": _("Event definitions"),
+                        "icon": "schema",
+                        "link": reverse_lazy("admin:people_eventdefinition_changelist"),
+                    },
+                    {
+                        "title": _("Context definitions"),
+                        "icon": "devices",
+                        "link": reverse_lazy("admin:people_contextdefinition_changelist"),
+                    },
+                    {
+                        "title": _("Channels"),
+                        "icon": "hub",
+                        "link": reverse_lazy("admin:people_channel_changelist"),
+                    },
+                    {
+                        "title": _("Sources"),
+                        "icon": "input",
+                        "link": reverse_lazy("admin:people_source_changelist"),
+                    },
+                ],
+            },
+        ],
+    },
+}
+
+# Task paths (strings, so people imports no higher app) enqueued after commit with the ids of people
+# whose attributes or events changed: the higher apps' incremental refresh.
+ATTUNE_PERSON_CHANGED_TASKS: list[str] = []

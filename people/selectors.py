@@ -1,0 +1,115 @@
+"""Reads of the people data model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from people.attributes import STANDARD_ATTRIBUTES, read_attribute
+from people.models import AttributeChange, AttributeDefinition, Event, OrganizationSettings, Person
+
+
+def organization() -> OrganizationSettings:
+    """The organization's settings row, created from the environment on first use."""
+    org = OrganizationSettings.objects.filter(pk=1).first()
+    if org is None:
+        org, _ = OrganizationSettings.objects.get_or_create(
+            pk=1,
+            defaults={
+                "name": settings.ORGANIZATION_NAME,
+                "timezone": settings.ORGANIZATION_TIMEZONE,
+            },
+        )
+    return org
+
+
+def organization_tz() -> ZoneInfo:
+    return ZoneInfo(organization().timezone)
+
+
+def organization_today(now: datetime | None = None):
+    return (now or timezone.now()).astimezone(organization_tz()).date()
+
+
+def person_recent_events(*, person: Person, limit: int = 50) -> QuerySet[Event]:
+    return (
+        Event.objects.filter(person=person).select_related("channel", "source").order_by("-timestamp")[:limit]
+    )
+
+
+def person_latest_device(*, person: Person) -> dict:
+    """Device information from the context of the person's latest event that has one."""
+    context = (
+        Event.objects.filter(person=person)
+        .exclude(context={})
+        .order_by("-timestamp")
+        .values_list("context", flat=True)
+        .first()
+    ) or {}
+    device = context.get("device") or {}
+    os_info = context.get("os") or {}
+    location = context.get("location") or {}
+    user_agent = context.get("userAgent") or ""
+    browser = context.get("browser") or {}
+    return {
+        "device": " ".join(str(v) for v in [device.get("manufacturer"), device.get("model")] if v)
+        or device.get("type", ""),
+        "os": " ".join(str(v) for v in [os_info.get("name"), os_info.get("version")] if v),
+        "browser": " ".join(str(v) for v in [browser.get("name"), browser.get("version")] if v)
+        or user_agent[:80],
+        "country": location.get("country", ""),
+        "city": location.get("city", ""),
+        "language": context.get("locale", ""),
+        "timezone": context.get("timezone", ""),
+    }
+
+
+def person_attribute_rows(*, person: Person) -> list[dict]:
+    """Standard and custom attributes with value, source and update time (for the 360 page)."""
+    from people.models import Source
+
+    meta = person.attribute_meta or {}
+    source_ids = {m.get("source") for m in meta.values() if m.get("source")}
+    sources = {s.pk: s.name for s in Source.objects.filter(pk__in=source_ids)}
+    rows = []
+    for key, spec in STANDARD_ATTRIBUTES.items():
+        rows.append(
+            _row(key, spec.label, spec.type, read_attribute(person, key), meta.get(key), sources, True)
+        )
+    for definition in AttributeDefinition.objects.all():
+        rows.append(
+            _row(
+                definition.key,
+                definition.label,
+                definition.type,
+                person.custom.get(definition.key),
+                meta.get(definition.key),
+                sources,
+                False,
+            )
+        )
+    return rows
+
+
+def _row(key, label, type_, value, meta, sources, standard) -> dict:
+    from django.utils.dateparse import parse_datetime
+
+    meta = meta or {}
+    source_id = meta.get("source")
+    return {
+        "key": key,
+        "label": label,
+        "type": type_,
+        "value": value,
+        "standard": standard,
+        "source": sources.get(source_id, "") if source_id else ("manual" if meta else ""),
+        "updated_at": parse_datetime(meta["at"]) if meta.get("at") else None,
+    }
+
+
+def person_recent_changes(*, person: Person, limit: int = 20) -> QuerySet[AttributeChange]:
+    return person.attribute_changes.select_related("source", "actor").order_by("-recorded_at")[:limit]

@@ -1,0 +1,320 @@
+"""Writes to the people data model. Views, admin actions, importers and tasks call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from people.attributes import (
+    STANDARD_ATTRIBUTES,
+    AttributeSpec,
+    attribute_spec,
+    cast_attribute,
+    read_attribute,
+)
+from people.models import (
+    AttributeChange,
+    AttributeDefinition,
+    Channel,
+    Job,
+    Person,
+    PersonChannelContact,
+    Source,
+)
+
+Operation = Literal["set", "set_once", "unset"]
+MANUAL_RANK = Source.Priority.SDK
+
+
+@dataclass(frozen=True)
+class AttributeWrite:
+    key: str
+    value: Any = None
+    op: Operation = "set"
+
+
+@dataclass
+class WriteResult:
+    changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    ignored: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def any_changed(self) -> bool:
+        return bool(self.changed)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _write_allowed(
+    meta: dict | None, *, op: Operation, rank: int, at: datetime, source_id: int | None, manual: bool
+) -> str:
+    """Why a write may not apply ("" when it may). See DESIGN.md §4 and docs/attributes.md.
+
+    - A manual write (an operator in the admin or API) always applies.
+    - A higher-priority source class (lower rank) always wins over a lower one; a lower one never
+      overwrites a value a higher one set.
+    - Within a class, event time decides: an older write never overwrites a newer value.
+    - Partner feeds: once one partner feed set a key, another partner feed cannot change it.
+    """
+    if manual or not meta:
+        return ""
+    stored_rank = meta.get("rank", MANUAL_RANK)
+    if rank < stored_rank:
+        return ""
+    if rank > stored_rank:
+        return "lower source priority"
+    if (
+        rank == Source.Priority.PARTNER_FEED
+        and meta.get("source") is not None
+        and meta.get("source") != source_id
+    ):
+        return "set by another partner feed"
+    stored_at = parse_datetime(meta["at"]) if meta.get("at") else None
+    if stored_at is not None and at < stored_at:
+        return "older than the stored value"
+    return ""
+
+
+def _assign(person: Person, spec: AttributeSpec, value: Any) -> None:
+    if spec.standard:
+        if spec.key == "birth_date":
+            person.birth_date = date.fromisoformat(value) if value else None
+        else:
+            setattr(person, spec.key, value or "")
+    elif value is None:
+        person.custom.pop(spec.key, None)
+    else:
+        person.custom[spec.key] = value
+
+
+def validate_attribute_writes(
+    writes: Iterable[AttributeWrite], definitions: dict[str, AttributeDefinition] | None = None
+) -> list[tuple[AttributeWrite, AttributeSpec, Any]]:
+    """Cast every write first, so a bad value fails the whole call before anything is written."""
+    if definitions is None:
+        keys = [w.key for w in writes if w.key not in STANDARD_ATTRIBUTES]
+        definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=keys)}
+    cast = []
+    for write in writes:
+        spec = attribute_spec(write.key, definitions)
+        value = None if write.op == "unset" else cast_attribute(spec, write.value)
+        cast.append((write, spec, value))
+    return cast
+
+
+@transaction.atomic
+def person_write_attributes(
+    *,
+    person: Person,
+    writes: Sequence[AttributeWrite],
+    source: Source | None = None,
+    at: datetime | None = None,
+    actor=None,
+    definitions: dict[str, AttributeDefinition] | None = None,
+    notify: bool = True,
+) -> WriteResult:
+    """Set, set once or unset attributes of one person: the only path that changes attribute values.
+
+    ``at`` is the event time of the write (defaults to now). Values are validated and cast first;
+    an invalid value raises ``AttributeValueError`` and nothing is written. A write from a Read Only
+    source writes nothing. A changed value writes an ``AttributeChange`` audit row; an unchanged
+    value writes no audit row.
+    """
+    at = at or timezone.now()
+    result = WriteResult()
+    cast_writes = validate_attribute_writes(writes, definitions)
+    if source is not None and source.protection == Source.Protection.READ_ONLY:
+        result.ignored = {w.key: "read-only source" for w, _, _ in cast_writes}
+        return result
+
+    locked = Person.objects.select_for_update().get(pk=person.pk)
+    manual = source is None
+    rank = MANUAL_RANK if manual else source.priority
+    source_id = source.pk if source else None
+    meta_changed = False
+    audit: list[AttributeChange] = []
+    for write, spec, value in cast_writes:
+        meta = locked.attribute_meta.get(spec.key)
+        current = read_attribute(locked, spec.key)
+        if write.op == "set_once" and not _is_empty(current):
+            result.ignored[spec.key] = "already set"
+            continue
+        reason = _write_allowed(meta, op=write.op, rank=rank, at=at, source_id=source_id, manual=manual)
+        if reason:
+            result.ignored[spec.key] = reason
+            continue
+        new_meta = {"at": at.isoformat(), "source": source_id, "rank": int(rank), "op": write.op}
+        if current == value:
+            # Unchanged: no audit row; only remember the newer time so an older write cannot win.
+            if meta and meta.get("at") and parse_datetime(meta["at"]) < at:
+                locked.attribute_meta[spec.key] = new_meta
+                meta_changed = True
+            continue
+        _assign(locked, spec, value)
+        locked.attribute_meta[spec.key] = new_meta
+        result.changed[spec.key] = (current, value)
+        audit.append(
+            AttributeChange(
+                person=locked,
+                key=spec.key,
+                old_value=current,
+                new_value=value,
+                operation=write.op,
+                source=source,
+                actor=actor,
+                effective_at=at,
+            )
+        )
+
+    if result.changed:
+        locked.modified_at = timezone.now()
+        locked.save()
+        AttributeChange.objects.bulk_create(audit)
+        if notify:
+            notify_people_changed([locked.pk], reason="attributes")
+    elif meta_changed:
+        locked.save(update_fields=["attribute_meta"])
+    # Keep the caller's instance current.
+    person.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    return result
+
+
+def notify_people_changed(person_ids: Iterable[int], *, reason: str) -> None:
+    """After commit, enqueue the higher apps' refresh tasks (by path: people imports none of them).
+
+    One task per transaction and task path, carrying every changed person id.
+    """
+    ids = sorted(set(person_ids))
+    if not ids:
+        return
+    paths = getattr(settings, "ATTUNE_PERSON_CHANGED_TASKS", [])
+    if not paths:
+        return
+    from django_q.tasks import async_task
+
+    def enqueue() -> None:
+        for path in paths:
+            async_task(path, ids, reason, task_name=f"refresh {len(ids)} people ({reason})"[:100])
+
+    transaction.on_commit(enqueue)
+
+
+def contact_record(*, person: Person, channel: Channel | None, at: datetime) -> None:
+    """Record that a person was contacted (overall, and on a channel when given).
+
+    Only ever moves the time forward, so late or replayed contacts are harmless.
+    """
+    Person.objects.filter(pk=person.pk).filter(
+        Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at)
+    ).update(last_contacted_at=at)
+    if channel is not None:
+        contact, created = PersonChannelContact.objects.get_or_create(
+            person_id=person.pk, channel=channel, defaults={"last_contacted_at": at}
+        )
+        if not created:
+            PersonChannelContact.objects.filter(pk=contact.pk, last_contacted_at__lt=at).update(
+                last_contacted_at=at
+            )
+    person.refresh_from_db(fields=["last_contacted_at"])
+
+
+@transaction.atomic
+def channel_create(*, key: str, name: str, schema_enforcement: str = "permissive") -> Channel:
+    channel = Channel(key=key, name=name, schema_enforcement=schema_enforcement)
+    channel.full_clean()
+    channel.save()
+    return channel
+
+
+@dataclass(frozen=True)
+class SourceCredentials:
+    source: Source
+    write_key: str
+
+    @property
+    def basic_pair(self) -> str:
+        """``key:secret`` as mParticle-style clients send it."""
+        return f"{self.source.key}:{self.write_key}"
+
+
+@transaction.atomic
+def source_create(
+    *,
+    name: str,
+    channel: Channel,
+    protection: str = Source.Protection.CREATE_UPDATE,
+    priority: int = Source.Priority.SDK,
+) -> SourceCredentials:
+    """Create a source; the returned write key is shown once and only its hash is stored."""
+    write_key = Source.new_write_key()
+    source = Source(
+        name=name,
+        channel=channel,
+        protection=protection,
+        priority=priority,
+        key=Source.new_public_key(),
+        write_key_hash=Source.hash_write_key(write_key),
+        write_key_hint=write_key[-4:],
+    )
+    source.full_clean()
+    source.save()
+    return SourceCredentials(source=source, write_key=write_key)
+
+
+@transaction.atomic
+def source_rotate_write_key(*, source: Source) -> SourceCredentials:
+    write_key = Source.new_write_key()
+    source.write_key_hash = Source.hash_write_key(write_key)
+    source.write_key_hint = write_key[-4:]
+    source.key_rotated_at = timezone.now()
+    source.save(update_fields=["write_key_hash", "write_key_hint", "key_rotated_at"])
+    return SourceCredentials(source=source, write_key=write_key)
+
+
+@transaction.atomic
+def attribute_definition_create(
+    *,
+    key: str,
+    label: str,
+    type: str,
+    description: str = "",
+    item_schema: list | None = None,
+    created_by=None,
+) -> AttributeDefinition:
+    from people.validation import validate_attribute_definition
+
+    definition = AttributeDefinition(
+        key=key,
+        label=label,
+        type=type,
+        description=description,
+        item_schema=item_schema or [],
+        created_by=created_by,
+    )
+    validate_attribute_definition(definition)
+    definition.save()
+    return definition
+
+
+def job_start(*, kind: str, params: dict | None = None, created_by=None, total: int = 0) -> Job:
+    """Create a job and run it on django-q2 after the current transaction commits."""
+    from people.jobs import get_handler
+
+    get_handler(kind)  # fail now for an unknown kind, not in the worker
+    job = Job.objects.create(kind=kind, params=params or {}, created_by=created_by, progress_total=total)
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task("people.tasks.run_job", job.pk, task_name=f"job {job.pk} {kind}"[:100])
+    )
+    return job

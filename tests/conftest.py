@@ -1,0 +1,54 @@
+import pytest
+from django.db import connection
+
+from tests import factories
+
+
+@pytest.fixture
+def make_person(db):
+    return factories.make_person
+
+
+@pytest.fixture
+def make_channel(db):
+    return factories.make_channel
+
+
+@pytest.fixture
+def make_source(db):
+    return factories.make_source
+
+
+@pytest.fixture
+def make_event(db):
+    return factories.make_event
+
+
+@pytest.fixture
+def admin_user(db):
+    return factories.make_staff_user("alice", role="Admin")
+
+
+@pytest.fixture
+def marketeer_user(db):
+    return factories.make_staff_user("mark", role="Marketeer")
+
+
+@pytest.fixture
+def on_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+
+
+def pytest_collection_modifyitems(config, items):
+    if connection.vendor != "postgresql" and not _database_url_is_postgres():
+        skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
+
+
+def _database_url_is_postgres() -> bool:
+    import os
+
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
