@@ -1,0 +1,61 @@
+"""Extension points through which higher apps add to people's admin without people importing them.
+
+A higher app registers in its ``AppConfig.ready()``:
+
+- ``register_person_panel``: a section of the Person 360 page (identifiers, computed values ...):
+  a template and a function ``context(person, request) -> dict``.
+- ``register_person_action``: an admin action on the person list (manual merge ...).
+- ``register_dashboard_stat``: a number on the admin dashboard (identities, active computed ...).
+- ``register_person_search``: a function ``(term) -> iterable of person ids`` for the person
+  list search (look a person up by any identifier).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PersonPanel:
+    key: str
+    title: str
+    template: str
+    context: Callable  # (person, request) -> dict
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DashboardStat:
+    key: str
+    label: str
+    value: Callable[[], int | str]
+    link: str = ""
+    order: int = 100
+
+
+person_panels: dict[str, PersonPanel] = {}
+person_actions: dict[str, Callable] = {}
+dashboard_stats: dict[str, DashboardStat] = {}
+person_searches: dict[str, Callable[[str], Iterable[int]]] = {}
+
+
+def register_person_panel(
+    key: str, *, title: str, template: str, context: Callable, order: int = 100
+) -> None:
+    person_panels[key] = PersonPanel(key, title, template, context, order)
+
+
+def register_person_action(action: Callable) -> None:
+    """``action`` is a Django admin action (decorate it with ``admin.action``)."""
+    person_actions[action.__name__] = action
+
+
+def register_dashboard_stat(
+    key: str, *, label: str, value: Callable[[], int | str], link: str = "", order: int = 100
+) -> None:
+    dashboard_stats[key] = DashboardStat(key, label, value, link, order)
+
+
+def register_person_search(key: str, search: Callable[[str], Iterable[int]]) -> None:
+    person_searches[key] = search
