@@ -92,3 +92,21 @@ def run(job_id: int) -> str:
         status=Job.Status.SUCCEEDED, finished_at=timezone.now(), result=result or {}
     )
     return "succeeded"
+
+
+@register("people.bulk_update", label="Bulk attribute update")
+def bulk_update(job: Job, progress: Progress) -> dict:
+    """params: person_ids, key, value, op ("set" or "unset")."""
+    from people.services import people_bulk_write_attribute
+
+    params = job.params
+    progress.set_total(len(params["person_ids"]))
+    changed = people_bulk_write_attribute(
+        person_ids=params["person_ids"],
+        key=params["key"],
+        value=params.get("value"),
+        op=params.get("op", "set"),
+        actor=job.created_by,
+        on_batch=progress.advance,
+    )
+    return {"changed": changed, "selected": len(params["person_ids"])}

@@ -247,6 +247,16 @@ class SourceCredentials:
         return f"{self.source.key}:{self.write_key}"
 
 
+def source_issue_write_key(*, source: Source) -> str:
+    """Give a (new or existing, unsaved) source a fresh write key; returns it for showing once."""
+    write_key = Source.new_write_key()
+    if not source.key:
+        source.key = Source.new_public_key()
+    source.write_key_hash = Source.hash_write_key(write_key)
+    source.write_key_hint = write_key[-4:]
+    return write_key
+
+
 @transaction.atomic
 def source_create(
     *,
@@ -256,16 +266,8 @@ def source_create(
     priority: int = Source.Priority.SDK,
 ) -> SourceCredentials:
     """Create a source; the returned write key is shown once and only its hash is stored."""
-    write_key = Source.new_write_key()
-    source = Source(
-        name=name,
-        channel=channel,
-        protection=protection,
-        priority=priority,
-        key=Source.new_public_key(),
-        write_key_hash=Source.hash_write_key(write_key),
-        write_key_hint=write_key[-4:],
-    )
+    source = Source(name=name, channel=channel, protection=protection, priority=priority)
+    write_key = source_issue_write_key(source=source)
     source.full_clean()
     source.save()
     return SourceCredentials(source=source, write_key=write_key)
@@ -273,9 +275,8 @@ def source_create(
 
 @transaction.atomic
 def source_rotate_write_key(*, source: Source) -> SourceCredentials:
-    write_key = Source.new_write_key()
-    source.write_key_hash = Source.hash_write_key(write_key)
-    source.write_key_hint = write_key[-4:]
+    """Replace the write key: the old one stops working at once."""
+    write_key = source_issue_write_key(source=source)
     source.key_rotated_at = timezone.now()
     source.save(update_fields=["write_key_hash", "write_key_hint", "key_rotated_at"])
     return SourceCredentials(source=source, write_key=write_key)
@@ -318,3 +319,64 @@ def job_start(*, kind: str, params: dict | None = None, created_by=None, total: 
         lambda: async_task("people.tasks.run_job", job.pk, task_name=f"job {job.pk} {kind}"[:100])
     )
     return job
+
+
+BULK_BATCH_SIZE = 2000
+
+
+def people_bulk_write_attribute(
+    *,
+    person_ids: Sequence[int],
+    key: str,
+    value: Any = None,
+    op: Literal["set", "unset"] = "set",
+    actor=None,
+    on_batch=None,
+) -> int:
+    """Set one attribute to a value (or reset it to empty) for many people; returns how many changed.
+
+    Runs in primary-key batches, each its own transaction: one locking SELECT, one bulk UPDATE and one
+    bulk INSERT of audit rows per batch. Unchanged people are skipped, so running it twice is harmless.
+    ``on_batch(n)`` is called after each batch (job progress).
+    """
+    spec = validate_attribute_writes([AttributeWrite(key, value, op)])[0][1]
+    cast = None if op == "unset" else cast_attribute(spec, value)
+    changed_total = 0
+    ids = sorted(set(person_ids))
+    fields = [spec.key if spec.standard else "custom", "attribute_meta", "modified_at"]
+    for start in range(0, len(ids), BULK_BATCH_SIZE):
+        chunk = ids[start : start + BULK_BATCH_SIZE]
+        now = timezone.now()
+        meta = {"at": now.isoformat(), "source": None, "rank": int(MANUAL_RANK), "op": op}
+        with transaction.atomic():
+            people = list(
+                Person.objects.select_for_update().filter(pk__in=chunk).order_by("pk").only("pk", *fields[:2])
+            )
+            changed: list[Person] = []
+            audit: list[AttributeChange] = []
+            for person in people:
+                current = read_attribute(person, spec.key)
+                if current == cast:
+                    continue
+                _assign(person, spec, cast)
+                person.attribute_meta[spec.key] = meta
+                person.modified_at = now
+                changed.append(person)
+                audit.append(
+                    AttributeChange(
+                        person_id=person.pk,
+                        key=spec.key,
+                        old_value=current,
+                        new_value=cast,
+                        operation=op,
+                        actor=actor,
+                        effective_at=now,
+                    )
+                )
+            Person.objects.bulk_update(changed, fields)
+            AttributeChange.objects.bulk_create(audit)
+            notify_people_changed([p.pk for p in changed], reason="bulk update")
+        changed_total += len(changed)
+        if on_batch is not None:
+            on_batch(len(chunk))
+    return changed_total

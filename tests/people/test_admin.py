@@ -1,0 +1,179 @@
+"""The admin pages a marketer uses render with demo data, for both roles, and their actions work."""
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from people.models import Job, Person, Source
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo(db):
+    call_command("load_demo", people=40, seed=3, verbosity=0)
+
+
+CHANGELISTS = [
+    "people_person",
+    "people_event",
+    "people_rejectedmessage",
+    "people_job",
+    "people_attributedefinition",
+    "people_eventdefinition",
+    "people_contextdefinition",
+    "people_channel",
+    "people_source",
+]
+
+
+@pytest.mark.parametrize("role", ["admin_user", "marketeer_user"])
+@pytest.mark.parametrize("model", CHANGELISTS)
+def test_changelists_render_for_both_roles(client, demo, request, role, model):
+    # given
+    client.force_login(request.getfixturevalue(role))
+    # when
+    response = client.get(reverse(f"admin:{model}_changelist"))
+    # then
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("role", ["admin_user", "marketeer_user"])
+def test_dashboard_shows_counts_and_chart(client, demo, request, role):
+    client.force_login(request.getfixturevalue(role))
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Events today" in body
+    assert "Events per day" in body
+    assert ">40<" in body.replace(" ", "").replace("\n", "")  # the people count
+
+
+def test_marketeer_cannot_manage_users_or_organization(client, demo, marketeer_user):
+    client.force_login(marketeer_user)
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+    assert client.get(reverse("admin:people_organizationsettings_changelist")).status_code == 403
+
+
+def test_person_360_page_shows_every_section(client, demo, admin_user):
+    # given a person with events
+    client.force_login(admin_user)
+    person = Person.objects.filter(event_count__gt=3).first()
+    # when
+    response = client.get(reverse("admin:people_person_change", args=[person.pk]))
+    # then
+    body = response.content.decode()
+    assert response.status_code == 200
+    for section in ["Basic information", "Activity", "Recent device", "Attributes", "Recent events"]:
+        assert section in body
+    assert str(person.uid) in body
+    assert person.email in body
+    assert "Website" in body or "iOS app" in body  # attribute source shown
+
+
+def test_person_search_by_email_and_uid(client, demo, admin_user):
+    client.force_login(admin_user)
+    person = Person.objects.exclude(email="").first()
+    url = reverse("admin:people_person_changelist")
+    assert person.email in client.get(url, {"q": person.email}).content.decode()
+    assert person.email in client.get(url, {"q": str(person.uid)}).content.decode()
+
+
+def test_last_contacted_filter_on_the_person_list(client, demo, admin_user):
+    client.force_login(admin_user)
+    never = Person.objects.filter(last_contacted_at__isnull=True).first()
+    contacted = Person.objects.filter(last_contacted_at__isnull=False).first()
+    url = reverse("admin:people_person_changelist")
+    body = client.get(url, {"lc_op": "unknown"}).content.decode()
+    assert f"/admin/people/person/{never.pk}/change/" in body
+    assert f"/admin/people/person/{contacted.pk}/change/" not in body
+
+
+def test_editing_a_person_goes_through_the_attribute_service(client, demo, admin_user):
+    # given
+    client.force_login(admin_user)
+    person = Person.objects.first()
+    url = reverse("admin:people_person_change", args=[person.pk])
+    form = client.get(url).context["adminform"].form
+    data = {k: ("" if v is None else v) for k, v in form.initial.items() if k in form.fields}
+    data["custom"] = '{"plan": "enterprise"}'
+    data["first_name"] = "Grace"
+    data["birth_date"] = data.get("birth_date") or ""
+    # when
+    response = client.post(url, data)
+    # then
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    person.refresh_from_db()
+    assert person.first_name == "Grace"
+    assert person.custom == {"plan": "enterprise"}
+    assert person.attribute_changes.filter(key="first_name", actor=admin_user).exists()
+
+
+def test_editing_a_person_with_a_bad_value_shows_the_error(client, demo, admin_user):
+    client.force_login(admin_user)
+    person = Person.objects.first()
+    url = reverse("admin:people_person_change", args=[person.pk])
+    form = client.get(url).context["adminform"].form
+    data = {k: ("" if v is None else v) for k, v in form.initial.items() if k in form.fields}
+    data["custom"] = '{"lifetime_value": "lots"}'
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "Attribute &#x27;lifetime_value&#x27; expects a decimal number" in response.content.decode()
+
+
+def test_bulk_update_action_runs_a_job_and_audits(
+    client, demo, admin_user, django_capture_on_commit_callbacks
+):
+    # given
+    client.force_login(admin_user)
+    ids = list(Person.objects.order_by("pk").values_list("pk", flat=True)[:5])
+    url = reverse("admin:people_person_changelist")
+    # when: the action shows the form, then applying it starts the job (sync in tests)
+    form_page = client.post(url, {"action": "bulk_update", "_selected_action": ids})
+    assert "Start bulk update" in form_page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url,
+            {
+                "action": "bulk_update",
+                "_selected_action": ids,
+                "apply": "1",
+                "attribute": "plan",
+                "operation": "set",
+                "value": "vip",
+            },
+        )
+    # then
+    job = Job.objects.get(kind="people.bulk_update")
+    assert response.status_code == 302 and response["Location"].endswith(f"/job/{job.pk}/change/")
+    assert job.status == Job.Status.SUCCEEDED
+    assert job.progress_done == 5 and job.progress_percent == 100
+    assert set(Person.objects.filter(pk__in=ids).values_list("custom__plan", flat=True)) == {"vip"}
+    assert client.get(response["Location"]).status_code == 200
+    assert Person.objects.get(pk=ids[0]).attribute_changes.filter(key="plan", new_value="vip").exists()
+
+
+def test_creating_a_source_shows_the_write_key_once(client, demo, admin_user):
+    client.force_login(admin_user)
+    channel_id = Source.objects.first().channel_id
+    response = client.post(
+        reverse("admin:people_source_add"),
+        {
+            "name": "Server",
+            "channel": channel_id,
+            "protection": "create_update",
+            "priority": 4,
+            "enabled": "on",
+        },
+        follow=True,
+    )
+    source = Source.objects.get(name="Server")
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("shown once" in m for m in shown)
+    key = shown[0].split("<code>")[1].split("</code>")[0]
+    assert Source.hash_write_key(key) == source.write_key_hash
+    # rotating replaces the key
+    old_hash = source.write_key_hash
+    client.post(reverse("admin:people_source_rotate_write_key", args=[source.pk]))
+    source.refresh_from_db()
+    assert source.write_key_hash != old_hash
