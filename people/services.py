@@ -380,3 +380,15 @@ def people_bulk_write_attribute(
         if on_batch is not None:
             on_batch(len(chunk))
     return changed_total
+
+
+@transaction.atomic
+def attribute_definition_update(*, definition: AttributeDefinition, **fields: Any) -> AttributeDefinition:
+    """Change label, description or item schema; the key and the type never change."""
+    from people.validation import validate_attribute_definition
+
+    for name, value in fields.items():
+        setattr(definition, name, value)
+    validate_attribute_definition(definition)
+    definition.save()
+    return definition

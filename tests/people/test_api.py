@@ -1,0 +1,176 @@
+"""The management API: token auth for staff, model permissions, filters, cursor pagination."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from people.models import AttributeType, Job, Person
+from people.services import attribute_definition_create, contact_record, job_start
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(admin_user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    return client
+
+
+def test_requires_a_token():
+    assert APIClient().get("/api/people/").status_code == 401
+
+
+def test_non_staff_user_is_refused(django_user_model):
+    user = django_user_model.objects.create_user("bob", password="pw")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert client.get("/api/people/").status_code == 403
+
+
+def test_list_people_with_cursor_pagination(api, make_person):
+    for i in range(3):
+        make_person(first_name=f"P{i}")
+    response = api.get("/api/people/", {"page_size": 2})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["results"]) == 2 and body["next"]
+    rest = api.get(body["next"]).json()
+    assert len(rest["results"]) == 1
+
+
+def test_filter_people_by_last_contacted_per_channel(api, make_person, make_channel):
+    # given one person contacted 3 days ago on email, one never
+    email = make_channel("email")
+    contacted, never = make_person(first_name="C"), make_person(first_name="N")
+    contact_record(person=contacted, channel=email, at=timezone.now() - timedelta(days=3, hours=1))
+
+    # when / then
+    def names(**params):
+        return [p["first_name"] for p in api.get("/api/people/", params).json()["results"]]
+
+    assert names(last_contacted="more_than", days=2, channel="email") == ["C"]
+    assert names(last_contacted="exactly", days=3) == ["C"]
+    assert names(last_contacted="unknown") == ["N"]
+    assert names(last_contacted="unknown", channel="email") == ["N"]
+    assert api.get("/api/people/", {"last_contacted": "more_than"}).json() == {
+        "days": ["Required with last_contacted=more_than."]
+    }
+
+
+def test_update_attributes_through_the_service(api, make_person):
+    attribute_definition_create(key="plan", label="Plan", type=AttributeType.TEXT)
+    person = make_person()
+    response = api.post(
+        f"/api/people/{person.uid}/attributes/",
+        {"set": {"plan": "pro", "email": " Ada@Example.COM "}, "unset": ["city"]},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["changed"] == ["email", "plan"]
+    assert response.json()["person"]["email"] == "ada@example.com"
+    person.refresh_from_db()
+    assert person.custom == {"plan": "pro"}
+
+
+def test_bad_attribute_value_is_a_400_naming_the_attribute(api, make_person):
+    attribute_definition_create(key="visits", label="Visits", type=AttributeType.INTEGER)
+    person = make_person()
+    response = api.post(f"/api/people/{person.uid}/attributes/", {"set": {"visits": "x"}}, format="json")
+    assert response.status_code == 400
+    assert "Attribute 'visits' expects a whole number" in str(response.json())
+
+
+def test_attribute_definition_type_cannot_change(api):
+    created = api.post(
+        "/api/attribute-definitions/", {"key": "score", "label": "Score", "type": "integer"}, format="json"
+    )
+    assert created.status_code == 201
+    changed = api.patch(
+        f"/api/attribute-definitions/{created.json()['id']}/", {"type": "text"}, format="json"
+    )
+    assert changed.status_code == 400
+    assert changed.json() == {"type": ["The type of an attribute cannot change once created."]}
+
+
+def test_list_attribute_needs_an_item_schema(api):
+    response = api.post(
+        "/api/attribute-definitions/", {"key": "orders", "label": "Orders", "type": "list"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "item_schema" in response.json()
+
+
+def test_event_definition_with_nested_properties(api):
+    response = api.post(
+        "/api/event-definitions/",
+        {
+            "name": "Order Completed",
+            "properties": [
+                {"key": "amount", "type": "decimal", "required": True},
+                {"key": "coupon", "type": "text", "regex": "^[A-Z]+$"},
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert [
+        p["key"] for p in api.get(f"/api/event-definitions/{response.json()['id']}/").json()["properties"]
+    ] == [
+        "amount",
+        "coupon",
+    ]
+    bad = api.post(
+        "/api/event-definitions/",
+        {"name": "X", "properties": [{"key": "a", "type": "text", "regex": "("}]},
+        format="json",
+    )
+    assert bad.status_code == 400 and "regex" in str(bad.json())
+
+
+def test_channel_key_is_immutable(api):
+    channel = api.post("/api/channels/", {"key": "web", "name": "Web"}, format="json").json()
+    response = api.patch(f"/api/channels/{channel['id']}/", {"key": "site"}, format="json")
+    assert response.status_code == 400
+
+
+def test_events_filter_by_person_and_name(api, make_person, make_event):
+    ada, bob = make_person(), make_person()
+    make_event(ada, "Page Viewed")
+    make_event(ada, "Order Completed")
+    make_event(bob, "Order Completed")
+    response = api.get("/api/events/", {"person": str(ada.uid), "name": "Order Completed"})
+    assert [(e["person"], e["name"]) for e in response.json()["results"]] == [
+        (str(ada.uid), "Order Completed")
+    ]
+
+
+def test_jobs_show_progress(api, admin_user, make_person, django_capture_on_commit_callbacks):
+    person = make_person()
+    with django_capture_on_commit_callbacks(execute=True):
+        job = job_start(
+            kind="people.bulk_update",
+            params={"person_ids": [person.pk], "key": "city", "value": "Oslo"},
+            created_by=admin_user,
+            total=1,
+        )
+    body = api.get(f"/api/jobs/{job.pk}/").json()
+    assert body["status"] == "succeeded" and body["progress_percent"] == 100
+    assert body["result"] == {"changed": 1, "selected": 1}
+    assert Person.objects.get(pk=person.pk).city == "Oslo"
+    assert Job.objects.count() == 1
+
+
+def test_marketeer_can_read_people_and_channels(marketeer_user, make_channel):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=marketeer_user).key}")
+    assert client.get("/api/people/").status_code == 200
+    assert client.get("/api/channels/").status_code == 200
+
+
+def test_openapi_schema_and_docs_are_served(client):
+    assert client.get("/api/schema/").status_code == 200
+    assert client.get("/api/docs/").status_code == 200
