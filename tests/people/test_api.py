@@ -45,7 +45,8 @@ def test_list_people_with_cursor_pagination(api, make_person):
 def test_filter_people_by_last_contacted_per_channel(api, make_person, make_channel):
     # given one person contacted 3 days ago on email, one never
     email = make_channel("email")
-    contacted, never = make_person(first_name="C"), make_person(first_name="N")
+    contacted = make_person(first_name="C")
+    make_person(first_name="N")
     contact_record(person=contacted, channel=email, at=timezone.now() - timedelta(days=3, hours=1))
 
     # when / then
