@@ -23,7 +23,9 @@ from django_q import models as q_models
 from django_q.admin import FailAdmin, QueueAdmin, ScheduleAdmin, TaskAdmin
 from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
+from import_export.admin import ImportExportMixin
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
     RangeDateTimeFilter,
@@ -50,6 +52,7 @@ from people.models import (
     RejectedMessage,
     Source,
 )
+from people.resources import PersonResource
 from people.validation import validate_attribute_definition
 
 # --- Auth, tokens and the task queue, restyled under Unfold -------------------------------------
@@ -539,8 +542,11 @@ class PersonForm(forms.ModelForm):
 
 
 @admin.register(Person)
-class PersonAdmin(ModelAdmin):
+class PersonAdmin(ImportExportMixin, ModelAdmin):
     form = PersonForm
+    resource_classes = [PersonResource]
+    import_form_class = ImportForm
+    export_form_class = ExportForm
     list_display = ["display_name", "email", "phone", "kind", "country", "last_activity_at", "event_count"]
     list_filter = [
         ("kind", ChoicesDropdownFilter),

@@ -1,0 +1,114 @@
+"""CSV import and export of people (django-import-export), for analysts.
+
+Columns: ``id`` (the unified id), ``kind``, every standard attribute and one column per custom
+attribute definition. A row finds its person by ``id``, else by ``email``; otherwise it creates one.
+Values go through the attribute service with the "CSV import" source (CSV priority), so they are
+cast, validated (a bad value makes the row invalid with the attribute, value and expected type),
+ordered by time and audited like every other write.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from import_export import fields, resources
+
+from people.attributes import STANDARD_ATTRIBUTES, read_attribute
+from people.models import AttributeDefinition, Channel, Person, Source
+from people.services import AttributeWrite, person_write_attributes, source_create, validate_attribute_writes
+
+CSV_SOURCE_NAME = "CSV import"
+
+
+def csv_import_source() -> Source:
+    source = Source.objects.filter(name=CSV_SOURCE_NAME, priority=Source.Priority.CSV).first()
+    if source is None:
+        channel = Channel.objects.filter(key="import").first() or Channel.objects.create(
+            key="import", name="Import"
+        )
+        source = source_create(name=CSV_SOURCE_NAME, channel=channel, priority=Source.Priority.CSV).source
+    return source
+
+
+class AttributeField(fields.Field):
+    """A standard or custom attribute column, read through ``read_attribute``."""
+
+    def get_value(self, obj):
+        return read_attribute(obj, self.column_name)
+
+    def save(self, instance, row, is_m2m=False, **kwargs):
+        # Values are written by PersonResource.save_instance through the attribute service.
+        pass
+
+
+class PersonResource(resources.ModelResource):
+    id = fields.Field(attribute="uid", column_name="id", readonly=True)
+
+    class Meta:
+        model = Person
+        fields = ["id", "kind"]
+        import_id_fields = []
+        clean_model_instances = False
+        skip_diff = False
+        use_transactions = True
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.definitions = {d.key: d for d in AttributeDefinition.objects.all()}
+        for key in [*STANDARD_ATTRIBUTES, *self.definitions]:
+            self.fields[key] = AttributeField(attribute=None, column_name=key)
+
+    def get_export_order(self):
+        return ("id", "kind", *STANDARD_ATTRIBUTES, *self.definitions)
+
+    def get_queryset(self):
+        return Person.objects.live()
+
+    def get_instance(self, instance_loader, row):
+        raw_id = (row.get("id") or "").strip()
+        if raw_id:
+            try:
+                return Person.objects.live().filter(uid=uuid.UUID(raw_id)).first()
+            except ValueError:
+                raise ValidationError({"id": f"'{raw_id}' is not a unified id."}) from None
+        email = (row.get("email") or "").strip().lower()
+        if email:
+            return Person.objects.live().filter(email=email).first()
+        return None
+
+    def import_instance(self, instance, row, **kwargs):
+        kind = (row.get("kind") or "").strip()
+        if kind:
+            if kind not in Person.Kind.values:
+                raise ValidationError({"kind": f"Unknown kind '{kind}'; use person or company."})
+            instance.kind = kind
+        writes = []
+        for key in [*STANDARD_ATTRIBUTES, *self.definitions]:
+            if key not in row:
+                continue
+            value = row[key]
+            if value is None or (isinstance(value, str) and value.strip() == ""):
+                continue  # empty cells leave values alone; use the bulk update to reset
+            writes.append(AttributeWrite(key, value))
+        errors = {}
+        for write in writes:
+            try:
+                validate_attribute_writes([write], self.definitions)
+            except ValidationError as exc:
+                errors[write.key] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        instance._attribute_writes = writes
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        if is_create or instance.pk is None:
+            instance.save()
+        elif "kind" in row:
+            Person.objects.filter(pk=instance.pk).update(kind=instance.kind)
+        person_write_attributes(
+            person=instance,
+            writes=getattr(instance, "_attribute_writes", []),
+            source=csv_import_source(),
+            definitions=self.definitions,
+        )
