@@ -21,16 +21,16 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html
 from django_q import models as q_models
 from django_q.admin import FailAdmin, QueueAdmin, ScheduleAdmin, TaskAdmin
+from import_export.admin import ImportExportMixin
 from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
-from import_export.admin import ImportExportMixin
 from unfold.admin import ModelAdmin, TabularInline
-from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
     RangeDateTimeFilter,
     RelatedDropdownFilter,
 )
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import action, display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.paginator import InfinitePaginator
