@@ -1,0 +1,196 @@
+"""The command line and the orchestration of one run."""
+
+from __future__ import annotations
+
+import argparse
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psycopg
+
+from bench import db, generate, load, probes, report
+from bench.report import Row
+from bench.sizes import SIZES, Size, smoke
+
+WORKLOADS = ("ingest", "track", "merge", "profile_api", "computed")
+
+
+@dataclass
+class Context:
+    url: str
+    spec: generate.Spec
+    scale: Size
+    repeat: int
+    smoke: bool
+    conn: psycopg.Connection
+    state: dict
+    references: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
+
+    def log(self, msg: str) -> None:
+        print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)  # noqa: DTZ005
+
+
+def log(msg: str) -> None:
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)  # noqa: DTZ005
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="generate and load if needed, run workloads, report")
+    for sp in (run, sub.add_parser("load", help="generate and (re)load the data set only")):
+        sp.add_argument("--size", choices=sorted(SIZES), default="S")
+        sp.add_argument("--seed", type=int, default=1)
+        sp.add_argument(
+            "--anchor",
+            type=date.fromisoformat,
+            default=None,
+            help="last day of the 12-month event window (default: today, UTC)",
+        )
+    run.add_argument("--only", default="", help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    run.add_argument("--smoke", action="store_true", help="CI: every workload briefly, one repetition")
+    run.add_argument("--repeat", type=int, default=3, help="runs per workload; the median is reported")
+    run.add_argument(
+        "--keep-data", action="store_true", help="reuse the loaded data even if earlier workloads changed it"
+    )
+    run.add_argument("--reload", action="store_true", help="reload the data set even if it is current")
+    run.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="JSON output (default: bench/results/latest.json for M, none otherwise)",
+    )
+    return p.parse_args(argv)
+
+
+def prepare(args: argparse.Namespace, *, force_reload: bool, keep: bool) -> tuple[str, generate.Spec, dict]:
+    url = db.database_url()
+    anchor = args.anchor or datetime.now(UTC).date()
+    spec = generate.Spec(SIZES[args.size], args.seed, anchor)
+    db.ensure_database(url, log)
+    db.migrate(url, log)
+    db.setup_django(url)
+    with db.connect(url) as conn:
+        conn.execute(f"ALTER DATABASE \"{db.database_name(url)}\" SET work_mem = '64MB'")
+        state = load.get_state(conn, "dataset")
+    from bench import adapters
+
+    current = (
+        state
+        and state.get("spec") == spec.key
+        and state.get("identity_loaded") == adapters.identity_available()
+        and (keep or not state.get("dirty"))
+    )
+    if force_reload or not current:
+        t0 = time.perf_counter()
+        generate.generate(spec, log=log)
+        gen_s = time.perf_counter() - t0
+        log(f"loading {spec.key} into {db.database_name(url)}")
+        t0 = time.perf_counter()
+        state = load.load(url, spec, log=log)
+        state["timings"]["generate_s"] = gen_s
+        state["timings"]["load_total_s"] = time.perf_counter() - t0
+        log(f"loaded in {state['timings']['load_total_s']:.0f} s (generation {gen_s:.0f} s)")
+        with db.connect(url) as conn:
+            load.set_state(conn, "dataset", state)
+    else:
+        log(f"data set {spec.key} already loaded")
+    return url, spec, state
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.command == "load":
+        prepare(args, force_reload=True, keep=False)
+        return 0
+    only = [w.strip() for w in args.only.split(",") if w.strip()] or list(WORKLOADS)
+    unknown = set(only) - set(WORKLOADS)
+    if unknown:
+        raise SystemExit(f"bench: unknown workload(s) {', '.join(sorted(unknown))}; choose from {WORKLOADS}")
+    url, spec, state = prepare(args, force_reload=args.reload, keep=args.keep_data)
+    scale = smoke(spec.size) if args.smoke else spec.size
+    conn = db.connect(url)
+    ctx = Context(url, spec, scale, 1 if args.smoke else max(1, args.repeat), args.smoke, conn, state)
+    mach = report.machine(db.server_info(conn))
+    rows: list[Row] = []
+    failed = []
+    rows += run_probes(ctx, only)
+    from bench import workloads
+
+    for name in only:
+        module = workloads.get(name)
+        reason = module.unavailable(ctx)
+        if reason:
+            ctx.log(f"{name}: not available ({reason})")
+            rows += module.placeholder(reason)
+            continue
+        ctx.log(f"{name}: running")
+        try:
+            rows += module.run(ctx)
+        except Exception as exc:
+            traceback.print_exc()
+            failed.append(name)
+            rows += [report.Row(name, "error", None, "", note=f"error: {exc}", available=False, meets=False)]
+        finally:
+            load.mark_dirty(conn) if module.MUTATES else None
+    rows = [r.finish() for r in rows]
+    table = report.markdown(rows)
+    print()
+    print(
+        f"Attune bench, size {spec.size.name}{' (smoke)' if args.smoke else ''}, {mach['cores']} cores, "
+        f"{mach['memory_gb']} GB, PostgreSQL {mach['postgresql']}"
+    )
+    print(table)
+    output = args.output or (
+        report.RESULTS / "latest.json" if spec.size.name == "M" and not args.smoke else None
+    )
+    if output:
+        extra = {
+            "seed": spec.seed,
+            "anchor": spec.anchor.isoformat(),
+            "smoke": args.smoke,
+            "load": state.get("timings", {}),
+            "notes": ctx.notes,
+        }
+        path = report.write_json(rows, spec.size.name, mach, extra, output)
+        (path.with_suffix(".md")).write_text(table + "\n")
+        print(f"\nwrote {path}")
+    conn.close()
+    if failed:
+        print(f"bench: workload error(s): {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def run_probes(ctx: Context, only: list[str]) -> list[Row]:
+    rows: list[Row] = []
+    ctx.log("probe R1: raw COPY into a copy of people_event")
+    r1 = probes.raw_copy(ctx.conn, ctx.spec, ctx.scale.probe_events, ctx.repeat)
+    ctx.references["copy_rows_per_s"] = r1["rows_per_s"]
+    rows.append(
+        Row(
+            "R1 raw COPY of events",
+            f"rows/s into people_event's shape ({r1['indexes']} indexes)",
+            r1["rows_per_s"],
+            "rows/s",
+        )
+    )
+    ctx.log("probe R2/R3: scan and group-by floors")
+    r2 = probes.scan_count(ctx.conn, ctx.repeat)
+    rows.append(Row("R2 raw scan", "count(*) over all events", r2["seconds"], "s"))
+    r3 = probes.group_by_floor(ctx.conn, ctx.repeat)
+    ctx.references["group_by_s"] = r3["seconds"]
+    rows.append(Row("R3 raw group-by", "per-profile count(*)", r3["seconds"], "s"))
+    ctx.log("probe R5: raw identifier lookup")
+    sample = probes.lookup_sample(ctx.spec.seed, ctx.state["persons"], 5_000 if ctx.smoke else 20_000)
+    r5 = probes.index_lookup(ctx.conn, sample)
+    ctx.references["lookup"] = r5
+    ctx.notes["R5"] = r5["what"]
+    rows.append(Row("R5 raw identifier lookup", "p50, 1 connection, prepared", r5["p50_ms"], "ms"))
+    rows.append(Row("R5 raw identifier lookup", "p99, 1 connection, prepared", r5["p99_ms"], "ms"))
+    rows.append(Row("R5 raw identifier lookup", "lookups/s, 1 connection", r5["qps"], "req/s"))
+    return rows
