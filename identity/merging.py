@@ -1,0 +1,386 @@
+"""Merging profiles, undoing a merge, and previewing one (dry run).
+
+A merge moves the child's identifiers, events, channel contacts and group links to the parent;
+per attribute the most recently updated value wins; counters add up; the child row is kept with
+``merged_into`` set and a ``Merge`` row records a snapshot of both profiles, so the merge can be
+undone. Rows are locked in primary-key order, so two merges touching the same profiles never
+deadlock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from identity.models import GroupMembership, Identity, Merge
+from people.attributes import STANDARD_ATTRIBUTES, read_attribute
+from people.models import AttributeChange, Event, Person, PersonChannelContact, Source
+from people.services import notify_people_changed
+
+SYSTEM_FIELDS = [
+    "created_at",
+    "first_seen_at",
+    "last_activity_at",
+    "event_count",
+    "session_count",
+    "last_contacted_at",
+]
+
+
+@dataclass(frozen=True)
+class AttributeOutcome:
+    key: str
+    parent_value: Any
+    child_value: Any
+    result: Any
+
+    @property
+    def changes(self) -> bool:
+        return self.parent_value != self.result
+
+
+def _meta_time(meta: dict | None) -> datetime | None:
+    if not meta or not meta.get("at"):
+        return None
+    return parse_datetime(meta["at"])
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def attribute_keys(*people: Person) -> list[str]:
+    keys = list(STANDARD_ATTRIBUTES)
+    for person in people:
+        keys += [key for key in person.custom if key not in keys]
+    return keys
+
+
+def merge_attributes(parent: Person, child: Person) -> list[AttributeOutcome]:
+    """Per key, the most recently updated value wins; an empty parent value is filled."""
+    outcomes = []
+    for key in attribute_keys(parent, child):
+        parent_value, child_value = read_attribute(parent, key), read_attribute(child, key)
+        if _empty(child_value) or parent_value == child_value:
+            result = parent_value
+        elif _empty(parent_value):
+            result = child_value
+        else:
+            parent_at = _meta_time(parent.attribute_meta.get(key))
+            child_at = _meta_time(child.attribute_meta.get(key))
+            newer = child_at is not None and (parent_at is None or child_at > parent_at)
+            result = child_value if newer else parent_value
+        outcomes.append(AttributeOutcome(key, parent_value, child_value, result))
+    return outcomes
+
+
+def _assign(person: Person, key: str, value: Any) -> None:
+    if key in STANDARD_ATTRIBUTES:
+        if key == "birth_date":
+            person.birth_date = date.fromisoformat(value) if value else None
+        else:
+            setattr(person, key, value or "")
+    elif value is None:
+        person.custom.pop(key, None)
+    else:
+        person.custom[key] = value
+
+
+def _snapshot(person: Person) -> dict:
+    data: dict[str, Any] = {key: read_attribute(person, key) for key in STANDARD_ATTRIBUTES}
+    data["custom"] = dict(person.custom)
+    data["attribute_meta"] = dict(person.attribute_meta)
+    data["kind"] = person.kind
+    for name in SYSTEM_FIELDS:
+        value = getattr(person, name)
+        data[name] = value.isoformat() if isinstance(value, datetime) else value
+    return data
+
+
+def _lock(*pks: int) -> dict[int, Person]:
+    return {
+        p.pk: p for p in Person.objects.select_for_update().filter(pk__in=sorted(set(pks))).order_by("pk")
+    }
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max((t for t in (a, b) if t is not None), default=None)
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    return min((t for t in (a, b) if t is not None), default=None)
+
+
+@transaction.atomic
+def person_merge(
+    *,
+    parent: Person,
+    child: Person,
+    reason: str = Merge.Reason.RESOLUTION,
+    message_id: str = "",
+    source: Source | None = None,
+    actor=None,
+    notify: bool = True,
+) -> Merge:
+    """Merge ``child`` into ``parent`` (the caller picks the oldest as parent)."""
+    locked = _lock(parent.pk, child.pk)
+    if parent.pk == child.pk or len(locked) != 2:
+        raise ValidationError("Merge needs two different, existing profiles.")
+    parent, child = locked[parent.pk], locked[child.pk]
+    if parent.merged_into_id or child.merged_into_id:
+        raise ValidationError("A merged profile cannot be merged again; use its parent.")
+
+    now = timezone.now()
+    parent_before = _snapshot(parent)
+    outcomes = merge_attributes(parent, child)
+    changed = {}
+    audit = []
+    for outcome in outcomes:
+        if not outcome.changes:
+            continue
+        changed[outcome.key] = {
+            "old": outcome.parent_value,
+            "old_meta": parent.attribute_meta.get(outcome.key),
+            "new": outcome.result,
+            "new_meta": child.attribute_meta.get(outcome.key),
+        }
+        _assign(parent, outcome.key, outcome.result)
+        if child.attribute_meta.get(outcome.key):
+            parent.attribute_meta[outcome.key] = child.attribute_meta[outcome.key]
+        audit.append(
+            AttributeChange(
+                person=parent,
+                key=outcome.key,
+                old_value=outcome.parent_value,
+                new_value=outcome.result,
+                operation="merge",
+                source=source,
+                actor=actor,
+                effective_at=now,
+            )
+        )
+    snapshot = {
+        "parent": parent_before,
+        "child": _snapshot(child),
+        "changed": changed,
+        "identities": list(Identity.objects.filter(person=child).values_list("pk", flat=True)),
+        "events": list(Event.objects.filter(person=child).values_list("pk", flat=True)),
+        "grandchildren": list(Person.objects.filter(merged_into=child).values_list("pk", flat=True)),
+        "contacts": [
+            {"channel": c, "at": at.isoformat()}
+            for c, at in PersonChannelContact.objects.filter(person=child).values_list(
+                "channel_id", "last_contacted_at"
+            )
+        ],
+        "parent_contacts": [
+            {"channel": c, "at": at.isoformat()}
+            for c, at in PersonChannelContact.objects.filter(person=parent).values_list(
+                "channel_id", "last_contacted_at"
+            )
+        ],
+        "companies": list(GroupMembership.objects.filter(person=child).values_list("company_id", flat=True)),
+        "members": list(GroupMembership.objects.filter(company=child).values_list("person_id", flat=True)),
+    }
+
+    Identity.objects.filter(person=child).update(person=parent)
+    Event.objects.filter(person=child).update(person=parent)
+    Person.objects.filter(merged_into=child).update(merged_into=parent)
+    for contact in snapshot["contacts"]:
+        at = parse_datetime(contact["at"])
+        row, created = PersonChannelContact.objects.get_or_create(
+            person=parent, channel_id=contact["channel"], defaults={"last_contacted_at": at}
+        )
+        if not created and row.last_contacted_at < at:
+            PersonChannelContact.objects.filter(pk=row.pk).update(last_contacted_at=at)
+    PersonChannelContact.objects.filter(person=child).delete()
+    have = set(GroupMembership.objects.filter(person=parent).values_list("company_id", flat=True))
+    GroupMembership.objects.filter(person=child, company_id__in=have | {parent.pk}).delete()
+    GroupMembership.objects.filter(person=child).update(person=parent)
+    members = set(GroupMembership.objects.filter(company=parent).values_list("person_id", flat=True))
+    GroupMembership.objects.filter(company=child, person_id__in=members | {parent.pk}).delete()
+    GroupMembership.objects.filter(company=child).update(company=parent)
+
+    parent.event_count += child.event_count
+    parent.session_count += child.session_count
+    parent.first_seen_at = _earlier(parent.first_seen_at, child.first_seen_at)
+    parent.last_activity_at = _later(parent.last_activity_at, child.last_activity_at)
+    parent.last_contacted_at = _later(parent.last_contacted_at, child.last_contacted_at)
+    parent.created_at = min(parent.created_at, child.created_at)
+    parent.modified_at = now
+    parent.save()
+    Person.objects.filter(pk=child.pk).update(merged_into=parent, modified_at=now)
+    AttributeChange.objects.bulk_create(audit)
+    merge = Merge.objects.create(
+        parent=parent,
+        child=child,
+        reason=reason,
+        message_id=message_id[:128],
+        source=source,
+        snapshot=snapshot,
+        created_by=actor,
+        created_at=now,
+    )
+    if notify:
+        notify_people_changed([parent.pk, child.pk], reason="merge")
+    return merge
+
+
+@transaction.atomic
+def merge_undo(*, merge: Merge, actor=None) -> None:
+    """Restore a merge from its snapshot: identifiers, events and attributes go back to the child.
+
+    Identifiers and events the parent gained after the merge stay with the parent; an attribute of
+    the parent is restored only if nothing wrote it after the merge.
+    """
+    locked = _lock(merge.parent_id, merge.child_id)
+    parent, child = locked[merge.parent_id], locked[merge.child_id]
+    merge = Merge.objects.select_for_update().get(pk=merge.pk)
+    if merge.undone_at is not None:
+        raise ValidationError("This merge was already undone.")
+    if child.merged_into_id != parent.pk:
+        raise ValidationError("The child is no longer merged into this parent.")
+    if parent.merged_into_id:
+        raise ValidationError("The parent was merged into another profile since; undo that merge first.")
+    snap = merge.snapshot
+    now = timezone.now()
+
+    Identity.objects.filter(pk__in=snap["identities"], person=parent).update(person=child)
+    Event.objects.filter(pk__in=snap["events"], person=parent).update(person=child)
+    Person.objects.filter(pk__in=snap["grandchildren"], merged_into=parent).update(merged_into=child)
+    audit = []
+    for key, change in snap["changed"].items():
+        if (
+            parent.attribute_meta.get(key) != change["new_meta"]
+            or read_attribute(parent, key) != change["new"]
+        ):
+            continue  # written again since the merge: keep the newer value
+        _assign(parent, key, change["old"])
+        if change["old_meta"]:
+            parent.attribute_meta[key] = change["old_meta"]
+        else:
+            parent.attribute_meta.pop(key, None)
+        audit.append(
+            AttributeChange(
+                person=parent,
+                key=key,
+                old_value=change["new"],
+                new_value=change["old"],
+                operation="unmerge",
+                actor=actor,
+                effective_at=now,
+            )
+        )
+    for contact in snap["contacts"]:
+        PersonChannelContact.objects.update_or_create(
+            person=child,
+            channel_id=contact["channel"],
+            defaults={"last_contacted_at": parse_datetime(contact["at"])},
+        )
+    parent_contacts = {c["channel"]: parse_datetime(c["at"]) for c in snap.get("parent_contacts", [])}
+    for row in PersonChannelContact.objects.filter(person=parent):
+        if row.channel_id in parent_contacts:
+            if row.last_contacted_at != parent_contacts[row.channel_id]:
+                moved = {c["channel"]: c["at"] for c in snap["contacts"]}
+                if moved.get(row.channel_id) == row.last_contacted_at.isoformat():
+                    row.last_contacted_at = parent_contacts[row.channel_id]
+                    row.save(update_fields=["last_contacted_at"])
+        elif any(c["channel"] == row.channel_id for c in snap["contacts"]):
+            row.delete()
+    GroupMembership.objects.filter(person=parent, company_id__in=snap["companies"]).update(person=child)
+    GroupMembership.objects.filter(company=parent, person_id__in=snap["members"]).update(company=child)
+
+    # Counters: the child gets its own back; the parent's are recomputed from its events.
+    child_snap = snap["child"]
+    Person.objects.filter(pk=child.pk).update(
+        merged_into=None,
+        modified_at=now,
+        event_count=Event.objects.filter(person=child).count(),
+        session_count=child_snap["session_count"],
+        first_seen_at=parse_datetime(child_snap["first_seen_at"]) if child_snap["first_seen_at"] else None,
+        last_activity_at=parse_datetime(child_snap["last_activity_at"])
+        if child_snap["last_activity_at"]
+        else None,
+        last_contacted_at=parse_datetime(child_snap["last_contacted_at"])
+        if child_snap["last_contacted_at"]
+        else None,
+    )
+    stats = Event.objects.filter(person=parent).aggregate(
+        n=Count("pk"), first=Min("timestamp"), last=Max("timestamp")
+    )
+    parent_snap = snap["parent"]
+    parent.event_count = stats["n"]
+    parent.session_count = max(0, parent.session_count - child_snap["session_count"])
+    parent.first_seen_at = _earlier(
+        parse_datetime(parent_snap["first_seen_at"]) if parent_snap["first_seen_at"] else None, stats["first"]
+    )
+    parent.last_activity_at = _later(
+        parse_datetime(parent_snap["last_activity_at"]) if parent_snap["last_activity_at"] else None,
+        stats["last"],
+    )
+    parent.created_at = parse_datetime(parent_snap["created_at"])
+    parent.modified_at = now
+    parent.save()
+    AttributeChange.objects.bulk_create(audit)
+    merge.undone_at = now
+    merge.undone_by = actor
+    merge.save(update_fields=["undone_at", "undone_by"])
+    notify_people_changed([parent.pk, child.pk], reason="unmerge")
+
+
+@dataclass(frozen=True)
+class MergePreview:
+    parent: Person
+    children: list[Person]
+    attributes: list[AttributeOutcome]
+    identifiers: list[tuple[str, str]]
+    events: int
+
+
+def merge_preview(*, people: list[Person]) -> MergePreview:
+    """What merging these profiles would do (nothing is written): the dry run."""
+    ordered = sorted(people, key=lambda p: (p.created_at, p.pk))
+    parent, children = ordered[0], ordered[1:]
+    merged = Person(**{f.attname: getattr(parent, f.attname) for f in Person._meta.concrete_fields})
+    merged.custom = dict(parent.custom)
+    merged.attribute_meta = dict(parent.attribute_meta)
+    for child in children:
+        for outcome in merge_attributes(merged, child):
+            if outcome.changes:
+                _assign(merged, outcome.key, outcome.result)
+                if child.attribute_meta.get(outcome.key):
+                    merged.attribute_meta[outcome.key] = child.attribute_meta[outcome.key]
+    attributes = []
+    for key in attribute_keys(parent, *children):
+        before, after = read_attribute(parent, key), read_attribute(merged, key)
+        child_values = [read_attribute(c, key) for c in children]
+        if before != after or any(not _empty(v) for v in child_values):
+            attributes.append(AttributeOutcome(key, before, child_values[0] if child_values else None, after))
+    identifiers = list(
+        Identity.objects.filter(person__in=children)
+        .order_by("type__priority", "value")
+        .values_list("type__key", "value")
+    )
+    events = Event.objects.filter(person__in=children).count()
+    return MergePreview(parent, children, attributes, identifiers, events)
+
+
+def people_merge_manual(*, people: list[Person], actor=None) -> list[Merge]:
+    """Merge the selected profiles into the oldest one (an operator's decision: no limits apply)."""
+    live = [p for p in people if p.merged_into_id is None]
+    if len(live) < 2:
+        raise ValidationError("Select at least two profiles that are not merged already.")
+    ordered = sorted(live, key=lambda p: (p.created_at, p.pk))
+    parent = ordered[0]
+    with transaction.atomic():
+        _lock(*[p.pk for p in ordered])
+        return [
+            person_merge(parent=parent, child=child, reason=Merge.Reason.MANUAL, actor=actor)
+            for child in ordered[1:]
+        ]

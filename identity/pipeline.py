@@ -1,0 +1,653 @@
+"""The ingestion pipeline: a batch of tracking messages in, profiles, identities and events out.
+
+``ingest_batch`` is the one entry point (the HTTP endpoints, the mParticle adapter and ``bench/``
+call it). Per batch, whatever its size, it reads definitions, identifier types, suppressions and
+identities with a constant number of queries, resolves every message in memory
+(``identity.resolution``), and writes with bulk statements: one INSERT for the dedupe keys, one for
+new profiles, one for new identities, one for events, one UPDATE for the profiles' counters.
+Identify traits go through ``people.services.person_write_attributes`` (one call per message that
+carries traits). Merges are rare and go through ``identity.merging.person_merge``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Count, F
+from django.utils import timezone
+
+from identity.merging import person_merge
+from identity.models import (
+    GroupMembership,
+    IdentifierType,
+    Identity,
+    SeenMessage,
+    SeenUndefined,
+    SourceDailyStat,
+    SuppressedIdentifier,
+)
+from identity.normalize import Message, Rejection, message_size, normalize_message
+from identity.policy import InvalidIdentifier, Policy, custom_type_defaults
+from identity.resolution import Ident, Outcome, Resolver
+from identity.schemas import SchemaChecker, Undefined
+from people.attributes import AttributeValueError, UnknownAttributeError
+from people.models import Event, EventDefinition, Person, RejectedMessage, Source
+from people.services import (
+    AttributeWrite,
+    contact_record,
+    notify_people_changed,
+    person_write_attributes,
+    validate_attribute_writes,
+)
+
+logger = logging.getLogger(__name__)
+
+SESSION_GAP = timedelta(minutes=30)
+MAX_ATTEMPTS = 6
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    dropped: int = 0
+    suppressed: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    person_ids: set[int] = field(default_factory=set)
+    outcomes: dict[int, str] = field(default_factory=dict)  # message index → resolution action
+
+    def body(self) -> dict:
+        """The tracking response body: exactly ``{"success": true}`` plus any rejections."""
+        data: dict[str, Any] = {"success": True}
+        if self.rejected:
+            data["rejected"] = self.rejected
+        return data
+
+
+@dataclass
+class _Prepared:
+    message: Message
+    idents: list[Ident]
+    writes: list[AttributeWrite]
+    company_writes: list[AttributeWrite]
+    alias_previous: str | None = None
+
+
+class _Retry(Exception):
+    pass
+
+
+def _reject(result: IngestResult, rejects: list, index: int, raw: Any, rejection: Rejection) -> None:
+    message_id = raw.get("messageId") if isinstance(raw, dict) else None
+    message_type = raw.get("type") if isinstance(raw, dict) else None
+    result.rejected.append(
+        {
+            "index": index,
+            "messageId": message_id if isinstance(message_id, str) else None,
+            "code": rejection.code,
+            "message": rejection.reason,
+        }
+    )
+    rejects.append((index, raw, rejection, message_id, message_type))
+
+
+def ingest_batch(
+    *,
+    source: Source,
+    messages: list[Any],
+    received_at: datetime | None = None,
+    sent_at: datetime | None = None,
+    context: dict | None = None,
+    integrations: dict | None = None,
+    path_type: str | None = None,
+    body_bytes: int | None = None,
+    require_user_or_anonymous_id: bool = True,
+    dedupe_keys: list[str] = (),
+) -> IngestResult:
+    """Accept a batch of Segment-spec messages from ``source``.
+
+    Bad messages are quarantined (``RejectedMessage``) and listed in the result; they never fail
+    the batch. Duplicate messageIds (and ``dedupe_keys``, e.g. mParticle's source_request_id) are
+    ignored. Messages for unknown people from Update Only / Read Only sources are dropped and
+    counted; messages carrying a suppressed identifier are dropped silently.
+    """
+    received_at = received_at or timezone.now()
+    result = IngestResult()
+    rejects: list = []
+    max_message = settings.INGEST_MAX_MESSAGE_BYTES
+    check_size = body_bytes is None or body_bytes > max_message
+    channel = source.channel
+
+    parsed: list[Message] = []
+    seen_ids: set[str] = set()
+    for index, raw in enumerate(messages):
+        try:
+            if check_size and message_size(raw) > max_message:
+                raise Rejection("message_too_large", f"The message is larger than {max_message} bytes.")
+            message = normalize_message(
+                raw,
+                index=index,
+                received_at=received_at,
+                batch_sent_at=sent_at,
+                batch_context=context,
+                batch_integrations=integrations,
+                path_type=path_type,
+            )
+            if require_user_or_anonymous_id and not (message.user_id or message.anonymous_id):
+                raise Rejection("no_user_anon_id", "A message needs a userId or an anonymousId.")
+        except Rejection as rejection:
+            _reject(result, rejects, index, raw, rejection)
+            continue
+        if message.message_id in seen_ids:
+            result.duplicates += 1
+            continue
+        seen_ids.add(message.message_id)
+        parsed.append(message)
+
+    checker = SchemaChecker.load(channel=channel, messages=parsed)
+    policy = Policy.load()
+    prepared: list[_Prepared] = []
+    for message in parsed:
+        try:
+            checker.check_event(message)
+            checker.check_context(message)
+            writes: list[AttributeWrite] = []
+            company_writes: list[AttributeWrite] = []
+            if message.type == "identify" and (message.traits or message.unset_traits):
+                writes = checker.trait_writes(message.traits, unset=message.unset_traits)
+                _validate_writes(writes, checker)
+            elif message.type == "group" and message.traits:
+                company_writes = checker.trait_writes(message.traits)
+                _validate_writes(company_writes, checker)
+            idents = _identifiers(message, policy)
+        except Rejection as rejection:
+            _reject(result, rejects, message.index, message.raw, rejection)
+            continue
+        prepared.append(_Prepared(message, idents, writes, company_writes))
+
+    prepared = _drop_suppressed(prepared, policy, result)
+    in_batch_duplicates = result.duplicates
+    if rejects and not prepared:
+        # Nothing to resolve: only quarantine.
+        _store_rejects(source, rejects, received_at)
+    elif prepared or rejects:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with transaction.atomic():
+                    _write(source, prepared, rejects, received_at, policy, result, dedupe_keys, checker)
+                break
+            except (_Retry, IntegrityError, OperationalError) as exc:
+                # A unique race (two batches creating the same person) or a changed identity:
+                # everything rolled back; resolve again against what the other batch committed.
+                if attempt == MAX_ATTEMPTS:
+                    raise
+                logger.info("ingest batch retry %s after %s", attempt, exc.__class__.__name__)
+                result.accepted = result.dropped = 0
+                result.duplicates = in_batch_duplicates
+                result.person_ids.clear()
+                result.outcomes.clear()
+                time.sleep(0.01 * attempt)
+    _after_commit_bookkeeping(source, checker.undefined, result, received_at)
+    return result
+
+
+def _validate_writes(writes: list[AttributeWrite], checker: SchemaChecker) -> None:
+    try:
+        validate_attribute_writes(writes, checker.attributes)
+    except (AttributeValueError, UnknownAttributeError) as exc:
+        raise Rejection("invalid_trait", exc.messages[0]) from exc
+
+
+def _identifiers(message: Message, policy: Policy) -> list[Ident]:
+    """The message's identifiers, normalised by type; blocked values are left out."""
+    found: list[Ident] = []
+    blocked: list[str] = []
+    for key, raw in message.identifiers:
+        type_policy = policy.get(key)
+        if type_policy is None:
+            row, _ = IdentifierType.objects.get_or_create(key=key, defaults=custom_type_defaults(key))
+            type_policy = policy.add(row)
+        try:
+            value = type_policy.normalize(raw)
+        except InvalidIdentifier:
+            continue
+        if type_policy.is_blocked(value):
+            blocked.append(f"{type_policy.key}:{value}")
+            continue
+        found.append((type_policy.key, value))
+    if message.type == "alias" and message.previous_id:
+        user_ids = [ident for ident in found if ident[0] == "user_id"]
+        if not user_ids:
+            raise Rejection("blocked_identifier", "The alias userId is blocked or invalid.")
+        for key in ("user_id", "anonymous_id"):
+            if policy.get(key).is_blocked(message.previous_id):
+                raise Rejection("blocked_identifier", f"previousId {message.previous_id!r} is blocked.")
+    if not found:
+        if blocked:
+            raise Rejection(
+                "blocked_identifier", "Every identifier of the message is blocked: " + ", ".join(blocked)
+            )
+        raise Rejection("no_identifier", "The message carries no usable identifier.")
+    return found
+
+
+def _drop_suppressed(prepared: list[_Prepared], policy: Policy, result: IngestResult) -> list[_Prepared]:
+    values = {value for p in prepared for _, value in p.idents}
+    if not values:
+        return prepared
+    suppressed = {
+        (policy_key, value)
+        for policy_key, value in SuppressedIdentifier.objects.filter(value__in=values).values_list(
+            "type__key", "value"
+        )
+    }
+    if not suppressed:
+        return prepared
+    kept = []
+    for item in prepared:
+        if any(ident in suppressed for ident in item.idents):
+            result.suppressed += 1
+        else:
+            kept.append(item)
+    return kept
+
+
+def _insert_dedupe(keys: list[str], received_at: datetime) -> set[str]:
+    """Insert messageIds; returns those that were new (the rest are duplicates)."""
+    fresh: set[str] = set()
+    table = connection.ops.quote_name(SeenMessage._meta.db_table)
+    for start in range(0, len(keys), 500):
+        chunk = sorted(keys[start : start + 500])
+        placeholders = ", ".join(["(%s, %s)"] * len(chunk))
+        params: list[Any] = []
+        for key in chunk:
+            params += [key, received_at]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (message_id, received_at) VALUES {placeholders} "  # noqa: S608
+                "ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+                params,
+            )
+            fresh.update(row[0] for row in cursor.fetchall())
+    return fresh
+
+
+def _lookup(idents: set[Ident], policy: Policy) -> dict[Ident, tuple[int, int]]:
+    """identifier → (identity pk, person pk) for the identifiers that exist: one query."""
+    if not idents:
+        return {}
+    type_keys = {policy.by_key[key].id: key for key, _ in idents}
+    rows = Identity.objects.filter(
+        type_id__in=list(type_keys), value__in=list({value for _, value in idents})
+    ).values_list("pk", "type_id", "value", "person_id")
+    found = {}
+    for pk, type_id, value, person_id in rows:
+        ident = (type_keys[type_id], value)
+        if ident in idents:
+            found[ident] = (pk, person_id)
+    return found
+
+
+def _write(
+    source: Source,
+    prepared: list[_Prepared],
+    rejects: list,
+    received_at: datetime,
+    policy: Policy,
+    result: IngestResult,
+    dedupe_keys: list[str],
+    checker: SchemaChecker,
+) -> None:
+    # Dedupe: only messageIds the client chose (generated ones can never repeat).
+    keys = [p.message.message_id for p in prepared if not p.message.message_id_generated] + list(dedupe_keys)
+    if dedupe_keys or keys:
+        fresh = _insert_dedupe(keys, received_at)
+        if any(key not in fresh for key in dedupe_keys):
+            result.duplicates += len(prepared)
+            prepared = []
+        else:
+            kept = [p for p in prepared if p.message.message_id_generated or p.message.message_id in fresh]
+            result.duplicates += len(prepared) - len(kept)
+            prepared = kept
+
+    # Every identifier the batch mentions (alias previousIds as either type).
+    wanted: set[Ident] = set()
+    for item in prepared:
+        wanted.update(item.idents)
+        if item.message.type == "alias" and item.message.previous_id:
+            wanted.add(("user_id", item.message.previous_id))
+            wanted.add(("anonymous_id", item.message.previous_id))
+        if item.message.type == "group" and item.message.group_id:
+            wanted.add(("group_id", item.message.group_id.strip()))
+    found = _lookup(wanted, policy)
+    person_ids = sorted({person_id for _, person_id in found.values()})
+    people = {
+        row["pk"]: row
+        for row in Person.objects.select_for_update()
+        .filter(pk__in=person_ids)
+        .order_by("pk")
+        .values("pk", "created_at", "merged_into_id", "kind")
+    }
+    # Another transaction may have moved or added identities before we held the locks.
+    if (
+        connection.vendor == "postgresql"
+        and person_ids
+        and (_lookup(wanted, policy) != found or any(row["merged_into_id"] for row in people.values()))
+    ):
+        raise _Retry()
+    counts: dict = defaultdict(Counter)
+    if person_ids:
+        type_key = {p.id: p.key for p in policy.by_key.values()}
+        for row in (
+            Identity.objects.filter(person_id__in=person_ids)
+            .values("person_id", "type_id")
+            .annotate(n=Count("pk"))
+            .values_list("person_id", "type_id", "n")
+        ):
+            counts[row[0]][type_key.get(row[1], "?")] = row[2]
+
+    resolver = Resolver(
+        priority={key: (p.priority, key) for key, p in policy.by_key.items()},
+        limits={key: p.limit for key, p in policy.by_key.items()},
+        owner={ident: person_id for ident, (_, person_id) in found.items()},
+        counts=counts,
+        age={pk: (0, row["created_at"], pk) for pk, row in people.items()},
+        kinds={pk: row["kind"] for pk, row in people.items()},
+    )
+    create = source.protection == Source.Protection.CREATE_UPDATE
+    attach = source.protection != Source.Protection.READ_ONLY
+    accepted: list[tuple[_Prepared, Outcome]] = []
+    memberships: list[tuple] = []
+    company_writes: list[tuple] = []
+    for item in prepared:
+        message = item.message
+        idents = list(item.idents)
+        reason = "resolution"
+        if message.type == "alias":
+            previous = message.previous_id
+            kind = "user_id" if resolver.owner_of(("user_id", previous)) is not None else "anonymous_id"
+            idents.append((kind, previous))
+            reason = "alias"
+        outcome = resolver.plan(
+            idents,
+            at=received_at,
+            message_index=message.index,
+            create=create,
+            attach=attach,
+            reason=reason,
+        )
+        result.outcomes[message.index] = outcome.action
+        if outcome.action == "drop":
+            result.dropped += 1
+            continue
+        accepted.append((item, outcome))
+        if message.type == "group" and message.group_id:
+            company = resolver.plan(
+                [("group_id", message.group_id.strip())],
+                at=received_at,
+                message_index=message.index,
+                create=create,
+                attach=attach,
+                kind=Person.Kind.COMPANY,
+            )
+            if company.person is not None:
+                memberships.append((outcome.person, company.person))
+                if item.company_writes:
+                    company_writes.append((company.person, item.company_writes, message))
+
+    # Merges between stored profiles (profiles this batch creates merge in memory).
+    merged_children: set[int] = set()
+    for planned in resolver.merges:
+        if isinstance(planned.child, int) and isinstance(planned.parent, int):
+            person_merge(
+                parent=Person(pk=planned.parent),
+                child=Person(pk=planned.child),
+                reason=planned.reason,
+                message_id=next(
+                    (p.message.message_id for p in prepared if p.message.index == planned.message_index), ""
+                ),
+                source=source,
+                notify=False,
+            )
+            merged_children.add(planned.child)
+
+    # New profiles: one INSERT.
+    roots = [ref for ref in resolver.new_people if resolver.find(ref) == ref]
+    new_rows = [
+        Person(
+            kind=resolver.new_people[ref][1],
+            created_at=received_at,
+            modified_at=received_at,
+        )
+        for ref in roots
+    ]
+    Person.objects.bulk_create(new_rows)
+    pk_of: dict = {ref: row.pk for ref, row in zip(roots, new_rows, strict=True)}
+
+    def resolve_pk(ref) -> int:
+        ref = resolver.find(ref)
+        return pk_of.get(ref, ref)
+
+    # New identities: one INSERT, in a stable order (no deadlocks between concurrent batches).
+    message_ids = {p.message.index: p.message.message_id for p in prepared}
+    identities = [
+        Identity(
+            type_id=policy.by_key[key].id,
+            value=value,
+            person_id=resolve_pk(ref),
+            channel_id=source.channel_id,
+            source=source,
+            anonymous=policy.by_key[key].anonymous,
+            first_seen_at=received_at,
+            last_seen_at=received_at,
+            first_message_id=message_ids.get(index, ""),
+        )
+        for (key, value), (ref, index) in sorted(resolver.new_identities.items())
+    ]
+    Identity.objects.bulk_create(identities)
+    used = _used(accepted)
+    seen_again = [pk for ident, (pk, _) in found.items() if ident in used]
+    if seen_again:
+        Identity.objects.filter(pk__in=seen_again).update(last_seen_at=received_at)
+    if memberships:
+        GroupMembership.objects.bulk_create(
+            [
+                GroupMembership(person_id=resolve_pk(p), company_id=resolve_pk(c), created_at=received_at)
+                for p, c in memberships
+            ],
+            ignore_conflicts=True,
+        )
+
+    # Events: one INSERT.
+    events = [
+        Event(
+            person_id=resolve_pk(outcome.person),
+            type=item.message.type,
+            name=item.message.name,
+            channel_id=source.channel_id,
+            source=source,
+            timestamp=item.message.timestamp,
+            original_timestamp=item.message.original_timestamp,
+            sent_at=item.message.sent_at,
+            received_at=received_at,
+            properties=item.message.properties,
+            context=item.message.context,
+            message_id=item.message.message_id,
+        )
+        for item, outcome in accepted
+    ]
+    Event.objects.bulk_create(events, batch_size=1000)
+    result.accepted = len(events)
+
+    # Attributes: identify traits (and group traits on the company) through the one write path.
+    if attach:
+        for item, outcome in accepted:
+            if item.writes:
+                person_write_attributes(
+                    person=Person(pk=resolve_pk(outcome.person)),
+                    writes=item.writes,
+                    source=source,
+                    at=item.message.timestamp,
+                    definitions=checker.attributes,
+                    notify=False,
+                )
+        for ref, writes, message in company_writes:
+            person_write_attributes(
+                person=Person(pk=resolve_pk(ref)),
+                writes=writes,
+                source=source,
+                at=message.timestamp,
+                definitions=checker.attributes,
+                notify=False,
+            )
+
+    touched = _update_counters(events, received_at)
+    _record_contacts(events)
+    if rejects:
+        _store_rejects(source, rejects, received_at)
+    result.person_ids = touched | {resolve_pk(ref) for ref, _, _ in company_writes}
+    notify_people_changed(result.person_ids | merged_children, reason="ingest")
+
+
+def _used(accepted: list[tuple[_Prepared, Outcome]]) -> set[Ident]:
+    return {ident for _, outcome in accepted for ident in outcome.used}
+
+
+def _update_counters(events: list[Event], received_at: datetime) -> set[int]:
+    """System attributes: event count, sessions (30 min inactivity), first seen, last activity."""
+    times: dict[int, list[datetime]] = defaultdict(list)
+    for event in events:
+        times[event.person_id].append(event.timestamp)
+    if not times:
+        return set()
+    people = list(
+        Person.objects.filter(pk__in=list(times)).only(
+            "pk", "first_seen_at", "last_activity_at", "event_count", "session_count"
+        )
+    )
+    for person in people:
+        stamps = sorted(times[person.pk])
+        last = person.last_activity_at
+        sessions = 0
+        for stamp in stamps:
+            if last is None or stamp - last > SESSION_GAP:
+                sessions += 1
+            if last is None or stamp > last:
+                last = stamp
+        person.session_count += sessions
+        person.event_count += len(stamps)
+        person.last_activity_at = last
+        if person.first_seen_at is None or stamps[0] < person.first_seen_at:
+            person.first_seen_at = stamps[0]
+    Person.objects.bulk_update(
+        people, ["first_seen_at", "last_activity_at", "event_count", "session_count"], batch_size=1000
+    )
+    return set(times)
+
+
+def _record_contacts(events: list[Event]) -> None:
+    names = {event.name for event in events if event.type in ("track", "page", "screen")}
+    if not names:
+        return
+    contact_names = set(
+        EventDefinition.objects.filter(name__in=names, is_contact=True).values_list("name", flat=True)
+    )
+    if not contact_names:
+        return
+    latest: dict[tuple[int, int], tuple[datetime, Event]] = {}
+    for event in events:
+        if event.name in contact_names:
+            key = (event.person_id, event.channel_id)
+            if key not in latest or latest[key][0] < event.timestamp:
+                latest[key] = (event.timestamp, event)
+    for (person_id, _), (at, event) in sorted(latest.items()):
+        contact_record(person=Person(pk=person_id), channel=event.channel, at=at)
+
+
+def _store_rejects(source: Source, rejects: list, received_at: datetime) -> None:
+    RejectedMessage.objects.bulk_create(
+        [
+            RejectedMessage(
+                source=source,
+                received_at=received_at,
+                reason_code=rejection.code,
+                reason=rejection.reason,
+                message_id=str(message_id)[:128] if isinstance(message_id, (str, int)) else "",
+                message_type=str(message_type)[:32] if isinstance(message_type, str) else "",
+                payload=_storable(raw),
+            )
+            for _, raw, rejection, message_id, message_type in rejects
+        ]
+    )
+
+
+def _storable(raw: Any) -> Any:
+    """Keep the payload for inspection, but never more than the message limit."""
+    if message_size(raw) > settings.INGEST_MAX_MESSAGE_BYTES:
+        return {"truncated": True, "preview": str(raw)[:2000]}
+    return raw
+
+
+def _after_commit_bookkeeping(
+    source: Source, undefined: list[Undefined], result: IngestResult, received_at: datetime
+) -> None:
+    """Per-source daily counters and the seen-but-undefined list: short statements of their own."""
+    from people.selectors import organization_today
+
+    day = organization_today(received_at)
+    counts = {
+        "accepted": result.accepted,
+        "rejected": len(result.rejected),
+        "dropped": result.dropped,
+        "suppressed": result.suppressed,
+        "duplicates": result.duplicates,
+    }
+    if any(counts.values()):
+        updates = {key: F(key) + value for key, value in counts.items() if value}
+        if not SourceDailyStat.objects.filter(source=source, day=day).update(**updates):
+            try:
+                with transaction.atomic():
+                    SourceDailyStat.objects.create(source=source, day=day, **counts)
+            except IntegrityError:
+                SourceDailyStat.objects.filter(source=source, day=day).update(**updates)
+    if undefined:
+        _note_undefined(source, undefined, received_at)
+
+
+def _note_undefined(source: Source, undefined: list[Undefined], at: datetime) -> None:
+    grouped: dict[tuple[str, str, str], list[Undefined]] = defaultdict(list)
+    for item in undefined:
+        grouped[(item.kind, item.event_name[:200], item.key[:200])].append(item)
+    channel = source.channel
+    SeenUndefined.objects.bulk_create(
+        [
+            SeenUndefined(
+                kind=kind,
+                channel=channel,
+                event_name=name,
+                key=key,
+                example=items[0].example,
+                first_seen_at=at,
+            )
+            for (kind, name, key), items in grouped.items()
+        ],
+        ignore_conflicts=True,
+    )
+    rows = SeenUndefined.objects.filter(channel=channel, kind__in={k for k, _, _ in grouped}).filter(
+        event_name__in={n for _, n, _ in grouped}, key__in={k for _, _, k in grouped}
+    )
+    changed = []
+    for row in rows:
+        items = grouped.get((row.kind, row.event_name, row.key))
+        if items:
+            row.count += len(items)
+            row.last_seen_at = at
+            changed.append(row)
+    SeenUndefined.objects.bulk_update(changed, ["count", "last_seen_at"])

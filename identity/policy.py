@@ -1,0 +1,108 @@
+"""Identifier policy: normalise values by type and recognise blocked values.
+
+``Policy.load()`` reads every identifier type once (one query); the pipeline keeps it for a batch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from identity.models import IdentifierType
+from people.attributes import AttributeValueError, normalize_phone
+
+# Client spellings of standard identifier types (Profile API paths, mParticle identities).
+TYPE_ALIASES = {
+    "customer_id": "user_id",
+    "customerid": "user_id",
+    "userid": "user_id",
+    "phone_number": "phone",
+    "mobile_number": "phone",
+    "anonymousid": "anonymous_id",
+}
+
+
+class InvalidIdentifier(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TypePolicy:
+    id: int
+    key: str
+    priority: int
+    limit: int
+    anonymous: bool
+    normalizer: str
+    blocked_values: frozenset[str]
+    blocked_patterns: tuple[re.Pattern, ...]
+
+    def normalize(self, raw: str) -> str:
+        text = str(raw).strip()
+        if not text:
+            raise InvalidIdentifier("empty")
+        if self.normalizer == IdentifierType.Normalizer.EMAIL:
+            text = text.lower()
+            if "@" not in text:
+                raise InvalidIdentifier(f"{raw!r} is not an email address")
+        elif self.normalizer == IdentifierType.Normalizer.LOWER:
+            text = text.lower()
+        elif self.normalizer == IdentifierType.Normalizer.PHONE:
+            try:
+                text = normalize_phone(self.key, text)
+            except AttributeValueError as exc:
+                raise InvalidIdentifier(f"{raw!r} is not a phone number with country code") from exc
+        if len(text) > 255:
+            raise InvalidIdentifier("longer than 255 characters")
+        return text
+
+    def is_blocked(self, value: str) -> bool:
+        if value in self.blocked_values or value.lower() in self.blocked_values:
+            return True
+        return any(pattern.fullmatch(value) for pattern in self.blocked_patterns)
+
+
+def compile_policy(row: IdentifierType) -> TypePolicy:
+    patterns = []
+    for pattern in row.blocked_patterns or []:
+        try:
+            patterns.append(re.compile(pattern))
+        except re.error:
+            continue
+    return TypePolicy(
+        id=row.pk,
+        key=row.key,
+        priority=row.priority,
+        limit=row.limit,
+        anonymous=row.anonymous,
+        normalizer=row.normalizer,
+        blocked_values=frozenset(str(v).lower() for v in row.blocked_values or []),
+        blocked_patterns=tuple(patterns),
+    )
+
+
+@dataclass
+class Policy:
+    by_key: dict[str, TypePolicy]
+
+    @classmethod
+    def load(cls) -> Policy:
+        return cls({row.key: compile_policy(row) for row in IdentifierType.objects.all()})
+
+    def get(self, key: str) -> TypePolicy | None:
+        key = key.strip().lower()
+        return self.by_key.get(TYPE_ALIASES.get(key, key))
+
+    def add(self, row: IdentifierType) -> TypePolicy:
+        policy = compile_policy(row)
+        self.by_key[row.key] = policy
+        return policy
+
+    def rank(self, key: str) -> tuple[int, str]:
+        policy = self.by_key[key]
+        return (policy.priority, policy.key)
+
+
+def custom_type_defaults(key: str) -> dict:
+    """A type first seen in ``context.externalIds`` or mParticle identities: known, limit 5, last."""
+    return {"label": key, "priority": 100, "limit": 5, "anonymous": False, "normalizer": "trim"}
