@@ -201,11 +201,14 @@ class Command(BaseCommand):
             n_events = min(120, int(rng.paretovariate(1.3) * 3))
             t = person.created_at
             sessions = 0
+            first_index = len(events)
             for _ in range(n_events):
-                gap = timedelta(minutes=rng.choice([2, 5, 10, 45, 600, 3000]))
+                gap = timedelta(minutes=rng.choice([2, 5, 10, 45, 600, 3000, 10080]))
                 if gap > timedelta(minutes=30):
                     sessions += 1
-                t = min(now - timedelta(minutes=1), t + gap)
+                t = t + gap
+                if t >= now:
+                    break
                 name = rng.choices(
                     ["Page Viewed", "Product Added", "Order Completed", "Email Opened", "Email Link Clicked"],
                     weights=[60, 15, 6, 12, 7],
@@ -255,10 +258,10 @@ class Command(BaseCommand):
                         message_id=f"demo-{person.pk}-{len(events)}",
                     )
                 )
-            person_events = [e for e in events[-n_events:]] if n_events else []
+            person_events = events[first_index:]
             Person.objects.filter(pk=person.pk).update(
-                event_count=n_events,
-                session_count=sessions + (1 if n_events else 0),
+                event_count=len(person_events),
+                session_count=sessions + (1 if person_events else 0),
                 last_activity_at=person_events[-1].timestamp if person_events else None,
             )
             if rng.random() < 0.5:

@@ -1,0 +1,126 @@
+"""Condition tree → one Q on ``Person`` (pure: builds expressions, runs no query).
+
+Each event condition becomes its own ``Exists`` (or a correlated count ``Subquery``), never a join
+of all event conditions, which would count the cross product.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import lookups as L
+from django.db.models.functions import Coalesce
+
+from people.conditions import attributes
+from people.conditions.ast import (
+    And,
+    AttributeCondition,
+    Condition,
+    EventCondition,
+    LastContactedCondition,
+    Not,
+    Or,
+    Window,
+)
+from people.conditions.operators import predicate_q
+from people.conditions.sql import JsonScalar
+from people.lastcontacted import ContactOperator, contact_q
+from people.models import Event, PersonChannelContact
+
+UNIT_SECONDS = {"minutes": 60, "hours": 3600, "days": 86400}
+COUNT_LOOKUPS = {
+    "eq": L.Exact,
+    "lt": L.LessThan,
+    "lte": L.LessThanOrEqual,
+    "gte": L.GreaterThanOrEqual,
+    "gt": L.GreaterThan,
+}
+
+
+def window_bounds(window: Window, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """[low, high) of event time for a window, relative to ``now``."""
+    if window.type == "any":
+        return None, None
+    unit = timedelta(seconds=UNIT_SECONDS[window.unit])
+    if window.type == "within":
+        return now - window.start * unit, None
+    if window.type == "before":
+        return None, now - window.start * unit
+    return now - window.end * unit, now - window.start * unit
+
+
+def count_matches(count: int, op: str, n: int) -> bool:
+    return {
+        "eq": count == n,
+        "lt": count < n,
+        "lte": count <= n,
+        "gte": count >= n,
+        "gt": count > n,
+    }[op]
+
+
+def matching_events(cond: EventCondition, *, now: datetime, tz: ZoneInfo, person_ref=None):
+    """The events of one person (``person_ref``, default the outer row) matching an event condition."""
+    events = Event.objects.filter(
+        person_id=person_ref if person_ref is not None else OuterRef("pk"), name=cond.name
+    )
+    if cond.channel:
+        events = events.filter(channel__key=cond.channel)
+    low, high = window_bounds(cond.window, now)
+    if low is not None:
+        events = events.filter(timestamp__gte=low)
+    if high is not None:
+        events = events.filter(timestamp__lt=high)
+    for prop in cond.filters:
+        pred = prop.predicate
+        expr = JsonScalar(F("properties"), prop.path, pred.type)
+        events = events.filter(predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz))
+    return events
+
+
+def compile_q(tree: Condition, *, now: datetime, tz: ZoneInfo) -> Q:
+    """A Q selecting the people who match ``tree`` at ``now``."""
+    if isinstance(tree, And):
+        q = Q()
+        for child in tree.children:
+            q &= compile_q(child, now=now, tz=tz)
+        return q
+    if isinstance(tree, Or):
+        q = Q(pk__in=[])
+        for child in tree.children:
+            q |= compile_q(child, now=now, tz=tz)
+        return q
+    if isinstance(tree, Not):
+        return ~compile_q(tree.child, now=now, tz=tz)
+    if isinstance(tree, AttributeCondition):
+        ref = attributes.resolve(tree.key)
+        if ref is None:
+            raise LookupError(f"unknown attribute {tree.key!r}")
+        expr = attributes.provider_of(ref).expression(ref)
+        pred = tree.predicate
+        return predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz)
+    if isinstance(tree, EventCondition):
+        events = matching_events(tree, now=now, tz=tz)
+        op, n = tree.count_op, tree.count
+        if (op == "gte" and n <= 1) or (op == "gt" and n == 0):
+            return Q(Exists(events)) if not (op == "gte" and n == 0) else Q()
+        if (op == "eq" and n == 0) or (op == "lt" and n == 1) or (op == "lte" and n == 0):
+            return ~Q(Exists(events))
+        if op == "lt" and n == 0:
+            return Q(pk__in=[])
+        counted = Subquery(
+            events.order_by().values("person_id").annotate(n=Count("*")).values("n"),
+            output_field=IntegerField(),
+        )
+        return Q(COUNT_LOOKUPS[op](Coalesce(counted, Value(0)), n))
+    if isinstance(tree, LastContactedCondition):
+        op = ContactOperator(tree.op)
+        if not tree.channel:
+            return contact_q("last_contacted_at", op, tree.value, now=now, tz=tz)
+        contacts = PersonChannelContact.objects.filter(person=OuterRef("pk"), channel__key=tree.channel)
+        if op is ContactOperator.UNKNOWN:
+            return ~Q(Exists(contacts))
+        return Q(Exists(contacts.filter(contact_q("last_contacted_at", op, tree.value, now=now, tz=tz))))
+    raise TypeError(f"not a condition: {tree!r}")
