@@ -25,6 +25,8 @@ from bench.sizes import Size
 
 DATA_ROOT = Path(__file__).resolve().parent / "data"
 DAYS = 365
+# Bump when the generated content changes: cached files of another version are not reused.
+VERSION = 2
 DAY = 86_400
 # Channels and sources are created in this order by the loader (ids 1, 2, 3).
 WEB, EMAIL_CH, APP = 1, 2, 3
@@ -99,7 +101,7 @@ class Spec:
 
     @property
     def key(self) -> str:
-        return f"{self.size.name}-s{self.seed}-{self.anchor.isoformat()}"
+        return f"{self.size.name}-s{self.seed}-{self.anchor.isoformat()}-v{VERSION}"
 
     @property
     def directory(self) -> Path:
@@ -121,7 +123,7 @@ def event_count(spec: Spec, i: int) -> int:
     if i <= spec.size.whales:
         return spec.size.whale_events
     u = (model.mix(spec.seed, i, 50) >> 11) / float(1 << 53)
-    alpha, scale = 2.2, 10.8 * spec.size.events / spec.size.profiles / 10
+    alpha, scale = 2.2, 11.3 * spec.size.events / spec.size.profiles / 10
     n = 1 + int(scale * ((1 - u) ** (-1 / alpha) - 1))
     return min(n, spec.size.whale_events)
 

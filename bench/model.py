@@ -116,7 +116,7 @@ def email(seed: int, i: int) -> str | None:
 def phone(seed: int, i: int) -> str | None:
     if profile_class(seed, i) == ANONYMOUS or mix(seed, i, 7) % 100 >= 40:
         return None
-    return f"+1555{i:07d}"[:16]
+    return f"+4474{i:08d}"  # valid UK mobile numbers, unique per profile
 
 
 def device_id(seed: int, i: int) -> str | None:

@@ -1,0 +1,341 @@
+"""HTTP side of the bench: a gunicorn server for the app, and load drivers in several client processes.
+
+The client is a minimal HTTP/1.1 keep-alive client over a raw socket with pre-built request bytes,
+so the client processes (which share the machine's cores with the server) stay cheap.
+Latency under a fixed rate is measured from each request's *scheduled* send time, so a stalled server
+cannot hide its queueing (no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import base64
+import multiprocessing as mp
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.db import REPO
+from bench.report import percentile
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """gunicorn serving config.wsgi with production settings (DEBUG off) against the bench database."""
+
+    url: str
+    workers: int = 4
+    threads: int = 1
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    log_path: Path = Path("/tmp/attune-bench-gunicorn.log")
+    extra_env: dict = field(default_factory=dict)
+
+    def __enter__(self) -> Server:
+        env = dict(
+            os.environ,
+            DATABASE_URL=self.url,
+            DEBUG="0",
+            SECRET_KEY="attune-bench-not-secret",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            LOG_LEVEL="WARNING",
+            CONN_MAX_AGE="600",
+            DJANGO_SETTINGS_MODULE="config.settings",
+            **self.extra_env,
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"{HOST}:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "--keep-alive",
+            "30",
+            "--backlog",
+            "2048",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ]
+        self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=self._log)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                c = Client(self.port)
+                c.request(b"GET /__bench_ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                c.close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not start in 60 s")
+        # Warm every worker (imports, URL resolver, first DB connection).
+        warm = Client(self.port)
+        for _ in range(self.workers * self.threads * 4):
+            warm.request(b"GET /__bench_ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        warm.close()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(x) for x in out.split()]
+
+
+def basic_auth(user: str, password: str = "") -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def build_request(method: str, path: str, body: bytes = b"", headers: dict | None = None) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    for k, v in (headers or {}).items():
+        lines.append(f"{k}: {v}")
+    if body or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+class Client:
+    def __init__(self, port: int):
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.buf = b""
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((HOST, self.port), timeout=120)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def close(self) -> None:
+        if self.sock:
+            self.sock.close()
+        self.sock = None
+
+    def request(self, data: bytes) -> tuple[int, bytes]:
+        for attempt in (0, 1):
+            if self.sock is None:
+                self.connect()
+            try:
+                self.sock.sendall(data)
+                return self._response()
+            except (ConnectionError, BrokenPipeError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _response(self) -> tuple[int, bytes]:
+        buf = self.buf
+        while (end := buf.find(b"\r\n\r\n")) < 0:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            buf += chunk
+        head = buf[:end].decode("latin-1")
+        status = int(head[9:12])
+        length = 0
+        close = False
+        for line in head.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            name = name.lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "connection" and value.strip().lower() == "close":
+                close = True
+        rest = buf[end + 4 :]
+        while len(rest) < length:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed mid-body")
+            rest += chunk
+        body, self.buf = rest[:length], rest[length:]
+        if close:
+            self.close()
+        return status, body
+
+
+# --- load drivers ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float]  # seconds
+    statuses: Counter
+    started: float
+    finished: float
+    sent: int
+    units: int  # e.g. events inside the successful requests
+    errors: list[str]
+
+    @property
+    def seconds(self) -> float:
+        return max(1e-9, self.finished - self.started)
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds
+
+    def p(self, q: float) -> float:
+        return percentile(self.latencies, q) * 1000
+
+
+_REQUESTS: list = []  # set before forking: [(bytes, units)] per client process
+
+
+def _closed_worker(port: int, k: int, start_at: float, deadline: float, loop: bool, ok: tuple, q) -> None:
+    reqs = _REQUESTS[k]
+    c = Client(port)
+    lat, st, errors = [], Counter(), []
+    units = sent = 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    t_first = time.time()
+    i = 0
+    while i < len(reqs) and time.time() < deadline:
+        data, n = reqs[i]
+        t0 = time.perf_counter()
+        try:
+            status, body = c.request(data)
+        except OSError as exc:
+            errors.append(repr(exc))
+            status, body = 0, b""
+        lat.append(time.perf_counter() - t0)
+        st[status] += 1
+        sent += 1
+        if status in ok:
+            units += n
+        elif len(errors) < 5:
+            errors.append(f"{status}: {body[:300]!r}")
+        i += 1
+        if loop and i == len(reqs):
+            i = 0
+    q.put((lat, st, t_first, time.time(), sent, units, errors))
+    c.close()
+
+
+def _open_worker(port: int, k: int, start_at: float, rate: float, duration: float, ok: tuple, q) -> None:
+    reqs = _REQUESTS[k]
+    c = Client(port)
+    lat, st, errors = [], Counter(), []
+    units = sent = 0
+    interval = 1.0 / rate
+    n_total = int(duration * rate)
+    # Stagger the processes inside one interval.
+    t_sched = start_at
+    while time.time() < start_at:
+        time.sleep(0.0005)
+    for i in range(n_total):
+        now = time.time()
+        if t_sched > now:
+            time.sleep(t_sched - now)
+        data, n = reqs[i % len(reqs)]
+        try:
+            status, body = c.request(data)
+        except OSError as exc:
+            errors.append(repr(exc))
+            status, body = 0, b""
+        done = time.time()
+        lat.append(done - t_sched)  # from the scheduled time: queueing counts
+        st[status] += 1
+        sent += 1
+        if status in ok:
+            units += n
+        elif len(errors) < 5:
+            errors.append(f"{status}: {body[:300]!r}")
+        t_sched += interval
+    q.put((lat, st, start_at, time.time(), sent, units, errors))
+    c.close()
+
+
+def _collect(procs, q, n) -> LoadResult:
+    parts = [q.get() for _ in range(n)]
+    for p in procs:
+        p.join()
+    lat, st, errors = [], Counter(), []
+    for part in parts:
+        lat += part[0]
+        st.update(part[1])
+        errors += part[6]
+    return LoadResult(
+        latencies=lat,
+        statuses=st,
+        started=min(p[2] for p in parts),
+        finished=max(p[3] for p in parts),
+        sent=sum(p[4] for p in parts),
+        units=sum(p[5] for p in parts),
+        errors=errors[:10],
+    )
+
+
+def closed_loop(
+    port: int, per_client: list[list[tuple[bytes, int]]], *, seconds: float | None = None, ok=(200,)
+) -> LoadResult:
+    """Each client process sends its requests back to back on one keep-alive connection.
+
+    With ``seconds``, clients loop over their requests until the time is up; else each sends its list once.
+    """
+    global _REQUESTS
+    _REQUESTS = per_client
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    start_at = time.time() + 0.3
+    deadline = start_at + seconds if seconds else float("inf")
+    procs = [
+        ctx.Process(target=_closed_worker, args=(port, k, start_at, deadline, bool(seconds), ok, q))
+        for k in range(len(per_client))
+    ]
+    for p in procs:
+        p.start()
+    return _collect(procs, q, len(procs))
+
+
+def open_loop(
+    port: int, per_client: list[list[tuple[bytes, int]]], *, rate: float, seconds: float, ok=(200,)
+) -> LoadResult:
+    """A fixed total request rate spread over the client processes, each on one keep-alive connection."""
+    global _REQUESTS
+    _REQUESTS = per_client
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    n = len(per_client)
+    start_at = time.time() + 0.3
+    procs = [
+        ctx.Process(target=_open_worker, args=(port, k, start_at + k / rate, rate / n, seconds, ok, q))
+        for k in range(n)
+    ]
+    for p in procs:
+        p.start()
+    return _collect(procs, q, n)
