@@ -67,7 +67,9 @@ def migrate(url: str, log=print) -> None:
 def setup_django(url: str) -> None:
     """Configure Django in this process against the bench database (services, settings)."""
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DEBUG", "1")
+    # Production settings in-process too: with DEBUG on, Django would log every query.
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", "attune-bench-not-secret")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     if str(REPO) not in sys.path:

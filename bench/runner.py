@@ -29,6 +29,7 @@ class Context:
     state: dict
     references: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
+    objects: dict = field(default_factory=dict)
 
     def log(self, msg: str) -> None:
         print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)  # noqa: DTZ005

@@ -1,19 +1,147 @@
-"""Workload ingest (arrives with its app)."""
+"""Workload 1: batch ingest over HTTP (``POST /v1/batch``, 100 messages per request) through gunicorn,
+from several client processes, with the identity mix of ``bench.stream``; plus the same batches
+through the Python service (``identity.pipeline.ingest_batch``) in one process, without HTTP."""
 
 from __future__ import annotations
 
-from bench.report import Row, not_available
+import time
 
-MUTATES = False
+from bench.http import closed_loop
+from bench.report import Row, median, not_available
+from bench.workloads._common import CLIENTS, counters, deal, delta, segment_post, server, streams, url_exists
+
+MUTATES = True
+BATCH = 100
+T_ACCEPTED = "≥ 10,000 events/s"
+T_PROCESSED = "≥ 5,000 events/s"
 
 
 def unavailable(ctx) -> str | None:
-    return "not implemented yet"
+    from bench import adapters
+
+    if not adapters.identity_available():
+        return "identity app (issue 3) not merged"
+    if not url_exists("/v1/batch"):
+        return "POST /v1/batch not routed yet (identity issue 3)"
+    return None
 
 
 def placeholder(reason: str) -> list[Row]:
-    return [not_available("ingest", "all", "", "", reason)]
+    return [
+        not_available("ingest /v1/batch", "events/s accepted (HTTP 200)", "events/s", T_ACCEPTED, reason),
+        not_available("ingest /v1/batch", "events/s fully processed", "events/s", T_PROCESSED, reason),
+        not_available("ingest /v1/batch", "request p50", "ms", "", reason),
+        not_available("ingest /v1/batch", "request p99", "ms", "", reason),
+    ]
+
+
+def _wait_processed(ctx, before: dict, started: float, settle: float = 2.0, limit: float = 120.0):
+    """Poll until the event count stops growing; returns (counts delta, seconds from start)."""
+    last, last_change = None, time.time()
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        now = counters(ctx.conn)
+        if now != last:
+            last, last_change = now, time.time()
+        elif time.time() - last_change >= settle:
+            break
+        time.sleep(0.25)
+    return delta(last, before), last_change - started
 
 
 def run(ctx) -> list[Row]:
-    return []
+    write_key = ctx.state["write_keys"]["web"]
+    n = ctx.scale.ingest_messages
+    accepted, processed, p50, p99, details = [], [], [], [], []
+    with server(ctx) as srv:
+        for r in range(ctx.repeat):
+            messages, mix = streams(ctx).ingest(n)
+            batches = [
+                (
+                    segment_post("/v1/batch", {"batch": messages[k : k + BATCH]}, write_key),
+                    len(messages[k : k + BATCH]),
+                )
+                for k in range(0, len(messages), BATCH)
+            ]
+            before = counters(ctx.conn)
+            res = closed_loop(srv.port, deal(batches, CLIENTS))
+            written, seconds = _wait_processed(ctx, before, res.started)
+            seconds = max(seconds, res.seconds)
+            accepted.append(res.units / res.seconds)
+            processed.append(written["events"] / seconds)
+            p50.append(res.p(50))
+            p99.append(res.p(99))
+            details.append(
+                {
+                    "mix": mix,
+                    "statuses": dict(res.statuses),
+                    "written": written,
+                    "errors": res.errors[:3],
+                    "seconds": res.seconds,
+                }
+            )
+            ctx.log(
+                f"  run {r + 1}: {accepted[-1]:,.0f} events/s accepted, {processed[-1]:,.0f}/s processed, "
+                f"p50 {p50[-1]:.1f} ms, p99 {p99[-1]:.1f} ms, {dict(res.statuses)}, written {written}"
+            )
+            if res.errors:
+                ctx.log(f"  errors: {res.errors[:2]}")
+    service = _service(ctx)
+    ctx.notes["ingest"] = {"runs": details, "service": service, "clients": CLIENTS, "batch": BATCH}
+    copy = ctx.references.get("copy_rows_per_s")
+    rows = [
+        Row(
+            "ingest /v1/batch",
+            f"events/s accepted (HTTP 200), {CLIENTS} clients × {BATCH}/request",
+            median(accepted),
+            "events/s",
+            copy,
+            "R1 raw COPY rows/s",
+            target=T_ACCEPTED,
+            meets=median(accepted) >= 10_000,
+        ),
+        Row(
+            "ingest /v1/batch",
+            "events/s fully processed (events, profiles, identities written)",
+            median(processed),
+            "events/s",
+            copy,
+            "R1 raw COPY rows/s",
+            target=T_PROCESSED,
+            meets=median(processed) >= 5_000,
+        ),
+        Row("ingest /v1/batch", "request p50", median(p50), "ms"),
+        Row("ingest /v1/batch", "request p99", median(p99), "ms"),
+    ]
+    if service:
+        rows.append(
+            Row(
+                "ingest service",
+                f"ingest_batch() events/s, 1 process, no HTTP, {BATCH}/batch",
+                service["events_per_s"],
+                "events/s",
+                copy,
+                "R1 raw COPY rows/s",
+            )
+        )
+    return rows
+
+
+def _service(ctx) -> dict | None:
+    """The pipeline alone: same mix, batches of 100, one process (this one)."""
+    from django.db import close_old_connections
+
+    from identity.pipeline import ingest_batch
+    from people.models import Source
+
+    source = Source.objects.get(pk=1)
+    messages, _ = streams(ctx).ingest(max(2_000, ctx.scale.ingest_messages // 10))
+    before = counters(ctx.conn)
+    t0 = time.perf_counter()
+    for k in range(0, len(messages), BATCH):
+        ingest_batch(source=source, messages=messages[k : k + BATCH])
+    seconds = time.perf_counter() - t0
+    written = delta(counters(ctx.conn), before)
+    close_old_connections()
+    ctx.log(f"  service: {len(messages) / seconds:,.0f} messages/s in-process, written {written}")
+    return {"events_per_s": len(messages) / seconds, "written": written, "messages": len(messages)}
