@@ -1,11 +1,18 @@
 from people.models import Event, Person
-
 from tests.identity.conftest import person_of
 
 
 def test_identify_then_track_makes_one_profile(ingest):
     # given
-    ingest({"type": "identify", "userId": "u1", "anonymousId": "a1", "traits": {"email": "Jane@Example.com", "plan": "pro"}, "messageId": "m1"})
+    ingest(
+        {
+            "type": "identify",
+            "userId": "u1",
+            "anonymousId": "a1",
+            "traits": {"email": "Jane@Example.com", "plan": "pro"},
+            "messageId": "m1",
+        }
+    )
     # when
     result = ingest({"type": "track", "userId": "u1", "event": "Signed Up", "messageId": "m2"})
     # then

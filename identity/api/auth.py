@@ -1,0 +1,112 @@
+"""Authentication of the tracking (write key), mParticle (key:secret) and Profile API (token) routes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+
+from identity.api.body import read_body
+from identity.models import AccessToken
+from people.models import Source
+
+
+def credentials(request) -> tuple[str, str, str] | None:
+    """(scheme, username-or-token, password) from the Authorization header, or None."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.strip().partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=False).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, _, password = decoded.partition(":")
+        return ("basic", user, password)
+    if scheme == "bearer" and value:
+        return ("bearer", value, "")
+    return None
+
+
+def source_for_write_key(key: str) -> Source | None:
+    return (
+        Source.objects.select_related("channel")
+        .filter(write_key_hash=Source.hash_write_key(key), enabled=True)
+        .first()
+    )
+
+
+class WriteKeyAuthentication(BaseAuthentication):
+    """Segment/RudderStack: Basic with the write key as username, else ``writeKey`` in the body,
+    else ``?writeKey=``. Sets ``request.auth`` to the source."""
+
+    def authenticate(self, request):
+        found = credentials(request)
+        key = found[1] if found else ""
+        if not key:
+            body, _ = read_body(request)
+            if isinstance(body, dict) and isinstance(body.get("writeKey"), str):
+                key = body["writeKey"]
+        if not key:
+            key = request.query_params.get("writeKey", "")
+        if not key:
+            return None
+        source = source_for_write_key(key)
+        if source is None:
+            raise exceptions.AuthenticationFailed("Unknown or disabled write key.")
+        return (AnonymousUser(), source)
+
+    def authenticate_header(self, request) -> str:
+        return 'Basic realm="tracking"'
+
+
+class KeySecretAuthentication(BaseAuthentication):
+    """mParticle: Basic ``key:secret`` (source key, write key). Missing → 401; wrong → 403."""
+
+    def authenticate(self, request):
+        found = credentials(request)
+        if not found or found[0] != "basic" or not found[1]:
+            return None
+        _, key, secret = found
+        source = source_for_write_key(secret)
+        if source is None or source.key != key:
+            raise exceptions.PermissionDenied("Invalid API key or secret.")
+        return (AnonymousUser(), source)
+
+    def authenticate_header(self, request) -> str:
+        return 'Basic realm="events"'
+
+
+class AccessTokenAuthentication(BaseAuthentication):
+    """Profile API: Basic with the access token as username, or ``Authorization: Bearer <token>``."""
+
+    def authenticate(self, request):
+        found = credentials(request)
+        if not found or not found[1]:
+            return None
+        token = AccessToken.objects.filter(token_hash=AccessToken.hash_token(found[1]), enabled=True).first()
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid access token.")
+        now = timezone.now()
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+            AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return (AnonymousUser(), token)
+
+    def authenticate_header(self, request) -> str:
+        return 'Basic realm="profiles"'
+
+
+class HasSource(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, Source)
+
+
+class HasAccessToken(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, AccessToken)
