@@ -180,6 +180,17 @@ def run_probes(ctx: Context, only: list[str]) -> list[Row]:
             "rows/s",
         )
     )
+    lean = probes.raw_copy(ctx.conn, ctx.spec, ctx.scale.probe_events, ctx.repeat, lean=True)
+    rows.append(
+        Row(
+            "R1b raw COPY, lean indexes",
+            f"rows/s, pk + (person_id, timestamp) + BRIN only ({lean['indexes']} indexes)",
+            lean["rows_per_s"],
+            "rows/s",
+            r1["rows_per_s"],
+            "R1 rows/s",
+        )
+    )
     ctx.log("probe R2/R3: scan and group-by floors")
     r2 = probes.scan_count(ctx.conn, ctx.repeat)
     rows.append(Row("R2 raw scan", "count(*) over all events", r2["seconds"], "s"))

@@ -1,19 +1,121 @@
-"""Workload profile_api (arrives with its app)."""
+"""Workload 4: Profile API ``GET /v1/spaces/{space}/collections/users/profiles/{type}:{value}/traits``
+by random identifiers (user_id, email, anonymous_id): latency at a fixed 500 requests/s (open loop,
+measured from each request's scheduled time), then the maximum sustained rate (closed loop)."""
 
 from __future__ import annotations
 
-from bench.report import Row, not_available
+import os
+from urllib.parse import quote
+
+from bench import probes
+from bench.http import build_request, closed_loop, open_loop
+from bench.report import Row, median, not_available
+from bench.workloads._common import deal, server, url_exists
 
 MUTATES = False
+RATE = 500
+CLIENTS = int(os.environ.get("BENCH_PROFILE_CLIENTS", "8"))
+T_P99 = "p99 ≤ 10 ms at 500 req/s"
+T_MAX = "≥ 500 req/s (stretch 1,000)"
+SPACE = "bench"
+
+
+def path(id_type: str, value: str) -> str:
+    return f"/v1/spaces/{SPACE}/collections/users/profiles/{id_type}:{quote(value, safe='@.')}/traits"
 
 
 def unavailable(ctx) -> str | None:
-    return "not implemented yet"
+    from bench import adapters
+
+    if not adapters.identity_available():
+        return "identity app (issue 3) not merged"
+    if not url_exists(path("user_id", "u00000001")):
+        return "Profile API not routed yet (identity issue 3)"
+    return None
 
 
 def placeholder(reason: str) -> list[Row]:
-    return [not_available("profile_api", "all", "", "", reason)]
+    return [
+        not_available("Profile API traits", "p50 at 500 req/s", "ms", "p50 ≤ 2 ms", reason),
+        not_available("Profile API traits", "p99 at 500 req/s", "ms", T_P99, reason),
+        not_available("Profile API traits", "max sustained rate", "req/s", T_MAX, reason),
+    ]
+
+
+def _token() -> str:
+    from identity.services import access_token_create
+
+    return access_token_create(name="bench").raw
 
 
 def run(ctx) -> list[Row]:
-    return []
+    from bench import adapters
+
+    token = _token()
+    sample = probes.lookup_sample(ctx.spec.seed + 7, ctx.state["persons"], 20_000)
+    reqs = [
+        (
+            build_request(
+                "GET", path(adapters.IDENTITY_TYPE_KEYS[t], v), headers={"Authorization": f"Bearer {token}"}
+            ),
+            1,
+        )
+        for t, v, _ in sample
+    ]
+    seconds = ctx.scale.profile_seconds
+    fixed_p50, fixed_p99, achieved, max_rate, max_p99 = [], [], [], [], []
+    with server(ctx) as srv:
+        closed_loop(srv.port, deal(reqs[:400], 4))  # warm caches and connections
+        for r in range(ctx.repeat):
+            res = open_loop(srv.port, deal(reqs, CLIENTS), rate=RATE, seconds=seconds)
+            fixed_p50.append(res.p(50))
+            fixed_p99.append(res.p(99))
+            achieved.append(res.statuses.get(200, 0) / res.seconds)
+            ctx.log(
+                f"  run {r + 1} at {RATE}/s: p50 {fixed_p50[-1]:.2f} ms, p99 {fixed_p99[-1]:.2f} ms, "
+                f"{dict(res.statuses)}"
+            )
+            if res.errors:
+                ctx.log(f"  errors: {res.errors[:2]}")
+            res = closed_loop(srv.port, deal(reqs, CLIENTS), seconds=seconds)
+            max_rate.append(res.statuses.get(200, 0) / res.seconds)
+            max_p99.append(res.p(99))
+            ctx.log(
+                f"  run {r + 1} saturated ({CLIENTS} clients): {max_rate[-1]:,.0f} req/s, "
+                f"p99 {max_p99[-1]:.1f} ms, {dict(res.statuses)}"
+            )
+    lookup = ctx.references.get("lookup", {})
+    ok = res.statuses.get(200, 0) > 0
+    return [
+        Row(
+            "Profile API traits",
+            f"p50 at {RATE} req/s (open loop, {CLIENTS} clients)",
+            median(fixed_p50),
+            "ms",
+            lookup.get("p50_ms"),
+            "R5 raw lookup p50 ms",
+            target="p50 ≤ 2 ms",
+            meets=ok and median(fixed_p50) <= 2,
+        ),
+        Row(
+            "Profile API traits",
+            f"p99 at {RATE} req/s",
+            median(fixed_p99),
+            "ms",
+            lookup.get("p99_ms"),
+            "R5 raw lookup p99 ms",
+            target=T_P99,
+            meets=ok and median(fixed_p99) <= 10,
+        ),
+        Row(
+            "Profile API traits",
+            f"max sustained rate ({CLIENTS} clients, closed loop)",
+            median(max_rate),
+            "req/s",
+            lookup.get("qps"),
+            "R5 raw lookups/s, 1 connection",
+            target=T_MAX,
+            meets=median(max_rate) >= 500,
+        ),
+        Row("Profile API traits", "p99 at max rate", median(max_p99), "ms"),
+    ]
