@@ -177,3 +177,57 @@ def test_creating_a_source_shows_the_write_key_once(client, demo, admin_user):
     client.post(reverse("admin:people_source_rotate_write_key", args=[source.pk]))
     source.refresh_from_db()
     assert source.write_key_hash != old_hash
+
+
+def _first_pk(model_label):
+    from django.apps import apps
+
+    return apps.get_model(model_label).objects.order_by("pk").values_list("pk", flat=True).first()
+
+
+CHANGE_FORMS = [
+    "people.Person",
+    "people.AttributeDefinition",
+    "people.EventDefinition",
+    "people.ContextDefinition",
+    "people.Channel",
+    "people.Source",
+    "people.Event",
+]
+
+
+@pytest.mark.parametrize("role", ["admin_user", "marketeer_user"])
+@pytest.mark.parametrize("model_label", CHANGE_FORMS)
+def test_change_and_add_forms_render_for_both_roles(client, demo, request, role, model_label):
+    # given
+    client.force_login(request.getfixturevalue(role))
+    app_label, model = model_label.lower().split(".")
+    # when / then
+    change = client.get(reverse(f"admin:{app_label}_{model}_change", args=[_first_pk(model_label)]))
+    assert change.status_code == 200
+    if model != "event":
+        assert client.get(reverse(f"admin:{app_label}_{model}_add")).status_code == 200
+
+
+def test_attribute_definition_type_is_read_only_once_created(client, demo, admin_user):
+    from people.models import AttributeDefinition
+
+    client.force_login(admin_user)
+    definition = AttributeDefinition.objects.get(key="plan")
+    response = client.get(reverse("admin:people_attributedefinition_change", args=[definition.pk]))
+    form = response.context["adminform"].form
+    assert "type" not in form.fields and "key" not in form.fields
+
+
+def test_deleting_an_event_definition_keeps_the_events(client, demo, admin_user):
+    from people.models import Event, EventDefinition
+
+    client.force_login(admin_user)
+    definition = EventDefinition.objects.get(name="Order Completed")
+    before = Event.objects.filter(name="Order Completed").count()
+    response = client.post(
+        reverse("admin:people_eventdefinition_delete", args=[definition.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not EventDefinition.objects.filter(name="Order Completed").exists()
+    assert before > 0 and Event.objects.filter(name="Order Completed").count() == before
