@@ -175,3 +175,14 @@ def test_marketeer_can_read_people_and_channels(marketeer_user, make_channel):
 def test_openapi_schema_and_docs_are_served(client):
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_lists_do_not_query_per_row(api, make_person, make_event, django_assert_max_num_queries):
+    # given 30 people with an event each
+    for i in range(30):
+        make_event(make_person(first_name=f"P{i}"), "Page Viewed")
+    # when / then: the page costs a constant number of queries (auth + page), not one per row
+    with django_assert_max_num_queries(6):
+        assert len(api.get("/api/events/").json()["results"]) == 30
+    with django_assert_max_num_queries(6):
+        assert len(api.get("/api/people/").json()["results"]) == 30
