@@ -194,6 +194,7 @@ def ingest_batch(
                 result.person_ids.clear()
                 result.outcomes.clear()
                 time.sleep(0.01 * attempt)
+    result.rejected.sort(key=lambda r: r["index"])
     _after_commit_bookkeeping(source, checker.undefined, result, received_at)
     return result
 
