@@ -3,4 +3,40 @@ from django.apps import AppConfig
 
 class ComputedConfig(AppConfig):
     name = "computed"
-    verbose_name = "Computed"
+    verbose_name = "Computed attributes"
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from computed.lang.runtime import on_connection_created
+
+        # SQLite (development) gets the formula runtime as SQL functions; PostgreSQL has natives.
+        connection_created.connect(on_connection_created, dispatch_uid="computed.sqlite_functions")
+        from computed import panels
+        from computed.provider import ComputedProvider
+        from people import extensions
+        from people.conditions import register_attribute_provider
+
+        # Conditions and formulas may name active computed attributes.
+        register_attribute_provider(ComputedProvider())
+        extensions.register_person_panel(
+            "computed",
+            title="Computed attributes",
+            template="computed/panels/computed_values.html",
+            context=panels.computed_values_context,
+            order=20,
+        )
+        extensions.register_person_panel(
+            "purchase_statistics",
+            title="Purchase statistics",
+            template="computed/panels/purchase_statistics.html",
+            context=panels.purchase_statistics_context,
+            order=21,
+        )
+        extensions.register_dashboard_stat(
+            "computed_active",
+            label="Active computed attributes",
+            value=panels.active_count,
+            link="/admin/computed/computedattribute/?state__exact=active",
+            order=30,
+        )

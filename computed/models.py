@@ -1,1 +1,126 @@
-"""Models of this app arrive with its issue."""
+"""Computed attributes: definitions with their lifecycle, and the values they compute per person.
+
+Values are sparse: a row exists only where a person's value differs from the attribute's empty value
+(0 for counts and scores, false for "exists", nothing otherwise), so activating an aggregate over a
+million profiles writes only the people who have matching events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.timezone import now
+
+from people.models import AttributeType, Job, Person, key_validator
+
+
+class ComputedAttribute(models.Model):
+    class Kind(models.TextChoices):
+        FORMULA = "formula", "Custom formula"
+        AGGREGATE = "aggregate", "Event aggregate"
+        SCORE = "score", "Profile score"
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PROCESSING = "processing", "Processing"
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+
+    key = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[key_validator],
+        help_text="Unique among all attributes (standard, custom and computed).",
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    definition = models.JSONField(default=dict, help_text="The formula, aggregate or scoring model.")
+    output_type = models.CharField(max_length=16, choices=AttributeType.choices, editable=False)
+    group = models.CharField(
+        max_length=64, blank=True, help_text="A set created together, e.g. 'purchase_statistics'."
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
+    dependencies = models.ManyToManyField(
+        "self", symmetrical=False, related_name="dependents", blank=True, editable=False
+    )
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    created_at = models.DateTimeField(default=now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    error_count = models.PositiveIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["key"]
+        indexes = [models.Index(fields=["state", "kind"], name="computed_state_kind_idx")]
+
+    def __str__(self) -> str:
+        return self.name or self.key
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state == self.State.DRAFT
+
+    @property
+    def value_column(self) -> str:
+        return VALUE_COLUMNS[self.output_type]
+
+    @property
+    def empty_value(self) -> Any:
+        """The value of a person without a stored row."""
+        if self.kind == self.Kind.SCORE:
+            return 0
+        if self.kind == self.Kind.AGGREGATE:
+            function = (self.definition or {}).get("function")
+            if function in ("count", "count_distinct"):
+                return 0
+            if function == "sum":
+                return 0.0
+            if function == "exists":
+                return False
+        return None
+
+
+VALUE_COLUMNS = {
+    AttributeType.TEXT: "text",
+    AttributeType.DECIMAL: "number",
+    AttributeType.INTEGER: "number",
+    AttributeType.BOOLEAN: "flag",
+    AttributeType.DATE: "day",
+    AttributeType.DATETIME: "moment",
+}
+
+
+class ComputedValue(models.Model):
+    """One person's value of one computed attribute, in the column of the attribute's type."""
+
+    attribute = models.ForeignKey(ComputedAttribute, on_delete=models.CASCADE, related_name="values")
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="computed_values", db_index=False
+    )
+    number = models.FloatField(null=True, blank=True)
+    text = models.TextField(null=True, blank=True)
+    flag = models.BooleanField(null=True, blank=True)
+    day = models.DateField(null=True, blank=True)
+    moment = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["attribute", "person"], name="uniq_computed_value"),
+        ]
+        indexes = [models.Index(fields=["person", "attribute"], name="computed_value_person_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.attribute_id}/{self.person_id}"

@@ -38,10 +38,13 @@ def _tz(tz: ZoneInfo | None) -> ZoneInfo:
     return organization_tz()
 
 
-def to_q(tree: Condition, *, now: datetime | None = None, tz: ZoneInfo | None = None) -> Q:
+def to_q(
+    tree: Condition, *, now: datetime | None = None, tz: ZoneInfo | None = None, correlated: bool = True
+) -> Q:
+    """One Q on Person; ``correlated=False`` suits filtering everyone (see compiler.compile_q)."""
     from people.conditions.compiler import compile_q
 
-    return compile_q(tree, now=now or timezone.now(), tz=_tz(tz))
+    return compile_q(tree, now=now or timezone.now(), tz=_tz(tz), correlated=correlated)
 
 
 def matches(

@@ -61,11 +61,11 @@ def count_matches(count: int, op: str, n: int) -> bool:
     }[op]
 
 
-def matching_events(cond: EventCondition, *, now: datetime, tz: ZoneInfo, person_ref=None):
-    """The events of one person (``person_ref``, default the outer row) matching an event condition."""
-    events = Event.objects.filter(
-        person_id=person_ref if person_ref is not None else OuterRef("pk"), name=cond.name
-    )
+def matching_events(cond: EventCondition, *, now: datetime, tz: ZoneInfo, correlated: bool = True):
+    """The events matching an event condition: of the outer person row, or of everyone."""
+    events = Event.objects.filter(name=cond.name)
+    if correlated:
+        events = events.filter(person_id=OuterRef("pk"))
     if cond.channel:
         events = events.filter(channel__key=cond.channel)
     low, high = window_bounds(cond.window, now)
@@ -80,20 +80,43 @@ def matching_events(cond: EventCondition, *, now: datetime, tz: ZoneInfo, person
     return events
 
 
-def compile_q(tree: Condition, *, now: datetime, tz: ZoneInfo) -> Q:
-    """A Q selecting the people who match ``tree`` at ``now``."""
+def _event_set_q(events, op: str, n: int) -> Q:
+    """Uncorrelated form: people whose count of matching events satisfies ``op n``."""
+    if count_matches(0, op, n):
+        # Zero satisfies it: everyone except those whose (positive) count fails it.
+        failing = {"eq": "exact", "lt": "gte", "lte": "gt", "gte": "lt", "gt": "lte"}
+        if op == "eq":
+            having = ~Q(n=n)
+        else:
+            having = Q(**{f"n__{failing[op]}": n})
+        rows = events.order_by().values("person_id").annotate(n=Count("*")).filter(having).values("person_id")
+        return ~Q(pk__in=rows)
+    if op == "gte" and n <= 1 or op == "gt" and n == 0:
+        return Q(pk__in=events.order_by().values("person_id"))
+    lookup = {"eq": "exact", "lt": "lt", "lte": "lte", "gte": "gte", "gt": "gt"}[op]
+    rows = events.order_by().values("person_id").annotate(n=Count("*")).filter(**{f"n__{lookup}": n})
+    return Q(pk__in=rows.values("person_id"))
+
+
+def compile_q(tree: Condition, *, now: datetime, tz: ZoneInfo, correlated: bool = True) -> Q:
+    """A Q selecting the people who match ``tree`` at ``now``.
+
+    ``correlated`` (the default) gives each event condition a correlated ``Exists``/count, best for
+    a few people; ``correlated=False`` gives an uncorrelated ``pk IN (SELECT person_id ... GROUP BY
+    ... HAVING ...)`` that the database evaluates once (hashed), best over everyone.
+    """
     if isinstance(tree, And):
         q = Q()
         for child in tree.children:
-            q &= compile_q(child, now=now, tz=tz)
+            q &= compile_q(child, now=now, tz=tz, correlated=correlated)
         return q
     if isinstance(tree, Or):
         q = Q(pk__in=[])
         for child in tree.children:
-            q |= compile_q(child, now=now, tz=tz)
+            q |= compile_q(child, now=now, tz=tz, correlated=correlated)
         return q
     if isinstance(tree, Not):
-        return ~compile_q(tree.child, now=now, tz=tz)
+        return ~compile_q(tree.child, now=now, tz=tz, correlated=correlated)
     if isinstance(tree, AttributeCondition):
         ref = attributes.resolve(tree.key)
         if ref is None:
@@ -102,8 +125,10 @@ def compile_q(tree: Condition, *, now: datetime, tz: ZoneInfo) -> Q:
         pred = tree.predicate
         return predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz)
     if isinstance(tree, EventCondition):
-        events = matching_events(tree, now=now, tz=tz)
         op, n = tree.count_op, tree.count
+        if not correlated:
+            return _event_set_q(matching_events(tree, now=now, tz=tz, correlated=False), op, n)
+        events = matching_events(tree, now=now, tz=tz)
         if (op == "gte" and n <= 1) or (op == "gt" and n == 0):
             return Q(Exists(events)) if not (op == "gte" and n == 0) else Q()
         if (op == "eq" and n == 0) or (op == "lt" and n == 1) or (op == "lte" and n == 0):

@@ -66,7 +66,7 @@ def json_scalar_sql(vendor: str, column_sql: str, path: tuple[str, ...], as_: st
         return (
             f"(CASE {kind} WHEN 'text' THEN {value} WHEN 'integer' THEN CAST({value} AS TEXT) "
             f"WHEN 'real' THEN CAST({value} AS TEXT) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END)",
-            [path_param] * 3,
+            [path_param] * 4,
         )
     if as_ == "boolean":
         return f"(CASE {kind} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)", [path_param]

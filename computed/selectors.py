@@ -1,0 +1,119 @@
+"""Reads of the computed app: values of a person, evaluation of a plan on one profile."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from computed.aggregates import compute as compute_aggregate
+from computed.lang.evaluator import evaluate_formula
+from computed.models import VALUE_COLUMNS, ComputedAttribute, ComputedValue
+from computed.plans import Plan
+from people import conditions
+from people.conditions.attributes import attribute_values
+from people.models import AttributeType, Event, Person
+
+State = ComputedAttribute.State
+SHOWN_STATES = (State.ACTIVE, State.DISABLED, State.PROCESSING)
+
+
+def to_json(output_type: str, value: Any) -> Any:
+    """A value as shown and returned by the API (whole numbers as int, dates ISO)."""
+    if value is None:
+        return None
+    if (
+        output_type == AttributeType.INTEGER
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
+        return int(value)
+    if output_type == AttributeType.BOOLEAN:
+        return bool(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def evaluate_plan(plan: Plan, person: Person, *, now: datetime, tz: ZoneInfo) -> tuple[Any, dict]:
+    """A plan's value for one person, computed in Python, with an explanation."""
+    if plan.formula is not None:
+        refs = list(plan.formula.refs.values())
+        values = attribute_values(person, refs)
+        value = evaluate_formula(plan.formula, values, now=now, tz=tz)
+        return to_json(plan.output_type, value), {
+            "kind": "formula",
+            "inputs": {key: to_json_any(v) for key, v in values.items()},
+            "empty_inputs": sorted(k for k, v in values.items() if v is None),
+        }
+    if plan.aggregate is not None:
+        agg = plan.aggregate
+        rows = list(
+            Event.objects.filter(person_id=person.pk, name=agg.event)
+            .order_by("timestamp", "pk")
+            .values("pk", "timestamp", "properties")
+        )
+        value, used = compute_aggregate(agg, rows, now=now, tz=tz)
+        low, high = agg.period.bounds(now, tz)
+        return to_json(plan.output_type, value), {
+            "kind": "aggregate",
+            "function": agg.function,
+            "event": agg.event,
+            "period": {"from": to_json_any(low), "until": to_json_any(high)},
+            "events_of_that_name": len(rows),
+            "matched_events": len(used),
+            "matched_event_ids": [r["pk"] for r in used[:100]],
+        }
+    total = 0
+    fired = []
+    for rule in plan.rules:
+        result = conditions.explain(rule.condition, person, now=now, tz=tz)
+        if result["matched"]:
+            total += rule.points
+        fired.append({"label": rule.label, "points": rule.points, **result})
+    return total, {"kind": "score", "rules": fired}
+
+
+def to_json_any(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def person_values(*, person_id: int, states=SHOWN_STATES) -> dict[str, dict]:
+    """``{key: {"value", "computed_at", "state", ...}}`` for every shown attribute (empty values included)."""
+    attributes = list(ComputedAttribute.objects.filter(state__in=states).order_by("group", "key"))
+    stored = {
+        row.attribute_id: row
+        for row in ComputedValue.objects.filter(person_id=person_id, attribute__in=attributes)
+    }
+    out = {}
+    for attribute in attributes:
+        row = stored.get(attribute.pk)
+        raw = getattr(row, VALUE_COLUMNS[attribute.output_type]) if row else attribute.empty_value
+        out[attribute.key] = {
+            "key": attribute.key,
+            "name": attribute.name,
+            "kind": attribute.kind,
+            "group": attribute.group,
+            "state": attribute.state,
+            "output_type": attribute.output_type,
+            "value": to_json(attribute.output_type, raw),
+            "computed_at": row.computed_at if row else None,
+            "pk": attribute.pk,
+        }
+    return out
+
+
+def person_computed_rows(*, person_id: int, exclude_group: str = "") -> list[dict]:
+    return [
+        row
+        for row in person_values(person_id=person_id).values()
+        if not exclude_group or row["group"] != exclude_group
+    ]
+
+
+def person_purchase_statistics(*, person_id: int) -> list[dict]:
+    return [
+        row for row in person_values(person_id=person_id).values() if row["group"] == "purchase_statistics"
+    ]

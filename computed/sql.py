@@ -1,0 +1,248 @@
+"""Set-based statements that compute and store values (PostgreSQL and SQLite).
+
+Every builder yields a SELECT of ``(attribute_id, person_id, number, text, flag, day, moment)`` rows
+already limited to non-empty values; ``write_rows`` upserts them (only rows whose value changed) and
+deletes the stored rows in scope that are no longer produced (values that aged out of a window).
+On PostgreSQL that is one statement; on SQLite two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Q, Value, When
+
+from computed.aggregates import Aggregate, aggregate_expression, windowed_rows_queryset
+from computed.models import VALUE_COLUMNS, ComputedAttribute, ComputedValue
+from people.models import Event, Person
+
+COLUMNS = ("number", "text", "flag", "day", "moment")
+PG_TYPES = {
+    "number": "double precision",
+    "text": "text",
+    "flag": "boolean",
+    "day": "date",
+    "moment": "timestamptz",
+}
+Rows = tuple[str, list]
+
+
+def _pg() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def typed_null(column: str) -> str:
+    return f"CAST(NULL AS {PG_TYPES[column]})" if _pg() else "NULL"
+
+
+def row_select(attribute: ComputedAttribute, value_sql: str, source: str, params: list, empty) -> Rows:
+    """``SELECT %s, person_id, <value in its column> ... FROM source WHERE value is not empty``."""
+    column = VALUE_COLUMNS[attribute.output_type]
+    cells = []
+    for col in COLUMNS:
+        if col != column:
+            cells.append(f"{typed_null(col)} AS {col}")
+        elif _pg():
+            cells.append(f"CAST({value_sql} AS {PG_TYPES[col]}) AS {col}")
+        else:
+            cells.append(f"{value_sql} AS {col}")
+    condition = f"({value_sql}) IS NOT NULL"
+    condition_params: list = []
+    if empty is not None and empty is not False:
+        condition += f" AND ({value_sql}) <> %s"
+        condition_params = [empty]
+    elif empty is False:
+        condition += f" AND ({value_sql}) = %s"
+        condition_params = [True]
+    sql = (
+        f"SELECT %s AS attribute_id, s.person_id AS person_id, {', '.join(cells)} "
+        f"FROM {source} WHERE {condition}"
+    )
+    return sql, [attribute.pk, *params, *condition_params]
+
+
+def union(parts: Sequence[Rows]) -> Rows:
+    return " UNION ALL ".join(f"SELECT * FROM ({sql}) u{i}" for i, (sql, _) in enumerate(parts)), [
+        p for _, params in parts for p in params
+    ]
+
+
+def write_rows(
+    rows: Rows,
+    *,
+    attribute_ids: Sequence[int],
+    person_ids: Sequence[int] | None,
+    computed_at: datetime,
+    fresh: bool = False,
+) -> int:
+    """Store the rows; delete stored rows in scope that were not produced. Returns rows upserted.
+
+    ``fresh``: nothing is stored yet for these attributes (first activation), so only INSERT.
+    """
+    table = ComputedValue._meta.db_table
+    select_sql, select_params = rows
+    cols = ", ".join(COLUMNS)
+    excluded = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS)
+    distinct = " IS DISTINCT FROM " if _pg() else " IS NOT "
+    changed = " OR ".join(f"{table}.{c}{distinct}EXCLUDED.{c}" for c in COLUMNS)
+    upsert = (
+        f"INSERT INTO {table} (attribute_id, person_id, {cols}, computed_at) "
+        f"SELECT r.attribute_id, r.person_id, {', '.join('r.' + c for c in COLUMNS)}, %s FROM r WHERE true "
+        f"ON CONFLICT (attribute_id, person_id) DO UPDATE SET {excluded}, computed_at = EXCLUDED.computed_at "
+        f"WHERE {changed}"
+    )
+    ids_sql = ", ".join(["%s"] * len(attribute_ids))
+    scope_sql, scope_params = "", []
+    if person_ids is not None:
+        scope_sql = f" AND {table}.person_id IN ({', '.join(['%s'] * len(person_ids))})"
+        scope_params = list(person_ids)
+    delete = (
+        f"DELETE FROM {table} WHERE {table}.attribute_id IN ({ids_sql}){scope_sql} AND NOT EXISTS "
+        f"(SELECT 1 FROM r WHERE r.attribute_id = {table}.attribute_id AND r.person_id = {table}.person_id)"
+    )
+    with connection.cursor() as cursor:
+        if fresh:
+            cursor.execute(f"WITH r AS ({select_sql}) {upsert}", [*select_params, computed_at])
+            return cursor.rowcount
+        if _pg():
+            cursor.execute(
+                f"WITH r AS MATERIALIZED ({select_sql}), ins AS ({upsert} RETURNING 1), "
+                f"del AS ({delete} RETURNING 1) "
+                "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM del)",
+                [*select_params, computed_at, *attribute_ids, *scope_params],
+            )
+            return cursor.fetchone()[0]
+        cursor.execute(f"WITH r AS ({select_sql}) {upsert}", [*select_params, computed_at])
+        written = cursor.rowcount
+        cursor.execute(f"WITH r AS ({select_sql}) {delete}", [*select_params, *attribute_ids, *scope_params])
+        return written
+
+
+# ---------------------------------------------------------------- event aggregates
+
+
+def simple_pass(
+    items: Sequence[tuple[ComputedAttribute, Aggregate]],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    person_ids: Sequence[int] | None = None,
+) -> Rows:
+    """Several non-windowed aggregates over the same event in one FILTERed pass over its events."""
+    event = items[0][1].event
+    events = Event.objects.filter(name=event)
+    if person_ids is not None:
+        events = events.filter(person_id__in=person_ids)
+    lows = [agg.period.bounds(now, tz)[0] for _, agg in items]
+    if all(low is not None for low in lows):
+        events = events.filter(timestamp__gte=min(lows))
+    annotations = {f"v{attribute.pk}": aggregate_expression(agg, now=now, tz=tz) for attribute, agg in items}
+    grouped = events.order_by().values("person_id").annotate(**annotations)
+    inner_sql, inner_params = grouped.query.sql_with_params()
+    parts = []
+    for attribute, agg in items:
+        value = f"s.v{attribute.pk}"
+        if agg.function == "exists":
+            value = f"(s.v{attribute.pk} > 0)" if _pg() else f"(CASE WHEN s.v{attribute.pk} > 0 THEN 1 END)"
+        parts.append(row_select(attribute, value, "g AS s", [], agg.empty))
+    body_sql, body_params = union(parts)
+    return f"WITH g AS ({inner_sql}) {body_sql}", [*inner_params, *body_params]
+
+
+def windowed(
+    attribute: ComputedAttribute,
+    agg: Aggregate,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    person_ids: Sequence[int] | None = None,
+) -> Rows:
+    """One aggregate that needs window functions: exclude first/last, first, last, most_common, top."""
+    base_sql, base_params = windowed_rows_queryset(
+        agg, now=now, tz=tz, person_ids=person_ids
+    ).query.sql_with_params()
+    where = "b.rn > 1" if agg.exclude else "1 = 1"
+    f = agg.function
+    text_value = agg.property_type == "text" or agg.property == "$weekday"
+    collate = ' COLLATE "C"' if _pg() and text_value else ""
+    if f in ("first", "last"):
+        order = "ASC" if f == "first" else "DESC"
+        inner = (
+            f"SELECT b.pid, b.v, "
+            f"ROW_NUMBER() OVER (PARTITION BY b.pid ORDER BY b.ts {order}, b.eid {order}) AS k "
+            f"FROM ({base_sql}) b WHERE {where} AND b.v IS NOT NULL"
+        )
+        source = f"(SELECT x.pid AS person_id, x.v AS value FROM ({inner}) x WHERE x.k = 1) AS s"
+    elif f in ("most_common", "top"):
+        if f == "most_common":
+            tie = "MAX(b.ts) DESC, MAX(b.eid) DESC"
+        else:
+            amount = "SUM(b.amt) DESC NULLS LAST, " if agg.amount else ""
+            tie = f"{amount}b.v{collate} ASC"
+        inner = (
+            f"SELECT b.pid, b.v, ROW_NUMBER() OVER (PARTITION BY b.pid ORDER BY COUNT(*) DESC, {tie}) AS k "
+            f"FROM ({base_sql}) b WHERE {where} AND b.v IS NOT NULL GROUP BY b.pid, b.v"
+        )
+        source = (
+            f"(SELECT x.pid AS person_id, x.v AS value FROM ({inner}) x WHERE x.k = {int(agg.rank)}) AS s"
+        )
+    else:
+        value = {
+            "count": "COUNT(*)",
+            "exists": "COUNT(*)",
+            "sum": "SUM(b.v)",
+            "average": "AVG(b.v)",
+            "min": "MIN(b.v)",
+            "max": "MAX(b.v)",
+            "count_distinct": "COUNT(DISTINCT b.v)",
+        }[f]
+        source = (
+            f"(SELECT b.pid AS person_id, {value} AS value FROM ({base_sql}) b "
+            f"WHERE {where} GROUP BY b.pid) AS s"
+        )
+    value_sql = "s.value"
+    if f == "exists":
+        value_sql = "(s.value > 0)" if _pg() else "(CASE WHEN s.value > 0 THEN 1 END)"
+    sql, params = row_select(attribute, value_sql, source, [], agg.empty)
+    # row_select puts the attribute id first; the source's params follow it.
+    return sql, [params[0], *base_params, *params[1:]]
+
+
+# ---------------------------------------------------------------- formulas and scores
+
+
+def people_scope(person_ids: Sequence[int] | None) -> tuple[str, list]:
+    if person_ids is None:
+        return "p.merged_into_id IS NULL", []
+    return f"p.id IN ({', '.join(['%s'] * len(person_ids))})", list(person_ids)
+
+
+def formula_rows(attribute: ComputedAttribute, expression: tuple[str, list], person_ids) -> Rows:
+    expr_sql, expr_params = expression
+    scope_sql, scope_params = people_scope(person_ids)
+    table = Person._meta.db_table
+    source = f"(SELECT p.id AS person_id, {expr_sql} AS value FROM {table} p WHERE {scope_sql}) AS s"
+    sql, params = row_select(attribute, "s.value", source, [], None)
+    return sql, [params[0], *expr_params, *scope_params, *params[1:]]
+
+
+def score_rows(attribute: ComputedAttribute, rules: Sequence[tuple[Q, int]], person_ids) -> Rows:
+    """The sum of the points of the rules each person matches (0, the empty value, is not stored)."""
+    people = Person.objects.all()
+    people = (
+        people.filter(pk__in=person_ids)
+        if person_ids is not None
+        else people.filter(merged_into__isnull=True)
+    )
+    total = Value(0, output_field=IntegerField())
+    for q, points in rules:
+        total = total + Case(When(q, then=Value(points)), default=Value(0), output_field=IntegerField())
+    inner_sql, inner_params = (
+        people.annotate(pid=F("pk"), score=total).values("pid", "score").order_by().query.sql_with_params()
+    )
+    source = f"(SELECT t.pid AS person_id, t.score AS value FROM ({inner_sql}) t) AS s"
+    sql, params = row_select(attribute, "s.value", source, [], 0)
+    return sql, [params[0], *inner_params, *params[1:]]

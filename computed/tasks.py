@@ -1,0 +1,19 @@
+"""django-q2 entry points of the computed app. They take ids and are safe to run twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def refresh_people(person_ids: Sequence[int], reason: str = "") -> int:
+    """Enqueued by people after commit (ATTUNE_PERSON_CHANGED_TASKS) when people change."""
+    from computed.services import refresh_people as refresh
+
+    return refresh(person_ids)
+
+
+def reevaluate_windows() -> list[str]:
+    """The daily schedule: re-evaluate sliding windows over every profile."""
+    from computed.services import reevaluate_sliding
+
+    return reevaluate_sliding()
