@@ -401,12 +401,10 @@ class JobAdmin(ReadOnlyAdmin):
 # --- People --------------------------------------------------------------------------------------
 
 
-class LastContactedFilter(admin.ListFilter):
-    """The seven last-contacted operators, overall or on one channel."""
+class FormFilter(admin.ListFilter):
+    """A list filter rendered as a small form of several query parameters (``parameters``)."""
 
-    title = "last contacted"
-    template = "admin/people/person/last_contacted_filter.html"
-    parameters = ("lc_op", "lc_value", "lc_channel")
+    parameters: tuple[str, ...] = ()
 
     def __init__(self, request, params, model, model_admin):
         super().__init__(request, params, model, model_admin)
@@ -421,6 +419,14 @@ class LastContactedFilter(admin.ListFilter):
 
     def expected_parameters(self):
         return list(self.parameters)
+
+
+class LastContactedFilter(FormFilter):
+    """The seven last-contacted operators, overall or on one channel."""
+
+    title = "last contacted"
+    template = "admin/people/person/last_contacted_filter.html"
+    parameters = ("lc_op", "lc_value", "lc_channel")
 
     def choices(self, changelist):
         yield {
@@ -467,26 +473,15 @@ def _parse_contact_value(operator: ContactOperator, raw: str):
     return parsed_dt
 
 
-class CustomAttributeFilter(admin.ListFilter):
+class CustomAttributeFilter(FormFilter):
     """Custom attribute equals a value (or is empty / not empty)."""
 
     title = "custom attribute"
     template = "admin/people/person/custom_attribute_filter.html"
     parameters = ("ca_key", "ca_value")
 
-    def __init__(self, request, params, model, model_admin):
-        super().__init__(request, params, model, model_admin)
-        self.values = {}
-        for name in self.parameters:
-            if name in params:
-                value = params.pop(name)
-                self.values[name] = value[-1] if isinstance(value, list) else value
-
     def has_output(self) -> bool:
         return AttributeDefinition.objects.exists()
-
-    def expected_parameters(self):
-        return list(self.parameters)
 
     def choices(self, changelist):
         yield {
