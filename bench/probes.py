@@ -86,11 +86,11 @@ def group_by_floor(conn: psycopg.Connection, repeat: int) -> dict:
     )
 
 
-def lookup_sample(seed: int, profiles: int, n: int) -> list[tuple[str, str, int]]:
+def lookup_sample(seed: int, profiles: int, n: int, salt: str = "") -> list[tuple[str, str, int]]:
     """Random (type, value, expected index) triples over user_id, email and anonymous_id."""
     from bench import model
 
-    rng = random.Random(f"lookup:{seed}")
+    rng = random.Random(f"lookup:{seed}:{salt}")
     out = []
     while len(out) < n:
         i = rng.randint(1, profiles)

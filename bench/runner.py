@@ -65,6 +65,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="JSON output (default: bench/results/latest.json for M, none otherwise)",
     )
+    prof = sub.add_parser("profile", help="cProfile one request kind in-process, with its SQL")
+    prof.add_argument("kind", choices=("track", "batch", "identify", "profile_api"))
+    prof.add_argument("-n", type=int, default=300)
     return p.parse_args(argv)
 
 
@@ -105,6 +108,11 @@ def prepare(args: argparse.Namespace, *, force_reload: bool, keep: bool) -> tupl
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.command == "profile":
+        from bench import profiling
+
+        profiling.main(args.kind, args.n, "")
+        return 0
     if args.command == "load":
         prepare(args, force_reload=True, keep=False)
         return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +31,8 @@ class Streams:
 
     def __post_init__(self) -> None:
         self.catalog = _catalog(self.spec.seed)
+        # messageIds and new anonymous ids must not repeat across bench processes (dedupe, resolution).
+        self.nonce = f"{time.time_ns() // 1_000_000:x}"
 
     # -- profile pickers ---------------------------------------------------------------------------
     def _pick(self, rng: random.Random, cls: str | None, skew: float = 1.5) -> int:
@@ -74,7 +77,7 @@ class Streams:
             "properties": json.loads(_properties(name, rng.random, self.catalog, k, 0)),
             "context": {"library": {"name": "analytics.js", "version": "4.1.0"}, "locale": "en-US"},
             "timestamp": ts,
-            "messageId": f"bench-{self.run}-{k}",
+            "messageId": f"bench-{self.nonce}-{self.run}-{k}",
         }
 
     def _identify(self, now: datetime, k: int, traits: dict, **ids) -> dict:
@@ -83,7 +86,7 @@ class Streams:
             **ids,
             "traits": traits,
             "timestamp": now.isoformat(timespec="milliseconds"),
-            "messageId": f"bench-{self.run}-{k}",
+            "messageId": f"bench-{self.nonce}-{self.run}-{k}",
         }
 
     def ingest(self, n: int) -> tuple[list[dict], dict]:
@@ -104,7 +107,7 @@ class Streams:
                 i = self._pick(rng, None)
                 msg = self._track(rng, now, k, anonymousId=rng.choice(model.anonymous_ids(seed, i)))
             elif kind == "new":
-                anon = f"new-{self.run}-{k}-{rng.getrandbits(48):012x}"
+                anon = f"new-{self.nonce}-{self.run}-{k}-{rng.getrandbits(32):08x}"
                 new_anon.append(anon)
                 msg = self._track(rng, now, k, anonymousId=anon)
             elif kind == "anon_merge":

@@ -52,7 +52,7 @@ def run(ctx) -> list[Row]:
     from bench import adapters
 
     token = _token()
-    sample = probes.lookup_sample(ctx.spec.seed + 7, ctx.state["persons"], 20_000)
+    sample = probes.lookup_sample(ctx.spec.seed, ctx.state["persons"], 20_000, salt="api")
     reqs = [
         (
             build_request(
