@@ -264,8 +264,9 @@ def _insert_dedupe(keys: list[str], received_at: datetime) -> set[str]:
     """Insert messageIds; returns those that were new (the rest are duplicates)."""
     fresh: set[str] = set()
     table = connection.ops.quote_name(SeenMessage._meta.db_table)
-    for start in range(0, len(keys), 500):
-        chunk = sorted(keys[start : start + 500])
+    keys = sorted(keys)
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
         placeholders = ", ".join(["(%s, %s)"] * len(chunk))
         params: list[Any] = []
         for key in chunk:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.db import IntegrityError, transaction
+
+from identity.defaults import DEFAULT_TYPES, default_type_fields
 from identity.models import IdentifierType
 from people.attributes import AttributeValueError, normalize_phone
 
@@ -87,7 +90,11 @@ class Policy:
 
     @classmethod
     def load(cls) -> Policy:
-        return cls({row.key: compile_policy(row) for row in IdentifierType.objects.all()})
+        rows = list(IdentifierType.objects.all())
+        if not {row.key for row in rows} >= DEFAULT_KEYS:
+            ensure_default_types()
+            rows = list(IdentifierType.objects.all())
+        return cls({row.key: compile_policy(row) for row in rows})
 
     def get(self, key: str) -> TypePolicy | None:
         key = key.strip().lower()
@@ -103,6 +110,22 @@ class Policy:
         return (policy.priority, policy.key)
 
 
+def ensure_default_types() -> None:
+    """Recreate the default identifier types (the data migration's rows) after a database flush."""
+    for row in DEFAULT_TYPES:
+        try:
+            with transaction.atomic():
+                IdentifierType.objects.get_or_create(key=row[0], defaults=default_type_fields(*row))
+        except IntegrityError:
+            continue  # created concurrently
+
+
+DEFAULT_KEYS = {row[0] for row in DEFAULT_TYPES}
+
+
 def custom_type_defaults(key: str) -> dict:
     """A type first seen in ``context.externalIds`` or mParticle identities: known, limit 5, last."""
+    for row in DEFAULT_TYPES:
+        if row[0] == key:
+            return default_type_fields(*row)
     return {"label": key, "priority": 100, "limit": 5, "anonymous": False, "normalizer": "trim"}

@@ -251,10 +251,11 @@ def test_identity_lookup_uses_a_constant_number_of_queries(ingest):
     with CaptureQueriesContext(connection) as large:
         ingest(*batch(300, 1000, "m"), *batch(300, 5000, "m"))
 
-    # then: reads do not grow with the batch (SQLite splits big INSERTs by its parameter limit)
-    def reads(ctx):
-        return [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
+    # then: the same statements whatever the batch size (bookkeeping after commit aside); on SQLite,
+    # big INSERTs are split by its parameter limit, so only reads are compared there
+    def statements(ctx, reads_only):
+        sqls = [q["sql"] for q in ctx.captured_queries if "seenundefined" not in q["sql"]]
+        return [sql.split(" ")[0] for sql in sqls if not reads_only or sql.startswith("SELECT")]
 
-    assert len(reads(large)) == len(reads(small))
-    if connection.vendor == "postgresql":
-        assert len(large) == len(small)
+    reads_only = connection.vendor != "postgresql"
+    assert statements(large, reads_only) == statements(small, reads_only)

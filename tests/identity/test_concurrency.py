@@ -1,0 +1,99 @@
+"""Real threads against PostgreSQL: one profile per new person, merges that never deadlock."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from identity.models import Identity, Merge
+from identity.policy import Policy
+from identity.services import ingest_batch
+from people.models import Event, Person
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_threads(target, args_list):
+    barrier = threading.Barrier(len(args_list))
+    errors = []
+
+    def worker(*args):
+        try:
+            barrier.wait()
+            target(*args)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=args) for args in args_list]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+def test_simultaneous_messages_for_a_new_person_create_exactly_one_profile(make_source):
+    # given
+    source = make_source("Web").source
+    Policy.load()  # the identifier types exist (a flush between transactional tests removes them)
+
+    def send(i):
+        ingest_batch(
+            source=source,
+            messages=[
+                {"type": "track", "userId": "same-user", "anonymousId": f"device-{i}", "event": "Opened"}
+            ],
+        )
+
+    # when
+    errors = run_threads(send, [(i,) for i in range(8)])
+    # then
+    assert errors == []
+    assert Person.objects.count() == 1
+    person = Person.objects.get()
+    assert Identity.objects.filter(person=person).count() == 9
+    assert Event.objects.filter(person=person).count() == 8
+    person.refresh_from_db()
+    assert person.event_count == 8
+
+
+def test_crossing_merges_do_not_deadlock(make_source):
+    # given: four separate profiles
+    source = make_source("Web").source
+    for i in range(4):
+        ingest_batch(source=source, messages=[{"type": "identify", "anonymousId": f"a{i}"}])
+
+    def link(pairs):
+        for left, right in pairs:
+            ingest_batch(
+                source=source,
+                messages=[
+                    {
+                        "type": "track",
+                        "anonymousId": f"a{left}",
+                        "event": "Link",
+                        "context": {"externalIds": [{"type": "cross_domain_id", "id": f"a{right}"}]},
+                    }
+                ],
+            )
+            ingest_batch(
+                source=source,
+                messages=[
+                    {
+                        "type": "identify",
+                        "anonymousId": f"a{right}",
+                        "context": {"externalIds": [{"type": "cross_domain_id", "id": f"a{right}"}]},
+                    }
+                ],
+            )
+
+    # when: threads link the profiles in opposite orders
+    errors = run_threads(link, [([(0, 1), (2, 3), (1, 2)],), ([(3, 2), (1, 0), (2, 1)],), ([(0, 3)],)])
+    # then
+    assert errors == []
+    live = Person.objects.filter(merged_into__isnull=True)
+    assert live.count() == 1
+    assert Merge.objects.count() == 3
+    assert Identity.objects.exclude(person__in=live).count() == 0
