@@ -1,6 +1,7 @@
 import pytest
 
 from identity.models import Identity
+from identity.policy import ensure_default_types
 from identity.services import ingest_batch
 
 
@@ -21,3 +22,12 @@ def ingest(source):
 
 def person_of(type_key: str, value: str):
     return Identity.objects.select_related("person").get(type__key=type_key, value=value).person
+
+
+@pytest.fixture(autouse=True)
+def identifier_types(request):
+    """The default identifier types (a flush after a transactional test removes the migration's rows)."""
+    if request.node.get_closest_marker("django_db") is None and "db" not in request.fixturenames:
+        return
+    request.getfixturevalue("db")
+    ensure_default_types()
