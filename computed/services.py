@@ -219,7 +219,7 @@ def activate_many(
         locked = list(ComputedAttribute.objects.select_for_update().filter(pk__in=[a.pk for a in attributes]))
         for attribute in locked:
             if attribute.state != State.PROCESSING:
-                _check_activatable(attribute)
+                _check_activatable(attribute, [a.pk for a in locked])
         ComputedAttribute.objects.filter(pk__in=[a.pk for a in locked]).update(
             state=State.PROCESSING, activated_by=user
         )
@@ -415,3 +415,117 @@ def run_profile_test(*, kind: str, definition: Any, person: Person, now: datetim
     plan = build_plan(kind, definition)
     value, explanation = evaluate_plan(plan, person, now=now or timezone.now(), tz=organization_tz())
     return {"value": value, "output_type": plan.output_type, "explanation": explanation}
+
+
+# ---------------------------------------------------------------- purchase statistics (DFINERY)
+
+PURCHASE_PERIODS = (("3m", "3 months", 3), ("6m", "6 months", 6), ("1y", "1 year", 12))
+PURCHASE_GROUP = "purchase_statistics"
+
+
+def purchase_statistics_definitions(
+    *, event: str, amount: str, category: str, product: str, prefix: str = "purchase_"
+) -> list[dict]:
+    """The set's definitions: counts, amounts and averages per period (as of the previous day), most
+    purchased weekday and hour, first and last purchase, top 3 categories and products per period."""
+    items: list[dict] = []
+
+    def add(key: str, name: str, definition: dict) -> None:
+        items.append({"key": f"{prefix}{key}", "name": name, "kind": "aggregate", "definition": definition})
+
+    for suffix, label, months in PURCHASE_PERIODS:
+        period = {"type": "full_months", "value": months}
+        add(f"count_{suffix}", f"Purchases, {label}", {"function": "count", "event": event, "period": period})
+        add(
+            f"amount_{suffix}",
+            f"Purchase amount, {label}",
+            {"function": "sum", "event": event, "property": amount, "period": period},
+        )
+        add(
+            f"average_{suffix}",
+            f"Average purchase amount, {label}",
+            {"function": "average", "event": event, "property": amount, "period": period},
+        )
+    before_today = {"type": "before_today"}
+    add(
+        "top_weekday",
+        "Most purchased weekday",
+        {"function": "most_common", "event": event, "property": "$weekday", "period": before_today},
+    )
+    add(
+        "top_hour",
+        "Most purchased hour",
+        {"function": "most_common", "event": event, "property": "$hour", "period": before_today},
+    )
+    add(
+        "first_at",
+        "First purchase",
+        {"function": "min", "event": event, "property": "$timestamp", "period": before_today},
+    )
+    add(
+        "last_at",
+        "Last purchase",
+        {"function": "max", "event": event, "property": "$timestamp", "period": before_today},
+    )
+    for prop, prop_key, prop_label in ((category, "category", "category"), (product, "product", "product")):
+        for suffix, label, months in PURCHASE_PERIODS:
+            for rank in (1, 2, 3):
+                add(
+                    f"top_{prop_key}_{rank}_{suffix}",
+                    f"Top {prop_label} #{rank}, {label}",
+                    {
+                        "function": "top",
+                        "event": event,
+                        "property": prop,
+                        "rank": rank,
+                        "amount_property": amount,
+                        "period": {"type": "full_months", "value": months},
+                    },
+                )
+    return items
+
+
+@transaction.atomic
+def purchase_statistics_create(
+    *,
+    event: str = "Order Completed",
+    amount: str = "amount",
+    category: str = "category",
+    product: str = "product",
+    prefix: str = "purchase_",
+    created_by=None,
+) -> list[ComputedAttribute]:
+    """Create the purchase-statistics set as drafts (activate them with ``activate_many``)."""
+    created = []
+    for item in purchase_statistics_definitions(
+        event=event, amount=amount, category=category, product=product, prefix=prefix
+    ):
+        created.append(
+            computed_attribute_create(
+                key=item["key"],
+                name=item["name"],
+                kind=item["kind"],
+                definition=item["definition"],
+                group=PURCHASE_GROUP,
+                created_by=created_by,
+            )
+        )
+    return created
+
+
+@transaction.atomic
+def computed_attributes_activate(*, attributes: Sequence[ComputedAttribute], user=None):
+    """Start activating several attributes as one job (e.g. the purchase-statistics set)."""
+    locked = list(ComputedAttribute.objects.select_for_update().filter(pk__in=[a.pk for a in attributes]))
+    for attribute in locked:
+        _check_activatable(attribute, [a.pk for a in locked])
+    job = job_start(
+        kind="computed.activate",
+        params={"attribute_ids": [a.pk for a in locked]},
+        created_by=user,
+        total=len(locked),
+    )
+    ComputedAttribute.objects.filter(pk__in=[a.pk for a in locked]).update(
+        state=State.PROCESSING, job=job, activated_by=user
+    )
+    return job

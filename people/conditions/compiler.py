@@ -106,7 +106,7 @@ def compile_q(tree: Condition, *, now: datetime, tz: ZoneInfo, correlated: bool 
     ... HAVING ...)`` that the database evaluates once (hashed), best over everyone.
     """
     if isinstance(tree, And):
-        q = Q()
+        q = ~Q(pk__in=[])  # true (an empty Q() would vanish under negation)
         for child in tree.children:
             q &= compile_q(child, now=now, tz=tz, correlated=correlated)
         return q
@@ -130,7 +130,7 @@ def compile_q(tree: Condition, *, now: datetime, tz: ZoneInfo, correlated: bool 
             return _event_set_q(matching_events(tree, now=now, tz=tz, correlated=False), op, n)
         events = matching_events(tree, now=now, tz=tz)
         if (op == "gte" and n <= 1) or (op == "gt" and n == 0):
-            return Q(Exists(events)) if not (op == "gte" and n == 0) else Q()
+            return Q(Exists(events)) if not (op == "gte" and n == 0) else ~Q(pk__in=[])
         if (op == "eq" and n == 0) or (op == "lt" and n == 1) or (op == "lte" and n == 0):
             return ~Q(Exists(events))
         if op == "lt" and n == 0:

@@ -87,7 +87,10 @@ def _text(value: Any) -> str:
 
 
 def _date(value: Any) -> date:
-    parsed = parse_date(value) if isinstance(value, str) and len(value) == 10 else None
+    try:
+        parsed = parse_date(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        parsed = None
     if parsed is None:
         raise OperandError(f"expected a date (YYYY-MM-DD); got {value!r}")
     return parsed
@@ -158,12 +161,21 @@ def _bounds_of_day(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def predicate_q(expr, value_type: str, op: str, value: Any, *, now: datetime, tz: ZoneInfo) -> Q:
-    """A Q (boolean expression) applying one operator to an ORM expression."""
+    """A Q (boolean expression) applying one operator to an ORM expression.
+
+    Never NULL: an empty value makes a positive operator false (not unknown), so NOT works as in Python.
+    """
+    if op in NO_OPERAND or op in NEGATED:
+        return _predicate_q(expr, value_type, op, value, now=now, tz=tz)
+    return Q(L.IsNull(expr, False)) & _predicate_q(expr, value_type, op, value, now=now, tz=tz)
+
+
+def _predicate_q(expr, value_type: str, op: str, value: Any, *, now: datetime, tz: ZoneInfo) -> Q:
     if op in NO_OPERAND:
         empty = Q(L.IsNull(expr, True))
         return empty if op == "is_empty" else ~empty
     if op in NEGATED:
-        positive = predicate_q(expr, value_type, NEGATED[op], value, now=now, tz=tz)
+        positive = _predicate_q(expr, value_type, NEGATED[op], value, now=now, tz=tz)
         return Q(L.IsNull(expr, True)) | ~(Q(L.IsNull(expr, False)) & positive)
     if value_type == "text":
         if op == "equals":

@@ -1,0 +1,459 @@
+"""Admin for computed attributes: builders per kind, test on a profile, activation with progress,
+disable, duplicate, where-used, and the purchase-statistics set. Thin hooks over computed.services."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from unfold.admin import ModelAdmin
+from unfold.decorators import action, display
+
+from computed import services
+from computed.aggregates import FUNCTIONS, PERIOD_TYPES
+from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
+from computed.models import ComputedAttribute
+from people.conditions.attributes import all_attributes
+from people.models import Person
+
+State = ComputedAttribute.State
+
+
+def _json_field(label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(
+        label=label, required=False, widget=forms.Textarea(attrs={"rows": 6}), help_text=help_text
+    )
+
+
+class ComputedAttributeForm(forms.ModelForm):
+    """One form, a builder section per kind; the definition JSON is assembled from the builder."""
+
+    formula = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="e.g. round(100 * (email_link_clicks / emails_sent), 0). "
+        "Attributes and functions are listed below the form.",
+    )
+    function = forms.ChoiceField(
+        choices=[("", "—")] + [(f, f.replace("_", " ")) for f in FUNCTIONS], required=False
+    )
+    event = forms.CharField(required=False, help_text="Event name, e.g. Order Completed.")
+    property = forms.CharField(
+        required=False, help_text="Event property (dots for nested keys), or $timestamp, $weekday, $hour."
+    )
+    property_type = forms.ChoiceField(
+        choices=[("", "default"), ("number", "number"), ("text", "text"), ("boolean", "boolean")],
+        required=False,
+    )
+    filters = _json_field(
+        "Property filters", 'JSON list, e.g. [{"property": "payment", "op": "equals", "value": "card"}].'
+    )
+    exclude = forms.ChoiceField(
+        choices=[("", "nothing"), ("first", "the first matching event"), ("last", "the last matching event")],
+        required=False,
+    )
+    period_type = forms.ChoiceField(choices=[(p, p.replace("_", " ")) for p in PERIOD_TYPES], required=False)
+    period_value = forms.CharField(
+        required=False, help_text="N (days, hours or months) or a date YYYY-MM-DD for 'since'."
+    )
+    rank = forms.IntegerField(required=False, min_value=1, max_value=10, help_text="For top: which rank.")
+    amount_property = forms.CharField(required=False, help_text="For top: ties broken by the sum of this.")
+    rules = _json_field(
+        "Scoring rules",
+        'JSON list of {"condition": {...}, "points": 10, "label": "..."}; '
+        "conditions as in docs/conditions.md.",
+    )
+
+    class Meta:
+        model = ComputedAttribute
+        fields = ["key", "name", "description", "kind"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        definition = self.instance.definition or {}
+        if self.instance.pk:
+            self.fields["kind"].disabled = True
+            if self.instance.kind == "formula":
+                self.initial["formula"] = definition.get("formula", "")
+            elif self.instance.kind == "score":
+                self.initial["rules"] = json.dumps(definition.get("rules", []), indent=2)
+            else:
+                for name in (
+                    "function",
+                    "event",
+                    "property",
+                    "property_type",
+                    "exclude",
+                    "rank",
+                    "amount_property",
+                ):
+                    self.initial[name] = definition.get(name) or ""
+                self.initial["filters"] = json.dumps(definition.get("filters", []))
+                period = definition.get("period") or {}
+                self.initial["period_type"] = period.get("type", "lifetime")
+                self.initial["period_value"] = period.get("value") or ""
+
+    def _json(self, name: str, default):
+        text = (self.cleaned_data.get(name) or "").strip()
+        if not text:
+            return default
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            self.add_error(name, f"Invalid JSON: {exc}")
+            return default
+
+    def definition(self) -> dict:
+        data = self.cleaned_data
+        kind = data.get("kind") or self.instance.kind
+        if kind == "formula":
+            return {"formula": data.get("formula", "")}
+        if kind == "score":
+            return {"rules": self._json("rules", [])}
+        period: dict = {"type": data.get("period_type") or "lifetime"}
+        raw = (data.get("period_value") or "").strip()
+        if raw:
+            period["value"] = int(raw) if raw.isdigit() else raw
+        out = {
+            "function": data.get("function"),
+            "event": data.get("event"),
+            "filters": self._json("filters", []),
+            "exclude": data.get("exclude") or None,
+            "period": period,
+        }
+        for name in ("property", "property_type", "amount_property"):
+            if data.get(name):
+                out[name] = data[name]
+        if data.get("rank"):
+            out["rank"] = data["rank"]
+        return out
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk and not self.instance.is_editable:
+            raise ValidationError(
+                "Active and processing attributes cannot be edited: duplicate this one instead."
+            )
+        data["definition"] = self.definition()
+        return data
+
+
+@admin.register(ComputedAttribute)
+class ComputedAttributeAdmin(ModelAdmin):
+    form = ComputedAttributeForm
+    list_display = [
+        "key",
+        "name",
+        "kind",
+        "state_badge",
+        "progress",
+        "output_type",
+        "last_computed_at",
+        "error_count",
+    ]
+    list_filter = ["state", "kind", "group"]
+    search_fields = ["key", "name"]
+    list_select_related = ["job"]
+    readonly_fields = [
+        "output_type",
+        "state_badge",
+        "progress",
+        "definition_json",
+        "dependencies_list",
+        "used_by",
+        "created_at",
+        "created_by",
+        "activated_at",
+        "activated_by",
+        "last_computed_at",
+        "error_count",
+        "last_error",
+    ]
+    actions = ["activate_selected", "disable_selected"]
+    actions_detail = ["activate_one", "disable_one", "duplicate_one", "test_on_profile"]
+    actions_list = ["create_purchase_statistics"]
+    change_form_after_template = "admin/computed/reference.html"
+
+    def get_fieldsets(self, request, obj=None):
+        kind = obj.kind if obj else None
+        builder = {
+            "formula": ["formula"],
+            "aggregate": [
+                "function",
+                "event",
+                "property",
+                "property_type",
+                "filters",
+                "exclude",
+                "period_type",
+                "period_value",
+                "rank",
+                "amount_property",
+            ],
+            "score": ["rules"],
+        }
+        sections = [(None, {"fields": ["key", "name", "description", "kind"]})]
+        if obj is None or obj.is_editable:
+            for name, fields in builder.items():
+                if kind in (None, name):
+                    sections.append(
+                        (f"{dict(ComputedAttribute.Kind.choices)[name]} builder", {"fields": fields})
+                    )
+        status = ["state_badge", "progress", "output_type", "definition_json", "dependencies_list", "used_by"]
+        if obj is not None:
+            sections.append(("Status", {"fields": status}))
+            sections.append(
+                (
+                    "History",
+                    {
+                        "fields": [
+                            "created_at",
+                            "created_by",
+                            "activated_at",
+                            "activated_by",
+                            "last_computed_at",
+                            "error_count",
+                            "last_error",
+                        ]
+                    },
+                )
+            )
+        return sections
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        if obj is not None and not obj.is_editable:
+            fields += ["key", "name", "description", "kind"]
+        return fields
+
+    @display(description="State", label={"Active": "success", "Processing": "warning", "Disabled": "danger"})
+    def state_badge(self, obj: ComputedAttribute) -> str:
+        return obj.get_state_display()
+
+    @display(description="Progress")
+    def progress(self, obj: ComputedAttribute) -> str:
+        if obj.state == State.PROCESSING and obj.job_id:
+            url = reverse("admin:people_job_change", args=[obj.job_id])
+            return format_html('<a href="{}">{}% (job #{})</a>', url, obj.job.progress_percent, obj.job_id)
+        return "100%" if obj.state == State.ACTIVE else "—"
+
+    @display(description="Definition")
+    def definition_json(self, obj: ComputedAttribute) -> str:
+        return format_html(
+            "<pre class='text-xs whitespace-pre-wrap'>{}</pre>", json.dumps(obj.definition, indent=2)
+        )
+
+    @display(description="Uses")
+    def dependencies_list(self, obj: ComputedAttribute) -> str:
+        return ", ".join(obj.dependencies.values_list("key", flat=True)) or "—"
+
+    @display(description="Used by (where used)")
+    def used_by(self, obj: ComputedAttribute) -> str:
+        return "; ".join(services.where_used(obj)) or "nothing"
+
+    def save_model(self, request, obj: ComputedAttribute, form, change):
+        fields = {
+            "key": form.cleaned_data["key"],
+            "name": form.cleaned_data["name"],
+            "description": form.cleaned_data.get("description", ""),
+            "definition": form.cleaned_data["definition"],
+        }
+        if change:
+            saved = services.computed_attribute_update(attribute=obj, **fields)
+        else:
+            saved = services.computed_attribute_create(
+                kind=form.cleaned_data["kind"], created_by=request.user, **fields
+            )
+        obj.pk = saved.pk
+        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+
+    def _post_clean_errors(self, form, exc: ValidationError) -> None:
+        for field, errors in (
+            exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]
+        ):
+            form.add_error(field if field in form.fields else None, "; ".join(str(e) for e in errors))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        admin_self = self
+
+        class CheckedForm(form_class):
+            def clean(self):
+                data = super().clean()
+                if self.errors:
+                    return data
+                try:
+                    services._validate(
+                        key=data.get("key") or self.instance.key,
+                        kind=data.get("kind") or self.instance.kind,
+                        definition=data["definition"],
+                        exclude_pk=self.instance.pk,
+                    )
+                except ValidationError as exc:
+                    admin_self._post_clean_errors(self, exc)
+                return data
+
+        return CheckedForm
+
+    def delete_model(self, request, obj):
+        services.computed_attribute_delete(attribute=obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and request.method == "POST":
+            try:
+                services.computed_attribute_delete(attribute=obj)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+                return HttpResponseRedirect(reverse("admin:computed_computedattribute_change", args=[obj.pk]))
+            messages.success(request, f"Deleted {obj.key} and its values from every profile.")
+            return HttpResponseRedirect(reverse("admin:computed_computedattribute_changelist"))
+        return super().delete_view(request, object_id, extra_context)
+
+    # ------------------------------------------------------------ actions
+
+    def _confirm(self, request, obj, verb: str, note: str):
+        return TemplateResponse(
+            request,
+            "admin/computed/confirm.html",
+            {**self.admin_site.each_context(request), "obj": obj, "verb": verb, "note": note, "title": verb},
+        )
+
+    def _back(self, obj) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:computed_computedattribute_change", args=[obj.pk]))
+
+    @action(description="Activate", url_path="activate", permissions=["change"])
+    def activate_one(self, request: HttpRequest, object_id: str):
+        obj = ComputedAttribute.objects.get(pk=object_id)
+        if request.method != "POST":
+            return self._confirm(request, obj, "Activate", "Every profile will be processed as a job.")
+        try:
+            job = services.computed_attribute_activate(attribute=obj, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return self._back(obj)
+        url = reverse("admin:people_job_change", args=[job.pk])
+        messages.success(
+            request, format_html('Processing started: <a href="{}">follow job #{}</a>.', url, job.pk)
+        )
+        return self._back(obj)
+
+    @action(description="Disable", url_path="disable", permissions=["change"])
+    def disable_one(self, request: HttpRequest, object_id: str):
+        obj = ComputedAttribute.objects.get(pk=object_id)
+        if request.method != "POST":
+            return self._confirm(request, obj, "Disable", "Values stay on the profiles but stop updating.")
+        try:
+            services.computed_attribute_disable(attribute=obj)
+            messages.success(request, f"{obj.key} is disabled.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        return self._back(obj)
+
+    @action(description="Duplicate", url_path="duplicate", permissions=["add"])
+    def duplicate_one(self, request: HttpRequest, object_id: str):
+        obj = ComputedAttribute.objects.get(pk=object_id)
+        if request.method != "POST":
+            return self._confirm(request, obj, "Duplicate", "Creates an editable draft copy.")
+        copy = services.computed_attribute_duplicate(attribute=obj, created_by=request.user)
+        messages.success(request, f"Created the draft {copy.key}.")
+        return self._back(copy)
+
+    @action(description="Test on a profile", url_path="test", permissions=["view"])
+    def test_on_profile(self, request: HttpRequest, object_id: str):
+        obj = ComputedAttribute.objects.get(pk=object_id)
+        definition_text = request.POST.get("definition") or json.dumps(obj.definition, indent=2)
+        person_id = request.POST.get("person") or request.GET.get("person") or ""
+        result, error = None, ""
+        if person_id:
+            try:
+                person = Person.objects.get(pk=int(person_id))
+                result = services.run_profile_test(
+                    kind=obj.kind, definition=json.loads(definition_text), person=person
+                )
+                result["explanation_json"] = json.dumps(result["explanation"], indent=2, default=str)
+            except (Person.DoesNotExist, ValueError):
+                error = f"No profile with id {person_id!r}."
+            except ValidationError as exc:
+                error = (
+                    " ".join(exc.messages) if not hasattr(exc, "error_dict") else json.dumps(exc.message_dict)
+                )
+        return TemplateResponse(
+            request,
+            "admin/computed/test.html",
+            {
+                **self.admin_site.each_context(request),
+                "obj": obj,
+                "title": f"Test {obj.key} on a profile",
+                "definition_text": definition_text,
+                "person_id": person_id,
+                "result": result,
+                "error": error,
+            },
+        )
+
+    @action(description="Create purchase statistics", url_path="purchase-statistics", permissions=["add"])
+    def create_purchase_statistics(self, request: HttpRequest):
+        if request.method != "POST":
+            return TemplateResponse(
+                request,
+                "admin/computed/purchase_statistics.html",
+                {**self.admin_site.each_context(request), "title": "Create purchase statistics"},
+            )
+        try:
+            created = services.purchase_statistics_create(
+                event=request.POST.get("event") or "Order Completed",
+                amount=request.POST.get("amount") or "amount",
+                category=request.POST.get("category") or "category",
+                product=request.POST.get("product") or "product",
+                created_by=request.user,
+            )
+            job = services.computed_attributes_activate(attributes=created, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return HttpResponseRedirect(reverse("admin:computed_computedattribute_changelist"))
+        url = reverse("admin:people_job_change", args=[job.pk])
+        messages.success(
+            request,
+            format_html(
+                'Created {} attributes; <a href="{}">follow activation job #{}</a>.',
+                len(created),
+                url,
+                job.pk,
+            ),
+        )
+        return HttpResponseRedirect(
+            reverse("admin:computed_computedattribute_changelist") + "?group=purchase_statistics"
+        )
+
+    @admin.action(description="Activate selected (as one job)", permissions=["change"])
+    def activate_selected(self, request, queryset):
+        try:
+            job = services.computed_attributes_activate(attributes=list(queryset), user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return None
+        url = reverse("admin:people_job_change", args=[job.pk])
+        messages.success(
+            request, format_html('Processing started: <a href="{}">follow job #{}</a>.', url, job.pk)
+        )
+        return None
+
+    @admin.action(description="Disable selected", permissions=["change"])
+    def disable_selected(self, request, queryset):
+        done = 0
+        for attribute in queryset.filter(state=State.ACTIVE):
+            services.computed_attribute_disable(attribute=attribute)
+            done += 1
+        messages.success(request, f"Disabled {done} attribute(s).")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["attribute_reference"] = sorted(all_attributes(), key=lambda r: (r.kind, r.key))
+        context["function_reference"] = list(FORMULA_FUNCTIONS.values())
+        return super().render_change_form(request, context, add, change, form_url, obj)

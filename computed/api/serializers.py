@@ -1,0 +1,110 @@
+"""Input and output serializers of the computed-attributes API (no side effects)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from computed.models import ComputedAttribute
+
+
+class ComputedAttributeSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    activated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    progress = serializers.SerializerMethodField(help_text="Activation progress in percent while processing.")
+    job = serializers.PrimaryKeyRelatedField(read_only=True)
+    dependencies = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
+    definition = serializers.JSONField()
+    kind = serializers.CharField(read_only=True, help_text="formula | aggregate | score")
+    output_type = serializers.CharField(
+        read_only=True, help_text="text | decimal | integer | boolean | date | datetime"
+    )
+    state = serializers.CharField(read_only=True, help_text="draft | processing | active | disabled")
+
+    class Meta:
+        model = ComputedAttribute
+        fields = [
+            "id",
+            "key",
+            "name",
+            "description",
+            "kind",
+            "definition",
+            "output_type",
+            "group",
+            "state",
+            "progress",
+            "job",
+            "dependencies",
+            "created_at",
+            "created_by",
+            "activated_at",
+            "activated_by",
+            "last_computed_at",
+            "error_count",
+            "last_error",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_progress(self, obj: ComputedAttribute) -> int | None:
+        if obj.state == ComputedAttribute.State.ACTIVE:
+            return 100
+        if obj.state == ComputedAttribute.State.PROCESSING and obj.job is not None:
+            return obj.job.progress_percent
+        return None
+
+
+class ComputedAttributeCreateSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    kind = serializers.RegexField(r"^(formula|aggregate|score)$", help_text="formula | aggregate | score")
+    definition = serializers.JSONField(
+        help_text='Formula: {"formula": "..."}; aggregate: {"function", "event", "property", "filters", '
+        '"exclude", "period"}; score: {"rules": [{"condition", "points", "label"}]}. See docs/computed.md.'
+    )
+    group = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+
+
+class ComputedAttributeUpdateSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    definition = serializers.JSONField(required=False)
+
+
+class DuplicateSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+
+
+class ProfileTestInputSerializer(serializers.Serializer):
+    person = serializers.IntegerField(help_text="The id of the profile to test on.")
+    definition = serializers.JSONField(
+        required=False, help_text="Test this (unsaved) definition instead of the stored one."
+    )
+
+
+class ProfileTestOutputSerializer(serializers.Serializer):
+    value = serializers.JSONField(allow_null=True)
+    output_type = serializers.CharField()
+    explanation = serializers.DictField(help_text="How the value was reached: inputs, matched events, rules.")
+
+
+class WhereUsedSerializer(serializers.Serializer):
+    used_by = serializers.ListField(child=serializers.CharField())
+
+
+class ActivationSerializer(serializers.Serializer):
+    job = serializers.IntegerField(help_text="The activation job; follow its progress in the admin.")
+    attributes = ComputedAttributeSerializer(many=True)
+
+
+class PurchaseStatisticsInputSerializer(serializers.Serializer):
+    event = serializers.CharField(default="Order Completed")
+    amount = serializers.CharField(default="amount")
+    category = serializers.CharField(default="category")
+    product = serializers.CharField(default="product")
+    prefix = serializers.RegexField(r"^[a-z][a-z0-9_]*$", default="purchase_", max_length=30)
+    activate = serializers.BooleanField(default=True)
