@@ -339,3 +339,53 @@ def open_loop(
     for p in procs:
         p.start()
     return _collect(procs, q, n)
+
+
+# --- where the CPU goes ----------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class CpuMeter:
+    """CPU seconds spent by the gunicorn workers and by this database's PostgreSQL backends."""
+
+    def __init__(self, server: Server, conn):
+        self.server, self.conn = server, conn
+
+    def _db_pids(self) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        return {
+            "app": {p: _cpu(p) for p in self.server.worker_pids()},
+            "db": {p: _cpu(p) for p in self._db_pids()},
+        }
+
+    def __enter__(self) -> CpuMeter:
+        self.before = self.snapshot()
+        self.t0 = time.time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        after = self.snapshot()
+        self.wall = time.time() - self.t0
+        self.used = {
+            k: sum(v - self.before[k].get(p, 0.0) for p, v in after[k].items()) for k in ("app", "db")
+        }
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        n = max(1, requests)
+        return {f"{k}_cpu_ms": round(v * 1000 / n, 2) for k, v in self.used.items()} | {
+            f"{k}_cores": round(v / self.wall, 2) for k, v in self.used.items()
+        }

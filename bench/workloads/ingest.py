@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from bench.http import closed_loop
+from bench.http import CpuMeter, closed_loop
 from bench.report import Row, median, not_available
 from bench.workloads._common import CLIENTS, counters, deal, delta, segment_post, server, streams, url_exists
 
@@ -64,8 +64,10 @@ def run(ctx) -> list[Row]:
                 for k in range(0, len(messages), BATCH)
             ]
             before = counters(ctx.conn)
-            res = closed_loop(srv.port, deal(batches, CLIENTS))
-            written, seconds = _wait_processed(ctx, before, res.started)
+            with CpuMeter(srv, ctx.conn) as cpu:
+                res = closed_loop(srv.port, deal(batches, CLIENTS))
+                written, seconds = _wait_processed(ctx, before, res.started)
+            cpu_ms = cpu.per_request_ms(res.sent)
             seconds = max(seconds, res.seconds)
             accepted.append(res.units / res.seconds)
             processed.append(written["events"] / seconds)
@@ -73,6 +75,7 @@ def run(ctx) -> list[Row]:
             p99.append(res.p(99))
             details.append(
                 {
+                    "cpu_per_request": cpu_ms,
                     "mix": mix,
                     "statuses": dict(res.statuses),
                     "written": written,
@@ -84,6 +87,7 @@ def run(ctx) -> list[Row]:
                 f"  run {r + 1}: {accepted[-1]:,.0f} events/s accepted, {processed[-1]:,.0f}/s processed, "
                 f"p50 {p50[-1]:.1f} ms, p99 {p99[-1]:.1f} ms, {dict(res.statuses)}, written {written}"
             )
+            ctx.log(f"  cpu per request of {BATCH} messages: {cpu_ms}")
             if res.errors:
                 ctx.log(f"  errors: {res.errors[:2]}")
     service = _service(ctx)

@@ -3,7 +3,7 @@ profile into a known user, 20% two established profiles with their own events an
 
 from __future__ import annotations
 
-from bench.http import closed_loop
+from bench.http import CpuMeter, closed_loop
 from bench.report import Row, median, not_available
 from bench.workloads._common import CLIENTS, counters, deal, delta, segment_post, server, streams, url_exists
 
@@ -37,7 +37,10 @@ def run(ctx) -> list[Row]:
             messages = streams(ctx).merges(ctx.scale.merge_messages)
             reqs = [(segment_post("/v1/identify", m, write_key), 1) for m in messages]
             before = counters(ctx.conn)
-            res = closed_loop(srv.port, deal(reqs, CLIENTS))
+            with CpuMeter(srv, ctx.conn) as cpu:
+                res = closed_loop(srv.port, deal(reqs, CLIENTS))
+            ctx.notes.setdefault("merge", []).append(cpu.per_request_ms(res.sent))
+            ctx.log(f"  cpu per request: {ctx.notes['merge'][-1]}")
             written = delta(counters(ctx.conn), before)
             rates.append(written["merges"] / res.seconds)
             p50.append(res.p(50))

@@ -8,7 +8,7 @@ import os
 from urllib.parse import quote
 
 from bench import probes
-from bench.http import build_request, closed_loop, open_loop
+from bench.http import CpuMeter, build_request, closed_loop, open_loop
 from bench.report import Row, median, not_available
 from bench.workloads._common import deal, server, url_exists
 
@@ -77,7 +77,10 @@ def run(ctx) -> list[Row]:
             )
             if res.errors:
                 ctx.log(f"  errors: {res.errors[:2]}")
-            res = closed_loop(srv.port, deal(reqs, CLIENTS), seconds=seconds)
+            with CpuMeter(srv, ctx.conn) as cpu:
+                res = closed_loop(srv.port, deal(reqs, CLIENTS), seconds=seconds)
+            ctx.notes.setdefault("profile_api", []).append(cpu.per_request_ms(res.sent))
+            ctx.log(f"  cpu per request: {ctx.notes['profile_api'][-1]}")
             max_rate.append(res.statuses.get(200, 0) / res.seconds)
             max_p99.append(res.p(99))
             ctx.log(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bench.http import closed_loop
+from bench.http import CpuMeter, closed_loop
 from bench.report import Row, median, not_available
 from bench.workloads._common import counters, deal, delta, segment_post, server, streams, url_exists
 
@@ -42,7 +42,10 @@ def run(ctx) -> list[Row]:
             messages = [m for m in messages if m["type"] == "track"]
             reqs = [(segment_post("/v1/track", m, write_key), 1) for m in messages]
             before = counters(ctx.conn)
-            res = closed_loop(srv.port, deal(reqs, CLIENTS), seconds=seconds)
+            with CpuMeter(srv, ctx.conn) as cpu:
+                res = closed_loop(srv.port, deal(reqs, CLIENTS), seconds=seconds)
+            ctx.notes.setdefault("track", []).append(cpu.per_request_ms(res.sent))
+            ctx.log(f"  cpu per request: {ctx.notes['track'][-1]}")
             written = delta(counters(ctx.conn), before)
             ok = res.statuses.get(200, 0)
             rates.append(ok / res.seconds)
