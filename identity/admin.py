@@ -1,0 +1,366 @@
+"""The identity admin: identifier types (policy), identities, merges (unmerge, dry run), Profile API
+tokens, suppressions, the seen-but-undefined list, per-source activity and the event debugger."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from unfold.admin import ModelAdmin
+from unfold.decorators import display
+
+from identity import selectors, services
+from identity.models import (
+    AccessToken,
+    IdentifierType,
+    Identity,
+    Merge,
+    SeenUndefined,
+    SourceDailyStat,
+    SuppressedIdentifier,
+)
+from identity.schemas import define_attribute, infer_type
+from people.models import EventDefinition, EventPropertyDefinition, Source
+from people.selectors import organization_today
+
+
+def person_link(person) -> str:
+    if person is None:
+        return "—"
+    url = reverse("admin:people_person_change", args=[person.pk])
+    return format_html('<a href="{}">{}</a>', url, person)
+
+
+@admin.register(IdentifierType)
+class IdentifierTypeAdmin(ModelAdmin):
+    list_display = ["key", "label", "priority", "limit", "anonymous", "normalizer", "blocked_count"]
+    list_editable: list = []
+    search_fields = ["key", "label"]
+    ordering = ["priority", "key"]
+    fieldsets = [
+        (None, {"fields": ["key", "label", "anonymous", "normalizer"]}),
+        (
+            "Resolution policy",
+            {
+                "fields": ["priority", "limit", "blocked_values", "blocked_patterns"],
+                "description": "Changing priority or limits affects future resolution and merges only; "
+                "tightening a limit never splits profiles that already exceed it.",
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["key"] if obj else []
+
+    @display(description="Blocked")
+    def blocked_count(self, obj: IdentifierType) -> int:
+        return len(obj.blocked_values or []) + len(obj.blocked_patterns or [])
+
+    def save_model(self, request, obj, form, change):
+        if change and "limit" in form.changed_data and obj.limit < form.initial.get("limit", obj.limit):
+            messages.warning(
+                request,
+                f"The limit of {obj.key} was tightened to {obj.limit}: future messages and merges "
+                "respect it; profiles already over it keep their identifiers.",
+            )
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Identity)
+class IdentityAdmin(ModelAdmin):
+    list_display = [
+        "value",
+        "type",
+        "person_display",
+        "channel",
+        "anonymous",
+        "first_seen_at",
+        "last_seen_at",
+    ]
+    list_filter = ["type", "anonymous", "channel"]
+    list_select_related = ["type", "person", "channel"]
+    search_fields = ["=value"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Identity._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @display(description="Profile")
+    def person_display(self, obj: Identity) -> str:
+        return person_link(obj.person)
+
+
+class DryRunForm(forms.Form):
+    source = forms.ModelChoiceField(queryset=Source.objects.all())
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text='A tracking message, e.g. {"type": "track", "userId": "u1", "anonymousId": "a1"}',
+    )
+
+    def clean_message(self):
+        try:
+            value = json.loads(self.cleaned_data["message"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise forms.ValidationError("A message is a JSON object.")
+        return value
+
+
+@admin.register(Merge)
+class MergeAdmin(ModelAdmin):
+    change_list_template = "admin/identity/merge_changelist.html"
+    list_display = ["created_at", "parent_display", "child_display", "reason", "undone_at"]
+    list_filter = ["reason", ("undone_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["parent", "child"]
+    show_full_result_count = False
+    actions = ["unmerge"]
+    readonly_fields = [
+        "parent",
+        "child",
+        "reason",
+        "message_id",
+        "source",
+        "created_at",
+        "created_by",
+        "undone_at",
+        "undone_by",
+        "snapshot_display",
+    ]
+    exclude = ["snapshot"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @display(description="Parent")
+    def parent_display(self, obj: Merge) -> str:
+        return person_link(obj.parent)
+
+    @display(description="Child")
+    def child_display(self, obj: Merge) -> str:
+        return person_link(obj.child)
+
+    @display(description="Snapshot")
+    def snapshot_display(self, obj: Merge) -> str:
+        snapshot = dict(obj.snapshot)
+        for key in ("events", "identities"):
+            if len(snapshot.get(key, [])) > 50:
+                snapshot[key] = f"{len(snapshot[key])} ids"
+        return format_html(
+            "<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(snapshot, indent=2, default=str)
+        )
+
+    @admin.action(description="Undo selected merges (unmerge)", permissions=["delete"])
+    def unmerge(self, request, queryset):
+        done = 0
+        for merge in queryset.filter(undone_at__isnull=True).order_by("-created_at"):
+            try:
+                services.merge_undo(merge=merge, actor=request.user)
+                done += 1
+            except ValidationError as exc:
+                messages.error(request, f"Merge {merge.pk}: {exc.messages[0]}")
+        if done:
+            messages.success(request, f"Undid {done} merge(s).")
+
+    def get_urls(self):
+        return [
+            path("dry-run/", self.admin_site.admin_view(self.dry_run_view), name="identity_merge_dry_run"),
+            *super().get_urls(),
+        ]
+
+    def dry_run_view(self, request):
+        form = DryRunForm(request.POST or None)
+        outcome = None
+        if request.method == "POST" and form.is_valid():
+            outcome = services.ingest_dry_run(
+                source=form.cleaned_data["source"], message=form.cleaned_data["message"]
+            )
+        return TemplateResponse(
+            request,
+            "admin/identity/dry_run.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Merge dry run",
+                "form": form,
+                "outcome": outcome,
+            },
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "dry_run_url": reverse("admin:identity_merge_dry_run")}
+        return super().changelist_view(request, extra_context)
+
+
+class AccessTokenForm(forms.ModelForm):
+    class Meta:
+        model = AccessToken
+        fields = ["name", "enabled"]
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(ModelAdmin):
+    form = AccessTokenForm
+    list_display = ["name", "masked", "enabled", "created_at", "last_used_at"]
+    readonly_fields = ["token_hint", "created_at", "created_by", "last_used_at"]
+
+    @display(description="Token")
+    def masked(self, obj: AccessToken) -> str:
+        return f"pat_…{obj.token_hint}"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        issued = services.access_token_create(name=obj.name, created_by=request.user)
+        obj.pk = issued.token.pk
+        obj.token_hash, obj.token_hint = issued.token.token_hash, issued.token.token_hint
+        if not obj.enabled:
+            AccessToken.objects.filter(pk=obj.pk).update(enabled=False)
+        messages.warning(
+            request,
+            format_html("Profile API token (shown once, copy it now): <code>{}</code>", issued.raw),
+        )
+
+
+class SuppressForm(forms.ModelForm):
+    class Meta:
+        model = SuppressedIdentifier
+        fields = ["type", "value", "reason"]
+
+
+@admin.register(SuppressedIdentifier)
+class SuppressedIdentifierAdmin(ModelAdmin):
+    form = SuppressForm
+    list_display = ["value", "type", "reason", "created_at"]
+    list_filter = ["type"]
+    search_fields = ["=value"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        row = services.identifier_suppress(type_key=obj.type.key, value=obj.value, reason=obj.reason)
+        obj.pk, obj.value = row.pk, row.value
+
+
+@admin.register(SeenUndefined)
+class SeenUndefinedAdmin(ModelAdmin):
+    list_display = ["kind", "event_name", "key", "channel", "count", "first_seen_at", "last_seen_at"]
+    list_filter = ["kind", "channel"]
+    search_fields = ["event_name", "key"]
+    actions = ["promote"]
+    readonly_fields = [f.name for f in SeenUndefined._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(
+        description="Promote to a definition (event, property or attribute)", permissions=["delete"]
+    )
+    def promote(self, request, queryset):
+        promoted = 0
+        with transaction.atomic():
+            for row in queryset:
+                if row.kind == SeenUndefined.Kind.EVENT:
+                    EventDefinition.objects.get_or_create(name=row.event_name)
+                elif row.kind == SeenUndefined.Kind.PROPERTY:
+                    definition, _ = EventDefinition.objects.get_or_create(name=row.event_name)
+                    kind = infer_type(row.example) or "text"
+                    EventPropertyDefinition.objects.get_or_create(
+                        definition=definition,
+                        key=row.key,
+                        defaults={"type": kind if kind != "list" else "text"},
+                    )
+                elif row.kind == SeenUndefined.Kind.TRAIT:
+                    kind = infer_type(row.example)
+                    if kind is None or define_attribute(key=row.key, type_=kind, example=row.example) is None:
+                        messages.error(request, f"Trait {row.key!r} cannot be defined automatically.")
+                        continue
+                row.delete()
+                promoted += 1
+        messages.success(request, f"Promoted {promoted} item(s) to definitions.")
+
+
+@admin.register(SourceDailyStat)
+class SourceActivityAdmin(ModelAdmin):
+    """Per source: messages accepted / rejected / dropped today, and the event debugger."""
+
+    change_list_template = "admin/identity/source_activity.html"
+    list_display = [
+        "day",
+        "source",
+        "accepted",
+        "rejected",
+        "dropped",
+        "suppressed",
+        "duplicates",
+        "debugger",
+    ]
+    list_filter = ["source"]
+    list_select_related = ["source"]
+    ordering = ["-day", "source__name"]
+    readonly_fields = [f.name for f in SourceDailyStat._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @display(description="Debugger")
+    def debugger(self, obj: SourceDailyStat) -> str:
+        return format_html(
+            '<a href="{}">latest messages</a>', reverse("admin:identity_debugger", args=[obj.source_id])
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "debugger/<int:source_id>/",
+                self.admin_site.admin_view(self.debugger_view),
+                name="identity_debugger",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        today = organization_today()
+        extra_context = {
+            **(extra_context or {}),
+            "today": today,
+            "activity": selectors.source_activity(day=today),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def debugger_view(self, request, source_id: int):
+        source = get_object_or_404(Source, pk=source_id)
+        if not request.user.has_perm("identity.view_sourcedailystat"):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        return TemplateResponse(
+            request,
+            "admin/identity/debugger.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Event debugger: {source.name}",
+                "source": source,
+                "now": timezone.now(),
+                **selectors.source_debugger(source=source),
+            },
+        )
