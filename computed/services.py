@@ -55,7 +55,11 @@ def _validate(*, key: str, kind: str, definition: Any, exclude_pk: int | None = 
     try:
         plan = build_plan(kind, definition)
     except ValidationError as exc:
-        errors["definition"] = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        if hasattr(exc, "error_dict"):
+            for field, messages in exc.message_dict.items():
+                errors[f"definition.{field}"] = messages
+        else:
+            errors["definition"] = exc.messages
         raise ValidationError(errors) from exc
     if errors:
         raise ValidationError(errors)
@@ -174,13 +178,18 @@ def computed_attribute_disable(*, attribute: ComputedAttribute) -> ComputedAttri
     return locked
 
 
-def _check_activatable(attribute: ComputedAttribute) -> Plan:
+def _check_activatable(attribute: ComputedAttribute, together: Sequence[int] = ()) -> Plan:
+    """Draft or disabled, valid, and everything it uses active (or activated together with it)."""
     if attribute.state not in (State.DRAFT, State.DISABLED):
         raise ValidationError(
             f"Only draft or disabled attributes can be activated; this one is {attribute.state}."
         )
     plan = build_plan(attribute.kind, attribute.definition)
-    inactive = ComputedAttribute.objects.filter(key__in=plan.references).exclude(state=State.ACTIVE)
+    inactive = (
+        ComputedAttribute.objects.filter(key__in=plan.references)
+        .exclude(state=State.ACTIVE)
+        .exclude(pk__in=together)
+    )
     if inactive.exists():
         keys = ", ".join(inactive.values_list("key", flat=True))
         raise ValidationError(f"Activate the attributes it uses first: {keys}.")
