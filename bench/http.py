@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -355,10 +356,24 @@ def _cpu(pid: int) -> float:
 
 
 class CpuMeter:
-    """CPU seconds spent by the gunicorn workers and by this database's PostgreSQL backends."""
+    """CPU seconds spent by the gunicorn workers and by this database's PostgreSQL backends, and a
+    sampled profile of what the busy backends were doing (running, or waiting on a lock, on I/O...)."""
 
     def __init__(self, server: Server, conn):
         self.server, self.conn = server, conn
+        self.waits: Counter = Counter()
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.conn.info.dsn, autocommit=True) as c:
+            while not self._stop.wait(0.02):
+                for wtype, event in c.execute(
+                    "SELECT wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()"
+                ).fetchall():
+                    self.waits[f"{wtype}:{event}" if wtype else "CPU (running)"] += 1
 
     def _db_pids(self) -> list[int]:
         rows = self.conn.execute(
@@ -375,9 +390,13 @@ class CpuMeter:
     def __enter__(self) -> CpuMeter:
         self.before = self.snapshot()
         self.t0 = time.time()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
         after = self.snapshot()
         self.wall = time.time() - self.t0
         self.used = {
@@ -386,6 +405,9 @@ class CpuMeter:
 
     def per_request_ms(self, requests: int) -> dict[str, float]:
         n = max(1, requests)
-        return {f"{k}_cpu_ms": round(v * 1000 / n, 2) for k, v in self.used.items()} | {
-            f"{k}_cores": round(v / self.wall, 2) for k, v in self.used.items()
-        }
+        total = max(1, sum(self.waits.values()))
+        return (
+            {f"{k}_cpu_ms": round(v * 1000 / n, 2) for k, v in self.used.items()}
+            | {f"{k}_cores": round(v / self.wall, 2) for k, v in self.used.items()}
+            | {"db_active_samples": {k: round(v / total, 2) for k, v in self.waits.most_common(5)}}
+        )

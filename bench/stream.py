@@ -34,6 +34,11 @@ class Streams:
         # messageIds and new anonymous ids must not repeat across bench processes (dedupe, resolution).
         self.nonce = f"{time.time_ns() // 1_000_000:x}"
 
+    def exclude_merged(self, conn) -> None:
+        """Profiles merged by earlier runs on this data (``--keep-data``) are not merge candidates."""
+        rows = conn.execute("SELECT child_id, parent_id FROM identity_merge").fetchall()
+        self.used.update(x for row in rows for x in row)
+
     # -- profile pickers ---------------------------------------------------------------------------
     def _pick(self, rng: random.Random, cls: str | None, skew: float = 1.5) -> int:
         whales = self.spec.size.whales

@@ -21,6 +21,7 @@ def server(ctx) -> Server:
 def streams(ctx) -> Streams:
     if "streams" not in ctx.objects:
         ctx.objects["streams"] = Streams(ctx.spec, ctx.state["persons"])
+        ctx.objects["streams"].exclude_merged(ctx.conn)
     return ctx.objects["streams"]
 
 
