@@ -1,0 +1,203 @@
+"""SQL (set-based, over everyone) and Python (one profile) agree on random data (hypothesis)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from computed import plans, services
+from computed.models import ComputedAttribute
+from computed.selectors import person_values
+from people.models import AttributeDefinition, Event, Person
+
+NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
+AMOUNTS = st.one_of(st.none(), st.sampled_from([0, 0.25, 1.5, 2, -4, 10, 100.75]))
+LABELS = st.one_of(st.none(), st.sampled_from(["a", "b", "c", "B"]))
+
+events_strategy = st.lists(
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=200 * 24), AMOUNTS, LABELS),  # hours ago
+        max_size=6,
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+aggregate_strategy = st.fixed_dictionaries(
+    {
+        "function": st.sampled_from(
+            [
+                "count",
+                "sum",
+                "min",
+                "max",
+                "average",
+                "count_distinct",
+                "first",
+                "last",
+                "exists",
+                "most_common",
+            ]
+        ),
+        "exclude": st.sampled_from([None, "first", "last"]),
+        "period": st.sampled_from(
+            [
+                {"type": "lifetime"},
+                {"type": "full_days", "value": 7},
+                {"type": "full_days", "value": 90},
+                {"type": "last_hours", "value": 24},
+                {"type": "full_months", "value": 3},
+                {"type": "before_today"},
+            ]
+        ),
+        "filters": st.sampled_from(
+            [
+                [],
+                [{"property": "amount", "op": "gt", "value": 0}],
+                [{"property": "label", "op": "is_not_empty"}],
+            ]
+        ),
+        "prop": st.sampled_from(["amount", "label", "$timestamp"]),
+    }
+)
+
+
+def _load(people_events):
+    Event.objects.all().delete()
+    Person.objects.all().delete()
+    people = []
+    for i, events in enumerate(people_events):
+        person = Person.objects.create(first_name=f"p{i}")
+        for j, (hours, amount, label) in enumerate(events):
+            props = {}
+            if amount is not None:
+                props["amount"] = amount
+            if label is not None:
+                props["label"] = label
+            Event.objects.create(
+                person=person,
+                name="Buy",
+                timestamp=NOW - timedelta(hours=hours),
+                properties=props,
+                message_id=f"{i}.{j}",
+            )
+        people.append(person)
+    return people
+
+
+def _definition(spec):
+    definition = {
+        "function": spec["function"],
+        "event": "Buy",
+        "exclude": spec["exclude"],
+        "period": spec["period"],
+        "filters": spec["filters"],
+    }
+    function, prop = spec["function"], spec["prop"]
+    if function in ("sum", "average"):
+        definition["property"] = "amount"
+    elif function in ("min", "max"):
+        definition["property"] = "$timestamp" if prop == "$timestamp" else "amount"
+    elif function in ("first", "last", "count_distinct", "most_common"):
+        definition["property"] = prop
+        if prop == "amount":
+            definition["property_type"] = "number"
+    return definition
+
+
+@pytest.mark.django_db
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people_events=events_strategy, specs=st.lists(aggregate_strategy, min_size=3, max_size=3))
+def test_aggregates_agree(people_events, specs):
+    # given random events and three random aggregates
+    ComputedAttribute.objects.all().delete()
+    plans.clear_cache()
+    people = _load(people_events)
+    attributes = [
+        services.computed_attribute_create(
+            key=f"agg{i}", name="a", kind="aggregate", definition=_definition(spec)
+        )
+        for i, spec in enumerate(specs)
+    ]
+    # when computed set-based over everyone (shared passes where possible) and per person in Python
+    services.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
+    for person in people:
+        stored = person_values(person_id=person.pk, states=["draft"])
+        for attribute in attributes:
+            python = services.run_profile_test(
+                kind="aggregate", definition=attribute.definition, person=person, now=NOW
+            )
+            # then they agree
+            assert stored[attribute.key]["value"] == python["value"], attribute.definition
+
+
+FORMULAS = st.sampled_from(
+    [
+        "x + y * 2",
+        "x / y",
+        "x % y",
+        "round(x / 3, 2)",
+        "floor(x) - ceil(y)",
+        "abs(x - y)",
+        "min(x, y)",
+        "max(x, y, 1)",
+        "coalesce(x, y, 0)",
+        "if(x > y, x, y)",
+        "x > 1 and y < 5",
+        "not (x = y) or x >= 0",
+        "concat(t, '-', t)",
+        "length(coalesce(t, ''))",
+        "upper(t) = 'A'",
+        "contains(t, 'b')",
+        "if(flag, 1, 2)",
+        "date_diff('days', d, date('2024-06-01'))",
+        "add_days(d, 3) > date('2024-06-10')",
+        "year(d) + month(d) + day(d)",
+        "days_since(d)",
+    ]
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "x": st.one_of(st.none(), st.integers(min_value=-50, max_value=50)),
+                "y": st.one_of(st.none(), st.sampled_from([0, 0.5, 2, 3, -7.25])),
+                "t": st.one_of(st.none(), st.sampled_from(["a", "ab", "B", "xyz"])),
+                "flag": st.one_of(st.none(), st.booleans()),
+                "d": st.one_of(st.none(), st.sampled_from(["2024-01-31", "2024-06-15", "2023-02-28"])),
+            }
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    formulas=st.lists(FORMULAS, min_size=2, max_size=2),
+)
+def test_formulas_agree(rows, formulas):
+    # given random attribute values
+    ComputedAttribute.objects.all().delete()
+    Person.objects.all().delete()
+    plans.clear_cache()
+    for key, type_ in [("x", "integer"), ("y", "decimal"), ("t", "text"), ("flag", "boolean"), ("d", "date")]:
+        AttributeDefinition.objects.get_or_create(key=key, defaults={"label": key, "type": type_})
+    people = [Person.objects.create(custom={k: v for k, v in row.items() if v is not None}) for row in rows]
+    attributes = [
+        services.computed_attribute_create(
+            key=f"f{i}", name="f", kind="formula", definition={"formula": formula}
+        )
+        for i, formula in enumerate(formulas)
+    ]
+    # when computed in SQL over everyone and in Python per person
+    services.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
+    for person in people:
+        stored = person_values(person_id=person.pk, states=["draft"])
+        for attribute in attributes:
+            python = services.run_profile_test(
+                kind="formula", definition=attribute.definition, person=person, now=NOW
+            )
+            # then they agree
+            assert stored[attribute.key]["value"] == python["value"], (attribute.definition, person.custom)

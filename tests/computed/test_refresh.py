@@ -1,0 +1,154 @@
+"""Incremental refresh after changes (dependency order) and the daily re-evaluation of windows."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django_q.models import Schedule
+
+from computed import services, tasks
+from computed.models import ComputedValue
+from computed.selectors import person_values
+from people.services import AttributeWrite, notify_people_changed, person_write_attributes
+
+
+def test_new_event_refreshes_the_person_in_dependency_order(
+    make_person, make_event, django_capture_on_commit_callbacks
+):
+    # given an aggregate, a formula over it and a score over the formula, all active
+    person = make_person()
+    other = make_person()
+    make_event(person, "Order Completed", properties={"amount": 10})
+    make_event(other, "Order Completed", properties={"amount": 99})
+    revenue = services.activate(
+        services.computed_attribute_create(
+            key="revenue",
+            name="Revenue",
+            kind="aggregate",
+            definition={"function": "sum", "event": "Order Completed", "property": "amount"},
+        )
+    )
+    vat = services.activate(
+        services.computed_attribute_create(
+            key="revenue_net", name="Net", kind="formula", definition={"formula": "revenue / 1.25"}
+        )
+    )
+    tier = services.activate(
+        services.computed_attribute_create(
+            key="tier",
+            name="Tier",
+            kind="score",
+            definition={
+                "rules": [{"condition": {"attribute": "revenue_net", "op": "gte", "value": 20}, "points": 1}]
+            },
+        )
+    )
+    assert services.dependency_order([tier, vat, revenue]) == [revenue, vat, tier]
+    assert person_values(person_id=person.pk)["tier"]["value"] == 0
+    other_value = ComputedValue.objects.get(attribute=revenue, person=other)
+    # when a new event is written and people are notified (after commit → the task)
+    with django_capture_on_commit_callbacks(execute=True):
+        make_event(person, "Order Completed", properties={"amount": 20})
+        notify_people_changed([person.pk], reason="events")
+    # then that person's aggregate, formula and score all follow, in one refresh
+    values = person_values(person_id=person.pk)
+    assert values["revenue"]["value"] == 30.0
+    assert values["revenue_net"]["value"] == 24.0
+    assert values["tier"]["value"] == 1
+    # and nobody else was touched
+    assert ComputedValue.objects.get(attribute=revenue, person=other).computed_at == other_value.computed_at
+
+
+def test_attribute_change_refreshes_formulas(make_person, django_capture_on_commit_callbacks):
+    from people.models import AttributeDefinition
+
+    AttributeDefinition.objects.create(key="sent", label="Sent", type="integer")
+    person = make_person(first_name="Ann")
+    formula = services.activate(
+        services.computed_attribute_create(
+            key="greeting",
+            name="Greeting",
+            kind="formula",
+            definition={"formula": "concat('Hi ', first_name)"},
+        )
+    )
+    assert person_values(person_id=person.pk)["greeting"]["value"] == "Hi Ann"
+    # when the attribute changes through the write service
+    with django_capture_on_commit_callbacks(execute=True):
+        person_write_attributes(person=person, writes=[AttributeWrite("first_name", "Anna")])
+    # then the formula follows; when it becomes empty, the value goes
+    assert person_values(person_id=person.pk)["greeting"]["value"] == "Hi Anna"
+    with django_capture_on_commit_callbacks(execute=True):
+        person_write_attributes(person=person, writes=[AttributeWrite("first_name", op="unset")])
+    assert person_values(person_id=person.pk)["greeting"]["value"] is None
+    assert not ComputedValue.objects.filter(attribute=formula).exists()
+
+
+def test_refresh_task_is_idempotent(make_person, make_event):
+    person = make_person()
+    make_event(person, "Order Completed")
+    services.activate(
+        services.computed_attribute_create(
+            key="orders",
+            name="Orders",
+            kind="aggregate",
+            definition={"function": "count", "event": "Order Completed"},
+        )
+    )
+    tasks.refresh_people([person.pk], "events")
+    tasks.refresh_people([person.pk], "events")
+    assert person_values(person_id=person.pk)["orders"]["value"] == 1
+
+
+def test_daily_reevaluation_ages_values_out_of_windows(make_person, make_event):
+    # given a 7-day count, a lifetime count and a formula over the window
+    person = make_person()
+    now = timezone.now()
+    make_event(person, "Order Completed", at=now - timedelta(days=3))
+    recent = services.activate(
+        services.computed_attribute_create(
+            key="recent_orders",
+            name="Recent",
+            kind="aggregate",
+            definition={
+                "function": "count",
+                "event": "Order Completed",
+                "period": {"type": "last_days", "value": 7},
+            },
+        )
+    )
+    services.activate(
+        services.computed_attribute_create(
+            key="orders",
+            name="All",
+            kind="aggregate",
+            definition={"function": "count", "event": "Order Completed"},
+        )
+    )
+    services.activate(
+        services.computed_attribute_create(
+            key="recent_flag", name="Flag", kind="formula", definition={"formula": "recent_orders > 0"}
+        )
+    )
+    assert person_values(person_id=person.pk)["recent_orders"]["value"] == 1
+    # when the daily re-evaluation runs ten days later
+    reevaluated = services.reevaluate_sliding(now=now + timedelta(days=10))
+    # then windowed values (and what depends on them) aged out; lifetime ones were left alone
+    assert reevaluated == ["recent_flag", "recent_orders"]
+    values = person_values(person_id=person.pk)
+    assert values["recent_orders"]["value"] == 0
+    assert values["recent_flag"]["value"] is False
+    assert values["orders"]["value"] == 1
+    assert not ComputedValue.objects.filter(attribute=recent).exists()
+
+
+def test_daily_schedule_exists(db):
+    # given the migrations / then the daily django-q2 schedule is there
+    schedule = Schedule.objects.get(func="computed.tasks.reevaluate_windows")
+    assert schedule.schedule_type == Schedule.DAILY
+    assert tasks.reevaluate_windows() == []
+
+
+def test_refresh_of_a_person_without_active_attributes_is_free(make_person, django_assert_num_queries):
+    person = make_person()
+    with django_assert_num_queries(1):
+        services.refresh_person(person.pk)
