@@ -78,7 +78,8 @@ class ComputedAttributeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         definition = self.instance.definition or {}
         if self.instance.pk:
-            self.fields["kind"].disabled = True
+            if "kind" in self.fields:
+                self.fields["kind"].disabled = True
             if self.instance.kind == "formula":
                 self.initial["formula"] = definition.get("formula", "")
             elif self.instance.kind == "score":
@@ -300,6 +301,9 @@ class ComputedAttributeAdmin(ModelAdmin):
                 return data
 
         return CheckedForm
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request)
 
     def delete_model(self, request, obj):
         services.computed_attribute_delete(attribute=obj)

@@ -1,0 +1,102 @@
+"""Admin pages render and their actions work (builders, test on a profile, activate, 360 panels)."""
+
+import pytest
+from django.urls import reverse
+
+from computed import services
+from computed.models import ComputedAttribute
+
+COUNT = {"function": "count", "event": "Order Completed"}
+
+
+@pytest.fixture
+def browser(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def test_changelist_and_add_form_render(browser):
+    assert browser.get(reverse("admin:computed_computedattribute_changelist")).status_code == 200
+    page = browser.get(reverse("admin:computed_computedattribute_add"))
+    assert page.status_code == 200
+    assert b"Custom formula builder" in page.content and b"date_diff" in page.content
+
+
+def test_aggregate_builder_creates_a_draft(browser):
+    response = browser.post(
+        reverse("admin:computed_computedattribute_add"),
+        {
+            "key": "orders_30d",
+            "name": "Orders (30 days)",
+            "description": "",
+            "kind": "aggregate",
+            "function": "count",
+            "event": "Order Completed",
+            "filters": '[{"property": "payment", "op": "equals", "value": "card"}]',
+            "period_type": "full_days",
+            "period_value": "30",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    attribute = ComputedAttribute.objects.get(key="orders_30d")
+    assert attribute.definition["period"] == {"type": "full_days", "value": 30}
+    assert attribute.state == "draft"
+
+
+def test_formula_errors_show_on_the_form(browser):
+    response = browser.post(
+        reverse("admin:computed_computedattribute_add"),
+        {"key": "bad", "name": "Bad", "kind": "formula", "formula": "round(1,"},
+    )
+    assert response.status_code == 200
+    assert b"column 9" in response.content
+
+
+def test_test_on_profile_and_activate_pages(
+    browser, make_person, make_event, django_capture_on_commit_callbacks
+):
+    person = make_person(first_name="Ann")
+    make_event(person, "Order Completed")
+    attribute = services.computed_attribute_create(
+        key="orders", name="Orders", kind="aggregate", definition=COUNT
+    )
+    change = reverse("admin:computed_computedattribute_change", args=[attribute.pk])
+    assert browser.get(change).status_code == 200
+    test_url = change.rstrip("/").rsplit("/", 1)[0] + "/test/"
+    tested = browser.post(
+        test_url, {"person": person.pk, "definition": '{"function": "count", "event": "Order Completed"}'}
+    )
+    assert tested.status_code == 200 and b'data-test="result"' in tested.content
+    activate_url = change.rstrip("/").rsplit("/", 1)[0] + "/activate/"
+    assert browser.get(activate_url).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post(activate_url)
+    attribute.refresh_from_db()
+    assert attribute.state == "active"
+    # the Person 360 page shows the computed value and the purchase statistics section
+    page = browser.get(reverse("admin:people_person_change", args=[person.pk]))
+    assert page.status_code == 200
+    assert b"Computed attributes" in page.content and b"Purchase statistics" in page.content
+    assert b'data-panel="computed-values"' in page.content
+
+
+def test_delete_in_use_shows_an_error(browser, db):
+    orders = services.activate(
+        services.computed_attribute_create(key="orders", name="Orders", kind="aggregate", definition=COUNT)
+    )
+    services.computed_attribute_create(
+        key="f", name="F", kind="formula", definition={"formula": "orders + 1"}
+    )
+    response = browser.post(
+        reverse("admin:computed_computedattribute_delete", args=[orders.pk]), {"post": "yes"}, follow=True
+    )
+    assert b"in use" in response.content
+    assert ComputedAttribute.objects.filter(pk=orders.pk).exists()
+
+
+def test_purchase_statistics_page(browser, django_capture_on_commit_callbacks):
+    url = reverse("admin:computed_computedattribute_changelist") + "purchase-statistics/"
+    assert browser.get(url).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        browser.post(url, {"event": "Order Completed"})
+    assert ComputedAttribute.objects.filter(group="purchase_statistics", state="active").count() == 31
