@@ -185,6 +185,8 @@ SPECTACULAR_SETTINGS = {
 # Ingestion limits (identity app reads these).
 INGEST_MAX_BODY_BYTES = int(os.environ.get("INGEST_MAX_BODY_BYTES", str(4 * 1024 * 1024)))
 INGEST_MAX_MESSAGE_BYTES = int(os.environ.get("INGEST_MAX_MESSAGE_BYTES", str(32 * 1024)))
+# messageId de-duplication window in hours (never below 48).
+INGEST_DEDUPE_HOURS = int(os.environ.get("INGEST_DEDUPE_HOURS", "72"))
 
 # django-import-export
 IMPORT_EXPORT_USE_TRANSACTIONS = True
@@ -235,6 +237,46 @@ UNFOLD = {
                 ],
             },
             {
+                "title": _("Identity"),
+                "items": [
+                    {
+                        "title": _("Identities"),
+                        "icon": "fingerprint",
+                        "link": reverse_lazy("admin:identity_identity_changelist"),
+                    },
+                    {
+                        "title": _("Merges"),
+                        "icon": "merge",
+                        "link": reverse_lazy("admin:identity_merge_changelist"),
+                    },
+                    {
+                        "title": _("Identifier types"),
+                        "icon": "badge",
+                        "link": reverse_lazy("admin:identity_identifiertype_changelist"),
+                    },
+                    {
+                        "title": _("Source activity"),
+                        "icon": "monitoring",
+                        "link": reverse_lazy("admin:identity_sourcedailystat_changelist"),
+                    },
+                    {
+                        "title": _("Seen but undefined"),
+                        "icon": "help",
+                        "link": reverse_lazy("admin:identity_seenundefined_changelist"),
+                    },
+                    {
+                        "title": _("Suppressed identifiers"),
+                        "icon": "block",
+                        "link": reverse_lazy("admin:identity_suppressedidentifier_changelist"),
+                    },
+                    {
+                        "title": _("Profile API tokens"),
+                        "icon": "key",
+                        "link": reverse_lazy("admin:identity_accesstoken_changelist"),
+                    },
+                ],
+            },
+            {
                 "title": _("Data model"),
                 "items": [
                     {
@@ -273,4 +315,4 @@ UNFOLD = {
 ATTUNE_PERSON_CHANGED_TASKS: list[str] = ["computed.tasks.refresh_people"]
 # Dotted paths of functions ``load(stdout) -> None`` that add each higher app's demo data after
 # people's (``manage.py load_demo``): identities, computed attributes ...
-ATTUNE_DEMO_HOOKS: list[str] = []
+ATTUNE_DEMO_HOOKS: list[str] = ["identity.demo.load"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from identity import selectors, services
 from identity.models import Identity
@@ -66,6 +67,16 @@ def register() -> None:
         order=20,
     )
     extensions.register_person_search("identity", selectors.person_ids_by_identifier_value)
+    extensions.register_source_link(
+        "debugger", lambda source: ("event debugger", reverse("admin:identity_debugger", args=[source.pk]))
+    )
+    extensions.register_source_link(
+        "activity",
+        lambda source: (
+            "activity",
+            reverse("admin:identity_sourcedailystat_changelist") + f"?source__id__exact={source.pk}",
+        ),
+    )
 
 
 register()

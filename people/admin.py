@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django_q import models as q_models
 from django_q.admin import FailAdmin, QueueAdmin, ScheduleAdmin, TaskAdmin
 from import_export.admin import ImportExportMixin
@@ -129,11 +129,29 @@ class SourceForm(forms.ModelForm):
 @admin.register(Source)
 class SourceAdmin(ModelAdmin):
     form = SourceForm
-    list_display = ["name", "channel", "protection", "priority", "enabled", "masked_write_key", "key"]
+    list_display = [
+        "name",
+        "channel",
+        "protection",
+        "priority",
+        "enabled",
+        "masked_write_key",
+        "key",
+        "links",
+    ]
     list_filter = ["channel", "protection", "enabled"]
     search_fields = ["name", "key"]
-    readonly_fields = ["key", "masked_write_key", "created_at", "key_rotated_at"]
+    readonly_fields = ["key", "masked_write_key", "created_at", "key_rotated_at", "links"]
     actions_detail = ["rotate_write_key"]
+
+    @display(description="See also")
+    def links(self, obj: Source) -> str:
+        if obj.pk is None:
+            return ""
+        pairs = [link(obj) for link in extensions.source_links.values()]
+        return format_html_join(
+            " · ", '<a class="text-primary-600" href="{}">{}</a>', ((u, t) for t, u in pairs)
+        )
 
     @display(description="Write key")
     def masked_write_key(self, obj: Source) -> str:

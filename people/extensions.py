@@ -8,6 +8,8 @@ A higher app registers in its ``AppConfig.ready()``:
 - ``register_dashboard_stat``: a number on the admin dashboard (identities, active computed ...).
 - ``register_person_search``: a function ``(term) -> iterable of person ids`` for the person
   list search (look a person up by any identifier).
+- ``register_source_link``: a link shown on each source in the admin, ``(source) -> (label, url)``
+  (the event debugger, today's activity ...).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ person_panels: dict[str, PersonPanel] = {}
 person_actions: dict[str, Callable] = {}
 dashboard_stats: dict[str, DashboardStat] = {}
 person_searches: dict[str, Callable[[str], Iterable[int]]] = {}
+source_links: dict[str, Callable] = {}
 
 
 def register_person_panel(
@@ -59,3 +62,8 @@ def register_dashboard_stat(
 
 def register_person_search(key: str, search: Callable[[str], Iterable[int]]) -> None:
     person_searches[key] = search
+
+
+def register_source_link(key: str, link: Callable) -> None:
+    """``link(source) -> (label, url)``."""
+    source_links[key] = link
