@@ -63,6 +63,8 @@ def main(kind: str, n: int, size: str) -> None:
     seed, anchor = rest.split("-", 1)
     spec = Spec(SIZES[size_name], int(seed), date.fromisoformat(anchor[:10]))
     ctx = Context(url, spec, spec.size, 1, False, conn, state)
+    if kind == "computed":
+        return _computed(ctx, n)
     reqs = _requests(kind, ctx, n)
     client = Client(SERVER_NAME="127.0.0.1")
     for method, path, body, headers in reqs[:3]:  # warm-up
@@ -97,3 +99,42 @@ def main(kind: str, n: int, size: str) -> None:
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(20)
     print(out.getvalue())
+
+
+def _computed(ctx, n: int) -> None:
+    """Activation and refresh_person of the computed workload's definitions: SQL with EXPLAIN ANALYZE."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.workloads import computed as w
+    from computed.services import activate_many, refresh_person
+
+    w._reset(ctx)
+    attrs = w._create(ctx)
+    with CaptureQueriesContext(connection) as queries:
+        t0 = time.perf_counter()
+        activate_many(attrs)
+        print(f"activation: {time.perf_counter() - t0:.2f} s, {len(queries.captured_queries)} queries")
+    slow = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:3]
+    for q in slow:
+        print(f"--- {float(q['time']):.2f} s\n{q['sql'][:3000]}\n")
+    with CaptureQueriesContext(connection) as queries:
+        t0 = time.perf_counter()
+        for pid in range(1, n + 1):
+            refresh_person(pid)
+        per = (time.perf_counter() - t0) / n * 1000
+    print(f"refresh_person: {per:.1f} ms each, {len(queries.captured_queries) / n:.1f} queries each")
+    by: Counter = Counter()
+    for q in queries.captured_queries:
+        by[q["sql"][:120]] += float(q["time"])
+    for shape, total in by.most_common(8):
+        print(f"  {total:8.3f}s  {shape}")
+    if slow:
+        with connection.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute(
+                "EXPLAIN (ANALYZE, BUFFERS) " + slow[0]["sql"].replace("INSERT INTO", "INSERT INTO", 1)
+            )
+            print("\n".join(r[0] for r in cur.fetchall()))
+            cur.execute("ROLLBACK")

@@ -66,7 +66,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="JSON output (default: bench/results/latest.json for M, none otherwise)",
     )
     prof = sub.add_parser("profile", help="cProfile one request kind in-process, with its SQL")
-    prof.add_argument("kind", choices=("track", "batch", "identify", "profile_api"))
+    prof.add_argument("kind", choices=("track", "batch", "identify", "profile_api", "computed"))
     prof.add_argument("-n", type=int, default=300)
     return p.parse_args(argv)
 
