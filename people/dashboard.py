@@ -16,8 +16,9 @@ from people.models import Event, Job, Person, RejectedMessage
 from people.selectors import organization_today, organization_tz
 
 
-def estimated_count(model) -> int:
-    """Row count without a full scan on PostgreSQL (planner statistics); exact elsewhere."""
+def estimated_count(model, queryset=None) -> int:
+    """Row count without a full scan on PostgreSQL (planner statistics) for large tables; exact (of
+    ``queryset`` when given) otherwise."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
@@ -26,7 +27,7 @@ def estimated_count(model) -> int:
             row = cursor.fetchone()
         if row and row[0] is not None and row[0] > 100_000:
             return int(row[0])
-    return model.objects.count()
+    return (queryset if queryset is not None else model.objects).count()
 
 
 def dashboard_callback(request, context: dict) -> dict:
@@ -45,7 +46,7 @@ def dashboard_callback(request, context: dict) -> dict:
     stats = [
         {
             "label": "People",
-            "value": f"{estimated_count(Person):,}",
+            "value": f"{estimated_count(Person, Person.objects.live()):,}",
             "link": reverse("admin:people_person_changelist"),
         },
         {
