@@ -105,9 +105,18 @@ VALUE_COLUMNS = {
 class ComputedValue(models.Model):
     """One person's value of one computed attribute, in the column of the attribute's type."""
 
-    attribute = models.ForeignKey(ComputedAttribute, on_delete=models.CASCADE, related_name="values")
+    # No database FK constraints and no extra index: activation writes millions of rows set-based, and
+    # per-row FK checks would cost more than the aggregation. Deletion cascades in the ORM (people's
+    # delete, computed_attribute_delete); the unique (attribute, person) index serves attribute lookups.
+    attribute = models.ForeignKey(
+        ComputedAttribute,
+        on_delete=models.CASCADE,
+        related_name="values",
+        db_index=False,
+        db_constraint=False,
+    )
     person = models.ForeignKey(
-        Person, on_delete=models.CASCADE, related_name="computed_values", db_index=False
+        Person, on_delete=models.CASCADE, related_name="computed_values", db_index=False, db_constraint=False
     )
     number = models.FloatField(null=True, blank=True)
     text = models.TextField(null=True, blank=True)

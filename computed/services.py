@@ -350,6 +350,7 @@ def compute(
                 if person_ids is None and connection.vendor == "postgresql":
                     with connection.cursor() as cursor:
                         cursor.execute("SET LOCAL work_mem = '256MB'")
+                        cursor.execute("SET LOCAL jit = off")
                 rows = _rows_for(step, person_ids=person_ids, now=now, tz=tz)
                 written += sql.write_rows(
                     rows,

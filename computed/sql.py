@@ -214,6 +214,11 @@ def windowed(
 # ---------------------------------------------------------------- formulas and scores
 
 
+def _fence() -> str:
+    """Keeps the planner from inlining the subquery, which would compute the value twice."""
+    return " OFFSET 0" if _pg() else " LIMIT -1 OFFSET 0"
+
+
 def people_scope(person_ids: Sequence[int] | None) -> tuple[str, list]:
     if person_ids is None:
         return "p.merged_into_id IS NULL", []
@@ -224,7 +229,9 @@ def formula_rows(attribute: ComputedAttribute, expression: tuple[str, list], per
     expr_sql, expr_params = expression
     scope_sql, scope_params = people_scope(person_ids)
     table = Person._meta.db_table
-    source = f"(SELECT p.id AS person_id, {expr_sql} AS value FROM {table} p WHERE {scope_sql}) AS s"
+    source = (
+        f"(SELECT p.id AS person_id, {expr_sql} AS value FROM {table} p WHERE {scope_sql}{_fence()}) AS s"
+    )
     sql, params = row_select(attribute, "s.value", source, [], None)
     return sql, [params[0], *expr_params, *scope_params, *params[1:]]
 
@@ -243,6 +250,6 @@ def score_rows(attribute: ComputedAttribute, rules: Sequence[tuple[Q, int]], per
     inner_sql, inner_params = (
         people.annotate(pid=F("pk"), score=total).values("pid", "score").order_by().query.sql_with_params()
     )
-    source = f"(SELECT t.pid AS person_id, t.score AS value FROM ({inner_sql}) t) AS s"
+    source = f"(SELECT t.pid AS person_id, t.score AS value FROM ({inner_sql}) t{_fence()}) AS s"
     sql, params = row_select(attribute, "s.value", source, [], 0)
     return sql, [params[0], *inner_params, *params[1:]]
