@@ -14,11 +14,12 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from identity.bulk import bulk_update
 from identity.models import GroupMembership, Identity, Merge
 from people.attributes import STANDARD_ATTRIBUTES, read_attribute
 from people.models import AttributeChange, Event, Person, PersonChannelContact, Source
@@ -230,6 +231,196 @@ def person_merge(
     if notify:
         notify_people_changed([parent.pk, child.pk], reason="merge")
     return merge
+
+
+def persons_merge_many(merges: list[tuple[int, int, str, str]], *, source: Source | None = None) -> list[int]:
+    """Merges planned by one ingested batch: ``(parent pk, child pk, reason, message id)``, in order.
+
+    Independent merges (no profile in two of them) run set-based: one locking SELECT, one query per
+    snapshot part and one UPDATE per moved table for all of them, instead of ~25 statements each.
+    Chains (a parent later merged again) go through ``person_merge`` one at a time. The result is
+    the same as calling ``person_merge(..., notify=False)`` for each. Returns the children's pks.
+    """
+    pks = [pk for parent, child, _, _ in merges for pk in (parent, child)]
+    if len(set(pks)) != len(pks) or len(merges) < 2:
+        for parent, child, reason, message_id in merges:
+            person_merge(
+                parent=Person(pk=parent),
+                child=Person(pk=child),
+                reason=reason,
+                message_id=message_id,
+                source=source,
+                notify=False,
+            )
+        return [child for _, child, _, _ in merges]
+    with transaction.atomic():
+        _merge_independent(merges, source)
+    return [child for _, child, _, _ in merges]
+
+
+def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source | None) -> None:
+    locked = _lock(*[pk for parent, child, _, _ in merges for pk in (parent, child)])
+    if len(locked) != 2 * len(merges):
+        raise ValidationError("Merge needs two different, existing profiles.")
+    if any(p.merged_into_id for p in locked.values()):
+        raise ValidationError("A merged profile cannot be merged again; use its parent.")
+    children = [child for _, child, _, _ in merges]
+    parent_of = {child: parent for parent, child, _, _ in merges}
+    now = timezone.now()
+
+    def grouped(rows) -> dict[int, list]:
+        out: dict[int, list] = {}
+        for key, value in rows:
+            out.setdefault(key, []).append(value)
+        return out
+
+    identities = grouped(
+        Identity.objects.filter(person_id__in=children).order_by("pk").values_list("person_id", "pk")
+    )
+    events = grouped(
+        Event.objects.filter(person_id__in=children).order_by("pk").values_list("person_id", "pk")
+    )
+    grandchildren = grouped(
+        Person.objects.filter(merged_into_id__in=children).order_by("pk").values_list("merged_into_id", "pk")
+    )
+    contacts = grouped(
+        (person_id, {"channel": channel_id, "at": at.isoformat()})
+        for person_id, channel_id, at in PersonChannelContact.objects.filter(
+            person_id__in=children + list(parent_of.values())
+        )
+        .order_by("pk")
+        .values_list("person_id", "channel_id", "last_contacted_at")
+    )
+    companies = grouped(
+        GroupMembership.objects.filter(person_id__in=children)
+        .order_by("pk")
+        .values_list("person_id", "company_id")
+    )
+    members = grouped(
+        GroupMembership.objects.filter(company_id__in=children)
+        .order_by("pk")
+        .values_list("company_id", "person_id")
+    )
+
+    audit: list[AttributeChange] = []
+    merge_rows: list[Merge] = []
+    parents: list[Person] = []
+    for parent_pk, child_pk, reason, message_id in merges:
+        parent, child = locked[parent_pk], locked[child_pk]
+        parent_before = _snapshot(parent)
+        changed = {}
+        for outcome in merge_attributes(parent, child):
+            if not outcome.changes:
+                continue
+            changed[outcome.key] = {
+                "old": outcome.parent_value,
+                "old_meta": parent.attribute_meta.get(outcome.key),
+                "new": outcome.result,
+                "new_meta": child.attribute_meta.get(outcome.key),
+            }
+            _assign(parent, outcome.key, outcome.result)
+            if child.attribute_meta.get(outcome.key):
+                parent.attribute_meta[outcome.key] = child.attribute_meta[outcome.key]
+            audit.append(
+                AttributeChange(
+                    person=parent,
+                    key=outcome.key,
+                    old_value=outcome.parent_value,
+                    new_value=outcome.result,
+                    operation="merge",
+                    source=source,
+                    effective_at=now,
+                )
+            )
+        snapshot = {
+            "parent": parent_before,
+            "child": _snapshot(child),
+            "changed": changed,
+            "identities": identities.get(child_pk, []),
+            "events": events.get(child_pk, []),
+            "grandchildren": grandchildren.get(child_pk, []),
+            "contacts": contacts.get(child_pk, []),
+            "parent_contacts": contacts.get(parent_pk, []),
+            "companies": companies.get(child_pk, []),
+            "members": members.get(child_pk, []),
+        }
+        parent.event_count += child.event_count
+        parent.session_count += child.session_count
+        parent.first_seen_at = _earlier(parent.first_seen_at, child.first_seen_at)
+        parent.last_activity_at = _later(parent.last_activity_at, child.last_activity_at)
+        parent.last_contacted_at = _later(parent.last_contacted_at, child.last_contacted_at)
+        parent.created_at = min(parent.created_at, child.created_at)
+        parent.modified_at = now
+        parents.append(parent)
+        child.merged_into_id = parent_pk
+        child.modified_at = now
+        merge_rows.append(
+            Merge(
+                parent=parent,
+                child=child,
+                reason=reason,
+                message_id=message_id[:128],
+                source=source,
+                snapshot=snapshot,
+                created_at=now,
+            )
+        )
+
+    # Move rows: one UPDATE per table for all the children.
+    _move(Identity, "person_id", parent_of, identities)
+    _move(Event, "person_id", parent_of, events)
+    _move(Person, "merged_into_id", parent_of, grandchildren)
+    for parent_pk, child_pk, _, _ in merges:
+        if contacts.get(child_pk) or companies.get(child_pk) or members.get(child_pk):
+            _move_links(locked[parent_pk], locked[child_pk], contacts.get(child_pk, []))
+
+    bulk_update(parents, [f.name for f in Person._meta.concrete_fields if not f.primary_key])
+    bulk_update([locked[pk] for pk in children], ["merged_into", "modified_at"])
+    AttributeChange.objects.bulk_create(audit)
+    Merge.objects.bulk_create(merge_rows)
+
+
+def _move(model, column: str, parent_of: dict[int, int], rows_by_child: dict[int, list]) -> None:
+    """``UPDATE model SET column = parent WHERE pk IN (child's rows)``, for every child at once."""
+    pairs = sorted((pk, parent_of[child]) for child, pks in rows_by_child.items() for pk in pks)
+    if not pairs:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    col = connection.ops.quote_name(column)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS t SET {col} = v.target "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, target) WHERE t.id = v.id",
+                [[pk for pk, _ in pairs], [target for _, target in pairs]],
+            )
+            return
+        for start in range(0, len(pairs), 400):
+            chunk = pairs[start : start + 400]
+            cursor.execute(
+                f"WITH v(id, target) AS (VALUES {', '.join(['(%s, %s)'] * len(chunk))}) "  # noqa: S608
+                f"UPDATE {table} SET {col} = (SELECT target FROM v WHERE v.id = {table}.id) "
+                f"WHERE id IN (SELECT id FROM v)",
+                [value for pair in chunk for value in pair],
+            )
+
+
+def _move_links(parent: Person, child: Person, contacts: list[dict]) -> None:
+    """Channel contacts and group links of one child (rare): as ``person_merge`` does."""
+    for contact in contacts:
+        at = parse_datetime(contact["at"])
+        row, created = PersonChannelContact.objects.get_or_create(
+            person=parent, channel_id=contact["channel"], defaults={"last_contacted_at": at}
+        )
+        if not created and row.last_contacted_at < at:
+            PersonChannelContact.objects.filter(pk=row.pk).update(last_contacted_at=at)
+    PersonChannelContact.objects.filter(person=child).delete()
+    have = set(GroupMembership.objects.filter(person=parent).values_list("company_id", flat=True))
+    GroupMembership.objects.filter(person=child, company_id__in=have | {parent.pk}).delete()
+    GroupMembership.objects.filter(person=child).update(person=parent)
+    members = set(GroupMembership.objects.filter(company=parent).values_list("person_id", flat=True))
+    GroupMembership.objects.filter(company=child, person_id__in=members | {parent.pk}).delete()
+    GroupMembership.objects.filter(company=child).update(company=parent)
 
 
 @transaction.atomic

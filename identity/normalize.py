@@ -54,6 +54,7 @@ class Message:
     unset_traits: list[str] = field(default_factory=list)
     # Segment messages need userId or anonymousId; mParticle batches may carry any identity.
     require_user_or_anonymous_id: bool = True
+    received_at: datetime | None = None
 
 
 def parse_time(value: Any, field_name: str) -> datetime | None:
@@ -285,6 +286,7 @@ def normalize_message(
         previous_id=previous_id,
         identifiers=identifiers,
         unset_traits=unset_traits,
+        received_at=received_at,
     )
 
 

@@ -16,14 +16,15 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from identity.merging import person_merge
+from identity.bulk import bulk_insert
+from identity.merging import persons_merge_many
 from identity.models import (
     GroupMembership,
     IdentifierType,
@@ -37,13 +38,13 @@ from identity.normalize import Message, Rejection, message_size, normalize_messa
 from identity.policy import InvalidIdentifier, Policy, custom_type_defaults
 from identity.resolution import Ident, Outcome, Resolver
 from identity.schemas import SchemaChecker, Undefined
+from identity.traits import TraitWrite, people_write_traits
 from people.attributes import AttributeValueError, UnknownAttributeError
-from people.models import Event, EventDefinition, Person, RejectedMessage, Source
+from people.models import Channel, Event, EventDefinition, Person, RejectedMessage, Source
 from people.services import (
     AttributeWrite,
     contact_record,
     notify_people_changed,
-    person_write_attributes,
     validate_attribute_writes,
 )
 
@@ -84,7 +85,9 @@ class _Retry(Exception):
     pass
 
 
-def _reject(result: IngestResult, rejects: list, index: int, raw: Any, rejection: Rejection) -> None:
+def _reject(
+    result: IngestResult, rejects: list, index: int, raw: Any, rejection: Rejection, received_at: datetime
+) -> None:
     message_id = raw.get("messageId") if isinstance(raw, dict) else None
     message_type = raw.get("type") if isinstance(raw, dict) else None
     result.rejected.append(
@@ -95,7 +98,20 @@ def _reject(result: IngestResult, rejects: list, index: int, raw: Any, rejection
             "message": rejection.reason,
         }
     )
-    rejects.append((index, raw, rejection, message_id, message_type))
+    rejects.append((index, raw, rejection, message_id, message_type, received_at))
+
+
+@dataclass
+class Part:
+    """One request's messages with its batch-level fields (a stored ``InboundBatch`` is one part)."""
+
+    messages: list[Any]
+    received_at: datetime
+    sent_at: datetime | None = None
+    context: dict | None = None
+    integrations: dict | None = None
+    path_type: str | None = None
+    body_bytes: int | None = None
 
 
 def ingest_batch(
@@ -118,38 +134,91 @@ def ingest_batch(
     ignored. Messages for unknown people from Update Only / Read Only sources are dropped and
     counted; messages carrying a suppressed identifier are dropped silently.
     """
-    received_at = received_at or timezone.now()
-    result = IngestResult()
-    rejects: list = []
-    max_message = settings.INGEST_MAX_MESSAGE_BYTES
-    check_size = body_bytes is None or body_bytes > max_message
-    channel = source.channel
+    part = Part(
+        messages=messages,
+        received_at=received_at or timezone.now(),
+        sent_at=sent_at,
+        context=context,
+        integrations=integrations,
+        path_type=path_type,
+        body_bytes=body_bytes,
+    )
+    return ingest_parts(
+        source=source,
+        parts=[part],
+        require_user_or_anonymous_id=require_user_or_anonymous_id,
+        dedupe_keys=dedupe_keys,
+    )
 
+
+def precheck(
+    part: Part, *, require_user_or_anonymous_id: bool = True, offset: int = 0
+) -> tuple[list[Message], list[tuple[int, Any, Rejection]]]:
+    """The checks that need no database: size, shape, types, times, userId/anonymousId.
+
+    Returns the normalised messages and the rejections as ``(index, raw, rejection)``. Pure (the
+    queued accept path runs it inside the request).
+    """
+    max_message = settings.INGEST_MAX_MESSAGE_BYTES
+    check_size = part.body_bytes is None or part.body_bytes > max_message
     parsed: list[Message] = []
-    seen_ids: set[str] = set()
-    for index, raw in enumerate(messages):
+    rejected: list[tuple[int, Any, Rejection]] = []
+    for position, raw in enumerate(part.messages):
+        index = offset + position
         try:
             if check_size and message_size(raw) > max_message:
                 raise Rejection("message_too_large", f"The message is larger than {max_message} bytes.")
             message = normalize_message(
                 raw,
                 index=index,
-                received_at=received_at,
-                batch_sent_at=sent_at,
-                batch_context=context,
-                batch_integrations=integrations,
-                path_type=path_type,
+                received_at=part.received_at,
+                batch_sent_at=part.sent_at,
+                batch_context=part.context,
+                batch_integrations=part.integrations,
+                path_type=part.path_type,
             )
             if require_user_or_anonymous_id and not (message.user_id or message.anonymous_id):
                 raise Rejection("no_user_anon_id", "A message needs a userId or an anonymousId.")
         except Rejection as rejection:
-            _reject(result, rejects, index, raw, rejection)
+            rejected.append((index, raw, rejection))
             continue
-        if message.message_id in seen_ids:
-            result.duplicates += 1
-            continue
-        seen_ids.add(message.message_id)
         parsed.append(message)
+    return parsed, rejected
+
+
+def ingest_parts(
+    *,
+    source: Source,
+    parts: list[Part],
+    require_user_or_anonymous_id: bool = True,
+    dedupe_keys: list[str] = (),
+) -> IngestResult:
+    """``ingest_batch`` for several requests of one source at once (the queued worker's path).
+
+    Message indexes run across the parts (part 2 starts after part 1's last index).
+    """
+    result = IngestResult()
+    rejects: list = []
+    channel = source.channel
+    received_at = max(part.received_at for part in parts)
+
+    parsed: list[Message] = []
+    seen_ids: set[str] = set()
+    offset = 0
+    for part in parts:
+        messages, rejected = precheck(
+            part, require_user_or_anonymous_id=require_user_or_anonymous_id, offset=offset
+        )
+        offset += len(part.messages)
+        for index, raw, rejection in rejected:
+            _reject(result, rejects, index, raw, rejection, part.received_at)
+        for message in messages:
+            if message.message_id in seen_ids:
+                result.duplicates += 1
+                continue
+            seen_ids.add(message.message_id)
+            parsed.append(message)
+    parsed.sort(key=lambda m: m.index)
 
     checker = SchemaChecker.load(channel=channel, messages=parsed)
     policy = Policy.load()
@@ -168,7 +237,7 @@ def ingest_batch(
                 _validate_writes(company_writes, checker)
             idents = _identifiers(message, policy)
         except Rejection as rejection:
-            _reject(result, rejects, message.index, message.raw, rejection)
+            _reject(result, rejects, message.index, message.raw, rejection, message.received_at)
             continue
         prepared.append(_Prepared(message, idents, writes, company_writes))
 
@@ -176,7 +245,7 @@ def ingest_batch(
     in_batch_duplicates = result.duplicates
     if rejects and not prepared:
         # Nothing to resolve: only quarantine.
-        _store_rejects(source, rejects, received_at)
+        _store_rejects(source, rejects)
     elif prepared or rejects:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -243,12 +312,22 @@ def _drop_suppressed(prepared: list[_Prepared], policy: Policy, result: IngestRe
     values = {value for p in prepared for _, value in p.idents}
     if not values:
         return prepared
-    suppressed = {
-        (policy_key, value)
-        for policy_key, value in SuppressedIdentifier.objects.filter(value__in=values).values_list(
-            "type__key", "value"
-        )
-    }
+    if connection.vendor == "postgresql":
+        type_key = {p.id: p.key for p in policy.by_key.values()}
+        suppressed = {
+            (type_key.get(type_id, "?"), value)
+            for type_id, value in _fetch(
+                "SELECT type_id, value FROM identity_suppressedidentifier WHERE value = ANY(%s::text[])",
+                [sorted(values)],
+            )
+        }
+    else:
+        suppressed = {
+            (policy_key, value)
+            for policy_key, value in SuppressedIdentifier.objects.filter(value__in=values).values_list(
+                "type__key", "value"
+            )
+        }
     if not suppressed:
         return prepared
     kept = []
@@ -265,6 +344,13 @@ def _insert_dedupe(keys: list[str], received_at: datetime) -> set[str]:
     fresh: set[str] = set()
     table = connection.ops.quote_name(SeenMessage._meta.db_table)
     keys = sorted(keys)
+    if connection.vendor == "postgresql":
+        rows = _fetch(
+            f"INSERT INTO {table} (message_id, received_at) SELECT unnest(%s::text[]), %s "  # noqa: S608
+            "ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            [keys, received_at],
+        )
+        return {row[0] for row in rows}
     for start in range(0, len(keys), 5000):
         chunk = keys[start : start + 5000]
         placeholders = ", ".join(["(%s, %s)"] * len(chunk))
@@ -281,11 +367,50 @@ def _insert_dedupe(keys: list[str], received_at: datetime) -> set[str]:
     return fresh
 
 
+def _fetch(sql: str, params: list, *, rows: bool = True) -> list[tuple]:
+    """Run raw SQL (PostgreSQL paths that pass arrays instead of long IN lists)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if rows else []
+
+
+def _lock_people(person_ids: list[int]) -> dict[int, dict]:
+    """Lock the batch's known people in primary-key order (no deadlocks between batches)."""
+    if not person_ids:
+        return {}
+    if connection.vendor == "postgresql":
+        rows = _fetch(
+            "SELECT id, created_at, merged_into_id, kind FROM people_person "
+            "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+            [person_ids],
+        )
+        return {
+            pk: {"pk": pk, "created_at": created_at, "merged_into_id": merged_into_id, "kind": kind}
+            for pk, created_at, merged_into_id, kind in rows
+        }
+    return {
+        row["pk"]: row
+        for row in Person.objects.select_for_update()
+        .filter(pk__in=person_ids)
+        .order_by("pk")
+        .values("pk", "created_at", "merged_into_id", "kind")
+    }
+
+
 def _lookup(idents: set[Ident], policy: Policy) -> dict[Ident, tuple[int, int]]:
     """identifier → (identity pk, person pk) for the identifiers that exist: one query."""
     if not idents:
         return {}
     type_keys = {policy.by_key[key].id: key for key, _ in idents}
+    if connection.vendor == "postgresql":
+        wanted = sorted((policy.by_key[key].id, value) for key, value in idents)
+        rows = _fetch(
+            "SELECT i.id, i.type_id, i.value, i.person_id FROM identity_identity i "
+            "JOIN unnest(%s::bigint[], %s::text[]) AS w(type_id, value) "
+            "ON i.type_id = w.type_id AND i.value = w.value",
+            [[t for t, _ in wanted], [v for _, v in wanted]],
+        )
+        return {(type_keys[type_id], value): (pk, person_id) for pk, type_id, value, person_id in rows}
     rows = Identity.objects.filter(
         type_id__in=list(type_keys), value__in=list({value for _, value in idents})
     ).values_list("pk", "type_id", "value", "person_id")
@@ -330,13 +455,7 @@ def _write(
             wanted.add(("group_id", item.message.group_id.strip()))
     found = _lookup(wanted, policy)
     person_ids = sorted({person_id for _, person_id in found.values()})
-    people = {
-        row["pk"]: row
-        for row in Person.objects.select_for_update()
-        .filter(pk__in=person_ids)
-        .order_by("pk")
-        .values("pk", "created_at", "merged_into_id", "kind")
-    }
+    people = _lock_people(person_ids)
     # Another transaction may have moved or added identities before we held the locks.
     if (
         connection.vendor == "postgresql"
@@ -347,12 +466,20 @@ def _write(
     counts: dict = defaultdict(Counter)
     if person_ids:
         type_key = {p.id: p.key for p in policy.by_key.values()}
-        for row in (
-            Identity.objects.filter(person_id__in=person_ids)
-            .values("person_id", "type_id")
-            .annotate(n=Count("pk"))
-            .values_list("person_id", "type_id", "n")
-        ):
+        if connection.vendor == "postgresql":
+            rows = _fetch(
+                "SELECT person_id, type_id, count(*) FROM identity_identity "
+                "WHERE person_id = ANY(%s::bigint[]) GROUP BY person_id, type_id",
+                [person_ids],
+            )
+        else:
+            rows = (
+                Identity.objects.filter(person_id__in=person_ids)
+                .values("person_id", "type_id")
+                .annotate(n=Count("pk"))
+                .values_list("person_id", "type_id", "n")
+            )
+        for row in rows:
             counts[row[0]][type_key.get(row[1], "?")] = row[2]
 
     resolver = Resolver(
@@ -379,7 +506,7 @@ def _write(
             reason = "alias"
         outcome = resolver.plan(
             idents,
-            at=received_at,
+            at=message.received_at or received_at,
             message_index=message.index,
             create=create,
             attach=attach,
@@ -393,7 +520,7 @@ def _write(
         if message.type == "group" and message.group_id:
             company = resolver.plan(
                 [("group_id", message.group_id.strip())],
-                at=received_at,
+                at=message.received_at or received_at,
                 message_index=message.index,
                 create=create,
                 attach=attach,
@@ -405,28 +532,21 @@ def _write(
                     company_writes.append((company.person, item.company_writes, message))
 
     # Merges between stored profiles (profiles this batch creates merge in memory).
-    merged_children: set[int] = set()
-    for planned in resolver.merges:
-        if isinstance(planned.child, int) and isinstance(planned.parent, int):
-            person_merge(
-                parent=Person(pk=planned.parent),
-                child=Person(pk=planned.child),
-                reason=planned.reason,
-                message_id=next(
-                    (p.message.message_id for p in prepared if p.message.index == planned.message_index), ""
-                ),
-                source=source,
-                notify=False,
-            )
-            merged_children.add(planned.child)
+    message_id_of = {p.message.index: p.message.message_id for p in prepared}
+    stored_merges = [
+        (planned.parent, planned.child, planned.reason, message_id_of.get(planned.message_index, ""))
+        for planned in resolver.merges
+        if isinstance(planned.child, int) and isinstance(planned.parent, int)
+    ]
+    merged_children = set(persons_merge_many(stored_merges, source=source)) if stored_merges else set()
 
     # New profiles: one INSERT.
     roots = [ref for ref in resolver.new_people if resolver.find(ref) == ref]
     new_rows = [
         Person(
             kind=resolver.new_people[ref][1],
-            created_at=received_at,
-            modified_at=received_at,
+            created_at=resolver.new_people[ref][0],
+            modified_at=resolver.new_people[ref][0],
         )
         for ref in roots
     ]
@@ -438,26 +558,36 @@ def _write(
         return pk_of.get(ref, ref)
 
     # New identities: one INSERT, in a stable order (no deadlocks between concurrent batches).
-    message_ids = {p.message.index: p.message.message_id for p in prepared}
-    identities = [
-        Identity(
-            type_id=policy.by_key[key].id,
-            value=value,
-            person_id=resolve_pk(ref),
-            channel_id=source.channel_id,
-            source=source,
-            anonymous=policy.by_key[key].anonymous,
-            first_seen_at=received_at,
-            last_seen_at=received_at,
-            first_message_id=message_ids.get(index, ""),
+    message_of = {p.message.index: p.message for p in prepared}
+    identities = []
+    for (key, value), (ref, index) in sorted(resolver.new_identities.items()):
+        message = message_of.get(index)
+        seen = (message.received_at if message else None) or received_at
+        identities.append(
+            (
+                policy.by_key[key].id,
+                value,
+                resolve_pk(ref),
+                source.channel_id,
+                source.pk,
+                policy.by_key[key].anonymous,
+                seen,
+                seen,
+                message.message_id if message else "",
+            )
         )
-        for (key, value), (ref, index) in sorted(resolver.new_identities.items())
-    ]
-    Identity.objects.bulk_create(identities)
+    bulk_insert(Identity, IDENTITY_COLUMNS, identities)
     used = _used(accepted)
     seen_again = [pk for ident, (pk, _) in found.items() if ident in used]
     if seen_again:
-        Identity.objects.filter(pk__in=seen_again).update(last_seen_at=received_at)
+        if connection.vendor == "postgresql":
+            _fetch(
+                "UPDATE identity_identity SET last_seen_at = %s WHERE id = ANY(%s::bigint[])",
+                [received_at, sorted(seen_again)],
+                rows=False,
+            )
+        else:
+            Identity.objects.filter(pk__in=seen_again).update(last_seen_at=received_at)
     if memberships:
         GroupMembership.objects.bulk_create(
             [
@@ -467,119 +597,143 @@ def _write(
             ignore_conflicts=True,
         )
 
-    # Events: one INSERT.
+    # Events: one COPY (PostgreSQL) or one INSERT.
     events = [
-        Event(
+        _EventRow(
             person_id=resolve_pk(outcome.person),
             type=item.message.type,
             name=item.message.name,
             channel_id=source.channel_id,
-            source=source,
+            source_id=source.pk,
             timestamp=item.message.timestamp,
             original_timestamp=item.message.original_timestamp,
             sent_at=item.message.sent_at,
-            received_at=received_at,
+            received_at=item.message.received_at or received_at,
             properties=item.message.properties,
             context=item.message.context,
             message_id=item.message.message_id,
         )
         for item, outcome in accepted
     ]
-    Event.objects.bulk_create(events, batch_size=1000)
+    bulk_insert(Event, EVENT_COLUMNS, events, json_columns=EVENT_JSON)
     result.accepted = len(events)
 
-    # Attributes: identify traits (and group traits on the company) through the one write path.
+    # Attributes: identify traits (and group traits on the company): one locking SELECT of the
+    # people concerned, the per-key decisions of people.services in message order, one UPDATE,
+    # one audit INSERT.
     if attach:
-        for item, outcome in accepted:
-            if item.writes:
-                person_write_attributes(
-                    person=Person(pk=resolve_pk(outcome.person)),
-                    writes=item.writes,
-                    source=source,
-                    at=item.message.timestamp,
-                    definitions=checker.attributes,
-                    notify=False,
-                )
-        for ref, writes, message in company_writes:
-            person_write_attributes(
-                person=Person(pk=resolve_pk(ref)),
-                writes=writes,
-                source=source,
-                at=message.timestamp,
-                definitions=checker.attributes,
-                notify=False,
-            )
+        trait_items = [
+            TraitWrite(resolve_pk(outcome.person), item.writes, item.message.timestamp)
+            for item, outcome in accepted
+            if item.writes
+        ]
+        trait_items += [
+            TraitWrite(resolve_pk(ref), writes, message.timestamp) for ref, writes, message in company_writes
+        ]
+        if trait_items:
+            people_write_traits(trait_items, source=source, definitions=checker.attributes)
 
-    touched = _update_counters(events, received_at)
+    touched = _update_counters(events)
     _record_contacts(events)
     if rejects:
-        _store_rejects(source, rejects, received_at)
+        _store_rejects(source, rejects)
     result.person_ids = touched | {resolve_pk(ref) for ref, _, _ in company_writes}
     notify_people_changed(result.person_ids | merged_children, reason="ingest")
+
+
+class _EventRow(NamedTuple):
+    person_id: int
+    type: str
+    name: str
+    channel_id: int | None
+    source_id: int
+    timestamp: datetime
+    original_timestamp: datetime | None
+    sent_at: datetime | None
+    received_at: datetime
+    properties: dict
+    context: dict
+    message_id: str
+
+
+EVENT_COLUMNS = _EventRow._fields
+EVENT_JSON = ("properties", "context")
+IDENTITY_COLUMNS = (
+    "type_id",
+    "value",
+    "person_id",
+    "channel_id",
+    "source_id",
+    "anonymous",
+    "first_seen_at",
+    "last_seen_at",
+    "first_message_id",
+)
 
 
 def _used(accepted: list[tuple[_Prepared, Outcome]]) -> set[Ident]:
     return {ident for _, outcome in accepted for ident in outcome.used}
 
 
-def _update_counters(events: list[Event], received_at: datetime) -> set[int]:
+def _update_counters(events: list[_EventRow]) -> set[int]:
     """System attributes: event count, sessions (30 min inactivity), first seen, last activity."""
     times: dict[int, list[datetime]] = defaultdict(list)
     for event in events:
         times[event.person_id].append(event.timestamp)
     if not times:
         return set()
-    people = list(
-        Person.objects.filter(pk__in=list(times)).only(
+    if connection.vendor == "postgresql":
+        rows = _fetch(
+            "SELECT id, first_seen_at, last_activity_at, event_count, session_count FROM people_person "
+            "WHERE id = ANY(%s::bigint[])",
+            [sorted(times)],
+        )
+    else:
+        rows = Person.objects.filter(pk__in=list(times)).values_list(
             "pk", "first_seen_at", "last_activity_at", "event_count", "session_count"
         )
-    )
-    for person in people:
-        stamps = sorted(times[person.pk])
-        last = person.last_activity_at
+    updated = []
+    for pk, first_seen_at, last, event_count, session_count in rows:
+        stamps = sorted(times[pk])
         sessions = 0
         for stamp in stamps:
             if last is None or stamp - last > SESSION_GAP:
                 sessions += 1
             if last is None or stamp > last:
                 last = stamp
-        person.session_count += sessions
-        person.event_count += len(stamps)
-        person.last_activity_at = last
-        if person.first_seen_at is None or stamps[0] < person.first_seen_at:
-            person.first_seen_at = stamps[0]
-    _write_counters(people)
+        if first_seen_at is None or stamps[0] < first_seen_at:
+            first_seen_at = stamps[0]
+        updated.append((pk, first_seen_at, last, event_count + len(stamps), session_count + sessions))
+    _write_counters(updated)
     return set(times)
 
 
-def _write_counters(people: list[Person]) -> None:
-    """One UPDATE ... FROM (VALUES ...) for the whole batch (Django's bulk_update CASE is slow)."""
+def _write_counters(rows: list[tuple]) -> None:
+    """One UPDATE for the whole batch (Django's bulk_update CASE is slow): arrays on PostgreSQL."""
     table = connection.ops.quote_name(Person._meta.db_table)
-    pg = connection.vendor == "postgresql"
-    row = (
-        "(%s::bigint, %s::timestamptz, %s::timestamptz, %s::integer, %s::integer)"
-        if pg
-        else "(%s, %s, %s, %s, %s)"
-    )
-    for start in range(0, len(people), 2000):
-        chunk = sorted(people[start : start + 2000], key=lambda p: p.pk)
+    rows = sorted(rows)
+    if connection.vendor == "postgresql":
+        columns = list(zip(*rows, strict=True))
+        _fetch(
+            f"UPDATE {table} AS p SET first_seen_at = v.first_seen_at, "  # noqa: S608
+            "last_activity_at = v.last_activity_at, event_count = v.event_count, "
+            "session_count = v.session_count "
+            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::integer[], %s::integer[]) "
+            "AS v(id, first_seen_at, last_activity_at, event_count, session_count) WHERE p.id = v.id",
+            [list(c) for c in columns],
+            rows=False,
+        )
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    for start in range(0, len(rows), 2000):
+        chunk = rows[start : start + 2000]
         params: list[Any] = []
-        for person in chunk:
-            params += [
-                person.pk,
-                person.first_seen_at
-                if pg
-                else connection.ops.adapt_datetimefield_value(person.first_seen_at),
-                person.last_activity_at
-                if pg
-                else connection.ops.adapt_datetimefield_value(person.last_activity_at),
-                person.event_count,
-                person.session_count,
-            ]
+        for pk, first_seen_at, last_activity_at, event_count, session_count in chunk:
+            params += [pk, adapt(first_seen_at), adapt(last_activity_at), event_count, session_count]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"WITH v(id, first_seen_at, last_activity_at, event_count, session_count) AS "  # noqa: S608
-                f"(VALUES {', '.join([row] * len(chunk))}) "
+                f"(VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(chunk))}) "
                 f"UPDATE {table} SET first_seen_at = v.first_seen_at, last_activity_at = v.last_activity_at, "
                 f"event_count = v.event_count, session_count = v.session_count "
                 f"FROM v WHERE {table}.id = v.id",
@@ -587,7 +741,7 @@ def _write_counters(people: list[Person]) -> None:
             )
 
 
-def _record_contacts(events: list[Event]) -> None:
+def _record_contacts(events: list[_EventRow]) -> None:
     names = {event.name for event in events if event.type in ("track", "page", "screen")}
     if not names:
         return
@@ -596,17 +750,18 @@ def _record_contacts(events: list[Event]) -> None:
     )
     if not contact_names:
         return
-    latest: dict[tuple[int, int], tuple[datetime, Event]] = {}
+    latest: dict[tuple[int, int], tuple[datetime, _EventRow]] = {}
     for event in events:
         if event.name in contact_names:
             key = (event.person_id, event.channel_id)
             if key not in latest or latest[key][0] < event.timestamp:
                 latest[key] = (event.timestamp, event)
     for (person_id, _), (at, event) in sorted(latest.items()):
-        contact_record(person=Person(pk=person_id), channel=event.channel, at=at)
+        channel = Channel(pk=event.channel_id) if event.channel_id else None
+        contact_record(person=Person(pk=person_id), channel=channel, at=at)
 
 
-def _store_rejects(source: Source, rejects: list, received_at: datetime) -> None:
+def _store_rejects(source: Source, rejects: list) -> None:
     RejectedMessage.objects.bulk_create(
         [
             RejectedMessage(
@@ -618,7 +773,7 @@ def _store_rejects(source: Source, rejects: list, received_at: datetime) -> None
                 message_type=str(message_type)[:32] if isinstance(message_type, str) else "",
                 payload=_storable(raw),
             )
-            for _, raw, rejection, message_id, message_type in rejects
+            for _, raw, rejection, message_id, message_type, received_at in rejects
         ]
     )
 
