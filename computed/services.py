@@ -337,28 +337,21 @@ def compute(
         progress.set_total(len(steps))
     existing: set[int] = set()
     if person_ids is None:
-        existing = set(
-            ComputedValue.objects.filter(attribute__in=attributes)
-            .values_list("attribute_id", flat=True)
-            .distinct()
-        )
+        existing = {a.pk for a in attributes if ComputedValue.objects.filter(attribute_id=a.pk).exists()}
+    if person_ids is not None and not raise_errors:
+        # A few people (incremental refresh): one transaction for every step; only when one fails,
+        # again step by step so the others still update and the failing one records its error.
+        try:
+            with transaction.atomic():
+                return sum(_run_step(step, person_ids, now, tz, existing) for step in steps)
+        except Exception:
+            log.warning("refresh of %s people failed; retrying step by step", len(person_ids), exc_info=True)
     written = 0
     for step in steps:
         ids = [a.pk for a in step]
         try:
             with transaction.atomic():
-                if person_ids is None and connection.vendor == "postgresql":
-                    with connection.cursor() as cursor:
-                        cursor.execute("SET LOCAL work_mem = '256MB'")
-                        cursor.execute("SET LOCAL jit = off")
-                rows = _rows_for(step, person_ids=person_ids, now=now, tz=tz)
-                written += sql.write_rows(
-                    rows,
-                    attribute_ids=ids,
-                    person_ids=person_ids,
-                    computed_at=now,
-                    fresh=person_ids is None and not existing.intersection(ids),
-                )
+                written += _run_step(step, person_ids, now, tz, existing)
         except Exception as exc:
             if raise_errors:
                 raise
@@ -371,6 +364,22 @@ def compute(
         if progress is not None:
             progress.advance(1)
     return written
+
+
+def _run_step(step: list[ComputedAttribute], person_ids, now: datetime, tz, existing: set[int]) -> int:
+    ids = [a.pk for a in step]
+    if person_ids is None and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL jit = off")
+    rows = _rows_for(step, person_ids=person_ids, now=now, tz=tz)
+    return sql.write_rows(
+        rows,
+        attribute_ids=ids,
+        person_ids=person_ids,
+        computed_at=now,
+        fresh=person_ids is None and not existing.intersection(ids),
+    )
 
 
 def refresh_people(person_ids: Iterable[int], *, now: datetime | None = None) -> int:

@@ -105,7 +105,11 @@ def write_rows(
     )
     with connection.cursor() as cursor:
         if fresh:
-            cursor.execute(f"WITH r AS ({select_sql}) {upsert}", [*select_params, computed_at])
+            insert = (
+                f"INSERT INTO {table} (attribute_id, person_id, {cols}, computed_at) "
+                f"SELECT r.attribute_id, r.person_id, {', '.join('r.' + c for c in COLUMNS)}, %s FROM r"
+            )
+            cursor.execute(f"WITH r AS ({select_sql}) {insert}", [*select_params, computed_at])
             return cursor.rowcount
         if _pg():
             cursor.execute(

@@ -228,3 +228,16 @@ def test_recomputing_stamps_the_value_not_the_profile(make_person, make_event):
     # and an unchanged value is not rewritten
     services.refresh_person(person.pk)
     assert ComputedValue.objects.get(attribute=attribute).computed_at == value.computed_at
+
+
+def test_deleting_a_person_deletes_their_values(make_person, make_event):
+    # given a person with a stored value
+    person = make_person()
+    make_event(person, "Order Completed")
+    services.activate(
+        services.computed_attribute_create(key="orders", name="Orders", kind="aggregate", definition=COUNT)
+    )
+    assert ComputedValue.objects.filter(person=person).count() == 1
+    # when the person is deleted / then the value goes too
+    person.delete()
+    assert not ComputedValue.objects.exists()
