@@ -22,6 +22,7 @@ from identity.models import (
     AccessToken,
     IdentifierType,
     Identity,
+    InboundBatch,
     Merge,
     SeenUndefined,
     SourceDailyStat,
@@ -294,6 +295,34 @@ class SeenUndefinedAdmin(ModelAdmin):
                 row.delete()
                 promoted += 1
         messages.success(request, f"Promoted {promoted} item(s) to definitions.")
+
+
+@admin.register(InboundBatch)
+class InboundBatchAdmin(ModelAdmin):
+    """Requests accepted in queued mode and not processed yet, and the ones that failed."""
+
+    list_display = ["pk", "source", "received_at", "count", "status", "attempts", "failed_at", "error_line"]
+    list_filter = ["status", "source"]
+    readonly_fields = [f.name for f in InboundBatch._meta.fields]
+    actions = ["retry"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @display(description="Error")
+    def error_line(self, obj: InboundBatch) -> str:
+        return obj.error.strip().splitlines()[-1][:160] if obj.error else ""
+
+    @admin.action(description="Retry (process again)", permissions=["delete"])
+    def retry(self, request, queryset):
+        from identity import queue
+
+        with transaction.atomic():
+            n = queue.retry(list(queryset))
+        messages.success(request, f"Queued {n} batch(es) again.")
 
 
 @admin.register(SourceDailyStat)

@@ -257,3 +257,37 @@ class GroupMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id} in {self.company_id}"
+
+
+class InboundBatch(models.Model):
+    """A tracking request accepted durably and not processed yet (``INGEST_MODE = "queued"``).
+
+    The endpoint answers 200 once this row is committed; a django-q2 task processes pending rows
+    with ``ingest_batch`` and deletes them. A batch that fails stays here with its error (admin:
+    *Inbound batches*, action *Retry*); a replay is harmless because messageIds are deduplicated.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        FAILED = "failed", "Failed"
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    context = models.JSONField(null=True, blank=True)
+    integrations = models.JSONField(null=True, blank=True)
+    path_type = models.CharField(max_length=16, blank=True)
+    body_bytes = models.PositiveIntegerField(default=0)
+    messages = models.JSONField(default=list)
+    count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "inbound batches"
+        indexes = [models.Index(fields=["status", "id"], name="inbound_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.count} messages from {self.source_id} at {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -16,3 +16,10 @@ def prune_seen_messages() -> int:
     cutoff = timezone.now() - timedelta(hours=max(48, hours))
     deleted, _ = SeenMessage.objects.filter(received_at__lt=cutoff).delete()
     return deleted
+
+
+def process_inbound() -> int:
+    """Process the batches the tracking endpoints stored in queued mode (``identity.queue``)."""
+    from identity.queue import process_inbound as drain
+
+    return drain()

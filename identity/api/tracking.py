@@ -16,7 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from identity import mparticle
+from identity import mparticle, queue
 from identity.api.auth import HasSource, KeySecretAuthentication, WriteKeyAuthentication
 from identity.api.body import AnyContentParser, BodyError, read_body
 from identity.normalize import Rejection, parse_time_lenient
@@ -101,16 +101,22 @@ def _ingest(request, messages, *, batch: dict | None = None, path_type: str | No
     batch = batch or {}
     context = batch.get("context") if isinstance(batch.get("context"), dict) else None
     integrations = batch.get("integrations") if isinstance(batch.get("integrations"), dict) else None
-    result = ingest_batch(
-        source=request.auth,
-        messages=messages,
-        received_at=timezone.now(),
-        sent_at=parse_time_lenient(batch.get("sentAt")),
-        context=context,
-        integrations=integrations,
-        path_type=path_type,
-        body_bytes=size,
-    )
+    kwargs = {
+        "source": request.auth,
+        "messages": messages,
+        "received_at": timezone.now(),
+        "sent_at": parse_time_lenient(batch.get("sentAt")),
+        "context": context,
+        "integrations": integrations,
+        "path_type": path_type,
+        "body_bytes": size,
+    }
+    if queue.ingest_mode() == "queued":
+        # Durable accept: stored in one commit, processed by a django-q2 task. Rejections found
+        # later (schemas, blocked identifiers) show in the event debugger, not in this response.
+        rejected = queue.accept(**kwargs)
+        return Response({"success": True, "rejected": rejected} if rejected else {"success": True})
+    result = ingest_batch(**kwargs)
     return Response(result.body(), status=200)
 
 

@@ -1,0 +1,252 @@
+"""The durable fast accept path (``INGEST_MODE = "queued"``) and the worker that drains it.
+
+Accept (in the request): the checks that need no database (``pipeline.precheck``: size, shape,
+types, times, userId/anonymousId), then one transaction: the raw valid messages as one
+``InboundBatch`` row, the request's rejections in the quarantine, and a django-q2 task. The client
+gets ``200 {"success": true}`` once that commit is durable.
+
+Drain (``identity.tasks.process_inbound``): claim pending rows (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several workers share the queue), group them by source, run ``ingest_parts`` on up to
+``INGEST_QUEUE_BATCH_MESSAGES`` messages at once and delete the rows in the same transaction. A
+failing group is retried row by row; a row that still fails is marked *failed* with its error and
+stays visible in the admin (action *Retry*). A replay is harmless: messageIds are deduplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from identity.models import InboundBatch
+from identity.normalize import Rejection
+from identity.pipeline import Part, _storable, ingest_parts, precheck
+from people.models import RejectedMessage, Source
+
+logger = logging.getLogger(__name__)
+
+TASK = "identity.tasks.process_inbound"
+# One enqueued drain task per web process at most this often: a running drain keeps draining until
+# the queue stays empty for LINGER seconds (> THROTTLE), so a throttled request is always picked up;
+# the minute schedule "identity: process inbound batches" is the safety net.
+THROTTLE = 0.5
+LINGER = 1.0
+_last_enqueue = 0.0
+_lock = threading.Lock()
+
+
+def ingest_mode() -> str:
+    return getattr(settings, "INGEST_MODE", "inline")
+
+
+def _sync() -> bool:
+    from django_q.conf import Conf
+
+    return bool(Conf.SYNC)
+
+
+def accept(
+    *,
+    source: Source,
+    messages: list[Any],
+    received_at: datetime,
+    sent_at: datetime | None = None,
+    context: dict | None = None,
+    integrations: dict | None = None,
+    path_type: str | None = None,
+    body_bytes: int | None = None,
+) -> list[dict]:
+    """Store a request's messages for processing; returns the rejections found without a database."""
+    part = Part(messages, received_at, sent_at, context, integrations, path_type, body_bytes)
+    valid, rejected = precheck(part)
+    valid_at = {message.index for message in valid}
+    keep = [raw for index, raw in enumerate(messages) if index in valid_at]
+    body = [_rejection_body(index, raw, rejection) for index, raw, rejection in rejected]
+    with transaction.atomic():
+        if rejected:
+            RejectedMessage.objects.bulk_create(
+                [_rejected_row(source, received_at, raw, rejection) for _, raw, rejection in rejected]
+            )
+        if keep:
+            InboundBatch.objects.create(
+                source=source,
+                received_at=received_at,
+                sent_at=sent_at,
+                context=context,
+                integrations=integrations,
+                path_type=path_type or "",
+                body_bytes=body_bytes or 0,
+                messages=keep,
+                count=len(keep),
+            )
+            _kick()
+    if rejected:
+        _count_rejected(source, len(rejected), received_at)
+    return body
+
+
+def _kick() -> None:
+    """Enqueue a drain task (throttled per process; always in sync mode, where it runs inline)."""
+    global _last_enqueue
+    from django_q.tasks import async_task
+
+    if not _sync():
+        with _lock:
+            now = time.monotonic()
+            if now - _last_enqueue < THROTTLE:
+                return
+            _last_enqueue = now
+    async_task(TASK, task_name="identity: process inbound batches", save=False)
+
+
+def _rejection_body(index: int, raw: Any, rejection: Rejection) -> dict:
+    message_id = raw.get("messageId") if isinstance(raw, dict) else None
+    return {
+        "index": index,
+        "messageId": message_id if isinstance(message_id, str) else None,
+        "code": rejection.code,
+        "message": rejection.reason,
+    }
+
+
+def _rejected_row(source: Source, received_at: datetime, raw: Any, rejection: Rejection) -> RejectedMessage:
+    message_id = raw.get("messageId") if isinstance(raw, dict) else None
+    message_type = raw.get("type") if isinstance(raw, dict) else None
+    return RejectedMessage(
+        source=source,
+        received_at=received_at,
+        reason_code=rejection.code,
+        reason=rejection.reason,
+        message_id=str(message_id)[:128] if isinstance(message_id, (str, int)) else "",
+        message_type=str(message_type)[:32] if isinstance(message_type, str) else "",
+        payload=_storable(raw),
+    )
+
+
+def _count_rejected(source: Source, n: int, received_at: datetime) -> None:
+    from identity.pipeline import IngestResult, _after_commit_bookkeeping
+
+    result = IngestResult()
+    result.rejected = [{}] * n
+    _after_commit_bookkeeping(source, [], result, received_at)
+
+
+# --- the worker ---------------------------------------------------------------------------------
+
+
+def process_inbound(*, max_seconds: float = 30.0, linger: float | None = None) -> int:
+    """Drain pending batches until the queue stays empty for ``linger`` seconds (or time is up).
+
+    Returns the number of messages processed. Safe to run in several workers at once.
+    """
+    linger = (0.0 if _sync() else LINGER) if linger is None else linger
+    budget = int(getattr(settings, "INGEST_QUEUE_BATCH_MESSAGES", 2000))
+    deadline = time.monotonic() + max_seconds
+    done = 0
+    idle_since = None
+    while time.monotonic() < deadline:
+        n = drain_once(max_messages=budget)
+        done += n
+        if n:
+            idle_since = None
+            continue
+        if idle_since is None:
+            idle_since = time.monotonic()
+        if time.monotonic() - idle_since >= linger:
+            break
+        time.sleep(0.05)
+    return done
+
+
+def drain_once(*, max_messages: int = 2000, ids: list[int] | None = None) -> int:
+    """Claim pending rows (oldest first, up to ``max_messages`` messages), process and delete them."""
+    with transaction.atomic():
+        pending = InboundBatch.objects.filter(status=InboundBatch.Status.PENDING)
+        if ids is not None:
+            pending = pending.filter(pk__in=ids)
+        heads = list(pending.order_by("pk").values_list("pk", "count")[:200])
+        chosen, total = [], 0
+        for pk, count in heads:
+            if chosen and total + count > max_messages:
+                break
+            chosen.append(pk)
+            total += count
+        if not chosen:
+            return 0
+        # Lock what we chose; rows another worker holds are skipped (it is processing them).
+        claim = pending.filter(pk__in=chosen).order_by("pk")
+        if connection.features.has_select_for_update_skip_locked:
+            claim = claim.select_for_update(skip_locked=True)
+        rows = list(claim)
+        if not rows:
+            return 0
+        total = sum(row.count for row in rows)
+        sources = Source.objects.select_related("channel").in_bulk({row.source_id for row in rows})
+        for row in rows:
+            row.source = sources[row.source_id]
+        by_source: dict[int, list[InboundBatch]] = {}
+        for row in rows:
+            by_source.setdefault(row.source_id, []).append(row)
+        succeeded: list[int] = []
+        failed: dict[int, str] = {}
+        for group in by_source.values():
+            try:
+                _process(group)
+                succeeded += [row.pk for row in group]
+            except Exception:
+                if len(group) == 1:
+                    failed[group[0].pk] = traceback.format_exc()[-4000:]
+                    continue
+                for row in group:  # isolate the failing request
+                    try:
+                        _process([row])
+                        succeeded.append(row.pk)
+                    except Exception:
+                        failed[row.pk] = traceback.format_exc()[-4000:]
+        if succeeded:
+            InboundBatch.objects.filter(pk__in=succeeded).delete()
+        now = timezone.now()
+        for pk, error in failed.items():
+            logger.error("inbound batch %s failed: %s", pk, error.strip().splitlines()[-1])
+            InboundBatch.objects.filter(pk=pk).update(
+                status=InboundBatch.Status.FAILED, error=error, failed_at=now, attempts=_attempts(rows, pk)
+            )
+    return total
+
+
+def _attempts(rows: list[InboundBatch], pk: int) -> int:
+    return next(row.attempts for row in rows if row.pk == pk) + 1
+
+
+def _process(group: list[InboundBatch]) -> None:
+    parts = [
+        Part(
+            messages=row.messages,
+            received_at=row.received_at,
+            sent_at=row.sent_at,
+            context=row.context,
+            integrations=row.integrations,
+            path_type=row.path_type or None,
+            body_bytes=row.body_bytes or None,
+        )
+        for row in group
+    ]
+    with transaction.atomic():
+        ingest_parts(source=group[0].source, parts=parts)
+
+
+def retry(batches) -> int:
+    """Put failed batches back in the queue (admin action) and kick a drain task."""
+    n = InboundBatch.objects.filter(pk__in=[b.pk for b in batches]).update(
+        status=InboundBatch.Status.PENDING, failed_at=None
+    )
+    if n:
+        transaction.on_commit(_kick)
+    return n
