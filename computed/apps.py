@@ -19,6 +19,8 @@ class ComputedConfig(AppConfig):
 
         # Conditions and formulas may name active computed attributes.
         register_attribute_provider(ComputedProvider())
+        # Custom attribute keys may not reuse a computed attribute's key (drafts included).
+        extensions.register_key_owner("computed attribute", panels.key_in_use)
         extensions.register_person_panel(
             "computed",
             title="Computed attributes",

@@ -19,3 +19,9 @@ def active_count() -> int:
     from computed.models import ComputedAttribute
 
     return ComputedAttribute.objects.filter(state=ComputedAttribute.State.ACTIVE).count()
+
+
+def key_in_use(key: str) -> bool:
+    from computed.models import ComputedAttribute
+
+    return ComputedAttribute.objects.filter(key=key).exists()

@@ -315,4 +315,4 @@ UNFOLD = {
 ATTUNE_PERSON_CHANGED_TASKS: list[str] = ["computed.tasks.refresh_people"]
 # Dotted paths of functions ``load(stdout) -> None`` that add each higher app's demo data after
 # people's (``manage.py load_demo``): identities, computed attributes ...
-ATTUNE_DEMO_HOOKS: list[str] = ["identity.demo.load"]
+ATTUNE_DEMO_HOOKS: list[str] = ["identity.demo.load", "computed.demo.load"]

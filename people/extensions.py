@@ -8,6 +8,8 @@ A higher app registers in its ``AppConfig.ready()``:
 - ``register_dashboard_stat``: a number on the admin dashboard (identities, active computed ...).
 - ``register_person_search``: a function ``(term) -> iterable of person ids`` for the person
   list search (look a person up by any identifier).
+- ``register_key_owner``: ``(key) -> bool``, whether a higher app already uses an attribute key
+  (computed attributes), so custom attribute keys stay unique across apps.
 - ``register_source_link``: a link shown on each source in the admin, ``(source) -> (label, url)``
   (the event debugger, today's activity ...).
 """
@@ -41,6 +43,7 @@ person_actions: dict[str, Callable] = {}
 dashboard_stats: dict[str, DashboardStat] = {}
 person_searches: dict[str, Callable[[str], Iterable[int]]] = {}
 source_links: dict[str, Callable] = {}
+key_owners: dict[str, Callable[[str], bool]] = {}
 
 
 def register_person_panel(
@@ -67,3 +70,8 @@ def register_person_search(key: str, search: Callable[[str], Iterable[int]]) -> 
 def register_source_link(key: str, link: Callable) -> None:
     """``link(source) -> (label, url)``."""
     source_links[key] = link
+
+
+def register_key_owner(label: str, owns: Callable[[str], bool]) -> None:
+    """``owns(key)`` is true when ``label`` (e.g. "computed attribute") already uses ``key``."""
+    key_owners[label] = owns

@@ -16,6 +16,12 @@ def validate_attribute_definition(definition: AttributeDefinition) -> None:
     errors: dict[str, list[str]] = {}
     if definition.key in STANDARD_ATTRIBUTES:
         errors.setdefault("key", []).append(f"'{definition.key}' is a standard attribute.")
+    elif not definition.pk:
+        from people.extensions import key_owners
+
+        for label, owns in key_owners.items():
+            if owns(definition.key):
+                errors.setdefault("key", []).append(f"'{definition.key}' is already a {label}.")
     if definition.pk:
         stored = AttributeDefinition.objects.filter(pk=definition.pk).values("type", "key").first()
         if stored is not None and stored["type"] != definition.type:
