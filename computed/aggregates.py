@@ -296,9 +296,12 @@ def match_q(agg: Aggregate, *, now: datetime, tz: ZoneInfo) -> Q:
     return q
 
 
-def aggregate_expression(agg: Aggregate, *, now: datetime, tz: ZoneInfo):
-    """The FILTERed aggregate of one simple (non-windowed) aggregate, for the shared pass."""
+def aggregate_expression(agg: Aggregate, *, now: datetime, tz: ZoneInfo, by_name: bool = False):
+    """The FILTERed aggregate of one simple (non-windowed) aggregate, for the shared pass
+    (``by_name``: the pass reads several events, so the filter also names the event)."""
     condition = match_q(agg, now=now, tz=tz)
+    if by_name:
+        condition = Q(name=agg.event) & condition
     value = value_expression(agg, tz)
     f = agg.function
     if f in ("count", "exists"):

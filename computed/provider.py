@@ -9,6 +9,7 @@ from django.db.models import Expression, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from people.conditions.attributes import AttributeRef
+from people.conditions.sql import AliasColumn
 from people.models import AttributeType, Person
 
 # States whose values exist and may be referenced (new references must be to active ones).
@@ -75,6 +76,39 @@ class ComputedProvider:
             cast = "double precision" if column == "number" else "boolean"
             return f"COALESCE({stored}, CAST(%s AS {cast}))", [ref.ref_id, ref.default]
         return f"COALESCE({stored}, %s)", [ref.ref_id, ref.default]
+
+    # Set-based reads (over everyone): one LEFT JOIN per attribute instead of a correlated read per row.
+    def join(self, ref: AttributeRef, *, person: str, alias: str) -> tuple[str, list]:
+        """``LEFT JOIN`` of the stored values of ``ref`` as ``alias`` onto the person row ``person``."""
+        from computed.models import ComputedValue
+
+        table = ComputedValue._meta.db_table
+        return (
+            f"LEFT JOIN {table} {alias} ON {alias}.attribute_id = %s AND {alias}.person_id = {person}.id",
+            [ref.ref_id],
+        )
+
+    def joined_sql(self, ref: AttributeRef, *, alias: str, vendor: str) -> tuple[str, list]:
+        """The value of ``ref`` read from its join (the empty value where no row is stored)."""
+        from computed.models import VALUE_COLUMNS
+
+        column = VALUE_COLUMNS[ref.type]
+        if ref.default is None:
+            return f"{alias}.{column}", []
+        if vendor == "postgresql":
+            cast = "double precision" if column == "number" else "boolean"
+            return f"COALESCE({alias}.{column}, CAST(%s AS {cast}))", [ref.default]
+        return f"COALESCE({alias}.{column}, %s)", [ref.default]
+
+    def joined_expression(self, ref: AttributeRef, *, alias: str) -> Expression:
+        from computed.models import VALUE_COLUMNS, ComputedValue
+
+        column = VALUE_COLUMNS[ref.type]
+        field = ComputedValue._meta.get_field(column)
+        stored = AliasColumn(alias, column, output_field=field)
+        if ref.default is None:
+            return stored
+        return Coalesce(stored, Value(ref.default, output_field=field), output_field=field)
 
     def values(self, person: Person, refs: list[AttributeRef]) -> dict[str, Any]:
         from computed.models import ComputedValue

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from computed import sql
+from computed import refresh, sql
 from computed.lang.compiler import compile_formula
 from computed.models import ComputedAttribute, ComputedValue
 from computed.plans import Plan, build_plan, plan_of
@@ -284,14 +284,17 @@ def dependency_order(attributes: Iterable[ComputedAttribute]) -> list[ComputedAt
     return order
 
 
-def _steps(attributes: Sequence[ComputedAttribute]) -> list[list[ComputedAttribute]]:
-    """Statements to run, in order: simple aggregates over one event share a step."""
+def _steps(
+    attributes: Sequence[ComputedAttribute], *, one_pass: bool = False
+) -> list[list[ComputedAttribute]]:
+    """Statements to run, in order: simple aggregates over one event share a step (``one_pass``, for
+    a few people: all simple aggregates share one step, whatever their event)."""
     steps: list[list[ComputedAttribute]] = []
     simple: dict[str, list[ComputedAttribute]] = {}
     for attribute in dependency_order(attributes):
         plan = plan_of(attribute)
         if plan.aggregate is not None and not plan.aggregate.windowed:
-            event = plan.aggregate.event
+            event = "" if one_pass else plan.aggregate.event
             if event not in simple:
                 simple[event] = []
                 steps.append(simple[event])
@@ -311,14 +314,21 @@ def _rows_for(step: list[ComputedAttribute], *, person_ids, now: datetime, tz):
     if plan.aggregate is not None:
         return sql.windowed(first, plan.aggregate, now=now, tz=tz, person_ids=person_ids)
     if plan.formula is not None:
-        expression = compile_formula(plan.formula, alias="p", vendor=connection.vendor, now=now, tz=tz)
-        return sql.formula_rows(first, expression, person_ids)
-    correlated = person_ids is not None and len(person_ids) <= 1000
+        joins: list = [] if person_ids is None or len(person_ids) > 1000 else None
+        expression = compile_formula(
+            plan.formula, alias="p", vendor=connection.vendor, now=now, tz=tz, joins=joins
+        )
+        return sql.formula_rows(first, expression, person_ids, joins or ())
+    if person_ids is not None and len(person_ids) <= 1000:
+        # A few people: correlated index probes per rule.
+        rules = [(conditions.to_q(rule.condition, now=now, tz=tz), rule.points) for rule in plan.rules]
+        return sql.score_rows(first, rules, person_ids)
+    # Everyone: one FILTERed pass over the events for every event rule, computed inputs joined once.
+    scope = conditions.set_scope(now=now, tz=tz, person_ids=person_ids)
     rules = [
-        (conditions.to_q(rule.condition, now=now, tz=tz, correlated=correlated), rule.points)
-        for rule in plan.rules
+        (conditions.to_q(rule.condition, now=now, tz=tz, scope=scope), rule.points) for rule in plan.rules
     ]
-    return sql.score_rows(first, rules, person_ids)
+    return sql.score_rows(first, rules, person_ids, scope=scope)
 
 
 def compute(
@@ -383,16 +393,27 @@ def _run_step(step: list[ComputedAttribute], person_ids, now: datetime, tz, exis
 
 
 def refresh_people(person_ids: Iterable[int], *, now: datetime | None = None) -> int:
-    """Recompute every active attribute for these people (after their events or attributes changed)."""
+    """Recompute every active attribute for these people (after their events or attributes changed).
+
+    A few people at a time go through the cached refresh program (``computed.refresh``): one query
+    for the active definitions, then every statement pipelined in one transaction.
+    """
     ids = sorted(set(person_ids))
     if not ids:
         return 0
-    active = list(ComputedAttribute.objects.filter(state=State.ACTIVE))
-    if not active:
+    now = now or timezone.now()
+    snapshot = refresh.active_snapshot()
+    if not snapshot.attributes:
         return 0
+    if len(ids) <= refresh.PROGRAM_PEOPLE:
+        try:
+            return refresh.run(snapshot, ids, now=now)
+        except Exception:
+            log.warning("refresh of %s people failed; retrying step by step", len(ids), exc_info=True)
+            return compute(snapshot.attributes, person_ids=ids, now=now)
     written = 0
     for start in range(0, len(ids), 1000):
-        written += compute(active, person_ids=ids[start : start + 1000], now=now)
+        written += compute(snapshot.attributes, person_ids=ids[start : start + 1000], now=now)
     return written
 
 

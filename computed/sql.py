@@ -70,15 +70,16 @@ def union(parts: Sequence[Rows]) -> Rows:
     ]
 
 
-def write_rows(
+def write_statements(
     rows: Rows,
     *,
     attribute_ids: Sequence[int],
     person_ids: Sequence[int] | None,
     computed_at: datetime,
     fresh: bool = False,
-) -> int:
-    """Store the rows; delete stored rows in scope that were not produced. Returns rows upserted.
+) -> list[Rows]:
+    """The statements storing ``rows``: changed rows upserted, stored rows in scope no longer produced
+    deleted. The first statement's first result column (PostgreSQL) or row count is the rows upserted.
 
     ``fresh``: nothing is stored yet for these attributes (first activation), so only INSERT.
     """
@@ -103,26 +104,46 @@ def write_rows(
         f"DELETE FROM {table} WHERE {table}.attribute_id IN ({ids_sql}){scope_sql} AND NOT EXISTS "
         f"(SELECT 1 FROM r WHERE r.attribute_id = {table}.attribute_id AND r.person_id = {table}.person_id)"
     )
-    with connection.cursor() as cursor:
-        if fresh:
-            insert = (
-                f"INSERT INTO {table} (attribute_id, person_id, {cols}, computed_at) "
-                f"SELECT r.attribute_id, r.person_id, {', '.join('r.' + c for c in COLUMNS)}, %s FROM r"
-            )
-            cursor.execute(f"WITH r AS ({select_sql}) {insert}", [*select_params, computed_at])
-            return cursor.rowcount
-        if _pg():
-            cursor.execute(
+    if fresh:
+        insert = (
+            f"INSERT INTO {table} (attribute_id, person_id, {cols}, computed_at) "
+            f"SELECT r.attribute_id, r.person_id, {', '.join('r.' + c for c in COLUMNS)}, %s FROM r"
+        )
+        return [(f"WITH r AS ({select_sql}) {insert}", [*select_params, computed_at])]
+    if _pg():
+        return [
+            (
                 f"WITH r AS MATERIALIZED ({select_sql}), ins AS ({upsert} RETURNING 1), "
                 f"del AS ({delete} RETURNING 1) "
                 "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM del)",
                 [*select_params, computed_at, *attribute_ids, *scope_params],
             )
-            return cursor.fetchone()[0]
-        cursor.execute(f"WITH r AS ({select_sql}) {upsert}", [*select_params, computed_at])
-        written = cursor.rowcount
-        cursor.execute(f"WITH r AS ({select_sql}) {delete}", [*select_params, *attribute_ids, *scope_params])
-        return written
+        ]
+    return [
+        (f"WITH r AS ({select_sql}) {upsert}", [*select_params, computed_at]),
+        (f"WITH r AS ({select_sql}) {delete}", [*select_params, *attribute_ids, *scope_params]),
+    ]
+
+
+def write_rows(
+    rows: Rows,
+    *,
+    attribute_ids: Sequence[int],
+    person_ids: Sequence[int] | None,
+    computed_at: datetime,
+    fresh: bool = False,
+) -> int:
+    """Store the rows (see ``write_statements``); returns the rows upserted."""
+    statements = write_statements(
+        rows, attribute_ids=attribute_ids, person_ids=person_ids, computed_at=computed_at, fresh=fresh
+    )
+    written = 0
+    with connection.cursor() as cursor:
+        for i, (statement, params) in enumerate(statements):
+            cursor.execute(statement, params)
+            if i == 0:
+                written = cursor.fetchone()[0] if _pg() and not fresh else cursor.rowcount
+    return written
 
 
 # ---------------------------------------------------------------- event aggregates
@@ -135,15 +156,20 @@ def simple_pass(
     tz: ZoneInfo,
     person_ids: Sequence[int] | None = None,
 ) -> Rows:
-    """Several non-windowed aggregates over the same event in one FILTERed pass over its events."""
-    event = items[0][1].event
-    events = Event.objects.filter(name=event)
+    """Several non-windowed aggregates in one FILTERed pass: over one event (everyone), or over
+    several events (a few people: their events are read once, through the person index)."""
+    names = sorted({agg.event for _, agg in items})
+    several = len(names) > 1  # a few people: every event in one pass, each aggregate FILTERed by name
+    events = Event.objects.filter(name__in=names) if several else Event.objects.filter(name=names[0])
     if person_ids is not None:
         events = events.filter(person_id__in=person_ids)
     lows = [agg.period.bounds(now, tz)[0] for _, agg in items]
     if all(low is not None for low in lows):
         events = events.filter(timestamp__gte=min(lows))
-    annotations = {f"v{attribute.pk}": aggregate_expression(agg, now=now, tz=tz) for attribute, agg in items}
+    annotations = {
+        f"v{attribute.pk}": aggregate_expression(agg, now=now, tz=tz, by_name=several)
+        for attribute, agg in items
+    }
     grouped = events.order_by().values("person_id").annotate(**annotations)
     inner_sql, inner_params = grouped.query.sql_with_params()
     parts = []
@@ -229,31 +255,45 @@ def people_scope(person_ids: Sequence[int] | None) -> tuple[str, list]:
     return f"p.id IN ({', '.join(['%s'] * len(person_ids))})", list(person_ids)
 
 
-def formula_rows(attribute: ComputedAttribute, expression: tuple[str, list], person_ids) -> Rows:
+def formula_rows(
+    attribute: ComputedAttribute, expression: tuple[str, list], person_ids, joins: Sequence[Rows] = ()
+) -> Rows:
+    """The formula per person; ``joins`` (LEFT JOINs of computed inputs onto ``p``) from the compiler."""
     expr_sql, expr_params = expression
     scope_sql, scope_params = people_scope(person_ids)
     table = Person._meta.db_table
+    join_sql = " ".join(j for j, _ in joins)
+    join_params = [p for _, ps in joins for p in ps]
     source = (
-        f"(SELECT p.id AS person_id, {expr_sql} AS value FROM {table} p WHERE {scope_sql}{_fence()}) AS s"
+        f"(SELECT p.id AS person_id, {expr_sql} AS value FROM {table} p {join_sql} "
+        f"WHERE {scope_sql}{_fence()}) AS s"
     )
     sql, params = row_select(attribute, "s.value", source, [], None)
-    return sql, [params[0], *expr_params, *scope_params, *params[1:]]
+    return sql, [params[0], *expr_params, *join_params, *scope_params, *params[1:]]
 
 
-def score_rows(attribute: ComputedAttribute, rules: Sequence[tuple[Q, int]], person_ids) -> Rows:
-    """The sum of the points of the rules each person matches (0, the empty value, is not stored)."""
+def score_rows(attribute: ComputedAttribute, rules: Sequence[tuple[Q, int]], person_ids, scope=None) -> Rows:
+    """The sum of the points of the rules each person matches (0, the empty value, is not stored).
+
+    ``scope``: the rules were compiled with a ``SetScope`` (one FILTERed pass over the events, computed
+    inputs joined), whose joins this statement carries.
+    """
     people = Person.objects.all()
     people = (
         people.filter(pk__in=person_ids)
         if person_ids is not None
         else people.filter(merged_into__isnull=True)
     )
+    if scope is not None:
+        people = scope.attach(people)
     total = Value(0, output_field=IntegerField())
     for q, points in rules:
         total = total + Case(When(q, then=Value(points)), default=Value(0), output_field=IntegerField())
-    inner_sql, inner_params = (
-        people.annotate(pid=F("pk"), score=total).values("pid", "score").order_by().query.sql_with_params()
-    )
+    scored = people.annotate(pid=F("pk"), score=total).values("pid", "score").order_by()
+    if scope is not None:
+        inner_sql, inner_params = scope.sql(scored, connection.vendor)
+    else:
+        inner_sql, inner_params = scored.query.sql_with_params()
     source = f"(SELECT t.pid AS person_id, t.score AS value FROM ({inner_sql}) t{_fence()}) AS s"
     sql, params = row_select(attribute, "s.value", source, [], 0)
     return sql, [params[0], *inner_params, *params[1:]]

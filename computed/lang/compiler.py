@@ -19,8 +19,18 @@ SQL = tuple[str, list]
 
 
 class _Compiler:
-    def __init__(self, checked: CheckedFormula, alias: str, vendor: str, now: datetime, tz: ZoneInfo):
+    def __init__(
+        self,
+        checked: CheckedFormula,
+        alias: str,
+        vendor: str,
+        now: datetime,
+        tz: ZoneInfo,
+        joins: list[SQL] | None = None,
+    ):
         self.checked = checked
+        self.joins = joins
+        self.joined: dict[str, str] = {}
         self.alias = alias
         self.pg = vendor == "postgresql"
         self.vendor = vendor
@@ -61,7 +71,16 @@ class _Compiler:
             return self.param(node.value, "boolean")
         if isinstance(node, Ref):
             ref = self.checked.refs[node.key]
-            sql, params = attributes.provider_of(ref).sql(ref, alias=self.alias, vendor=self.vendor)
+            provider = attributes.provider_of(ref)
+            if self.joins is not None and hasattr(provider, "join"):
+                # Set-based: the input is LEFT JOINed once (hashed), not read per row.
+                join_alias = self.joined.get(ref.key)
+                if join_alias is None:
+                    join_alias = self.joined[ref.key] = f"cj{len(self.joined)}"
+                    self.joins.append(provider.join(ref, person=self.alias, alias=join_alias))
+                sql, params = provider.joined_sql(ref, alias=join_alias, vendor=self.vendor)
+            else:
+                sql, params = provider.sql(ref, alias=self.alias, vendor=self.vendor)
             if self.type(node) in NUMERIC:
                 sql = f"CAST({sql} AS {'double precision' if self.pg else 'REAL'})"
             return sql, params
@@ -209,6 +228,19 @@ class _Compiler:
         return sql
 
 
-def compile_formula(checked: CheckedFormula, *, alias: str, vendor: str, now: datetime, tz: ZoneInfo) -> SQL:
-    """SQL (and its parameters) computing the formula for the person row ``alias``."""
-    return _Compiler(checked, alias, vendor, now, tz).c(checked.tree)
+def compile_formula(
+    checked: CheckedFormula,
+    *,
+    alias: str,
+    vendor: str,
+    now: datetime,
+    tz: ZoneInfo,
+    joins: list[SQL] | None = None,
+) -> SQL:
+    """SQL (and its parameters) computing the formula for the person row ``alias``.
+
+    With ``joins`` (a list), attributes whose provider can be joined (computed attributes) are read
+    from ``LEFT JOIN`` clauses appended to it, for the statement to put after ``FROM person alias``;
+    without it, each is a correlated read (best for a few people).
+    """
+    return _Compiler(checked, alias, vendor, now, tz, joins).c(checked.tree)

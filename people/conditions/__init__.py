@@ -39,12 +39,28 @@ def _tz(tz: ZoneInfo | None) -> ZoneInfo:
 
 
 def to_q(
-    tree: Condition, *, now: datetime | None = None, tz: ZoneInfo | None = None, correlated: bool = True
+    tree: Condition,
+    *,
+    now: datetime | None = None,
+    tz: ZoneInfo | None = None,
+    correlated: bool = True,
+    scope=None,
 ) -> Q:
-    """One Q on Person; ``correlated=False`` suits filtering everyone (see compiler.compile_q)."""
+    """One Q on Person; ``correlated=False`` suits filtering everyone (see compiler.compile_q).
+
+    ``scope`` (a ``SetScope``): event conditions and joinable attributes become columns of joins the
+    scope adds to the statement (one FILTERed pass over events), for statements over everyone.
+    """
     from people.conditions.compiler import compile_q
 
-    return compile_q(tree, now=now or timezone.now(), tz=_tz(tz), correlated=correlated)
+    return compile_q(tree, now=now or timezone.now(), tz=_tz(tz), correlated=correlated, scope=scope)
+
+
+def set_scope(*, now: datetime | None = None, tz: ZoneInfo | None = None, person_ids=None):
+    """A ``SetScope`` for compiling several conditions into one set-based statement."""
+    from people.conditions.compiler import SetScope
+
+    return SetScope(now=now or timezone.now(), tz=_tz(tz), person_ids=person_ids)
 
 
 def matches(

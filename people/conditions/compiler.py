@@ -6,6 +6,7 @@ of all event conditions, which would count the cross product.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,9 +26,9 @@ from people.conditions.ast import (
     Window,
 )
 from people.conditions.operators import predicate_q
-from people.conditions.sql import JsonScalar
+from people.conditions.sql import AliasColumn, JsonScalar
 from people.lastcontacted import ContactOperator, contact_q
-from people.models import Event, PersonChannelContact
+from people.models import Event, Person, PersonChannelContact
 
 UNIT_SECONDS = {"minutes": 60, "hours": 3600, "days": 86400}
 COUNT_LOOKUPS = {
@@ -61,23 +62,108 @@ def count_matches(count: int, op: str, n: int) -> bool:
     }[op]
 
 
-def matching_events(cond: EventCondition, *, now: datetime, tz: ZoneInfo, correlated: bool = True):
-    """The events matching an event condition: of the outer person row, or of everyone."""
-    events = Event.objects.filter(name=cond.name)
-    if correlated:
-        events = events.filter(person_id=OuterRef("pk"))
+def event_q(cond: EventCondition, *, now: datetime, tz: ZoneInfo) -> Q:
+    """The Q on events of an event condition (name, channel, window, property filters)."""
+    q = Q(name=cond.name)
     if cond.channel:
-        events = events.filter(channel__key=cond.channel)
+        q &= Q(channel__key=cond.channel)
     low, high = window_bounds(cond.window, now)
     if low is not None:
-        events = events.filter(timestamp__gte=low)
+        q &= Q(timestamp__gte=low)
     if high is not None:
-        events = events.filter(timestamp__lt=high)
+        q &= Q(timestamp__lt=high)
     for prop in cond.filters:
         pred = prop.predicate
         expr = JsonScalar(F("properties"), prop.path, pred.type)
-        events = events.filter(predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz))
+        q &= predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz)
+    return q
+
+
+def matching_events(cond: EventCondition, *, now: datetime, tz: ZoneInfo, correlated: bool = True):
+    """The events matching an event condition: of the outer person row, or of everyone."""
+    events = Event.objects.filter(event_q(cond, now=now, tz=tz))
+    if correlated:
+        events = events.filter(person_id=OuterRef("pk"))
     return events
+
+
+class SetScope:
+    """What a set-based statement over many people joins once instead of per row.
+
+    Compiling with a scope turns every event condition into a column of ONE FILTERed pass over the
+    events (``COUNT(*) FILTER (WHERE <condition>)`` per condition, ``GROUP BY person_id``), and every
+    attribute whose provider can be joined (computed attributes) into a ``LEFT JOIN``. The statement
+    puts ``from_sql()`` right after ``FROM people_person`` (see ``attach``).
+    """
+
+    EVENTS = "cx_e"
+
+    def __init__(self, *, now: datetime, tz: ZoneInfo, person_ids=None):
+        self.now, self.tz, self.person_ids = now, tz, person_ids
+        self.events: list[EventCondition] = []
+        self.joins: dict[str, tuple[str, tuple[str, list], object]] = {}
+
+    def event_count(self, cond: EventCondition):
+        cond = replace(cond, count_op="gte", count=1)  # one column per set of matching events
+        if cond not in self.events:
+            self.events.append(cond)
+        column = AliasColumn(self.EVENTS, f"c{self.events.index(cond)}", IntegerField())
+        return Coalesce(column, Value(0), output_field=IntegerField())
+
+    def attribute(self, ref) -> object | None:
+        provider = attributes.provider_of(ref)
+        if not hasattr(provider, "join"):
+            return None
+        if ref.key not in self.joins:
+            alias = f"cx_a{len(self.joins)}"
+            person = Person._meta.db_table
+            join = provider.join(ref, person=f'"{person}"', alias=alias)
+            self.joins[ref.key] = (alias, join, provider.joined_expression(ref, alias=alias))
+        return self.joins[ref.key][2]
+
+    def from_sql(self, vendor: str) -> tuple[str, list]:
+        """The joins to append to ``FROM people_person``."""
+        person = Person._meta.db_table
+        parts: list[str] = []
+        params: list = []
+        if self.events:
+            events = Event.objects.filter(name__in=sorted({c.name for c in self.events}))
+            if self.person_ids is not None:
+                events = events.filter(person_id__in=self.person_ids)
+            lows = [window_bounds(c.window, self.now)[0] for c in self.events]
+            if all(low is not None for low in lows):
+                events = events.filter(timestamp__gte=min(lows))
+            counts = {
+                f"c{k}": Count("pk", filter=event_q(c, now=self.now, tz=self.tz))
+                for k, c in enumerate(self.events)
+            }
+            sql, event_params = (
+                events.order_by().values("person_id").annotate(**counts).query.sql_with_params()
+            )
+            parts.append(f'LEFT JOIN ({sql}) {self.EVENTS} ON {self.EVENTS}.person_id = "{person}"."id"')
+            params += list(event_params)
+        for _, (join_sql, join_params), _ in self.joins.values():
+            parts.append(join_sql)
+            params += list(join_params)
+        return " ".join(parts), params
+
+    MARKER = "cx_scope_joins"
+
+    def attach(self, queryset):
+        """``queryset`` (on Person) with a marker where the joins go; ``sql()`` swaps them in."""
+        return queryset.extra(tables=[self.MARKER])
+
+    def sql(self, queryset, vendor: str) -> tuple[str, list]:
+        sql, params = queryset.query.sql_with_params()
+        marker = f', "{self.MARKER}"'
+        at = sql.index(marker)
+        before = sql[:at].replace("%%", "")
+        n_before = before.count("%s")
+        joins, join_params = self.from_sql(vendor)
+        return (
+            sql[:at] + " " + joins + sql[at + len(marker) :],
+            [*params[:n_before], *join_params, *params[n_before:]],
+        )
 
 
 def _event_set_q(events, op: str, n: int) -> Q:
@@ -98,7 +184,9 @@ def _event_set_q(events, op: str, n: int) -> Q:
     return Q(pk__in=rows.values("person_id"))
 
 
-def compile_q(tree: Condition, *, now: datetime, tz: ZoneInfo, correlated: bool = True) -> Q:
+def compile_q(
+    tree: Condition, *, now: datetime, tz: ZoneInfo, correlated: bool = True, scope: SetScope | None = None
+) -> Q:
     """A Q selecting the people who match ``tree`` at ``now``.
 
     ``correlated`` (the default) gives each event condition a correlated ``Exists``/count, best for
@@ -108,24 +196,28 @@ def compile_q(tree: Condition, *, now: datetime, tz: ZoneInfo, correlated: bool 
     if isinstance(tree, And):
         q = ~Q(pk__in=[])  # true (an empty Q() would vanish under negation)
         for child in tree.children:
-            q &= compile_q(child, now=now, tz=tz, correlated=correlated)
+            q &= compile_q(child, now=now, tz=tz, correlated=correlated, scope=scope)
         return q
     if isinstance(tree, Or):
         q = Q(pk__in=[])
         for child in tree.children:
-            q |= compile_q(child, now=now, tz=tz, correlated=correlated)
+            q |= compile_q(child, now=now, tz=tz, correlated=correlated, scope=scope)
         return q
     if isinstance(tree, Not):
-        return ~compile_q(tree.child, now=now, tz=tz, correlated=correlated)
+        return ~compile_q(tree.child, now=now, tz=tz, correlated=correlated, scope=scope)
     if isinstance(tree, AttributeCondition):
         ref = attributes.resolve(tree.key)
         if ref is None:
             raise LookupError(f"unknown attribute {tree.key!r}")
-        expr = attributes.provider_of(ref).expression(ref)
+        expr = scope.attribute(ref) if scope is not None else None
+        if expr is None:
+            expr = attributes.provider_of(ref).expression(ref)
         pred = tree.predicate
         return predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz)
     if isinstance(tree, EventCondition):
         op, n = tree.count_op, tree.count
+        if scope is not None:
+            return Q(COUNT_LOOKUPS[op](scope.event_count(tree), n))
         if not correlated:
             return _event_set_q(matching_events(tree, now=now, tz=tz, correlated=False), op, n)
         events = matching_events(tree, now=now, tz=tz)

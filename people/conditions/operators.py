@@ -17,8 +17,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, Value
+from django.db.models import Q, TextField, Value
 from django.db.models import lookups as L
+from django.db.models.functions import NullIf
 from django.utils.dateparse import parse_date, parse_datetime
 
 from people.lastcontacted import day_bounds
@@ -164,7 +165,10 @@ def predicate_q(expr, value_type: str, op: str, value: Any, *, now: datetime, tz
     """A Q (boolean expression) applying one operator to an ORM expression.
 
     Never NULL: an empty value makes a positive operator false (not unknown), so NOT works as in Python.
+    Text is empty when it is NULL or '' (as ``predicate_matches`` sees it).
     """
+    if value_type == "text":
+        expr = NullIf(expr, Value(""), output_field=TextField())
     if op in NO_OPERAND or op in NEGATED:
         return _predicate_q(expr, value_type, op, value, now=now, tz=tz)
     return Q(L.IsNull(expr, False)) & _predicate_q(expr, value_type, op, value, now=now, tz=tz)

@@ -99,3 +99,14 @@ class JsonScalar(Func):
         if column_params:
             raise ValueError("JsonScalar reads a plain column")
         return json_scalar_sql(connection.vendor, column_sql, self.path, self.as_)
+
+
+class AliasColumn(models.Expression):
+    """A column of a table the statement joins by hand (``alias.column``), for set-based compiles."""
+
+    def __init__(self, alias: str, column: str, output_field):
+        super().__init__(output_field=output_field)
+        self.alias, self.column = alias, column
+
+    def as_sql(self, compiler, connection):
+        return f"{self.alias}.{self.column}", []

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from computed import plans, services
+from computed import plans, refresh, services
 from computed.models import ComputedAttribute
 from computed.selectors import person_values
 
@@ -10,8 +10,10 @@ from computed.selectors import person_values
 @pytest.fixture(autouse=True)
 def _fresh_plans():
     plans.clear_cache()
+    refresh.clear_cache()
     yield
     plans.clear_cache()
+    refresh.clear_cache()
 
 
 @pytest.fixture
