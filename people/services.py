@@ -56,33 +56,47 @@ def _is_empty(value: Any) -> bool:
 
 
 def _write_allowed(
-    meta: dict | None, *, op: Operation, rank: int, at: datetime, source_id: int | None, manual: bool
+    meta: dict | None, *, rank: int, at: datetime, source_id: int | None, manual: bool, op: str = ""
 ) -> str:
     """Why a write may not apply ("" when it may). See DESIGN.md §4 and docs/attributes.md.
 
-    - A manual write (an operator in the admin or API) always applies.
+    - A manual write (an operator in the admin or API) skips the source-priority rules.
     - A higher-priority source class (lower rank) always wins over a lower one; a lower one never
       overwrites a value a higher one set.
-    - Within a class, event time decides: an older write never overwrites a newer value.
+    - Otherwise event time decides: an older write never overwrites a newer value (manual ones too).
     - Partner feeds: once one partner feed set a key, another partner feed cannot change it.
     """
-    if manual or not meta:
+    if not meta:
         return ""
-    stored_rank = meta.get("rank", MANUAL_RANK)
-    if rank < stored_rank:
-        return ""
-    if rank > stored_rank:
-        return "lower source priority"
-    if (
-        rank == Source.Priority.PARTNER_FEED
-        and meta.get("source") is not None
-        and meta.get("source") != source_id
-    ):
-        return "set by another partner feed"
-    stored_at = parse_datetime(meta["at"]) if meta.get("at") else None
+    if not manual:
+        stored_rank = meta.get("rank", MANUAL_RANK)
+        if rank < stored_rank:
+            return ""
+        if rank > stored_rank:
+            return "lower source priority"
+        if (
+            rank == Source.Priority.PARTNER_FEED
+            and meta.get("source") is not None
+            and meta.get("source") != source_id
+        ):
+            return "set by another partner feed"
+    stored_at = _meta_time(meta)
     if stored_at is not None and at < stored_at:
         return "older than the stored value"
     return ""
+
+
+def _meta_time(meta: dict | None) -> datetime | None:
+    return parse_datetime(meta["at"]) if meta and meta.get("at") else None
+
+
+def _set_once_allowed(meta: dict | None, current: Any, at: datetime) -> bool | None:
+    """Set once on a non-empty value: only an earlier set once replaces a value set once later
+    (event time, not arrival order). ``None`` when the value is empty (the normal rules apply)."""
+    if _is_empty(current):
+        return None
+    stored_at = _meta_time(meta)
+    return bool(meta and meta.get("op") == "set_once" and stored_at is not None and at < stored_at)
 
 
 def _assign(person: Person, spec: AttributeSpec, value: Any) -> None:
@@ -112,6 +126,69 @@ def validate_attribute_writes(
     return cast
 
 
+@dataclass
+class AppliedWrites:
+    changed: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    ignored: dict[str, str] = field(default_factory=dict)
+    audit: list[AttributeChange] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)  # Person fields to save
+    meta_changed: bool = False
+
+
+def apply_attribute_writes(
+    person: Person,
+    cast_writes: Sequence[tuple[AttributeWrite, AttributeSpec, Any]],
+    *,
+    source: Source | None,
+    at: datetime,
+    actor=None,
+) -> AppliedWrites:
+    """Apply already-cast writes to a loaded (and locked) person in memory: the per-key rules of
+    DESIGN.md §4 in one place. Saves nothing; the caller writes ``fields`` and the ``audit`` rows.
+    Batch writers (ingestion) call it per person and write every person in bulk."""
+    manual = source is None
+    rank = MANUAL_RANK if manual else source.priority
+    source_id = source.pk if source else None
+    applied = AppliedWrites()
+    for write, spec, value in cast_writes:
+        meta = person.attribute_meta.get(spec.key)
+        current = read_attribute(person, spec.key)
+        once = _set_once_allowed(meta, current, at) if write.op == "set_once" else None
+        if once is False:
+            applied.ignored[spec.key] = "already set"
+            continue
+        reason = "" if once else _write_allowed(meta, rank=rank, at=at, source_id=source_id, manual=manual)
+        if reason:
+            applied.ignored[spec.key] = reason
+            continue
+        new_meta = {"at": at.isoformat(), "source": source_id, "rank": int(rank), "op": write.op}
+        if current == value:
+            # Unchanged: no audit row; only remember the newer time so an older write cannot win.
+            stored_at = _meta_time(meta)
+            if stored_at is not None and stored_at < at:
+                person.attribute_meta[spec.key] = new_meta
+                applied.meta_changed = True
+                applied.fields.add("attribute_meta")
+            continue
+        _assign(person, spec, value)
+        person.attribute_meta[spec.key] = new_meta
+        applied.changed[spec.key] = (current, value)
+        applied.fields.update(("attribute_meta", "modified_at", spec.key if spec.standard else "custom"))
+        applied.audit.append(
+            AttributeChange(
+                person_id=person.pk,
+                key=spec.key,
+                old_value=current,
+                new_value=value,
+                operation=write.op,
+                source=source,
+                actor=actor,
+                effective_at=at,
+            )
+        )
+    return applied
+
+
 @transaction.atomic
 def person_write_attributes(
     *,
@@ -138,43 +215,9 @@ def person_write_attributes(
         return result
 
     locked = Person.objects.select_for_update().get(pk=person.pk)
-    manual = source is None
-    rank = MANUAL_RANK if manual else source.priority
-    source_id = source.pk if source else None
-    meta_changed = False
-    audit: list[AttributeChange] = []
-    for write, spec, value in cast_writes:
-        meta = locked.attribute_meta.get(spec.key)
-        current = read_attribute(locked, spec.key)
-        if write.op == "set_once" and not _is_empty(current):
-            result.ignored[spec.key] = "already set"
-            continue
-        reason = _write_allowed(meta, op=write.op, rank=rank, at=at, source_id=source_id, manual=manual)
-        if reason:
-            result.ignored[spec.key] = reason
-            continue
-        new_meta = {"at": at.isoformat(), "source": source_id, "rank": int(rank), "op": write.op}
-        if current == value:
-            # Unchanged: no audit row; only remember the newer time so an older write cannot win.
-            if meta and meta.get("at") and parse_datetime(meta["at"]) < at:
-                locked.attribute_meta[spec.key] = new_meta
-                meta_changed = True
-            continue
-        _assign(locked, spec, value)
-        locked.attribute_meta[spec.key] = new_meta
-        result.changed[spec.key] = (current, value)
-        audit.append(
-            AttributeChange(
-                person=locked,
-                key=spec.key,
-                old_value=current,
-                new_value=value,
-                operation=write.op,
-                source=source,
-                actor=actor,
-                effective_at=at,
-            )
-        )
+    applied = apply_attribute_writes(locked, cast_writes, source=source, at=at, actor=actor)
+    result.changed, result.ignored = applied.changed, applied.ignored
+    audit, meta_changed = applied.audit, applied.meta_changed
 
     if result.changed:
         locked.modified_at = timezone.now()
@@ -335,47 +378,39 @@ def people_bulk_write_attribute(
 ) -> int:
     """Set one attribute to a value (or reset it to empty) for many people; returns how many changed.
 
-    Runs in primary-key batches, each its own transaction: one locking SELECT, one bulk UPDATE and one
-    bulk INSERT of audit rows per batch. Unchanged people are skipped, so running it twice is harmless.
+    The same per-key rules as ``person_write_attributes`` (a manual write), applied in primary-key
+    batches, each its own transaction: one locking SELECT, one bulk UPDATE and one bulk INSERT of
+    audit rows per batch. Unchanged people are skipped, so running it twice is harmless.
     ``on_batch(n)`` is called after each batch (job progress).
     """
-    spec = validate_attribute_writes([AttributeWrite(key, value, op)])[0][1]
-    cast = None if op == "unset" else cast_attribute(spec, value)
+    cast_writes = validate_attribute_writes([AttributeWrite(key, value, op)])
+    spec = cast_writes[0][1]
     changed_total = 0
     ids = sorted(set(person_ids))
-    fields = [spec.key if spec.standard else "custom", "attribute_meta", "modified_at"]
     for start in range(0, len(ids), BULK_BATCH_SIZE):
         chunk = ids[start : start + BULK_BATCH_SIZE]
         now = timezone.now()
-        meta = {"at": now.isoformat(), "source": None, "rank": int(MANUAL_RANK), "op": op}
         with transaction.atomic():
             people = list(
-                Person.objects.select_for_update().filter(pk__in=chunk).order_by("pk").only("pk", *fields[:2])
+                Person.objects.select_for_update()
+                .filter(pk__in=chunk)
+                .order_by("pk")
+                .only("pk", spec.key if spec.standard else "custom", "attribute_meta")
             )
             changed: list[Person] = []
             audit: list[AttributeChange] = []
+            fields: set[str] = set()
             for person in people:
-                current = read_attribute(person, spec.key)
-                if current == cast:
-                    continue
-                _assign(person, spec, cast)
-                person.attribute_meta[spec.key] = meta
-                person.modified_at = now
-                changed.append(person)
-                audit.append(
-                    AttributeChange(
-                        person_id=person.pk,
-                        key=spec.key,
-                        old_value=current,
-                        new_value=cast,
-                        operation=op,
-                        actor=actor,
-                        effective_at=now,
-                    )
-                )
-            Person.objects.bulk_update(changed, fields)
-            AttributeChange.objects.bulk_create(audit)
-            notify_people_changed([p.pk for p in changed], reason="bulk update")
+                applied = apply_attribute_writes(person, cast_writes, source=None, at=now, actor=actor)
+                if applied.changed:
+                    person.modified_at = now
+                    changed.append(person)
+                    audit.extend(applied.audit)
+                    fields |= applied.fields
+            if changed:
+                Person.objects.bulk_update(changed, sorted(fields))
+                AttributeChange.objects.bulk_create(audit)
+                notify_people_changed([p.pk for p in changed], reason="bulk update")
         changed_total += len(changed)
         if on_batch is not None:
             on_batch(len(chunk))

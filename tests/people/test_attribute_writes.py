@@ -131,3 +131,52 @@ def test_phone_is_stored_in_e164(make_person):
     person_write_attributes(person=person, writes=[AttributeWrite("phone", "+44 20 7946 0958")])
     person.refresh_from_db()
     assert person.phone == "+442079460958"
+
+
+def test_manual_write_with_an_older_time_does_not_overwrite_a_newer_value(make_person, make_source, plan):
+    # given an SDK wrote "gold" now
+    person = make_person()
+    person_write_attributes(
+        person=person, writes=[AttributeWrite("plan", "gold")], source=make_source().source, at=NOW
+    )
+    # when an operator replays an old value with its old time
+    result = person_write_attributes(
+        person=person, writes=[AttributeWrite("plan", "silver")], at=NOW - timedelta(days=30)
+    )
+    # then the newer value stays and its time does not move back
+    person.refresh_from_db()
+    assert person.custom["plan"] == "gold"
+    assert result.ignored == {"plan": "older than the stored value"}
+    assert person.attribute_meta["plan"]["at"] == NOW.isoformat()
+
+
+def test_manual_write_overrides_a_higher_priority_source(make_person, make_source, plan):
+    person = make_person()
+    account = make_source("CRM", priority=Source.Priority.ACCOUNT).source
+    person_write_attributes(person=person, writes=[AttributeWrite("plan", "gold")], source=account, at=NOW)
+    person_write_attributes(person=person, writes=[AttributeWrite("plan", "vip")], at=NOW + timedelta(1))
+    person.refresh_from_db()
+    assert person.custom["plan"] == "vip"
+
+
+def test_set_once_keeps_the_earliest_event_whatever_the_arrival_order(make_person, plan):
+    # given a later set-once arrives first
+    person = make_person()
+    person_write_attributes(person=person, writes=[AttributeWrite("plan", "late", "set_once")], at=NOW)
+    # when the earlier one arrives
+    person_write_attributes(
+        person=person, writes=[AttributeWrite("plan", "early", "set_once")], at=NOW - timedelta(hours=1)
+    )
+    # then the earliest event's value is kept
+    person.refresh_from_db()
+    assert person.custom["plan"] == "early"
+
+
+def test_set_once_never_replaces_a_value_that_was_set(make_person, plan):
+    person = make_person()
+    person_write_attributes(person=person, writes=[AttributeWrite("plan", "chosen")], at=NOW)
+    person_write_attributes(
+        person=person, writes=[AttributeWrite("plan", "early", "set_once")], at=NOW - timedelta(hours=1)
+    )
+    person.refresh_from_db()
+    assert person.custom["plan"] == "chosen"
