@@ -536,22 +536,53 @@ class PersonForm(forms.ModelForm):
         model = Person
         fields = ["kind", *STANDARD_ATTRIBUTES.keys(), "custom"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The values as the page was loaded travel with the form, so a save only writes what the
+        # operator changed, not what changed in the database meanwhile (ingestion, other users).
+        for field in self.fields.values():
+            field.show_hidden_initial = True
+
+    def _loaded(self, name: str):
+        field = self.fields[name]
+        raw = self.data.get(self.add_initial_prefix(name))
+        if raw is None:
+            return self.initial.get(name)
+        try:
+            return field.to_python(
+                field.hidden_widget().value_from_datadict(
+                    self.data, self.files, self.add_initial_prefix(name)
+                )
+            )
+        except ValidationError:
+            return self.initial.get(name)
+
     def clean(self):
         data = super().clean()
         custom = data.get("custom") or {}
         if not isinstance(custom, dict):
             self.add_error("custom", 'Custom attributes are an object: {"key": value, ...}.')
             return data
-        writes = [
-            services.AttributeWrite(k, data.get(k)) for k in STANDARD_ATTRIBUTES if k in self.changed_data
-        ]
-        writes += [services.AttributeWrite(k, v) for k, v in custom.items()]
         try:
-            services.validate_attribute_writes(writes)
+            services.validate_attribute_writes(self.attribute_writes())
         except ValidationError as exc:
             key = getattr(exc, "key", None)
             self.add_error(key if key in self.fields else "custom", exc.messages[0])
         return data
+
+    def attribute_writes(self) -> list[services.AttributeWrite]:
+        """What the operator changed, compared with the form as it was loaded (not with the row now:
+        values that changed meanwhile, e.g. by ingestion, are left alone)."""
+        data = self.cleaned_data
+        writes = [
+            services.AttributeWrite(k, data.get(k)) for k in STANDARD_ATTRIBUTES if k in self.changed_data
+        ]
+        if "custom" in self.changed_data:
+            before = self._loaded("custom") or {}
+            after = data.get("custom") or {}
+            writes += [services.AttributeWrite(k, v) for k, v in after.items() if before.get(k) != v]
+            writes += [services.AttributeWrite(k, op="unset") for k in before if k not in after]
+        return writes
 
 
 @admin.register(Person)
@@ -631,18 +662,7 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
         else:
             stored.save()
             obj.pk = stored.pk
-        writes = [
-            services.AttributeWrite(key, form.cleaned_data.get(key))
-            for key in STANDARD_ATTRIBUTES
-            if key in form.changed_data
-        ]
-        custom = form.cleaned_data.get("custom") or {}
-        writes += [
-            services.AttributeWrite(key, value)
-            for key, value in custom.items()
-            if stored.custom.get(key) != value
-        ]
-        writes += [services.AttributeWrite(key, op="unset") for key in set(stored.custom) - set(custom)]
+        writes = form.attribute_writes()
         try:
             services.person_write_attributes(person=stored, writes=writes, actor=request.user)
         except (AttributeValueError, UnknownAttributeError) as exc:

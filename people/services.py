@@ -23,6 +23,7 @@ from people.attributes import (
 from people.models import (
     AttributeChange,
     AttributeDefinition,
+    AttributeType,
     Channel,
     Job,
     Person,
@@ -115,11 +116,16 @@ def validate_attribute_writes(
     writes: Iterable[AttributeWrite], definitions: dict[str, AttributeDefinition] | None = None
 ) -> list[tuple[AttributeWrite, AttributeSpec, Any]]:
     """Cast every write first, so a bad value fails the whole call before anything is written."""
+    writes = list(writes)
     if definitions is None:
         keys = [w.key for w in writes if w.key not in STANDARD_ATTRIBUTES]
         definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=keys)}
     cast = []
     for write in writes:
+        if write.op == "unset" and write.key not in STANDARD_ATTRIBUTES and write.key not in definitions:
+            # Unsetting a key whose definition was deleted cleans the leftover value up.
+            cast.append((write, AttributeSpec(write.key, write.key, AttributeType.TEXT, False), None))
+            continue
         spec = attribute_spec(write.key, definitions)
         value = None if write.op == "unset" else cast_attribute(spec, write.value)
         cast.append((write, spec, value))

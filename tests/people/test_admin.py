@@ -1,5 +1,7 @@
 """The admin pages a marketer uses render with demo data, for both roles, and their actions work."""
 
+import json
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -232,3 +234,49 @@ def test_deleting_an_event_definition_keeps_the_events(client, demo, admin_user)
     assert response.status_code == 302
     assert not EventDefinition.objects.filter(name="Order Completed").exists()
     assert before > 0 and Event.objects.filter(name="Order Completed").count() == before
+
+
+def _form_data(client, url):
+    """The fields of the change form as a browser posts them, hidden initial values included."""
+    import json
+
+    form = client.get(url).context["adminform"].form
+    data = {k: ("" if v is None else v) for k, v in form.initial.items() if k in form.fields}
+    data["custom"] = json.dumps(data.get("custom") or {})
+    data.update({f"initial-{k}": v for k, v in data.items()})
+    return data
+
+
+def test_saving_the_form_keeps_values_that_changed_while_it_was_open(client, demo, admin_user):
+    # given an operator opens a person's page
+    from people.services import AttributeWrite, person_write_attributes
+
+    client.force_login(admin_user)
+    person = Person.objects.filter(custom__plan__isnull=False).first()
+    url = reverse("admin:people_person_change", args=[person.pk])
+    data = _form_data(client, url)
+    # when ingestion changes the plan meanwhile and the operator saves only a new first name
+    person_write_attributes(person=person, writes=[AttributeWrite("plan", "changed-meanwhile")])
+    data["first_name"] = "Renamed"
+    assert client.post(url, data).status_code == 302
+    # then both changes are kept
+    person.refresh_from_db()
+    assert (person.first_name, person.custom["plan"]) == ("Renamed", "changed-meanwhile")
+
+
+def test_a_leftover_value_of_a_deleted_definition_does_not_block_edits(client, demo, admin_user):
+    from people.models import AttributeDefinition
+
+    client.force_login(admin_user)
+    person = Person.objects.filter(custom__plan__isnull=False).first()
+    AttributeDefinition.objects.filter(key="plan").delete()
+    url = reverse("admin:people_person_change", args=[person.pk])
+    data = _form_data(client, url)
+    custom = json.loads(data["custom"])
+    custom.pop("plan")
+    data["custom"] = json.dumps(custom)
+    data["first_name"] = "Still editable"
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    person.refresh_from_db()
+    assert person.first_name == "Still editable" and "plan" not in person.custom
