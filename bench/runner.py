@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             "seed": spec.seed,
             "anchor": spec.anchor.isoformat(),
             "smoke": args.smoke,
+            "data": {k: state.get(k) for k in ("persons", "events", "identities")},
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             "load": state.get("timings", {}),
             "notes": ctx.notes,
         }
