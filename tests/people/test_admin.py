@@ -280,3 +280,22 @@ def test_a_leftover_value_of_a_deleted_definition_does_not_block_edits(client, d
     assert response.status_code == 302, response.context["adminform"].form.errors
     person.refresh_from_db()
     assert person.first_name == "Still editable" and "plan" not in person.custom
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:auth_group_add",
+        "admin:authtoken_tokenproxy_add",
+        "admin:identity_accesstoken_add",
+        "admin:django_q_schedule_add",
+    ],
+)
+def test_marketeer_cannot_manage_groups_tokens_or_schedules(client, marketeer_user, url_name):
+    client.force_login(marketeer_user)
+    assert client.get(reverse(url_name)).status_code == 403
+
+
+def test_marketeer_can_view_the_task_queue(client, marketeer_user):
+    client.force_login(marketeer_user)
+    assert client.get(reverse("admin:django_q_schedule_changelist")).status_code == 200
