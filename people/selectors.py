@@ -42,29 +42,37 @@ def person_recent_events(*, person: Person, limit: int = 50) -> QuerySet[Event]:
 
 
 def person_latest_device(*, person: Person) -> dict:
-    """Device information from the context of the person's latest event that has one."""
+    """Device information from the context of the person's latest event that has one.
+
+    Clients send contexts of any shape; anything that is not the expected object is ignored.
+    """
     context = (
         Event.objects.filter(person=person)
         .exclude(context={})
         .order_by("-timestamp")
         .values_list("context", flat=True)
         .first()
-    ) or {}
-    device = context.get("device") or {}
-    os_info = context.get("os") or {}
-    location = context.get("location") or {}
-    user_agent = context.get("userAgent") or ""
-    browser = context.get("browser") or {}
+    )
+    context = context if isinstance(context, dict) else {}
+
+    def part(name: str) -> dict:
+        value = context.get(name)
+        return value if isinstance(value, dict) else {}
+
+    def text(*values) -> str:
+        return " ".join(str(v) for v in values if v not in (None, "") and not isinstance(v, (dict, list)))
+
+    device, os_info, location, browser = part("device"), part("os"), part("location"), part("browser")
+    user_agent = context.get("userAgent")
     return {
-        "device": " ".join(str(v) for v in [device.get("manufacturer"), device.get("model")] if v)
-        or device.get("type", ""),
-        "os": " ".join(str(v) for v in [os_info.get("name"), os_info.get("version")] if v),
-        "browser": " ".join(str(v) for v in [browser.get("name"), browser.get("version")] if v)
-        or user_agent[:80],
-        "country": location.get("country", ""),
-        "city": location.get("city", ""),
-        "language": context.get("locale", ""),
-        "timezone": context.get("timezone", ""),
+        "device": text(device.get("manufacturer"), device.get("model")) or text(device.get("type")),
+        "os": text(os_info.get("name"), os_info.get("version")),
+        "browser": text(browser.get("name"), browser.get("version"))
+        or (user_agent[:80] if isinstance(user_agent, str) else ""),
+        "country": text(location.get("country")),
+        "city": text(location.get("city")),
+        "language": text(context.get("locale")),
+        "timezone": text(context.get("timezone")),
     }
 
 

@@ -299,3 +299,13 @@ def test_marketeer_cannot_manage_groups_tokens_or_schedules(client, marketeer_us
 def test_marketeer_can_view_the_task_queue(client, marketeer_user):
     client.force_login(marketeer_user)
     assert client.get(reverse("admin:django_q_schedule_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "context", [{"device": "iPhone", "os": ["iOS"], "location": None}, {"locale": {"x": 1}}, {"userAgent": 5}]
+)
+def test_360_page_survives_odd_event_contexts(client, admin_user, make_person, make_event, context):
+    person = make_person(first_name="Odd")
+    make_event(person, "Page Viewed", context=context)
+    client.force_login(admin_user)
+    assert client.get(reverse("admin:people_person_change", args=[person.pk])).status_code == 200
