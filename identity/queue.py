@@ -147,7 +147,7 @@ def process_inbound(*, max_seconds: float = 30.0, linger: float | None = None) -
     Returns the number of messages processed. Safe to run in several workers at once.
     """
     linger = (0.0 if _sync() else LINGER) if linger is None else linger
-    budget = int(getattr(settings, "INGEST_QUEUE_BATCH_MESSAGES", 2000))
+    budget = int(getattr(settings, "INGEST_QUEUE_BATCH_MESSAGES", 1000))
     deadline = time.monotonic() + max_seconds
     done = 0
     idle_since = None
@@ -165,7 +165,7 @@ def process_inbound(*, max_seconds: float = 30.0, linger: float | None = None) -
     return done
 
 
-def drain_once(*, max_messages: int = 2000, ids: list[int] | None = None) -> int:
+def drain_once(*, max_messages: int = 1000, ids: list[int] | None = None) -> int:
     """Claim pending rows (oldest first, up to ``max_messages`` messages), process and delete them."""
     with transaction.atomic():
         pending = InboundBatch.objects.filter(status=InboundBatch.Status.PENDING)
