@@ -5,6 +5,10 @@ ModelAdmins are configuration plus thin hooks that call services; long work beco
 
 from __future__ import annotations
 
+import contextlib
+import re
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
@@ -36,8 +40,8 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from unfold.paginator import InfinitePaginator
 
 from people import extensions, selectors, services
-from people.attributes import STANDARD_ATTRIBUTES, AttributeValueError, UnknownAttributeError
-from people.lastcontacted import ContactOperator
+from people.attributes import STANDARD_ATTRIBUTES, AttributeValueError, UnknownAttributeError, normalize_phone
+from people.lastcontacted import ContactOperator, day_count
 from people.models import (
     AttributeDefinition,
     Channel,
@@ -54,6 +58,8 @@ from people.models import (
 )
 from people.resources import PersonResource
 from people.validation import validate_attribute_definition
+
+PHONE_LIKE = re.compile(r"\+?[\d\s().-]{6,20}")
 
 # --- Auth, tokens and the task queue, restyled under Unfold -------------------------------------
 
@@ -303,12 +309,16 @@ class PersonUidFilter(admin.SimpleListFilter):
         return [(value, value)] if value else []
 
     def queryset(self, request, queryset):
-        value = self.value()
+        value = (self.value() or "").strip()
         if not value:
             return queryset
-        if value.isdigit():
+        if value.isascii() and value.isdigit():
             return queryset.filter(person_id=int(value))
-        return queryset.filter(person__uid=value)
+        try:
+            return queryset.filter(person__uid=uuid.UUID(value))
+        except ValueError:
+            messages.error(request, f"Person filter: {value!r} is neither a unified id nor a number.")
+            return queryset.none()
 
 
 @admin.register(Event)
@@ -463,19 +473,18 @@ class LastContactedFilter(FormFilter):
         try:
             operator = ContactOperator(op)
             value = _parse_contact_value(operator, raw)
-        except (ValueError, TypeError) as exc:
+            channel_id = int(channel) if channel else None
+            return queryset.last_contacted(operator, value, channel_id=channel_id)
+        except (ValueError, TypeError, OverflowError) as exc:
             messages.error(request, f"Last contacted filter: {exc}")
-            return queryset
-        return queryset.last_contacted(operator, value, channel_id=int(channel) if channel else None)
+            return queryset.none()
 
 
 def _parse_contact_value(operator: ContactOperator, raw: str):
     if operator is ContactOperator.UNKNOWN:
         return None
     if operator in {ContactOperator.MORE_THAN, ContactOperator.LESS_THAN, ContactOperator.EXACTLY}:
-        if not raw.strip().isdigit():
-            raise ValueError("enter a whole number of days")
-        return int(raw)
+        return day_count(raw.strip())
     if operator is ContactOperator.ON:
         parsed = parse_date(raw.strip())
         if parsed is None:
@@ -600,7 +609,7 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
         ("last_activity_at", RangeDateTimeFilter),
     ]
     list_filter_submit = True
-    search_fields = ["first_name", "last_name", "=email", "=phone", "=uid"]
+    search_fields = ["first_name"]  # enables the search box; get_search_results does the work
     search_help_text = "Name, email, phone, unified id, or any identifier"
     show_full_result_count = False
     paginator = InfinitePaginator
@@ -631,22 +640,31 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
         return str(obj)
 
     def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        """Route the term by its shape so each kind of search can use an index: an email, a phone
+        number, a unified id, any identifier (through identity's registered search); otherwise a
+        name prefix (every word must start a first or last name)."""
         term = search_term.strip()
-        if term and extensions.person_searches:
-            ids: set[int] = set()
-            for search in extensions.person_searches.values():
-                ids.update(search(term))
-            if ids:
-                results = results | queryset.filter(pk__in=ids)
-        if term:
-            try:
-                import uuid
-
-                results = results | queryset.filter(uid=uuid.UUID(term))
-            except ValueError:
-                pass
-        return results, may_have_duplicates
+        if not term:
+            return queryset, False
+        found = Q(pk__in=[])
+        if "@" in term:
+            found |= Q(email=term.lower())
+        with contextlib.suppress(ValueError):
+            found |= Q(uid=uuid.UUID(term))
+        if PHONE_LIKE.fullmatch(term):
+            with contextlib.suppress(ValidationError):
+                found |= Q(phone=normalize_phone("phone", term))
+        ids: set[int] = set()
+        for search in extensions.person_searches.values():
+            ids.update(search(term))
+        if ids:
+            found |= Q(pk__in=ids)
+        if "@" not in term:
+            words = Q()
+            for word in term.split()[:4]:
+                words &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+            found |= words
+        return queryset.filter(found), False
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -34,6 +34,20 @@ class ContactOperator(StrEnum):
     UNKNOWN = "unknown"
 
 
+MAX_DAYS = 36_500  # a hundred years: anything larger cannot be a date
+
+
+def day_count(value) -> int:
+    """N of "N days ago": a whole number from 0 to ``MAX_DAYS``; ``ValueError`` otherwise."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a whole number of days, got {value!r}") from None
+    if not 0 <= n <= MAX_DAYS:
+        raise ValueError(f"days must be between 0 and {MAX_DAYS}, got {n}")
+    return n
+
+
 DAY_OPERATORS = {ContactOperator.MORE_THAN, ContactOperator.LESS_THAN, ContactOperator.EXACTLY}
 INSTANT_OPERATORS = {ContactOperator.BEFORE, ContactOperator.AFTER}
 
@@ -52,7 +66,7 @@ def contact_q(field: str, op: ContactOperator | str, value=None, *, now: datetim
     if op is ContactOperator.UNKNOWN:
         return Q(**{f"{field}__isnull": True})
     if op in DAY_OPERATORS:
-        n = int(value)
+        n = day_count(value)
         if op is ContactOperator.MORE_THAN:
             return Q(**{f"{field}__lte": now - (n + 1) * DAY})
         if op is ContactOperator.LESS_THAN:
@@ -76,7 +90,7 @@ def contact_matches(
     if contacted_at is None:
         return False
     if op in DAY_OPERATORS:
-        n = int(value)
+        n = day_count(value)
         days_ago = (now - contacted_at) // DAY
         if op is ContactOperator.MORE_THAN:
             return days_ago > n

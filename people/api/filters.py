@@ -6,7 +6,7 @@ import django_filters
 from django.core.exceptions import ValidationError
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
-from people.lastcontacted import ContactOperator
+from people.lastcontacted import ContactOperator, day_count
 from people.models import Event, Job, Person
 
 
@@ -60,7 +60,10 @@ class PersonFilter(django_filters.FilterSet):
         if field and argument is None:
             raise ApiValidationError({field: [f"Required with last_contacted={op.value}."]})
         if field == "days":
-            argument = int(argument)
+            try:
+                argument = day_count(argument)
+            except ValueError as exc:
+                raise ApiValidationError({"days": [str(exc)]}) from exc
         channel_id = None
         if data.get("channel"):
             channel_id = Channel.objects.filter(key=data["channel"]).values_list("pk", flat=True).first()
@@ -68,7 +71,7 @@ class PersonFilter(django_filters.FilterSet):
                 raise ApiValidationError({"channel": [f"Unknown channel {data['channel']!r}."]})
         try:
             return queryset.last_contacted(op, argument, channel_id=channel_id)
-        except (ValueError, ValidationError) as exc:
+        except (ValueError, ValidationError, OverflowError) as exc:
             raise ApiValidationError({"last_contacted": [str(exc)]}) from exc
 
 

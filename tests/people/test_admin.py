@@ -309,3 +309,43 @@ def test_360_page_survives_odd_event_contexts(client, admin_user, make_person, m
     make_event(person, "Page Viewed", context=context)
     client.force_login(admin_user)
     assert client.get(reverse("admin:people_person_change", args=[person.pk])).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"person": "not-a-uuid"}, "neither a unified id"),
+        ({"person": "²"}, "neither a unified id"),
+    ],
+)
+def test_bad_event_filters_show_a_message_not_an_error(client, admin_user, params, message):
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:people_event_changelist"), params, follow=True)
+    assert response.status_code == 200
+    assert message in " ".join(str(m) for m in response.context["messages"])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"lc_op": "unknown", "lc_channel": "abc"},
+        {"lc_op": "more_than", "lc_value": "99999999999"},
+        {"lc_op": "on", "lc_value": "yesterday"},
+        {"lc_op": "nonsense"},
+    ],
+)
+def test_bad_last_contacted_filters_show_a_message_not_an_error(client, admin_user, params):
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:people_person_changelist"), params)
+    assert response.status_code == 200
+    assert "Last contacted filter" in " ".join(str(m) for m in response.context["messages"])
+
+
+def test_search_by_phone_in_any_format_and_by_name_prefix(client, demo, admin_user):
+    client.force_login(admin_user)
+    person = Person.objects.exclude(phone="").first()
+    url = reverse("admin:people_person_changelist")
+    spaced = person.phone[:3] + " " + person.phone[3:7] + " " + person.phone[7:]
+    assert f"/person/{person.pk}/change/" in client.get(url, {"q": spaced}).content.decode()
+    by_name = client.get(url, {"q": f"{person.first_name[:3]} {person.last_name[:3]}"}).content.decode()
+    assert f"/person/{person.pk}/change/" in by_name

@@ -186,3 +186,10 @@ def test_lists_do_not_query_per_row(api, make_person, make_event, django_assert_
         assert len(api.get("/api/events/").json()["results"]) == 30
     with django_assert_max_num_queries(6):
         assert len(api.get("/api/people/").json()["results"]) == 30
+
+
+@pytest.mark.parametrize("days", ["99999999999", "-1", "x"])
+def test_last_contacted_days_out_of_range_is_a_400(api, days):
+    response = api.get("/api/people/", {"last_contacted": "more_than", "days": days})
+    assert response.status_code == 400
+    assert "days" in response.json()
