@@ -57,6 +57,13 @@ class AttributeUpdateInput(serializers.Serializer):
     )
 
 
+class ContactInput(serializers.Serializer):
+    channel = serializers.SlugRelatedField(
+        slug_field="key", queryset=Channel.objects.all(), required=False, allow_null=True
+    )
+    at = serializers.DateTimeField(help_text="When the person was contacted.")
+
+
 class AttributeUpdateOutput(serializers.Serializer):
     changed = serializers.ListField(child=serializers.CharField())
     ignored = serializers.DictField(child=serializers.CharField())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -28,11 +30,13 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = serializers.PersonOutput
     filterset_class = filters.PersonFilter
     lookup_field = "uid"
-    ordering_fields = ["created_at", "modified_at", "last_activity_at"]
+    ordering_fields: list[str] = []  # cursor pages by primary key: stable and index-backed
 
     def get_serializer_class(self):
         if self.action == "attributes":
             return serializers.AttributeUpdateInput
+        if self.action == "contacts":
+            return serializers.ContactInput
         return super().get_serializer_class()
 
     @extend_schema(
@@ -50,18 +54,40 @@ class PersonViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             services.AttributeWrite(k, v, "set_once") for k, v in data.validated_data["set_once"].items()
         ]
         writes += [services.AttributeWrite(k, None, "unset") for k in data.validated_data["unset"]]
-        result = services.person_write_attributes(
-            person=person, writes=writes, at=data.validated_data.get("at"), actor=request.user
-        )
+        try:
+            result = services.person_write_attributes(
+                person=person, writes=writes, at=data.validated_data.get("at"), actor=request.user
+            )
+        except ValidationError as exc:
+            key = getattr(exc, "key", None)
+            op = next((w.op for w in writes if w.key == key), "set")
+            detail = {op: {key: exc.messages}} if key else {"non_field_errors": exc.messages}
+            raise ApiValidationError(detail) from exc
         return Response(
             serializers.AttributeUpdateOutput(
                 {"changed": sorted(result.changed), "ignored": result.ignored, "person": person}
             ).data
         )
 
+    @extend_schema(
+        request=serializers.ContactInput,
+        responses=serializers.PersonOutput,
+        summary="Record that a person was contacted (overall and on a channel)",
+    )
+    @action(detail=True, methods=["post"])
+    def contacts(self, request: Request, uid=None) -> Response:
+        person = self.get_object()
+        data = serializers.ContactInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.contact_record(
+            person=person, channel=data.validated_data.get("channel"), at=data.validated_data["at"]
+        )
+        person.refresh_from_db()
+        return Response(serializers.PersonOutput(person).data)
+
     def check_permissions(self, request):
         super().check_permissions(request)
-        if self.action == "attributes" and not request.user.has_perm("people.change_person"):
+        if self.action in {"attributes", "contacts"} and not request.user.has_perm("people.change_person"):
             self.permission_denied(request, message="You may not change people.")
 
 

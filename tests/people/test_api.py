@@ -193,3 +193,35 @@ def test_last_contacted_days_out_of_range_is_a_400(api, days):
     response = api.get("/api/people/", {"last_contacted": "more_than", "days": days})
     assert response.status_code == 400
     assert "days" in response.json()
+
+
+def test_attribute_errors_carry_the_field_path(api, make_person):
+    attribute_definition_create(key="visits", label="Visits", type=AttributeType.INTEGER)
+    person = make_person()
+    response = api.post(f"/api/people/{person.uid}/attributes/", {"set_once": {"visits": "x"}}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "set_once": {"visits": ["Attribute 'visits' expects a whole number; got 'x'."]}
+    }
+
+
+def test_record_a_contact_through_the_api(api, make_person, make_channel):
+    make_channel("sms")
+    person = make_person()
+    response = api.post(
+        f"/api/people/{person.uid}/contacts/", {"channel": "sms", "at": "2026-03-01T10:00:00Z"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["last_contacted_at"] == "2026-03-01T10:00:00Z"
+    assert person.channel_contacts.get().channel.key == "sms"
+    unknown = api.post(
+        f"/api/people/{person.uid}/contacts/", {"channel": "fax", "at": "2026-03-01T10:00:00Z"}
+    )
+    assert unknown.status_code == 400 and "channel" in unknown.json()
+
+
+def test_deleting_a_channel_in_use_is_a_409(api, make_source):
+    source = make_source("Website").source
+    response = api.delete(f"/api/channels/{source.channel_id}/")
+    assert response.status_code == 409
+    assert "Website" in response.json()["detail"]
