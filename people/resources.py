@@ -69,9 +69,14 @@ class PersonResource(resources.ModelResource):
         raw_id = (row.get("id") or "").strip()
         if raw_id:
             try:
-                return Person.objects.live().filter(uid=uuid.UUID(raw_id)).first()
+                person = Person.objects.filter(uid=uuid.UUID(raw_id)).first()
             except ValueError:
                 raise ValidationError({"id": f"'{raw_id}' is not a unified id."}) from None
+            if person is None:
+                raise ValidationError({"id": f"No person has the unified id {raw_id}."})
+            while person.merged_into_id is not None:  # a merged profile: write to the one it joined
+                person = person.merged_into
+            return person
         email = (row.get("email") or "").strip().lower()
         if email:
             return Person.objects.live().filter(email=email).first()

@@ -76,3 +76,22 @@ def test_admin_import_preview_and_confirm(client, admin_user, plan):
     response = client.post(reverse("admin:people_person_process_import"), confirm.initial)
     assert response.status_code == 302
     assert Person.objects.get(email="zoe@example.com").custom == {"plan": "pro"}
+
+
+def test_rows_for_a_merged_profile_write_to_the_profile_it_joined(plan, make_person):
+    parent = make_person(email="p@example.com")
+    child = make_person(merged_into=parent)
+    result = PersonResource().import_data(dataset(f"id,plan\n{child.uid},pro\n"), dry_run=False)
+    assert not result.has_validation_errors()
+    parent.refresh_from_db()
+    assert parent.custom == {"plan": "pro"}
+    assert Person.objects.count() == 2
+
+
+def test_an_unknown_unified_id_is_an_invalid_row(plan):
+    result = PersonResource().import_data(
+        dataset("id,plan\n00000000-0000-0000-0000-000000000001,pro\n"), dry_run=False, raise_errors=False
+    )
+    assert result.has_validation_errors()
+    assert "No person has the unified id" in str(result.invalid_rows[0].error_dict)
+    assert not Person.objects.exists()
