@@ -389,6 +389,13 @@ class JobAdmin(ReadOnlyAdmin):
     fields = readonly_fields
     change_form_before_template = "admin/people/job/refresh.html"
 
+    def get_queryset(self, request):
+        # params can hold many person ids (bulk updates): the list does not need them.
+        queryset = super().get_queryset(request).select_related("created_by")
+        return (
+            queryset.defer("params") if request.resolver_match.url_name.endswith("changelist") else queryset
+        )
+
     @display(description="Kind")
     def kind_label(self, obj: Job) -> str:
         from people.jobs import job_label

@@ -16,8 +16,9 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from people.models import Job
@@ -70,10 +71,20 @@ class Progress:
         self.job.progress_done += n
 
 
+def stale_after() -> timedelta:
+    """A running job whose worker died (killed, timed out) may be claimed again after this long."""
+    from django.conf import settings
+
+    return timedelta(seconds=settings.Q_CLUSTER.get("timeout", 1800) + 60)
+
+
 def run(job_id: int) -> str:
-    """Claim a queued job and run it. A second run of the same job does nothing."""
-    claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=timezone.now(), progress_done=0
+    """Claim a queued job (or a stale running one) and run it. A second delivery of the same task
+    while the job runs, or after it finished, does nothing."""
+    now = timezone.now()
+    claimable = Q(status=Job.Status.QUEUED) | Q(status=Job.Status.RUNNING, started_at__lt=now - stale_after())
+    claimed = Job.objects.filter(claimable, pk=job_id).update(
+        status=Job.Status.RUNNING, started_at=now, progress_done=0
     )
     if not claimed:
         return "already claimed"

@@ -194,6 +194,16 @@ class EventOutput(serializers.ModelSerializer):
 class JobOutput(serializers.ModelSerializer):
     progress_percent = serializers.IntegerField(read_only=True)
     created_by = serializers.StringRelatedField()
+    params = serializers.SerializerMethodField()
+
+    def get_params(self, job: Job) -> dict:
+        """Parameters, with long id lists summarized (lists leave them out entirely)."""
+        if "params" in job.get_deferred_fields():
+            return {}
+        params = dict(job.params)
+        if isinstance(params.get("person_ids"), list):
+            params["person_ids"] = f"{len(params['person_ids'])} people"
+        return params
 
     class Meta:
         model = Job

@@ -137,4 +137,8 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Job.objects.select_related("created_by")
     serializer_class = serializers.JobOutput
+
+    def get_queryset(self):
+        return super().get_queryset().defer("params") if self.action == "list" else super().get_queryset()
+
     filterset_class = filters.JobFilter

@@ -52,3 +52,24 @@ def test_a_failing_job_records_the_error():
 def test_unknown_kind_is_refused_at_start():
     with pytest.raises(LookupError):
         job_start(kind="tests.nope")
+
+
+def test_a_job_whose_worker_died_is_claimed_again_after_the_timeout():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    # given a job left "running" by a worker killed long ago
+    job = Job.objects.create(
+        kind="tests.count_to",
+        params={"n": 1},
+        status=Job.Status.RUNNING,
+        started_at=timezone.now() - jobs.stale_after() - timedelta(minutes=1),
+    )
+    # when the task is delivered again
+    assert run_job(job.pk) == "succeeded"
+    # then it ran; a job running for a short while is left alone
+    fresh = Job.objects.create(
+        kind="tests.count_to", params={"n": 1}, status=Job.Status.RUNNING, started_at=timezone.now()
+    )
+    assert run_job(fresh.pk) == "already claimed"
