@@ -54,7 +54,7 @@ class Server:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             LOG_LEVEL="WARNING",
             CONN_MAX_AGE="600",
-            DJANGO_SETTINGS_MODULE="config.settings",
+            DJANGO_SETTINGS_MODULE="bench.settings",
             **self.extra_env,
         )
         cmd = [
@@ -411,3 +411,42 @@ class CpuMeter:
             | {f"{k}_cores": round(v / self.wall, 2) for k, v in self.used.items()}
             | {"db_active_samples": {k: round(v / total, 2) for k, v in self.waits.most_common(5)}}
         )
+
+
+class Workers:
+    """``manage.py qcluster`` against the bench database, for work the web requests enqueue."""
+
+    def __init__(self, url: str, workers: int = 2, extra_env: dict | None = None):
+        self.url, self.workers, self.extra_env = url, workers, extra_env or {}
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Workers:
+        env = dict(
+            os.environ,
+            DATABASE_URL=self.url,
+            DEBUG="0",
+            SECRET_KEY="attune-bench-not-secret",
+            LOG_LEVEL="WARNING",
+            CONN_MAX_AGE="600",
+            Q_WORKERS=str(self.workers),
+            DJANGO_SETTINGS_MODULE="bench.settings",
+            **self.extra_env,
+        )
+        self._log = open("/tmp/attune-bench-qcluster.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"], cwd=REPO, env=env, stdout=self._log, stderr=self._log
+        )
+        time.sleep(2)
+        if self.proc.poll() is not None:
+            raise RuntimeError("qcluster exited at start; see /tmp/attune-bench-qcluster.log")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()

@@ -4,11 +4,22 @@ through the Python service (``identity.pipeline.ingest_batch``) in one process, 
 
 from __future__ import annotations
 
+import contextlib
 import time
 
-from bench.http import CpuMeter, closed_loop
+from bench.http import CpuMeter, Server, Workers, closed_loop
 from bench.report import Row, median, not_available
-from bench.workloads._common import CLIENTS, counters, deal, delta, segment_post, server, streams, url_exists
+from bench.workloads._common import (
+    CLIENTS,
+    THREADS,
+    WORKERS,
+    counters,
+    deal,
+    delta,
+    segment_post,
+    streams,
+    url_exists,
+)
 
 MUTATES = True
 BATCH = 100
@@ -36,24 +47,35 @@ def placeholder(reason: str) -> list[Row]:
 
 
 def _wait_processed(ctx, before: dict, started: float, settle: float = 2.0, limit: float = 120.0):
-    """Poll until the event count stops growing; returns (counts delta, seconds from start)."""
+    """Poll until nothing is queued and the counts stop growing; (counts delta, seconds from start)."""
     last, last_change = None, time.time()
     deadline = time.time() + limit
     while time.time() < deadline:
         now = counters(ctx.conn)
         if now != last:
             last, last_change = now, time.time()
-        elif time.time() - last_change >= settle:
+        elif time.time() - last_change >= settle and not _pending(ctx.conn):
             break
         time.sleep(0.25)
     return delta(last, before), last_change - started
 
 
-def run(ctx) -> list[Row]:
+def _pending(conn) -> int:
+    if not conn.execute("SELECT to_regclass('identity_inboundbatch') IS NOT NULL").fetchone()[0]:
+        return 0
+    return conn.execute("SELECT count(*) FROM identity_inboundbatch WHERE status = 'pending'").fetchone()[0]
+
+
+def _http(ctx, mode: str) -> dict:
+    """Send the stream through /v1/batch ``repeat`` times in one ingest mode; medians and details."""
     write_key = ctx.state["write_keys"]["web"]
     n = ctx.scale.ingest_messages
+    env = {"BENCH_INGEST_MODE": mode}
     accepted, processed, p50, p99, details = [], [], [], [], []
-    with server(ctx) as srv:
+    with contextlib.ExitStack() as stack:
+        srv = stack.enter_context(Server(ctx.url, workers=WORKERS, threads=THREADS, extra_env=env))
+        if mode == "queued":
+            stack.enter_context(Workers(ctx.url, workers=2, extra_env=env))
         for r in range(ctx.repeat):
             messages, mix = streams(ctx).ingest(n)
             batches = [
@@ -66,7 +88,9 @@ def run(ctx) -> list[Row]:
             before = counters(ctx.conn)
             with CpuMeter(srv, ctx.conn) as cpu:
                 res = closed_loop(srv.port, deal(batches, CLIENTS))
-                written, seconds = _wait_processed(ctx, before, res.started)
+                written, seconds = _wait_processed(
+                    ctx, before, res.started, limit=600 if mode == "queued" else 120
+                )
             cpu_ms = cpu.per_request_ms(res.sent)
             seconds = max(seconds, res.seconds)
             accepted.append(res.units / res.seconds)
@@ -80,43 +104,82 @@ def run(ctx) -> list[Row]:
                     "statuses": dict(res.statuses),
                     "written": written,
                     "errors": res.errors[:3],
-                    "seconds": res.seconds,
+                    "send_seconds": res.seconds,
+                    "processed_seconds": seconds,
                 }
             )
             ctx.log(
-                f"  run {r + 1}: {accepted[-1]:,.0f} events/s accepted, {processed[-1]:,.0f}/s processed, "
+                f"  {mode} run {r + 1}: {accepted[-1]:,.0f} events/s accepted, "
+                f"{processed[-1]:,.0f}/s processed, "
                 f"p50 {p50[-1]:.1f} ms, p99 {p99[-1]:.1f} ms, {dict(res.statuses)}, written {written}"
             )
-            ctx.log(f"  cpu per request of {BATCH} messages: {cpu_ms}")
+            ctx.log(f"  cpu per request of {BATCH} messages (web + db): {cpu_ms}")
             if res.errors:
                 ctx.log(f"  errors: {res.errors[:2]}")
-    service = _service(ctx)
-    ctx.notes["ingest"] = {"runs": details, "service": service, "clients": CLIENTS, "batch": BATCH}
-    copy = ctx.references.get("copy_rows_per_s")
-    rows = [
+    return {
+        "accepted": median(accepted),
+        "processed": median(processed),
+        "p50": median(p50),
+        "p99": median(p99),
+        "runs": details,
+    }
+
+
+def _rows(label: str, m: dict, copy) -> list[Row]:
+    return [
         Row(
-            "ingest /v1/batch",
+            label,
             f"events/s accepted (HTTP 200), {CLIENTS} clients × {BATCH}/request",
-            median(accepted),
+            m["accepted"],
             "events/s",
             copy,
             "R1 raw COPY rows/s",
             target=T_ACCEPTED,
-            meets=median(accepted) >= 10_000,
+            meets=m["accepted"] >= 10_000,
         ),
         Row(
-            "ingest /v1/batch",
+            label,
             "events/s fully processed (events, profiles, identities written)",
-            median(processed),
+            m["processed"],
             "events/s",
             copy,
             "R1 raw COPY rows/s",
             target=T_PROCESSED,
-            meets=median(processed) >= 5_000,
+            meets=m["processed"] >= 5_000,
         ),
-        Row("ingest /v1/batch", "request p50", median(p50), "ms"),
-        Row("ingest /v1/batch", "request p99", median(p99), "ms"),
+        Row(label, "request p50", m["p50"], "ms"),
+        Row(label, "request p99", m["p99"], "ms"),
     ]
+
+
+def run(ctx) -> list[Row]:
+    copy = ctx.references.get("copy_rows_per_s")
+    inline = _http(ctx, "inline")
+    rows = _rows("ingest /v1/batch", inline, copy)
+    queued = None
+    try:
+        import identity.queue  # noqa: F401
+
+        queued = _http(ctx, "queued")
+        rows += _rows("ingest /v1/batch, queued mode", queued, copy)
+    except ImportError:
+        rows += [
+            not_available(
+                "ingest /v1/batch, queued mode",
+                "events/s accepted",
+                "events/s",
+                T_ACCEPTED,
+                "identity has no queued mode",
+            )
+        ]
+    service = _service(ctx)
+    ctx.notes["ingest"] = {
+        "inline": inline,
+        "queued": queued,
+        "service": service,
+        "clients": CLIENTS,
+        "batch": BATCH,
+    }
     if service:
         rows.append(
             Row(

@@ -1,0 +1,12 @@
+"""Settings for the bench's server processes: the project's settings plus the ingest mode under test.
+
+``BENCH_INGEST_MODE=queued`` runs the tracking endpoints in identity's queued mode (durable accept,
+processing by django-q2 workers); anything else leaves the project's default.
+"""
+
+import os
+
+from config.settings import *  # noqa: F403
+
+if os.environ.get("BENCH_INGEST_MODE"):
+    INGEST_MODE = os.environ["BENCH_INGEST_MODE"]
