@@ -4,11 +4,10 @@
 per call, i.e. per message with traits. The pipeline instead calls ``people_write_traits`` once per
 batch: one locking SELECT of every person concerned (primary-key order), the same per-key
 decisions as ``person_write_attributes`` (casting, set/set_once/unset, source priority, event time,
-partner feeds) applied in message order on the loaded rows, one UPDATE of the changed people and one
-INSERT of the audit rows.
+partner feeds: ``people.services.apply_attribute_writes``) applied in message order on the loaded
+rows, one UPDATE of the changed people and one INSERT of the audit rows.
 
-It reuses people's casting and decision helpers; it may belong in ``people.services`` as a batch
-variant of ``person_write_attributes``.
+It may belong in ``people.services`` as a batch variant of ``person_write_attributes``.
 """
 
 from __future__ import annotations
@@ -18,18 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from identity.bulk import bulk_update
-from people.attributes import read_attribute
 from people.models import AttributeChange, AttributeDefinition, Person, Source
-from people.services import (
-    AttributeWrite,
-    _assign,
-    _is_empty,
-    _write_allowed,
-    validate_attribute_writes,
-)
+from people.services import AttributeWrite, apply_attribute_writes, validate_attribute_writes
 
 
 @dataclass(frozen=True)
@@ -60,7 +51,6 @@ def people_write_traits(
         .filter(pk__in=sorted({item.person_id for item in items}))
         .order_by("pk")
     }
-    rank = source.priority
     changed: dict[int, dict[str, tuple]] = {}
     fields: set[str] = set()
     dirty: set[int] = set()
@@ -70,39 +60,14 @@ def people_write_traits(
         person = people.get(item.person_id)
         if person is None:
             continue
-        at = item.at
-        for write, spec, value in cast_writes:
-            meta = person.attribute_meta.get(spec.key)
-            current = read_attribute(person, spec.key)
-            if write.op == "set_once" and not _is_empty(current):
-                continue
-            if _write_allowed(meta, op=write.op, rank=rank, at=at, source_id=source.pk, manual=False):
-                continue
-            new_meta = {"at": at.isoformat(), "source": source.pk, "rank": int(rank), "op": write.op}
-            if current == value:
-                # Unchanged: no audit row; only remember the newer time so an older write cannot win.
-                if meta and meta.get("at") and parse_datetime(meta["at"]) < at:
-                    person.attribute_meta[spec.key] = new_meta
-                    fields.add("attribute_meta")
-                    dirty.add(person.pk)
-                continue
-            _assign(person, spec, value)
-            person.attribute_meta[spec.key] = new_meta
+        applied = apply_attribute_writes(person, cast_writes, source=source, at=item.at)
+        if applied.changed:
             person.modified_at = now
-            fields.update(("attribute_meta", "modified_at", spec.key if spec.standard else "custom"))
+            changed.setdefault(person.pk, {}).update(applied.changed)
+        if applied.fields:
+            fields |= applied.fields
             dirty.add(person.pk)
-            changed.setdefault(person.pk, {})[spec.key] = (current, value)
-            audit.append(
-                AttributeChange(
-                    person_id=person.pk,
-                    key=spec.key,
-                    old_value=current,
-                    new_value=value,
-                    operation=write.op,
-                    source=source,
-                    effective_at=at,
-                )
-            )
+        audit += applied.audit
     if dirty:
         bulk_update([people[pk] for pk in sorted(dirty)], sorted(fields))
     if audit:
