@@ -14,3 +14,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Each test sees its own data: no cached dashboard figures across tests.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}

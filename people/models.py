@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.utils.timezone import localdate, now
+from django.utils.timezone import now
 
 from people.querysets import EventQuerySet, PersonQuerySet
 
@@ -226,7 +226,10 @@ class Person(models.Model):
 
     @property
     def age(self) -> int | None:
-        return age_on(self.birth_date, localdate())
+        """Whole years, as of today in the organization's timezone."""
+        from people.selectors import organization_today
+
+        return age_on(self.birth_date, organization_today()) if self.birth_date else None
 
     @property
     def age_group(self) -> str:

@@ -152,7 +152,8 @@ def test_bulk_update_action_runs_a_job_and_audits(
     assert job.status == Job.Status.SUCCEEDED
     assert job.progress_done == 5 and job.progress_percent == 100
     assert set(Person.objects.filter(pk__in=ids).values_list("custom__plan", flat=True)) == {"vip"}
-    assert client.get(response["Location"]).status_code == 200
+    job_page = client.get(response["Location"]).content.decode()
+    assert 'data-job-state="succeeded"' in job_page and "changed: 5" in job_page
     assert Person.objects.get(pk=ids[0]).attribute_changes.filter(key="plan", new_value="vip").exists()
 
 
@@ -349,3 +350,15 @@ def test_search_by_phone_in_any_format_and_by_name_prefix(client, demo, admin_us
     assert f"/person/{person.pk}/change/" in client.get(url, {"q": spaced}).content.decode()
     by_name = client.get(url, {"q": f"{person.first_name[:3]} {person.last_name[:3]}"}).content.decode()
     assert f"/person/{person.pk}/change/" in by_name
+
+
+def test_custom_attribute_and_country_filters(client, demo, admin_user):
+    client.force_login(admin_user)
+    url = reverse("admin:people_person_changelist")
+    pro = Person.objects.live().filter(custom__plan="pro").first()
+    free = Person.objects.live().filter(custom__plan="free").first()
+    body = client.get(url, {"ca_key": "plan", "ca_value": "pro"}).content.decode()
+    assert f"/person/{pro.pk}/change/" in body and f"/person/{free.pk}/change/" not in body
+    other = Person.objects.live().exclude(country=pro.country).first()
+    body = client.get(url, {"country": pro.country.lower()}).content.decode()
+    assert f"/person/{pro.pk}/change/" in body and f"/person/{other.pk}/change/" not in body
