@@ -195,6 +195,10 @@ SPECTACULAR_SETTINGS = {
 # Ingestion limits (identity app reads these).
 INGEST_MAX_BODY_BYTES = int(os.environ.get("INGEST_MAX_BODY_BYTES", str(4 * 1024 * 1024)))
 INGEST_MAX_MESSAGE_BYTES = int(os.environ.get("INGEST_MAX_MESSAGE_BYTES", str(32 * 1024)))
+# "inline": a tracking request is fully processed before it is answered; "queued": it is stored
+# durably in one INSERT, answered at once and processed by the django-q2 workers (see docs/ingestion.md).
+INGEST_MODE = os.environ.get("INGEST_MODE", "inline")
+INGEST_QUEUE_BATCH_MESSAGES = int(os.environ.get("INGEST_QUEUE_BATCH_MESSAGES", "1000"))
 # messageId de-duplication window in hours (never below 48).
 INGEST_DEDUPE_HOURS = int(os.environ.get("INGEST_DEDUPE_HOURS", "72"))
 
@@ -263,6 +267,11 @@ UNFOLD = {
                         "title": _("Identifier types"),
                         "icon": "badge",
                         "link": reverse_lazy("admin:identity_identifiertype_changelist"),
+                    },
+                    {
+                        "title": _("Inbound batches"),
+                        "icon": "inbox",
+                        "link": reverse_lazy("admin:identity_inboundbatch_changelist"),
                     },
                     {
                         "title": _("Source activity"),
