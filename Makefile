@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+HOST ?= 127.0.0.1
 export DEBUG ?= 1
 
 .PHONY: run test test-fast venv migrate demo lint format schema bench-smoke clean
@@ -21,10 +22,10 @@ migrate: venv
 # Web server and a django-q2 worker together; demo data and an admin login on first start.
 run: migrate
 	$(PY) manage.py bootstrap
-	@echo "Attune: http://127.0.0.1:$(PORT)/admin/  (API docs: http://127.0.0.1:$(PORT)/api/docs/)"
+	@echo "Attune: http://$(HOST):$(PORT)/admin/  (API docs: http://$(HOST):$(PORT)/api/docs/)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(PY) manage.py qcluster & \
-	  $(PY) manage.py runserver 0.0.0.0:$(PORT) --noreload
+	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 # The whole suite: PostgreSQL when DATABASE_URL is set, else SQLite.
 test: venv
