@@ -163,6 +163,7 @@ def computed_attribute_delete(*, attribute: ComputedAttribute) -> None:
     if uses:
         raise ValidationError(f"{locked.key!r} is in use and cannot be deleted. Used by: " + "; ".join(uses))
     ComputedValue.objects.filter(attribute=locked).delete()
+    sql.drop_partition(locked.pk)
     locked.delete()
 
 
@@ -347,7 +348,10 @@ def compute(
         progress.set_total(len(steps))
     existing: set[int] = set()
     if person_ids is None:
+        # Attributes with stored values or (PostgreSQL) a partition are recomputed in place; the
+        # others are loaded fresh (into a new partition where the table is partitioned).
         existing = {a.pk for a in attributes if ComputedValue.objects.filter(attribute_id=a.pk).exists()}
+        existing |= sql.partitions_of([a.pk for a in attributes])
     if person_ids is not None and not raise_errors:
         # A few people (incremental refresh): one transaction for every step; only when one fails,
         # again step by step so the others still update and the failing one records its error.
@@ -383,12 +387,15 @@ def _run_step(step: list[ComputedAttribute], person_ids, now: datetime, tz, exis
             cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute("SET LOCAL jit = off")
     rows = _rows_for(step, person_ids=person_ids, now=now, tz=tz)
+    fresh = person_ids is None and not existing.intersection(ids)
+    if fresh and sql.partitioned():
+        return sql.load_partitions(rows, attribute_ids=ids, computed_at=now)
     return sql.write_rows(
         rows,
         attribute_ids=ids,
         person_ids=person_ids,
         computed_at=now,
-        fresh=person_ids is None and not existing.intersection(ids),
+        fresh=fresh,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, IntegerField, Q, Value, When
 
 from computed.aggregates import Aggregate, aggregate_expression, windowed_rows_queryset
@@ -143,6 +143,98 @@ def write_rows(
             cursor.execute(statement, params)
             if i == 0:
                 written = cursor.fetchone()[0] if _pg() and not fresh else cursor.rowcount
+    return written
+
+
+# ---------------------------------------------------------------- first activation (PostgreSQL)
+
+
+def partition_name(attribute_id: int) -> str:
+    return f"{ComputedValue._meta.db_table}_a{int(attribute_id)}"
+
+
+def partitioned() -> bool:
+    """Is the value table partitioned by attribute (PostgreSQL after migration 0005)?"""
+    if not _pg():
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [ComputedValue._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return bool(row) and row[0] == "p"
+
+
+def partitions_of(attribute_ids: Sequence[int]) -> set[int]:
+    """The attributes (of these) that have their own partition."""
+    if not attribute_ids or not _pg():
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a FROM unnest(%s::bigint[]) a WHERE to_regclass(%s || a::text) IS NOT NULL",
+            [list(attribute_ids), f"{ComputedValue._meta.db_table}_a"],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def drop_partition(attribute_id: int) -> None:
+    """Drop a deleted attribute's (emptied) partition, if the parent's lock comes within 2 s; else
+    leave it (an empty partition is harmless). Inside the caller's transaction."""
+    if not _pg():
+        return
+    name = partition_name(attribute_id)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout'), to_regclass(%s) IS NOT NULL", [name])
+            previous, exists = cursor.fetchone()
+            if exists:
+                cursor.execute("SELECT set_config('lock_timeout', '2s', true)")
+                cursor.execute(f"DROP TABLE {name}")
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+    except DatabaseError:
+        pass
+
+
+def load_partitions(rows: Rows, *, attribute_ids: Sequence[int], computed_at: datetime) -> int:
+    """First activation: the rows go into new, index-free tables (one per attribute), whose two
+    indexes are then built in one sorted pass each, and which are attached as the attributes'
+    partitions. Runs inside the caller's transaction (all or nothing). Returns the rows written."""
+    table = ComputedValue._meta.db_table
+    select_sql, select_params = rows
+    cols = ", ".join(COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for pk in attribute_ids:
+            cursor.execute(f"CREATE TABLE {partition_name(pk)} (LIKE {table} INCLUDING DEFAULTS)")
+        picked = f"r.attribute_id, r.person_id, {', '.join('r.' + c for c in COLUMNS)}, %s"
+        if len(attribute_ids) == 1:
+            cursor.execute(
+                f"WITH r AS ({select_sql}) INSERT INTO {partition_name(attribute_ids[0])} "
+                f"(attribute_id, person_id, {cols}, computed_at) SELECT {picked} FROM r",
+                [*select_params, computed_at],
+            )
+            written = cursor.rowcount
+        else:
+            # One pass computes every attribute of the step; each row goes to its attribute's table.
+            inserts = ", ".join(
+                f"i{k} AS (INSERT INTO {partition_name(pk)} (attribute_id, person_id, {cols}, computed_at) "
+                f"SELECT {picked} FROM r WHERE r.attribute_id = {int(pk)} RETURNING 1)"
+                for k, pk in enumerate(attribute_ids)
+            )
+            counts = " + ".join(f"(SELECT count(*) FROM i{k})" for k in range(len(attribute_ids)))
+            cursor.execute(
+                f"WITH r AS MATERIALIZED ({select_sql}), {inserts} SELECT {counts}",
+                [*select_params, *([computed_at] * len(attribute_ids))],
+            )
+            written = cursor.fetchone()[0]
+        for pk in attribute_ids:
+            name = partition_name(pk)
+            cursor.execute(
+                f"ALTER TABLE {name} ADD CONSTRAINT {name}_pkey PRIMARY KEY (attribute_id, person_id)"
+            )
+            cursor.execute(f"CREATE INDEX {name}_person ON {name} (person_id)")
+            cursor.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_in CHECK (attribute_id = {int(pk)})")
+            cursor.execute(f"ALTER TABLE {table} ATTACH PARTITION {name} FOR VALUES IN ({int(pk)})")
     return written
 
 

@@ -127,12 +127,21 @@ class SetScope:
         parts: list[str] = []
         params: list = []
         if self.events:
-            events = Event.objects.filter(name__in=sorted({c.name for c in self.events}))
+            # Only rows some condition can count: per event name, from the earliest window start
+            # (a BitmapOr over the (name, timestamp) index when the windows are short).
+            lows: dict[str, datetime | None] = {}
+            for c in self.events:
+                low = window_bounds(c.window, self.now)[0]
+                if c.name not in lows:
+                    lows[c.name] = low
+                elif lows[c.name] is not None:
+                    lows[c.name] = None if low is None else min(lows[c.name], low)
+            wanted = Q(pk__in=[])
+            for name in sorted(lows):
+                wanted |= Q(name=name, timestamp__gte=lows[name]) if lows[name] is not None else Q(name=name)
+            events = Event.objects.filter(wanted)
             if self.person_ids is not None:
                 events = events.filter(person_id__in=self.person_ids)
-            lows = [window_bounds(c.window, self.now)[0] for c in self.events]
-            if all(low is not None for low in lows):
-                events = events.filter(timestamp__gte=min(lows))
             counts = {
                 f"c{k}": Count("pk", filter=event_q(c, now=self.now, tz=self.tz))
                 for k, c in enumerate(self.events)

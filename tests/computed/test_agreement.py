@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from computed import plans, services
-from computed.models import ComputedAttribute
+from computed import plans, refresh, services
+from computed.models import ComputedAttribute, ComputedValue
 from computed.selectors import person_values
 from people.models import AttributeDefinition, Event, Person
 
@@ -201,3 +201,78 @@ def test_formulas_agree(rows, formulas):
             )
             # then they agree
             assert stored[attribute.key]["value"] == python["value"], (attribute.definition, person.custom)
+
+
+RULE_CONDITIONS = st.sampled_from(
+    [
+        {"event": "Buy", "count": {"op": "gte", "value": 2}},
+        {"event": "Buy", "window": {"type": "within", "value": 30, "unit": "days"}},
+        {
+            "event": "Buy",
+            "count": {"op": "eq", "value": 0},
+            "filters": [{"property": "label", "op": "equals", "value": "a"}],
+        },
+        {
+            "event": "Buy",
+            "count": {"op": "lt", "value": 3},
+            "window": {"type": "between", "value": 1, "end": 60, "unit": "days"},
+        },
+        {"event": "Buy", "filters": [{"property": "amount", "op": "gt", "value": 1}]},
+        {"event": "Buy", "window": {"type": "within", "value": 5, "unit": "hours"}},
+        {"attribute": "buys", "op": "gte", "value": 2},
+        {"attribute": "spent", "op": "is_empty"},
+        {"attribute": "spent", "op": "lt", "value": 5},
+        {"not": {"event": "Buy", "window": {"type": "before", "value": 2, "unit": "days"}}},
+        {
+            "or": [
+                {"attribute": "first_name", "op": "equals", "value": "p0"},
+                {"event": "Buy", "count": {"op": "gt", "value": 3}},
+            ]
+        },
+    ]
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    people_events=events_strategy,
+    rules=st.lists(st.tuples(RULE_CONDITIONS, st.sampled_from([-5, 3, 10])), min_size=1, max_size=4),
+)
+def test_scores_agree(people_events, rules):
+    # given random events, two active aggregates and a random scoring model over them
+    ComputedAttribute.objects.all().delete()
+    plans.clear_cache()
+    refresh.clear_cache()
+    people = _load(people_events)
+    inputs = [
+        services.computed_attribute_create(
+            key="buys", name="b", kind="aggregate", definition={"function": "count", "event": "Buy"}
+        ),
+        services.computed_attribute_create(
+            key="spent",
+            name="s",
+            kind="aggregate",
+            definition={"function": "average", "event": "Buy", "property": "amount"},
+        ),
+    ]
+    services.activate_many(inputs)
+    definition = {"rules": [{"condition": c, "points": p} for c, p in rules]}
+    score = services.computed_attribute_create(key="score", name="s", kind="score", definition=definition)
+
+    def check(now):
+        for person in people:
+            stored = person_values(person_id=person.pk, states=["draft", "active"])["score"]["value"]
+            python = services.run_profile_test(kind="score", definition=definition, person=person, now=now)
+            assert stored == python["value"], (definition, person.pk, now)
+
+    # when computed set-based over everyone (one FILTERed event pass, inputs joined) / then Python agrees
+    services.compute([score], person_ids=None, now=NOW, raise_errors=True)
+    check(NOW)
+    # when refreshed person by person through the cached program, at two instants / then too
+    ComputedAttribute.objects.filter(pk=score.pk).update(state="active")
+    ComputedValue.objects.filter(attribute=score).delete()
+    for now in (NOW, NOW + timedelta(hours=5, minutes=7)):
+        for person in people:
+            services.refresh_person(person.pk, now=now)
+        check(now)

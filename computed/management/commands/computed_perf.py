@@ -212,6 +212,10 @@ def aggregates_sql(ids: dict[str, int], person: bool) -> str:
         items = [d for d in AGGREGATES if d[1]["event"] == event]
         aggs = ", ".join(f"{sql} AS {key}" for key, _, sql, _, _ in items)
         scope = "AND person_id = %(person)s" if person else ""
+        # Every aggregate of the event windowed: read only the window (the (name, timestamp) index).
+        lows = {"d90" if "d90" in sql else "d30" if "d30" in sql else None for _, _, sql, _, _ in items}
+        if None not in lows:
+            scope += " AND timestamp >= %(d90)s" if "d90" in lows else " AND timestamp >= %(d30)s"
         values = ", ".join(
             f"({ids[key]}, "
             + (f"{key}::float8, NULL::timestamptz" if col == "n" else f"NULL::float8, {key}")
@@ -267,6 +271,7 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             raise SystemExit("computed_perf needs PostgreSQL")
         only_set = set(only.split(","))
+        self.loaded: dict[str, list[float]] = {}
         results: dict[str, tuple[list[float], list[float]]] = {}
         with connection.cursor() as cur:
             cur.execute("DROP TABLE IF EXISTS cx_ref_value")
@@ -288,11 +293,13 @@ class Command(BaseCommand):
             with connection.cursor() as cur:
                 cur.execute("DROP TABLE IF EXISTS cx_ref_value")
         self.stdout.write(
-            "\n| activation | ours (median) | hand-written (median) | ratio |\n|---|---|---|---|"
+            "\n| activation | ours | hand-written, keyed INSERT | ratio "
+            "| hand-written, load then index | ratio |"
+            "\n|---|---|---|---|---|---|"
         )
         for name, (ours, ref) in results.items():
-            a, b = statistics.median(ours), statistics.median(ref)
-            self.stdout.write(f"| {name} | {a:.2f} s | {b:.2f} s | {a / b:.2f}× |")
+            a, b, c = statistics.median(ours), statistics.median(ref), statistics.median(self.loaded[name])
+            self.stdout.write(f"| {name} | {a:.2f} s | {b:.2f} s | {a / b:.2f}× | {c:.2f} s | {a / c:.2f}× |")
 
     def _reset_and_create(self):
         from computed.models import ComputedAttribute
@@ -327,6 +334,8 @@ class Command(BaseCommand):
             ]
         for a in todo:
             ids[a.key.removeprefix(PREFIX)] = a.pk
+        with connection.cursor() as cur:
+            cur.execute("CHECKPOINT")
         t0 = time.perf_counter()
         activate_many(todo)
         ours = time.perf_counter() - t0
@@ -352,7 +361,25 @@ class Command(BaseCommand):
                 cur.execute(sql, params)
                 raw_rows += cur.rowcount
             ref = time.perf_counter() - t0
+        # The same hand-written SQL with our write strategy: an index-free table, indexes built after.
+        with connection.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS cx_ref_load")
+            cur.execute("CHECKPOINT")
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cur.execute("SET LOCAL jit = off")
+            t0 = time.perf_counter()
+            cur.execute("CREATE TABLE cx_ref_load (LIKE computed_computedvalue INCLUDING DEFAULTS)")
+            for sql in statements:
+                cur.execute(sql.replace("cx_ref_value", "cx_ref_load"), params)
+            cur.execute("ALTER TABLE cx_ref_load ADD PRIMARY KEY (attribute_id, person_id)")
+            cur.execute("CREATE INDEX ON cx_ref_load (person_id)")
+            self.loaded.setdefault(name, []).append(time.perf_counter() - t0)
+        with connection.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS cx_ref_load")
         note = f"{written:,} rows vs {raw_rows:,}" + ("" if written == raw_rows else "  ROW COUNTS DIFFER")
+        note += f"; hand-written load-then-index {self.loaded[name][-1]:.2f} s"
         return ours, ref, note
 
     def _refresh(self, n: int, ids: dict[str, int]) -> None:
