@@ -24,6 +24,7 @@ the cache key, so a cached program gives the same statements as a fresh compile.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -114,6 +115,7 @@ class Program:
 
 
 _programs: OrderedDict[tuple, Program] = OrderedDict()
+_lock = threading.Lock()
 
 
 def clear_cache() -> None:
@@ -177,15 +179,17 @@ def program_for(snapshot: Snapshot, n: int, now: datetime) -> Program | None:
         now.astimezone(snapshot.tz).date(),
         snapshot.tz.key,
     )
-    hit = _programs.get(key)
-    if hit is not None and time.monotonic() - hit.built < CACHE_SECONDS:
-        _programs.move_to_end(key)
-        return hit if hit.statements is not None else None
+    with _lock:
+        hit = _programs.get(key)
+        if hit is not None and time.monotonic() - hit.built < CACHE_SECONDS:
+            _programs.move_to_end(key)
+            return hit if hit.statements is not None else None
     program = _learn(snapshot.attributes, n, now=now, tz=snapshot.tz)
-    # An uncacheable program is remembered as such, so it is not learned again on every call.
-    _programs[key] = program or Program(None, time.monotonic())
-    while len(_programs) > CACHE_SIZE:
-        _programs.popitem(last=False)
+    with _lock:
+        # An uncacheable program is remembered as such, so it is not learned again on every call.
+        _programs[key] = program or Program(None, time.monotonic())
+        while len(_programs) > CACHE_SIZE:
+            _programs.popitem(last=False)
     return program
 
 
