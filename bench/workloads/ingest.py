@@ -85,6 +85,10 @@ def _http(ctx, mode: str) -> dict:
                 )
                 for k in range(0, len(messages), BATCH)
             ]
+            if mode == "queued":
+                # Tasks that earlier runs enqueued with no worker running (e.g. computed refreshes after
+                # inline ingest) would sit in front of the drain task: start from an empty task queue.
+                ctx.conn.execute("DELETE FROM django_q_ormq")
             before = counters(ctx.conn)
             with CpuMeter(srv, ctx.conn) as cpu:
                 res = closed_loop(srv.port, deal(batches, CLIENTS))
