@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 import traceback
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"bench: unknown workload(s) {', '.join(sorted(unknown))}; choose from {WORKLOADS}")
     url, spec, state = prepare(args, force_reload=args.reload, keep=args.keep_data)
     scale = smoke(spec.size) if args.smoke else spec.size
+    if args.ingest_messages:
+        scale = dataclasses.replace(scale, ingest_messages=args.ingest_messages)
     conn = db.connect(url)
     ctx = Context(url, spec, scale, 1 if args.smoke else max(1, args.repeat), args.smoke, conn, state)
     mach = report.machine(db.server_info(conn))
