@@ -58,6 +58,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--smoke", action="store_true", help="CI: every workload briefly, one repetition")
     run.add_argument("--repeat", type=int, default=3, help="runs per workload; the median is reported")
     run.add_argument(
+        "--ingest-messages", type=int, default=None, help="messages per ingest run (default: the size's)"
+    )
+    run.add_argument(
         "--keep-data", action="store_true", help="reuse the loaded data even if earlier workloads changed it"
     )
     run.add_argument("--reload", action="store_true", help="reload the data set even if it is current")
