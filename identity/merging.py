@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import psycopg
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
@@ -233,18 +234,25 @@ def person_merge(
     return merge
 
 
-def persons_merge_many(merges: list[tuple[int, int, str, str]], *, source: Source | None = None) -> list[int]:
+def persons_merge_many(
+    merges: list[tuple[int, int, str, str]],
+    *,
+    source: Source | None = None,
+    counters: dict[int, tuple] | None = None,
+) -> list[int]:
     """Merges planned by one ingested batch: ``(parent pk, child pk, reason, message id)``, in order.
 
     Independent merges (no profile in two of them) run set-based: one locking SELECT, one query per
     snapshot part and one UPDATE per moved table for all of them, instead of ~25 statements each.
     Chains (a parent later merged again) go through ``person_merge`` one at a time. The result is
     the same as calling ``person_merge(..., notify=False)`` for each. Returns the children's pks.
+    ``counters``, when given, receives each parent's counters after the merges
+    (``pk → (first_seen_at, last_activity_at, event_count, session_count)``).
     """
     pks = [pk for parent, child, _, _ in merges for pk in (parent, child)]
     if len(set(pks)) != len(pks) or len(merges) < 2:
         for parent, child, reason, message_id in merges:
-            person_merge(
+            merge = person_merge(
                 parent=Person(pk=parent),
                 child=Person(pk=child),
                 reason=reason,
@@ -252,13 +260,21 @@ def persons_merge_many(merges: list[tuple[int, int, str, str]], *, source: Sourc
                 source=source,
                 notify=False,
             )
+            if counters is not None:
+                counters[parent] = _counters(merge.parent)
         return [child for _, child, _, _ in merges]
     with transaction.atomic():
-        _merge_independent(merges, source)
+        parents = _merge_independent(merges, source)
+    if counters is not None:
+        counters.update((p.pk, _counters(p)) for p in parents)
     return [child for _, child, _, _ in merges]
 
 
-def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source | None) -> None:
+def _counters(person: Person) -> tuple:
+    return (person.first_seen_at, person.last_activity_at, person.event_count, person.session_count)
+
+
+def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source | None) -> list[Person]:
     locked = _lock(*[pk for parent, child, _, _ in merges for pk in (parent, child)])
     if len(locked) != 2 * len(merges):
         raise ValidationError("Merge needs two different, existing profiles.")
@@ -274,33 +290,40 @@ def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source |
             out.setdefault(key, []).append(value)
         return out
 
-    identities = grouped(
-        Identity.objects.filter(person_id__in=children).order_by("pk").values_list("person_id", "pk")
-    )
-    events = grouped(
-        Event.objects.filter(person_id__in=children).order_by("pk").values_list("person_id", "pk")
-    )
-    grandchildren = grouped(
-        Person.objects.filter(merged_into_id__in=children).order_by("pk").values_list("merged_into_id", "pk")
-    )
-    contacts = grouped(
-        (person_id, {"channel": channel_id, "at": at.isoformat()})
-        for person_id, channel_id, at in PersonChannelContact.objects.filter(
-            person_id__in=children + list(parent_of.values())
+    if connection.vendor == "postgresql":
+        identities, events, grandchildren, contacts, companies, members = _snapshot_rows(
+            children, list(parent_of.values())
         )
-        .order_by("pk")
-        .values_list("person_id", "channel_id", "last_contacted_at")
-    )
-    companies = grouped(
-        GroupMembership.objects.filter(person_id__in=children)
-        .order_by("pk")
-        .values_list("person_id", "company_id")
-    )
-    members = grouped(
-        GroupMembership.objects.filter(company_id__in=children)
-        .order_by("pk")
-        .values_list("company_id", "person_id")
-    )
+    else:
+        identities = grouped(
+            Identity.objects.filter(person_id__in=children).order_by("pk").values_list("person_id", "pk")
+        )
+        events = grouped(
+            Event.objects.filter(person_id__in=children).order_by("pk").values_list("person_id", "pk")
+        )
+        grandchildren = grouped(
+            Person.objects.filter(merged_into_id__in=children)
+            .order_by("pk")
+            .values_list("merged_into_id", "pk")
+        )
+        contacts = grouped(
+            (person_id, {"channel": channel_id, "at": at.isoformat()})
+            for person_id, channel_id, at in PersonChannelContact.objects.filter(
+                person_id__in=children + list(parent_of.values())
+            )
+            .order_by("pk")
+            .values_list("person_id", "channel_id", "last_contacted_at")
+        )
+        companies = grouped(
+            GroupMembership.objects.filter(person_id__in=children)
+            .order_by("pk")
+            .values_list("person_id", "company_id")
+        )
+        members = grouped(
+            GroupMembership.objects.filter(company_id__in=children)
+            .order_by("pk")
+            .values_list("company_id", "person_id")
+        )
 
     audit: list[AttributeChange] = []
     merge_rows: list[Merge] = []
@@ -366,10 +389,13 @@ def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source |
             )
         )
 
-    # Move rows: one UPDATE per table for all the children.
-    _move(Identity, "person_id", parent_of, identities)
-    _move(Event, "person_id", parent_of, events)
-    _move(Person, "merged_into_id", parent_of, grandchildren)
+    # Move rows: one UPDATE per table for all the children (one statement on PostgreSQL).
+    if connection.vendor == "postgresql":
+        _move_all(parent_of, identities, events, grandchildren)
+    else:
+        _move(Identity, "person_id", parent_of, identities)
+        _move(Event, "person_id", parent_of, events)
+        _move(Person, "merged_into_id", parent_of, grandchildren)
     for parent_pk, child_pk, _, _ in merges:
         if contacts.get(child_pk) or companies.get(child_pk) or members.get(child_pk):
             _move_links(locked[parent_pk], locked[child_pk], contacts.get(child_pk, []))
@@ -378,6 +404,75 @@ def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source |
     bulk_update([locked[pk] for pk in children], ["merged_into", "modified_at"])
     AttributeChange.objects.bulk_create(audit)
     Merge.objects.bulk_create(merge_rows)
+    return parents
+
+
+_SNAPSHOT_ROWS = (
+    "SELECT 'i', person_id, id, NULL::timestamptz, id FROM identity_identity WHERE person_id = ANY(%(c)s) "
+    "UNION ALL SELECT 'e', person_id, id, NULL, id FROM people_event WHERE person_id = ANY(%(c)s) "
+    "UNION ALL SELECT 'g', merged_into_id, id, NULL, id FROM people_person WHERE merged_into_id = ANY(%(c)s) "
+    "UNION ALL SELECT 'c', person_id, channel_id, last_contacted_at, id "
+    "FROM people_personchannelcontact WHERE person_id = ANY(%(cp)s) "
+    "UNION ALL SELECT 'm', person_id, company_id, NULL, id FROM identity_groupmembership "
+    "WHERE person_id = ANY(%(c)s) "
+    "UNION ALL SELECT 'b', company_id, person_id, NULL, id FROM identity_groupmembership "
+    "WHERE company_id = ANY(%(c)s) "
+    "ORDER BY 1, 5"
+)
+
+
+def _snapshot_rows(children: list[int], parents: list[int]) -> tuple[dict[int, list], ...]:
+    """PostgreSQL: the six snapshot reads of ``_merge_independent`` in one statement (each part in
+    its own rows' primary-key order, as the ORM reads).
+
+    Returns identities, events, grandchildren, contacts (children and parents), companies and
+    members, each ``{person pk: [values in primary-key order]}`` as the ORM path builds them.
+    """
+    out: dict[str, dict[int, list]] = {tag: {} for tag in "iegcmb"}
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_SNAPSHOT_ROWS, {"c": children, "cp": children + parents})
+        for tag, owner, value, at, _ in cursor:
+            item = {"channel": value, "at": at.isoformat()} if tag == "c" else value
+            out[tag].setdefault(owner, []).append(item)
+    return out["i"], out["e"], out["g"], out["c"], out["m"], out["b"]
+
+
+def _move_all(
+    parent_of: dict[int, int],
+    identities: dict[int, list],
+    events: dict[int, list],
+    grandchildren: dict[int, list],
+) -> None:
+    """PostgreSQL: the identity, event and grandchild moves as one statement (data-modifying CTEs)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for table, column, rows in (
+        ("identity_identity", "person_id", identities),
+        ("people_event", "person_id", events),
+        ("people_person", "merged_into_id", grandchildren),
+    ):
+        pairs = sorted((pk, parent_of[child]) for child, pks in rows.items() for pk in pks)
+        if not pairs:
+            continue
+        parts.append(
+            f"UPDATE {table} AS t SET {column} = v.target "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, target) WHERE t.id = v.id"
+        )
+        params += [[pk for pk, _ in pairs], [target for _, target in pairs]]
+    if not parts:
+        return
+    sql = parts[-1]
+    if len(parts) > 1:
+        sql = (
+            "WITH "
+            + ", ".join(f"m{k} AS ({part} RETURNING 1)" for k, part in enumerate(parts[:-1]))
+            + " "
+            + sql
+        )
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
 
 
 def _move(model, column: str, parent_of: dict[int, int], rows_by_child: dict[int, list]) -> None:

@@ -11,6 +11,7 @@ carries traits). Merges are rare and go through ``identity.merging.person_merge`
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter, defaultdict
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, F
@@ -368,8 +370,14 @@ def _insert_dedupe(keys: list[str], received_at: datetime) -> set[str]:
 
 
 def _fetch(sql: str, params: list, *, rows: bool = True) -> list[tuple]:
-    """Run raw SQL (PostgreSQL paths that pass arrays instead of long IN lists)."""
-    with connection.cursor() as cursor:
+    """Run raw SQL (PostgreSQL paths that pass arrays instead of long IN lists).
+
+    Server-side binding on a plain psycopg cursor: array parameters travel in binary instead of
+    being quoted into the SQL text by Django's client-side cursor (that quoting was ~10% of a
+    batch), and psycopg prepares the statements a worker repeats.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if rows else []
 
@@ -422,6 +430,91 @@ def _lookup(idents: set[Ident], policy: Policy) -> dict[Ident, tuple[int, int]]:
     return found
 
 
+_LOOKUP_AND_LOCK = (
+    "WITH w(type_id, value) AS MATERIALIZED (SELECT * FROM unnest(%s::bigint[], %s::text[])), "
+    "found AS MATERIALIZED (SELECT i.id, i.type_id, i.value, i.person_id, p.xmin::text AS seen "
+    "FROM identity_identity i JOIN w ON i.type_id = w.type_id AND i.value = w.value "
+    "JOIN people_person p ON p.id = i.person_id), "
+    "locked AS MATERIALIZED (SELECT id, xmin::text AS x, created_at, merged_into_id, kind, first_seen_at, "
+    "last_activity_at, event_count, session_count FROM people_person "
+    "WHERE id IN (SELECT person_id FROM found) ORDER BY id FOR UPDATE) "
+    "SELECT 'f', id, type_id, person_id, NULL::bigint, value, seen, NULL::timestamptz, NULL::timestamptz, "
+    "NULL::timestamptz FROM found "
+    "UNION ALL SELECT 'p', id, merged_into_id, event_count, session_count, kind, x, created_at, "
+    "first_seen_at, last_activity_at FROM locked "
+    "UNION ALL SELECT 'c', person_id, type_id, count(*), NULL, NULL, NULL, NULL, NULL, NULL "
+    "FROM identity_identity WHERE person_id IN (SELECT id FROM locked) GROUP BY person_id, type_id"
+)
+_RECHECK_AND_COUNT = (
+    "SELECT 'i', i.id, i.person_id, i.type_id, i.value FROM identity_identity i "
+    "JOIN unnest(%s::bigint[], %s::text[]) AS w(type_id, value) "
+    "ON i.type_id = w.type_id AND i.value = w.value "
+    "UNION ALL "
+    "SELECT 'c', person_id, type_id, count(*), NULL FROM identity_identity "
+    "WHERE person_id = ANY(%s::bigint[]) GROUP BY person_id, type_id"
+)
+
+
+def _wanted_arrays(idents: set[Ident], policy: Policy) -> list[list]:
+    wanted = sorted((policy.by_key[key].id, value) for key, value in idents)
+    return [[t for t, _ in wanted], [v for _, v in wanted]]
+
+
+def _lookup_and_lock(
+    idents: set[Ident], policy: Policy
+) -> tuple[dict[Ident, tuple[int, int]], dict[int, dict], list[tuple[int, int, int]] | None]:
+    """PostgreSQL: ``_lookup``, ``_lock_people`` and the identifier counts in one statement.
+
+    The people are locked in primary-key order and carry their counters (locked, so
+    ``_update_counters`` needs no SELECT). The lookup and the counts come from the statement's
+    snapshot, taken before the locks were granted: every writer that moves or adds a person's
+    identities (merge, unmerge, attach) also updates that person's row, so when each locked row is
+    still the version the lookup saw (same ``xmin``), they are current. Otherwise the counts are
+    ``None`` and the caller looks again under the locks (``_recheck_and_count``).
+    """
+    if not idents:
+        return {}, {}, []
+    type_keys = {policy.by_key[key].id: key for key, _ in idents}
+    found: dict[Ident, tuple[int, int]] = {}
+    seen: dict[int, str] = {}
+    people: dict[int, dict] = {}
+    counts: list[tuple[int, int, int]] = []
+    for tag, a, b, c, d, text, x, created_at, first_seen_at, last_activity_at in _fetch(
+        _LOOKUP_AND_LOCK, _wanted_arrays(idents, policy)
+    ):
+        if tag == "f":
+            found[(type_keys[b], text)] = (a, c)
+            seen[c] = x
+        elif tag == "p":
+            people[a] = {
+                "pk": a,
+                "created_at": created_at,
+                "merged_into_id": b,
+                "kind": text,
+                "counters": (first_seen_at, last_activity_at, c, d),
+                "xmin": x,
+            }
+        else:
+            counts.append((a, b, c))
+    current = all(pk in people and people[pk]["xmin"] == x for pk, x in seen.items())
+    return found, people, counts if current else None
+
+
+def _recheck_and_count(
+    idents: set[Ident], policy: Policy, person_ids: list[int]
+) -> tuple[dict[Ident, tuple[int, int]], list[tuple[int, int, int]]]:
+    """PostgreSQL, under the locks: the identifiers again, and the people's identifiers per type."""
+    type_keys = {policy.by_key[key].id: key for key, _ in idents}
+    found: dict[Ident, tuple[int, int]] = {}
+    counts: list[tuple[int, int, int]] = []
+    for tag, a, b, c, value in _fetch(_RECHECK_AND_COUNT, [*_wanted_arrays(idents, policy), person_ids]):
+        if tag == "i":
+            found[(type_keys[c], value)] = (a, b)
+        else:
+            counts.append((a, b, c))
+    return found, counts
+
+
 def _write(
     source: Source,
     prepared: list[_Prepared],
@@ -453,34 +546,36 @@ def _write(
             wanted.add(("anonymous_id", item.message.previous_id))
         if item.message.type == "group" and item.message.group_id:
             wanted.add(("group_id", item.message.group_id.strip()))
-    found = _lookup(wanted, policy)
-    person_ids = sorted({person_id for _, person_id in found.values()})
-    people = _lock_people(person_ids)
-    # Another transaction may have moved or added identities before we held the locks.
-    if (
-        connection.vendor == "postgresql"
-        and person_ids
-        and (_lookup(wanted, policy) != found or any(row["merged_into_id"] for row in people.values()))
-    ):
-        raise _Retry()
     counts: dict = defaultdict(Counter)
-    if person_ids:
-        type_key = {p.id: p.key for p in policy.by_key.values()}
-        if connection.vendor == "postgresql":
-            rows = _fetch(
-                "SELECT person_id, type_id, count(*) FROM identity_identity "
-                "WHERE person_id = ANY(%s::bigint[]) GROUP BY person_id, type_id",
-                [person_ids],
-            )
-        else:
+    type_key = {p.id: p.key for p in policy.by_key.values()}
+    if connection.vendor == "postgresql":
+        # One round trip looks the identifiers up, locks their people and counts their identifiers;
+        # only when another transaction changed one of those people meanwhile, a second one looks
+        # them up again under the locks and counts again.
+        found, people, rows = _lookup_and_lock(wanted, policy)
+        person_ids = sorted({person_id for _, person_id in found.values()})
+        if person_ids:
+            if rows is None:
+                again, rows = _recheck_and_count(wanted, policy, person_ids)
+                if again != found:
+                    raise _Retry()
+            if any(row["merged_into_id"] for row in people.values()):
+                raise _Retry()
+            for person_id, type_id, n in rows:
+                counts[person_id][type_key.get(type_id, "?")] = n
+    else:
+        found = _lookup(wanted, policy)
+        person_ids = sorted({person_id for _, person_id in found.values()})
+        people = _lock_people(person_ids)
+        if person_ids:
             rows = (
                 Identity.objects.filter(person_id__in=person_ids)
                 .values("person_id", "type_id")
                 .annotate(n=Count("pk"))
                 .values_list("person_id", "type_id", "n")
             )
-        for row in rows:
-            counts[row[0]][type_key.get(row[1], "?")] = row[2]
+            for person_id, type_id, n in rows:
+                counts[person_id][type_key.get(type_id, "?")] = n
 
     resolver = Resolver(
         priority={key: (p.priority, key) for key, p in policy.by_key.items()},
@@ -538,7 +633,11 @@ def _write(
         for planned in resolver.merges
         if isinstance(planned.child, int) and isinstance(planned.parent, int)
     ]
-    merged_children = set(persons_merge_many(stored_merges, source=source)) if stored_merges else set()
+    # Counters as locked (PostgreSQL), then as the merges left the parents.
+    counters = {pk: row["counters"] for pk, row in people.items() if "counters" in row}
+    merged_children = (
+        set(persons_merge_many(stored_merges, source=source, counters=counters)) if stored_merges else set()
+    )
 
     # New profiles: one INSERT.
     roots = [ref for ref in resolver.new_people if resolver.find(ref) == ref]
@@ -552,6 +651,9 @@ def _write(
     ]
     Person.objects.bulk_create(new_rows)
     pk_of: dict = {ref: row.pk for ref, row in zip(roots, new_rows, strict=True)}
+    if connection.vendor == "postgresql":
+        for row in new_rows:
+            counters[row.pk] = (row.first_seen_at, row.last_activity_at, row.event_count, row.session_count)
 
     def resolve_pk(ref) -> int:
         ref = resolver.find(ref)
@@ -633,8 +735,8 @@ def _write(
         if trait_items:
             people_write_traits(trait_items, source=source, definitions=checker.attributes)
 
-    touched = _update_counters(events)
-    _record_contacts(events)
+    touched = _update_counters(events, counters)
+    _record_contacts(events, {name for name, d in checker.events.items() if d.is_contact})
     if rejects:
         _store_rejects(source, rejects)
     result.person_ids = touched | {resolve_pk(ref) for ref, _, _ in company_writes}
@@ -675,19 +777,27 @@ def _used(accepted: list[tuple[_Prepared, Outcome]]) -> set[Ident]:
     return {ident for _, outcome in accepted for ident in outcome.used}
 
 
-def _update_counters(events: list[_EventRow]) -> set[int]:
-    """System attributes: event count, sessions (30 min inactivity), first seen, last activity."""
+def _update_counters(events: list[_EventRow], known: dict[int, tuple] | None = None) -> set[int]:
+    """System attributes: event count, sessions (30 min inactivity), first seen, last activity.
+
+    ``known``: ``pk → (first_seen_at, last_activity_at, event_count, session_count)`` of locked
+    rows whose values this transaction already holds (no SELECT for them).
+    """
     times: dict[int, list[datetime]] = defaultdict(list)
     for event in events:
         times[event.person_id].append(event.timestamp)
     if not times:
         return set()
+    known = known or {}
     if connection.vendor == "postgresql":
-        rows = _fetch(
-            "SELECT id, first_seen_at, last_activity_at, event_count, session_count FROM people_person "
-            "WHERE id = ANY(%s::bigint[])",
-            [sorted(times)],
-        )
+        missing = sorted(pk for pk in times if pk not in known)
+        rows = [(pk, *known[pk]) for pk in times if pk in known]
+        if missing:
+            rows += _fetch(
+                "SELECT id, first_seen_at, last_activity_at, event_count, session_count FROM people_person "
+                "WHERE id = ANY(%s::bigint[])",
+                [missing],
+            )
     else:
         rows = Person.objects.filter(pk__in=list(times)).values_list(
             "pk", "first_seen_at", "last_activity_at", "event_count", "session_count"
@@ -741,13 +851,16 @@ def _write_counters(rows: list[tuple]) -> None:
             )
 
 
-def _record_contacts(events: list[_EventRow]) -> None:
+def _record_contacts(events: list[_EventRow], contact_names: set[str] | None = None) -> None:
+    """``contact_names``: the batch's contact event names, as the schema checker loaded them."""
     names = {event.name for event in events if event.type in ("track", "page", "screen")}
     if not names:
         return
-    contact_names = set(
-        EventDefinition.objects.filter(name__in=names, is_contact=True).values_list("name", flat=True)
-    )
+    if contact_names is None:
+        contact_names = set(
+            EventDefinition.objects.filter(name__in=names, is_contact=True).values_list("name", flat=True)
+        )
+    contact_names &= names
     if not contact_names:
         return
     latest: dict[tuple[int, int], tuple[datetime, _EventRow]] = {}
@@ -799,6 +912,9 @@ def _after_commit_bookkeeping(
         "suppressed": result.suppressed,
         "duplicates": result.duplicates,
     }
+    if connection.vendor == "postgresql":
+        _bookkeeping_upsert(source, day, counts, undefined, received_at)
+        return
     if any(counts.values()):
         updates = {key: F(key) + value for key, value in counts.items() if value}
         if not SourceDailyStat.objects.filter(source=source, day=day).update(**updates):
@@ -809,6 +925,63 @@ def _after_commit_bookkeeping(
                 SourceDailyStat.objects.filter(source=source, day=day).update(**updates)
     if undefined:
         _note_undefined(source, undefined, received_at)
+
+
+_STAT_UPSERT = (
+    "INSERT INTO identity_sourcedailystat AS s "
+    "(source_id, day, accepted, rejected, dropped, suppressed, duplicates) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (source_id, day) DO UPDATE SET "
+    "accepted = s.accepted + EXCLUDED.accepted, rejected = s.rejected + EXCLUDED.rejected, "
+    "dropped = s.dropped + EXCLUDED.dropped, suppressed = s.suppressed + EXCLUDED.suppressed, "
+    "duplicates = s.duplicates + EXCLUDED.duplicates"
+)
+_UNDEFINED_UPSERT = (
+    "INSERT INTO identity_seenundefined AS u "
+    "(kind, channel_id, event_name, key, example, count, first_seen_at, last_seen_at) "
+    "SELECT v.kind, %s, v.event_name, v.key, v.example::jsonb, v.n, %s, %s "
+    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::integer[]) "
+    "AS v(kind, event_name, key, example, n) "
+    "ON CONFLICT (kind, channel_id, event_name, key) DO UPDATE SET "
+    "count = u.count + EXCLUDED.count, last_seen_at = EXCLUDED.last_seen_at"
+)
+
+
+def _bookkeeping_upsert(
+    source: Source, day, counts: dict[str, int], undefined: list[Undefined], at: datetime
+) -> None:
+    """PostgreSQL: the daily counters and the seen-but-undefined list in one autocommit statement
+    (the same values as the UPDATE-else-INSERT and the insert/select/update of the other path)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if any(counts.values()):
+        parts.append(_STAT_UPSERT)
+        params += [source.pk, day, *counts.values()]
+    if undefined:
+        grouped: dict[tuple[str, str, str], list[Undefined]] = defaultdict(list)
+        for item in undefined:
+            grouped[(item.kind, item.event_name[:200], item.key[:200])].append(item)
+        keys = sorted(grouped)
+        parts.append(_UNDEFINED_UPSERT)
+        params += [
+            source.channel_id,
+            at,
+            at,
+            [k for k, _, _ in keys],
+            [n for _, n, _ in keys],
+            [key for _, _, key in keys],
+            [_json_or_none(grouped[k][0].example) for k in keys],
+            [len(grouped[k]) for k in keys],
+        ]
+    if not parts:
+        return
+    if len(parts) == 1:
+        _fetch(parts[0], params, rows=False)
+    else:
+        _fetch(f"WITH stat AS ({parts[0]} RETURNING 1) {parts[1]}", params, rows=False)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, cls=SeenUndefined._meta.get_field("example").encoder)
 
 
 def _note_undefined(source: Source, undefined: list[Undefined], at: datetime) -> None:

@@ -97,3 +97,41 @@ def test_crossing_merges_do_not_deadlock(make_source):
     assert live.count() == 1
     assert Merge.objects.count() == 3
     assert Identity.objects.exclude(person__in=live).count() == 0
+
+
+def test_an_unmerge_committed_while_a_batch_waits_for_its_lock_is_seen(make_source):
+    # given: a1 merged into u1's profile
+    import time
+
+    from django.db import transaction
+
+    from identity.services import merge_undo
+
+    source = make_source("Web").source
+    Policy.load()
+    ingest_batch(source=source, messages=[{"type": "track", "userId": "u1", "event": "A"}])
+    ingest_batch(source=source, messages=[{"type": "track", "anonymousId": "a1", "event": "B"}])
+    ingest_batch(
+        source=source, messages=[{"type": "track", "userId": "u1", "anonymousId": "a1", "event": "C"}]
+    )
+    merge = Merge.objects.get()
+    undone = threading.Event()
+
+    def undo():
+        with transaction.atomic():
+            merge_undo(merge=merge)
+            undone.set()
+            time.sleep(0.5)  # the batch below looks a1 up (still u1's) and waits for u1's lock
+
+    def send():
+        undone.wait(10)
+        ingest_batch(source=source, messages=[{"type": "track", "anonymousId": "a1", "event": "D"}])
+
+    # when
+    errors = run_threads(lambda f: f(), [(undo,), (send,)])
+    # then: the batch saw the unmerge (u1's row changed under its lock) and resolved again
+    assert errors == []
+    event = Event.objects.get(name="D")
+    assert event.person_id == merge.child_id
+    child = Person.objects.get(pk=merge.child_id)
+    assert child.merged_into_id is None and child.event_count == 2

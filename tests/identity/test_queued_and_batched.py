@@ -208,3 +208,62 @@ def test_trait_writes_of_one_batch_apply_in_message_order_by_event_time(ingest):
         AttributeChange.objects.filter(person=person).order_by("pk").values_list("key", "new_value")
     ) == [("plan", "pro"), ("city", "Paris"), ("city", "Rome")]
     assert person_of("user_id", "u2").custom["plan"] == "team"
+
+
+def test_batch_merges_snapshot_contacts_links_and_counters_as_stored(ingest):
+    # given: two user/anonymous pairs; each child has a contact, a company link and events
+    from identity.models import GroupMembership, Identity
+    from people.models import EventDefinition, PersonChannelContact
+
+    EventDefinition.objects.create(name="Emailed", is_contact=True)
+    for n in range(2):
+        ingest(
+            {"type": "identify", "userId": f"u{n}", "traits": {"plan": "free"}, "timestamp": at(0)},
+            {"type": "track", "userId": f"u{n}", "event": "Emailed", "timestamp": at(1)},
+            {"type": "track", "anonymousId": f"a{n}", "event": "Emailed", "timestamp": at(2)},
+            {"type": "group", "anonymousId": f"a{n}", "groupId": f"g{n}", "timestamp": at(3)},
+        )
+    pairs = [(person_of("user_id", f"u{n}"), person_of("anonymous_id", f"a{n}")) for n in range(2)]
+
+    def contacts(person):
+        return [
+            {"channel": c, "at": t.isoformat()}
+            for c, t in PersonChannelContact.objects.filter(person=person)
+            .order_by("pk")
+            .values_list("channel_id", "last_contacted_at")
+        ]
+
+    expected = {
+        child.pk: {
+            "identities": list(
+                Identity.objects.filter(person=child).order_by("pk").values_list("pk", flat=True)
+            ),
+            "events": list(Event.objects.filter(person=child).order_by("pk").values_list("pk", flat=True)),
+            "contacts": contacts(child),
+            "parent_contacts": contacts(parent),
+            "companies": list(
+                GroupMembership.objects.filter(person=child).values_list("company_id", flat=True)
+            ),
+            "members": [],
+            "grandchildren": [],
+        }
+        for parent, child in pairs
+    }
+    totals = {
+        parent.pk: parent.event_count + child.event_count + 1 for parent, child in pairs
+    }  # + the merging message
+    # when: one batch merges both pairs (the set-based path)
+    ingest(
+        *[
+            {"type": "track", "userId": f"u{n}", "anonymousId": f"a{n}", "event": "M", "timestamp": at(9)}
+            for n in range(2)
+        ]
+    )
+    # then: the snapshots hold what the child had; links and counters moved to the parent
+    for parent, child in pairs:
+        snapshot = Merge.objects.get(child=child).snapshot
+        assert {key: snapshot[key] for key in expected[child.pk]} == expected[child.pk]
+        parent.refresh_from_db()
+        assert parent.event_count == totals[parent.pk] == Event.objects.filter(person=parent).count()
+        assert GroupMembership.objects.filter(person=parent).count() == 1
+        assert not PersonChannelContact.objects.filter(person=child).exists()
