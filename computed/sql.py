@@ -215,18 +215,26 @@ def load_partitions(rows: Rows, *, attribute_ids: Sequence[int], computed_at: da
             )
             written = cursor.rowcount
         else:
-            # One pass computes every attribute of the step; each row goes to its attribute's table.
-            inserts = ", ".join(
-                f"i{k} AS (INSERT INTO {partition_name(pk)} (attribute_id, person_id, {cols}, computed_at) "
-                f"SELECT {picked} FROM r WHERE r.attribute_id = {int(pk)} RETURNING 1)"
-                for k, pk in enumerate(attribute_ids)
-            )
-            counts = " + ".join(f"(SELECT count(*) FROM i{k})" for k in range(len(attribute_ids)))
+            # One pass computes every attribute of the step. Its rows are routed to each attribute's
+            # table by a private partitioned table they are attached to while loading (no
+            # materialized intermediate result, no index).
+            router = f"{table}_load_{int(attribute_ids[0])}"
             cursor.execute(
-                f"WITH r AS MATERIALIZED ({select_sql}), {inserts} SELECT {counts}",
-                [*select_params, *([computed_at] * len(attribute_ids))],
+                f"CREATE TABLE {router} (LIKE {table} INCLUDING DEFAULTS) PARTITION BY LIST (attribute_id)"
             )
-            written = cursor.fetchone()[0]
+            for pk in attribute_ids:
+                cursor.execute(
+                    f"ALTER TABLE {router} ATTACH PARTITION {partition_name(pk)} FOR VALUES IN ({int(pk)})"
+                )
+            cursor.execute(
+                f"WITH r AS ({select_sql}) INSERT INTO {router} "
+                f"(attribute_id, person_id, {cols}, computed_at) SELECT {picked} FROM r",
+                [*select_params, computed_at],
+            )
+            written = cursor.rowcount
+            for pk in attribute_ids:
+                cursor.execute(f"ALTER TABLE {router} DETACH PARTITION {partition_name(pk)}")
+            cursor.execute(f"DROP TABLE {router}")
         for pk in attribute_ids:
             name = partition_name(pk)
             cursor.execute(
