@@ -408,15 +408,15 @@ def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source |
 
 
 _SNAPSHOT_ROWS = (
-    "SELECT 'i', person_id, id, NULL::timestamptz, id FROM identity_identity WHERE person_id = ANY(%(c)s) "
-    "UNION ALL SELECT 'e', person_id, id, NULL, id FROM people_event WHERE person_id = ANY(%(c)s) "
-    "UNION ALL SELECT 'g', merged_into_id, id, NULL, id FROM people_person WHERE merged_into_id = ANY(%(c)s) "
+    "SELECT 'i', person_id, id, NULL::timestamptz, id FROM identity_identity WHERE person_id = ANY(%(c)b) "
+    "UNION ALL SELECT 'e', person_id, id, NULL, id FROM people_event WHERE person_id = ANY(%(c)b) "
+    "UNION ALL SELECT 'g', merged_into_id, id, NULL, id FROM people_person WHERE merged_into_id = ANY(%(c)b) "
     "UNION ALL SELECT 'c', person_id, channel_id, last_contacted_at, id "
-    "FROM people_personchannelcontact WHERE person_id = ANY(%(cp)s) "
+    "FROM people_personchannelcontact WHERE person_id = ANY(%(cp)b) "
     "UNION ALL SELECT 'm', person_id, company_id, NULL, id FROM identity_groupmembership "
-    "WHERE person_id = ANY(%(c)s) "
+    "WHERE person_id = ANY(%(c)b) "
     "UNION ALL SELECT 'b', company_id, person_id, NULL, id FROM identity_groupmembership "
-    "WHERE company_id = ANY(%(c)s) "
+    "WHERE company_id = ANY(%(c)b) "
     "ORDER BY 1, 5"
 )
 
@@ -472,7 +472,7 @@ def _move_all(
         )
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql.replace("%s", "%b"), params)  # binary parameters
 
 
 def _move(model, column: str, parent_of: dict[int, int], rows_by_child: dict[int, list]) -> None:

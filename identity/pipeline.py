@@ -378,7 +378,7 @@ def _fetch(sql: str, params: list, *, rows: bool = True) -> list[tuple]:
     """
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql.replace("%s", "%b"), params)
         return cursor.fetchall() if rows else []
 
 
