@@ -46,5 +46,9 @@ format: venv
 schema: venv
 	$(PY) manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
 
+# The benchmark's CI smoke run (size S) on its own database; see docs/performance.md for size M.
+bench-smoke: venv
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/attune_bench_ci} $(PY) -m bench run --size S --smoke
+
 clean:
 	rm -rf var/attune.sqlite3*

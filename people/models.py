@@ -371,8 +371,14 @@ class Event(models.Model):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=16, default="track")
     name = models.CharField(max_length=200)
-    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No indexes of their own: every index on the event table slows ingestion (COPY) and no selector
+    # path needs them; lists filter by person or name, which (person, timestamp) and (name, timestamp) serve.
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     timestamp = models.DateTimeField(help_text="Event time, corrected for client clock skew.")
     original_timestamp = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
