@@ -388,7 +388,7 @@ def _run_step(step: list[ComputedAttribute], person_ids, now: datetime, tz, exis
             cursor.execute("SET LOCAL jit = off")
     rows = _rows_for(step, person_ids=person_ids, now=now, tz=tz)
     fresh = person_ids is None and not existing.intersection(ids)
-    if fresh and sql.partitioned():
+    if fresh and sql.partitioned() and sql.worth_a_partition():
         return sql.load_partitions(rows, attribute_ids=ids, computed_at=now)
     return sql.write_rows(
         rows,

@@ -165,6 +165,18 @@ def partitioned() -> bool:
     return bool(row) and row[0] == "p"
 
 
+PARTITION_FROM_PEOPLE = 100_000
+
+
+def worth_a_partition() -> bool:
+    """Below ~100k profiles the DDL of a new partition (create, two index builds, attach) costs more
+    than inserting through the indexes; such attributes' rows go to the default partition."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [Person._meta.db_table])
+        row = cursor.fetchone()
+    return bool(row) and max(row[0] or 0, 0) >= PARTITION_FROM_PEOPLE  # -1: never analyzed
+
+
 def partitions_of(attribute_ids: Sequence[int]) -> set[int]:
     """The attributes (of these) that have their own partition."""
     if not attribute_ids or not _pg():

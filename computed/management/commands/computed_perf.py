@@ -411,9 +411,9 @@ class Command(BaseCommand):
         raw = connection.connection  # psycopg connection
         one = aggregates_sql(ids, True).replace("cx_ref_value", "cx_ref_one")
         with connection.cursor() as cur:
-            cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS cx_ref_one (LIKE computed_computedvalue INCLUDING ALL)"
-            )
+            # A logged table: the refresh writes durable rows, so its reference pays the same commit.
+            cur.execute("DROP TABLE IF EXISTS cx_ref_one")
+            cur.execute("CREATE TABLE cx_ref_one (LIKE computed_computedvalue INCLUDING ALL)")
         times = []
         with raw.cursor() as cur:
             for pid in sample:
@@ -424,6 +424,8 @@ class Command(BaseCommand):
                     )
                     cur.execute(one, _params(datetime.now(UTC), pid), prepare=True)
                 times.append((time.perf_counter() - t0) * 1000)
+        with connection.cursor() as cur:
+            cur.execute("DROP TABLE cx_ref_one")
         self.log(
             f"hand-written one-person refresh (10 aggregates): p50 {pct(times, 50):.2f} ms, "
             f"p99 {pct(times, 99):.2f} ms"
