@@ -308,6 +308,16 @@ class Command(BaseCommand):
         with connection.cursor() as cur:
             cur.execute("TRUNCATE computed_computedvalue")
         ComputedAttribute.objects.filter(key__startswith=PREFIX).delete()
+        # Partitions of deleted attributes (the ORM delete above does not drop them).
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'computed_computedvalue'::regclass AND c.relname ~ '_a[0-9]+$' "
+                "AND NOT EXISTS (SELECT 1 FROM computed_computedattribute a "
+                "WHERE c.relname = 'computed_computedvalue_a' || a.id)"
+            )
+            for (name,) in cur.fetchall():
+                cur.execute(f'DROP TABLE "{name}"')
         out = [
             computed_attribute_create(key=PREFIX + key, name=key, kind="aggregate", definition=d)
             for key, d, *_ in AGGREGATES
