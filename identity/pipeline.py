@@ -680,16 +680,9 @@ def _write(
         )
     bulk_insert(Identity, IDENTITY_COLUMNS, identities)
     used = _used(accepted)
-    seen_again = [pk for ident, (pk, _) in found.items() if ident in used]
-    if seen_again:
-        if connection.vendor == "postgresql":
-            _fetch(
-                "UPDATE identity_identity SET last_seen_at = %s WHERE id = ANY(%s::bigint[])",
-                [received_at, sorted(seen_again)],
-                rows=False,
-            )
-        else:
-            Identity.objects.filter(pk__in=seen_again).update(last_seen_at=received_at)
+    seen_again = sorted(pk for ident, (pk, _) in found.items() if ident in used)
+    if seen_again and connection.vendor != "postgresql":
+        Identity.objects.filter(pk__in=seen_again).update(last_seen_at=received_at)
     if memberships:
         GroupMembership.objects.bulk_create(
             [
@@ -735,7 +728,10 @@ def _write(
         if trait_items:
             people_write_traits(trait_items, source=source, definitions=checker.attributes)
 
-    touched = _update_counters(events, counters)
+    # PostgreSQL: the identities' last seen travel with the counters UPDATE (one statement).
+    touched = _update_counters(
+        events, counters, last_seen=(received_at, seen_again) if connection.vendor == "postgresql" else None
+    )
     _record_contacts(events, {name for name, d in checker.events.items() if d.is_contact})
     if rejects:
         _store_rejects(source, rejects)
@@ -777,16 +773,23 @@ def _used(accepted: list[tuple[_Prepared, Outcome]]) -> set[Ident]:
     return {ident for _, outcome in accepted for ident in outcome.used}
 
 
-def _update_counters(events: list[_EventRow], known: dict[int, tuple] | None = None) -> set[int]:
+def _update_counters(
+    events: list[_EventRow],
+    known: dict[int, tuple] | None = None,
+    last_seen: tuple[datetime, list[int]] | None = None,
+) -> set[int]:
     """System attributes: event count, sessions (30 min inactivity), first seen, last activity.
 
     ``known``: ``pk → (first_seen_at, last_activity_at, event_count, session_count)`` of locked
     rows whose values this transaction already holds (no SELECT for them).
+    ``last_seen``: ``(at, identity pks)`` to stamp in the same statement (PostgreSQL).
     """
     times: dict[int, list[datetime]] = defaultdict(list)
     for event in events:
         times[event.person_id].append(event.timestamp)
     if not times:
+        if last_seen and last_seen[1]:
+            _write_counters([], last_seen)
         return set()
     known = known or {}
     if connection.vendor == "postgresql":
@@ -814,25 +817,31 @@ def _update_counters(events: list[_EventRow], known: dict[int, tuple] | None = N
         if first_seen_at is None or stamps[0] < first_seen_at:
             first_seen_at = stamps[0]
         updated.append((pk, first_seen_at, last, event_count + len(stamps), session_count + sessions))
-    _write_counters(updated)
+    _write_counters(updated, last_seen)
     return set(times)
 
 
-def _write_counters(rows: list[tuple]) -> None:
-    """One UPDATE for the whole batch (Django's bulk_update CASE is slow): arrays on PostgreSQL."""
+def _write_counters(rows: list[tuple], last_seen: tuple[datetime, list[int]] | None = None) -> None:
+    """One UPDATE for the whole batch (Django's bulk_update CASE is slow): arrays on PostgreSQL,
+    where ``last_seen`` (``(at, identity pks)``) rides along as a data-modifying CTE."""
     table = connection.ops.quote_name(Person._meta.db_table)
     rows = sorted(rows)
     if connection.vendor == "postgresql":
-        columns = list(zip(*rows, strict=True))
-        _fetch(
+        sql = (
             f"UPDATE {table} AS p SET first_seen_at = v.first_seen_at, "  # noqa: S608
             "last_activity_at = v.last_activity_at, event_count = v.event_count, "
             "session_count = v.session_count "
             "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::integer[], %s::integer[]) "
-            "AS v(id, first_seen_at, last_activity_at, event_count, session_count) WHERE p.id = v.id",
-            [list(c) for c in columns],
-            rows=False,
+            "AS v(id, first_seen_at, last_activity_at, event_count, session_count) WHERE p.id = v.id"
         )
+        params: list[Any] = [[row[i] for row in rows] for i in range(5)]
+        if last_seen and last_seen[1]:
+            sql = (
+                "WITH seen AS (UPDATE identity_identity SET last_seen_at = %s "
+                "WHERE id = ANY(%s::bigint[]) RETURNING 1) " + sql
+            )
+            params = [last_seen[0], last_seen[1], *params]
+        _fetch(sql, params, rows=False)
         return
     adapt = connection.ops.adapt_datetimefield_value
     for start in range(0, len(rows), 2000):

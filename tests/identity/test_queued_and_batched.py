@@ -267,3 +267,18 @@ def test_batch_merges_snapshot_contacts_links_and_counters_as_stored(ingest):
         assert parent.event_count == totals[parent.pk] == Event.objects.filter(person=parent).count()
         assert GroupMembership.objects.filter(person=parent).count() == 1
         assert not PersonChannelContact.objects.filter(person=child).exists()
+
+
+def test_a_known_identifier_seen_again_gets_the_batch_time_as_last_seen(ingest):
+    # given
+    from identity.models import Identity
+
+    first = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    later = datetime(2024, 5, 2, 12, tzinfo=UTC)
+    ingest({"type": "track", "userId": "u1", "event": "A"}, received_at=first)
+    # when
+    ingest({"type": "track", "userId": "u1", "event": "B"}, received_at=later)
+    # then
+    identity = Identity.objects.get(type__key="user_id", value="u1")
+    assert (identity.first_seen_at, identity.last_seen_at) == (first, later)
+    assert Person.objects.get(pk=identity.person_id).event_count == 2
