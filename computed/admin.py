@@ -4,13 +4,14 @@ disable, duplicate, where-used, and the purchase-statistics set. Thin hooks over
 from __future__ import annotations
 
 import json
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
@@ -460,4 +461,47 @@ class ComputedAttributeAdmin(ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["attribute_reference"] = sorted(all_attributes(), key=lambda r: (r.kind, r.key))
         context["function_reference"] = list(FORMULA_FUNCTIONS.values())
+        context["formula_vocabulary"] = {
+            "attributes": [
+                {"key": r.key, "hint": f"{r.type} · {r.kind}"} for r in context["attribute_reference"]
+            ],
+            "functions": [{"key": f.name, "hint": f.signature} for f in context["function_reference"]],
+        }
+        context["formula_preview_url"] = reverse("admin:computed_computedattribute_formula_preview")
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        preview = path(
+            "formula-preview/",
+            self.admin_site.admin_view(self.formula_preview),
+            name="computed_computedattribute_formula_preview",
+        )
+        return [preview, *super().get_urls()]
+
+    def formula_preview(self, request: HttpRequest) -> JsonResponse:
+        """The formula editor's live check: the error with its position, or the output type and the
+        value for a chosen profile (``person``: its id or unified id)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        formula = request.GET.get("formula", "")
+        definition = {"formula": formula}
+        try:
+            plan = services.build_plan("formula", definition)
+        except ValidationError as exc:
+            return JsonResponse({"ok": False, "error": "; ".join(exc.messages)})
+        answer: dict = {"ok": True, "output_type": plan.output_type}
+        person = _person_by_reference(request.GET.get("person", ""))
+        if person is not None:
+            result = services.run_profile_test(kind="formula", definition=definition, person=person)
+            answer.update({"person": str(person), "value": result["value"]})
+        return JsonResponse(answer, json_dumps_params={"default": str})
+
+
+def _person_by_reference(reference: str) -> Person | None:
+    reference = reference.strip()
+    if reference.isascii() and reference.isdigit():
+        return Person.objects.live().filter(pk=int(reference)).first()
+    try:
+        return Person.objects.live().filter(uid=uuid.UUID(reference)).first()
+    except ValueError:
+        return None
