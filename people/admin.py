@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import Q
@@ -111,6 +112,10 @@ class OrganizationSettingsAdmin(ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        cache.delete(selectors.ORGANIZATION_CACHE_KEY)
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):

@@ -6,15 +6,24 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from people.attributes import STANDARD_ATTRIBUTES, read_attribute
 from people.models import AttributeChange, AttributeDefinition, Event, OrganizationSettings, Person
 
+ORGANIZATION_CACHE_KEY = "attune:organization"
+
 
 def organization() -> OrganizationSettings:
-    """The organization's settings row, created from the environment on first use."""
+    """The organization's settings row, created from the environment on first use.
+
+    Read on hot paths (every ingested batch, "today" in filters), so it is cached for a minute;
+    saving it in the admin clears the cache."""
+    cached = cache.get(ORGANIZATION_CACHE_KEY)
+    if cached is not None:
+        return cached
     org = OrganizationSettings.objects.filter(pk=1).first()
     if org is None:
         org, _ = OrganizationSettings.objects.get_or_create(
@@ -24,6 +33,7 @@ def organization() -> OrganizationSettings:
                 "timezone": settings.ORGANIZATION_TIMEZONE,
             },
         )
+    cache.set(ORGANIZATION_CACHE_KEY, org, timeout=60)
     return org
 
 
