@@ -108,6 +108,10 @@ def prepare(args: argparse.Namespace, *, force_reload: bool, keep: bool) -> tupl
             load.set_state(conn, "dataset", state)
     else:
         log(f"data set {spec.key} already loaded")
+        # The probes and the ingest stream read the generated files: a fresh checkout (CI) reuses
+        # the loaded database but has no bench/data yet. Generation is deterministic and writes only
+        # missing chunks.
+        generate.generate(spec, log=log)
     return url, spec, state
 
 
