@@ -120,6 +120,39 @@ def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
     return min((t for t in (a, b) if t is not None), default=None)
 
 
+def _merge_attributes_into(
+    parent: Person, child: Person, *, audit: list[AttributeChange], source, actor, at
+) -> dict:
+    """Move the child's attribute values into the parent in memory (latest update wins per key),
+    appending one audit row per changed key; returns the snapshot's ``changed`` section."""
+    changed = {}
+    for outcome in merge_attributes(parent, child):
+        if not outcome.changes:
+            continue
+        changed[outcome.key] = {
+            "old": outcome.parent_value,
+            "old_meta": parent.attribute_meta.get(outcome.key),
+            "new": outcome.result,
+            "new_meta": child.attribute_meta.get(outcome.key),
+        }
+        _assign(parent, outcome.key, outcome.result)
+        if child.attribute_meta.get(outcome.key):
+            parent.attribute_meta[outcome.key] = child.attribute_meta[outcome.key]
+        audit.append(
+            AttributeChange(
+                person=parent,
+                key=outcome.key,
+                old_value=outcome.parent_value,
+                new_value=outcome.result,
+                operation="merge",
+                source=source,
+                actor=actor,
+                effective_at=at,
+            )
+        )
+    return changed
+
+
 @transaction.atomic
 def person_merge(
     *,
@@ -141,33 +174,8 @@ def person_merge(
 
     now = timezone.now()
     parent_before = _snapshot(parent)
-    outcomes = merge_attributes(parent, child)
-    changed = {}
-    audit = []
-    for outcome in outcomes:
-        if not outcome.changes:
-            continue
-        changed[outcome.key] = {
-            "old": outcome.parent_value,
-            "old_meta": parent.attribute_meta.get(outcome.key),
-            "new": outcome.result,
-            "new_meta": child.attribute_meta.get(outcome.key),
-        }
-        _assign(parent, outcome.key, outcome.result)
-        if child.attribute_meta.get(outcome.key):
-            parent.attribute_meta[outcome.key] = child.attribute_meta[outcome.key]
-        audit.append(
-            AttributeChange(
-                person=parent,
-                key=outcome.key,
-                old_value=outcome.parent_value,
-                new_value=outcome.result,
-                operation="merge",
-                source=source,
-                actor=actor,
-                effective_at=now,
-            )
-        )
+    audit: list[AttributeChange] = []
+    changed = _merge_attributes_into(parent, child, audit=audit, source=source, actor=actor, at=now)
     snapshot = {
         "parent": parent_before,
         "child": _snapshot(child),
@@ -331,30 +339,7 @@ def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source |
     for parent_pk, child_pk, reason, message_id in merges:
         parent, child = locked[parent_pk], locked[child_pk]
         parent_before = _snapshot(parent)
-        changed = {}
-        for outcome in merge_attributes(parent, child):
-            if not outcome.changes:
-                continue
-            changed[outcome.key] = {
-                "old": outcome.parent_value,
-                "old_meta": parent.attribute_meta.get(outcome.key),
-                "new": outcome.result,
-                "new_meta": child.attribute_meta.get(outcome.key),
-            }
-            _assign(parent, outcome.key, outcome.result)
-            if child.attribute_meta.get(outcome.key):
-                parent.attribute_meta[outcome.key] = child.attribute_meta[outcome.key]
-            audit.append(
-                AttributeChange(
-                    person=parent,
-                    key=outcome.key,
-                    old_value=outcome.parent_value,
-                    new_value=outcome.result,
-                    operation="merge",
-                    source=source,
-                    effective_at=now,
-                )
-            )
+        changed = _merge_attributes_into(parent, child, audit=audit, source=source, actor=None, at=now)
         snapshot = {
             "parent": parent_before,
             "child": _snapshot(child),
