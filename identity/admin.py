@@ -18,6 +18,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
 from identity import selectors, services
+from identity.api.auth import forget_cached_tokens
 from identity.models import (
     AccessToken,
     IdentifierType,
@@ -28,6 +29,7 @@ from identity.models import (
     SourceDailyStat,
     SuppressedIdentifier,
 )
+from identity.policy import forget_cached_policy
 from identity.schemas import define_attribute, infer_type
 from people.models import EventDefinition, EventPropertyDefinition, Source
 from people.selectors import organization_today
@@ -73,6 +75,7 @@ class IdentifierTypeAdmin(ModelAdmin):
                 "respect it; profiles already over it keep their identifiers.",
             )
         super().save_model(request, obj, form, change)
+        forget_cached_policy()
 
 
 @admin.register(Identity)
@@ -219,6 +222,14 @@ class AccessTokenAdmin(ModelAdmin):
     list_display = ["name", "masked", "enabled", "created_at", "last_used_at"]
     readonly_fields = ["token_hint", "created_at", "created_by", "last_used_at"]
 
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        forget_cached_tokens()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        forget_cached_tokens()
+
     @display(description="Token")
     def masked(self, obj: AccessToken) -> str:
         return f"pat_…{obj.token_hint}"
@@ -226,6 +237,7 @@ class AccessTokenAdmin(ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
+            forget_cached_tokens()  # a disabled token stops working in this process at once
             return
         issued = services.access_token_create(name=obj.name, created_by=request.user)
         obj.pk = issued.token.pk

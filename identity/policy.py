@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -84,9 +85,28 @@ def compile_policy(row: IdentifierType) -> TypePolicy:
     )
 
 
+READ_CACHE_SECONDS = 10
+_policy_cache: dict[str, tuple] = {}
+
+
+def forget_cached_policy() -> None:
+    _policy_cache.clear()
+
+
 @dataclass
 class Policy:
     by_key: dict[str, TypePolicy]
+
+    @classmethod
+    def cached(cls) -> Policy:
+        """``load()``, kept per process for ``READ_CACHE_SECONDS``: for reads on hot paths (the
+        Profile API). Writers (ingestion, merges) call ``load()`` for an exact view."""
+        now = time.monotonic()
+        entry = _policy_cache.get("policy")
+        if entry is None or entry[1] < now:
+            entry = (cls.load(), now + READ_CACHE_SECONDS)
+            _policy_cache["policy"] = entry
+        return entry[0]
 
     @classmethod
     def load(cls) -> Policy:

@@ -19,7 +19,7 @@ from people.models import Event, Person, RejectedMessage, Source
 
 def person_by_identifier(*, type_key: str, value: str) -> Person | None:
     """The live profile holding ``type_key:value`` (a merged child's identifiers resolve the parent)."""
-    type_policy = Policy.load().get(type_key)
+    type_policy = Policy.cached().get(type_key)
     if type_policy is None:
         return None
     try:

@@ -52,3 +52,14 @@ def _database_url_is_postgres() -> bool:
     import os
 
     return os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Per-process read caches (Profile API tokens, identifier policy) start empty in every test."""
+    from identity.api.auth import forget_cached_tokens
+    from identity.policy import forget_cached_policy
+
+    forget_cached_tokens()
+    forget_cached_policy()
+    yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
@@ -83,6 +84,29 @@ class KeySecretAuthentication(BaseAuthentication):
         return 'Basic realm="events"'
 
 
+TOKEN_CACHE_SECONDS = 10
+_token_cache: dict[str, tuple] = {}
+
+
+def _token_by_hash(token_hash: str) -> AccessToken | None:
+    """Enabled token by hash, kept per process for ``TOKEN_CACHE_SECONDS`` (the Profile API is read
+    at hundreds of requests a second); a disabled or deleted token stops working within that time,
+    at once in the process that changed it (``forget_cached_tokens``)."""
+    now = time.monotonic()
+    entry = _token_cache.get(token_hash)
+    if entry is None or entry[1] < now:
+        token = AccessToken.objects.filter(token_hash=token_hash, enabled=True).first()
+        if len(_token_cache) > 1000:
+            _token_cache.clear()
+        entry = (token, now + TOKEN_CACHE_SECONDS)
+        _token_cache[token_hash] = entry
+    return entry[0]
+
+
+def forget_cached_tokens() -> None:
+    _token_cache.clear()
+
+
 class AccessTokenAuthentication(BaseAuthentication):
     """Profile API: Basic with the access token as username, or ``Authorization: Bearer <token>``."""
 
@@ -90,12 +114,13 @@ class AccessTokenAuthentication(BaseAuthentication):
         found = credentials(request)
         if not found or not found[1]:
             return None
-        token = AccessToken.objects.filter(token_hash=AccessToken.hash_token(found[1]), enabled=True).first()
+        token = _token_by_hash(AccessToken.hash_token(found[1]))
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid access token.")
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
         return (AnonymousUser(), token)
 
     def authenticate_header(self, request) -> str:

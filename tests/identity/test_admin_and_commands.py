@@ -100,6 +100,24 @@ def test_access_token_created_in_the_admin_is_shown_once_and_stored_hashed(clien
     assert token.token_hash == AccessToken.hash_token(raw) and raw not in token.token_hash
 
 
+def test_a_token_disabled_in_the_admin_stops_working_at_once(client, admin_user, make_person):
+    # given a token that has just been used (so it sits in the per-process cache)
+    from identity.services import access_token_create
+
+    issued = access_token_create(name="BI")
+    url = "/v1/spaces/default/collections/users/profiles/user_id:nobody/traits"
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {issued.raw}").status_code == 404
+    # when an admin disables it
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:identity_accesstoken_change", args=[issued.token.pk]), {"name": "BI"}, follow=True
+    )
+    assert response.status_code == 200
+    client.logout()
+    # then it is refused
+    assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {issued.raw}").status_code == 401
+
+
 def test_create_source_command_output_contract(client):
     out = io.StringIO()
     call_command("create_source", "Backend", "--channel", "server", "--protection", "update_only", stdout=out)
