@@ -202,20 +202,7 @@ def person_merge(
     Identity.objects.filter(person=child).update(person=parent)
     Event.objects.filter(person=child).update(person=parent)
     Person.objects.filter(merged_into=child).update(merged_into=parent)
-    for contact in snapshot["contacts"]:
-        at = parse_datetime(contact["at"])
-        row, created = PersonChannelContact.objects.get_or_create(
-            person=parent, channel_id=contact["channel"], defaults={"last_contacted_at": at}
-        )
-        if not created and row.last_contacted_at < at:
-            PersonChannelContact.objects.filter(pk=row.pk).update(last_contacted_at=at)
-    PersonChannelContact.objects.filter(person=child).delete()
-    have = set(GroupMembership.objects.filter(person=parent).values_list("company_id", flat=True))
-    GroupMembership.objects.filter(person=child, company_id__in=have | {parent.pk}).delete()
-    GroupMembership.objects.filter(person=child).update(person=parent)
-    members = set(GroupMembership.objects.filter(company=parent).values_list("person_id", flat=True))
-    GroupMembership.objects.filter(company=child, person_id__in=members | {parent.pk}).delete()
-    GroupMembership.objects.filter(company=child).update(company=parent)
+    _move_links(parent, child, snapshot["contacts"])
 
     parent.event_count += child.event_count
     parent.session_count += child.session_count
@@ -486,7 +473,7 @@ def _move(model, column: str, parent_of: dict[int, int], rows_by_child: dict[int
 
 
 def _move_links(parent: Person, child: Person, contacts: list[dict]) -> None:
-    """Channel contacts and group links of one child (rare): as ``person_merge`` does."""
+    """Move one child's channel contacts (latest time wins) and group links to its parent."""
     for contact in contacts:
         at = parse_datetime(contact["at"])
         row, created = PersonChannelContact.objects.get_or_create(
