@@ -14,11 +14,15 @@ class ComputedConfig(AppConfig):
         connection_created.connect(on_connection_created, dispatch_uid="computed.sqlite_functions")
         from computed import panels
         from computed.provider import ComputedProvider
+        from computed.selectors import person_traits
+        from identity.extensions import register_trait_source
         from people import extensions
         from people.conditions import register_attribute_provider
 
         # Conditions and formulas may name active computed attributes.
         register_attribute_provider(ComputedProvider())
+        # The Profile API serves active computed attributes as traits (class=computed_trait).
+        register_trait_source("computed_trait", read=person_traits, label="Computed attributes")
         # Custom attribute keys may not reuse a computed attribute's key (drafts included).
         extensions.register_key_owner("computed attribute", panels.key_in_use)
         extensions.register_person_panel(

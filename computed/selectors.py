@@ -117,3 +117,11 @@ def person_purchase_statistics(*, person_id: int) -> list[dict]:
     return [
         row for row in person_values(person_id=person_id).values() if row["group"] == "purchase_statistics"
     ]
+
+
+def person_traits(person: Person) -> dict[str, dict]:
+    """Active computed attributes of one person as Profile API traits (``class=computed_trait``)."""
+    return {
+        key: {"value": row["value"], "updated_at": row["computed_at"]}
+        for key, row in person_values(person_id=person.pk, states=(State.ACTIVE,)).items()
+    }

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
+from identity.extensions import TRAIT_CLASS, trait_sources
 from identity.models import Identity, Merge, SourceDailyStat
 from identity.policy import InvalidIdentifier, Policy
 from people.attributes import STANDARD_ATTRIBUTES, read_attribute
@@ -100,22 +101,58 @@ def _source_keys(ids: set) -> dict[int, str]:
 
 
 def profile_traits(
-    *, person: Person, include: list[str] | None, limit: int, after: str | None, verbose: bool
+    *,
+    person: Person,
+    include: list[str] | None,
+    limit: int,
+    after: str | None,
+    verbose: bool,
+    classes: list[str] | None = None,
 ) -> Page:
+    """Standard and custom attributes, then what higher apps register (computed traits, audiences).
+
+    A registered trait never shadows a standard or custom attribute of the same key.
+    """
     values: dict[str, Any] = {}
-    for key in STANDARD_ATTRIBUTES:
-        value = read_attribute(person, key)
-        if value not in (None, ""):
-            values[key] = value
-    for key, value in person.custom.items():
-        if value is not None:
-            values[key] = value
+    extra_meta: dict[str, dict[str, Any]] = {}
+    if not classes or TRAIT_CLASS in classes:
+        for key in STANDARD_ATTRIBUTES:
+            value = read_attribute(person, key)
+            if value not in (None, ""):
+                values[key] = value
+        for key, value in person.custom.items():
+            if value is not None:
+                values[key] = value
+    for cls, source in trait_sources.items():
+        if classes and cls not in classes:
+            continue
+        for key, row in source.read(person).items():
+            if key in values or row.get("value") is None:
+                continue
+            if include and key not in include:
+                continue
+            values[key] = row["value"]
+            extra_meta[key] = {"source": cls, "at": row.get("updated_at")}
     keys = sorted(k for k in values if (not include or k in include) and (after is None or k > after))
     page, has_more = keys[:limit], len(keys) > limit
     if verbose:
         sources = _source_keys({(person.attribute_meta.get(k) or {}).get("source") for k in page})
         items = []
         for key in page:
+            if key in extra_meta:
+                at = extra_meta[key]["at"]
+                items.append(
+                    (
+                        key,
+                        {
+                            "value": values[key],
+                            "source": extra_meta[key]["source"],
+                            "source_id": None,
+                            "updated_at": at.isoformat() if hasattr(at, "isoformat") else at,
+                        },
+                    )
+                )
+                continue
             meta = person.attribute_meta.get(key) or {}
             source = sources.get(meta.get("source"))
             items.append(

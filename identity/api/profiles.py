@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from identity import selectors
 from identity.api.auth import AccessTokenAuthentication, HasAccessToken
+from identity.extensions import trait_classes
 from identity.normalize import Rejection, parse_time
 
 ErrorBody = inline_serializer(
@@ -132,6 +133,12 @@ class TraitsView(ProfileAPIView):
             OpenApiParameter("limit", int, description="1-200, default 10."),
             OpenApiParameter("next", str, description="Cursor from the previous page."),
             OpenApiParameter("verbose", bool, description="Each trait as {value, source, updated_at}."),
+            OpenApiParameter(
+                "class",
+                str,
+                description="Only traits of these classes (comma-separated): trait (standard and custom "
+                "attributes), computed_trait, audience.",
+            ),
         ],
         responses={
             200: inline_serializer("ProfileTraits", {"traits": serializers.DictField(), "cursor": Cursor}),
@@ -142,7 +149,12 @@ class TraitsView(ProfileAPIView):
         person = self.person(identifier)
         limit = _int(request, "limit", 10, 1, 200)
         verbose = request.query_params.get("verbose", "").lower() in ("1", "true", "yes")
+        classes = _list(request, "class")
+        unknown = sorted(set(classes or ()) - set(trait_classes()))
+        if unknown:
+            raise ProfileError(400, "invalid_request", f"unknown trait class: {', '.join(unknown)}")
         page = selectors.profile_traits(
+            classes=classes,
             person=person,
             include=_list(request, "include"),
             limit=limit,

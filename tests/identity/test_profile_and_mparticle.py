@@ -166,3 +166,31 @@ def test_mparticle_source_request_id_dedupes_and_deleted_attributes_unset(client
     )
     person.refresh_from_db()
     assert "tier" not in person.custom
+
+
+def test_traits_serve_active_computed_attributes_and_class_narrows(client, auth, person):
+    # given an active computed attribute counting the profile's E* events, and a draft one
+    from computed import services as computed_services
+
+    count = {"function": "count", "event": "E1", "period": {"type": "lifetime"}}
+    orders = computed_services.computed_attribute_create(
+        key="e1_count", name="E1 count", kind="aggregate", definition=count
+    )
+    computed_services.activate(orders)
+    computed_services.computed_attribute_create(
+        key="draft_count", name="Draft", kind="aggregate", definition=count
+    )
+    # when the Profile API is asked for all traits, then for computed traits only
+    everything = client.get(f"{BASE}/user_id:u1/traits", {"limit": 50}, **auth).json()["traits"]
+    computed = client.get(
+        f"{BASE}/user_id:u1/traits", {"class": "computed_trait", "verbose": "true"}, **auth
+    ).json()["traits"]
+    plain = client.get(f"{BASE}/user_id:u1/traits", {"class": "trait", "limit": 50}, **auth).json()
+    bad = client.get(f"{BASE}/user_id:u1/traits", {"class": "nope"}, **auth)
+    # then the active value is served beside the attributes; drafts never are
+    assert everything["e1_count"] == 1 and everything["first_name"] == "Ada"
+    assert "draft_count" not in everything
+    assert list(computed) == ["e1_count"]
+    assert computed["e1_count"]["value"] == 1 and computed["e1_count"]["source"] == "computed_trait"
+    assert "e1_count" not in plain["traits"] and plain["traits"]["city"] == "Berlin"
+    assert bad.status_code == 400 and "nope" in bad.json()["error"]["message"]
