@@ -33,3 +33,28 @@ def register_trait_source(cls: str, *, read: Callable, label: str = "") -> None:
 
 def trait_classes() -> list[str]:
     return [TRAIT_CLASS, *trait_sources]
+
+
+# --- Message filters -------------------------------------------------------------------------------
+# ``register_message_filter(key, filter)`` with ``filter(idents: set[tuple[type_key, value]]) ->
+# dict[(type_key, value), reason]``: identifiers whose messages ingestion must drop (answered 200 like
+# any accepted message, counted per reason, never quarantined with their payload). Called once per
+# batch with every normalized identifier of the batch, in the step that checks suppressed identifiers.
+# The privacy app registers tombstones of erased people and suppressed profiles this way.
+
+message_filters: dict[str, Callable[[set[tuple[str, str]]], dict[tuple[str, str], str]]] = {}
+
+
+def register_message_filter(key: str, message_filter: Callable) -> None:
+    message_filters[key] = message_filter
+
+
+def blocked_identifiers(idents: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Every registered filter's verdict on ``idents``: ``{(type_key, value): reason}``."""
+    blocked: dict[tuple[str, str], str] = {}
+    if not idents:
+        return blocked
+    for message_filter in message_filters.values():
+        for ident, reason in message_filter(idents).items():
+            blocked.setdefault(ident, reason)
+    return blocked
