@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
@@ -83,6 +83,8 @@ def decode_cursor(cursor: str, count: int) -> list[str] | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if "\x00" in text:  # PostgreSQL text cannot hold NUL: such a cursor was never ours
         return None
     parts = text.split("|", count - 1)
     return parts if len(parts) == count else None
@@ -252,9 +254,12 @@ def parse_event_cursor(cursor: str) -> tuple[datetime, int] | None:
         return None
     try:
         at, pk = parse_datetime(parts[0]), int(parts[1])
-    except ValueError:
+        if at is None or at.tzinfo is None:
+            return None
+        at = at.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return (at, pk) if at else None
+    return (at, pk) if -(2**63) <= pk < 2**63 else None
 
 
 def profile_metadata(*, person: Person) -> dict:

@@ -7,6 +7,7 @@ A deployment has one workspace; any ``{space}`` is accepted. Errors: ``{"error":
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -74,6 +75,35 @@ def _int(request, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _time(request, name: str) -> datetime | None:
+    """An ISO-8601 query parameter that PostgreSQL and Python can hold once converted to UTC."""
+    try:
+        value = parse_time(request.query_params.get(name), name)
+    except Rejection as exc:
+        raise ProfileError(400, "validation_error", exc.reason) from exc
+    if value is not None:
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ProfileError(
+                400, "validation_error", f"'{name}' is out of range (years 1 to 9999 in UTC)."
+            ) from exc
+    return value
+
+
+def _reject_nul(identifier: str, params) -> None:
+    """NUL cannot be stored or compared in PostgreSQL text: refuse it in any part of the request."""
+    if "\x00" in identifier:
+        raise ProfileError(400, "validation_error", "The identifier must not contain a NUL character.")
+    for key, values in params.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            raise ProfileError(
+                400,
+                "validation_error",
+                f"Query parameter '{key.replace(chr(0), '')}' contains a NUL character.",
+            )
+
+
 def _list(request, name: str) -> list[str] | None:
     raw = request.query_params.get(name)
     return [item.strip() for item in raw.split(",") if item.strip()] if raw else None
@@ -103,6 +133,10 @@ class ProfileAPIView(APIView):
                 status=exc.status_code,
             )
         return super().handle_exception(exc)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        _reject_nul(kwargs.get("identifier", ""), request.query_params)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -209,7 +243,7 @@ class ExternalIdsView(ProfileAPIView):
         raw_next = request.query_params.get("next")
         after = None
         if raw_next:
-            if not raw_next.isdigit():
+            if not raw_next.isdigit() or int(raw_next) >= 2**63:
                 raise ProfileError(400, "validation_error", "Invalid 'next' cursor.")
             after = int(raw_next)
         page = selectors.profile_external_ids(
@@ -269,11 +303,7 @@ class EventsView(ProfileAPIView):
         sort = request.query_params.get("sort", "desc").lower()
         if sort not in ("asc", "desc"):
             raise ProfileError(400, "validation_error", "'sort' must be asc or desc.")
-        try:
-            start = parse_time(request.query_params.get("start"), "start")
-            end = parse_time(request.query_params.get("end"), "end")
-        except Rejection as exc:
-            raise ProfileError(400, "validation_error", exc.reason) from exc
+        start, end = _time(request, "start"), _time(request, "end")
         cursor = None
         if request.query_params.get("next"):
             cursor = selectors.parse_event_cursor(request.query_params["next"])
