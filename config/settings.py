@@ -5,6 +5,7 @@ With ``DEBUG`` off, a missing ``SECRET_KEY`` stops the process instead of runnin
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "import_export",
+    "axes",
     "people",
     "identity",
     "computed",
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, as django-axes requires: answers a locked-out admin login with 429
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -118,6 +122,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Admin login throttling (django-axes): after ADMIN_LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused (429) for ADMIN_LOGIN_COOLOFF_MINUTES. Attempts
+# are kept in the database, so every worker and host sees them; an Admin can unlock early under
+# "Access attempts" or with `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("ADMIN_LOGIN_THROTTLING", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("ADMIN_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ADMIN_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
@@ -201,6 +220,29 @@ INGEST_MODE = os.environ.get("INGEST_MODE", "inline")
 INGEST_QUEUE_BATCH_MESSAGES = int(os.environ.get("INGEST_QUEUE_BATCH_MESSAGES", "1000"))
 # messageId de-duplication window in hours (never below 48).
 INGEST_DEDUPE_HOURS = int(os.environ.get("INGEST_DEDUPE_HOURS", "72"))
+
+# Caches. "default" serves per-process read caches (dashboard figures); "ratelimit" holds the request
+# counters of the tracking, mParticle and Profile APIs: Redis when REDIS_URL is set (atomic counters
+# shared by every worker and host), else the process's own memory (each worker counts alone).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "attune-default"},
+    "ratelimit": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "attune-ratelimit"}
+    ),
+}
+ATTUNE_RATE_LIMIT_CACHE = "ratelimit"
+# "<requests>/<seconds>" (or /second, /minute, /hour); "0" turns a limit off. Answered 429 with
+# Retry-After in each API's own error shape (docs/deployment.md).
+ATTUNE_RATE_LIMITS = {
+    # per write key, tracking (/v1/*) and mParticle (/v2/*) together: 500 requests a second
+    "write_key": os.environ.get("RATE_LIMIT_WRITE_KEY", "30000/60"),
+    # per Profile API token: 100 requests a second
+    "profile_token": os.environ.get("RATE_LIMIT_PROFILE_TOKEN", "6000/60"),
+    # per client address, requests with a wrong write key, key:secret or token
+    "failed_auth": os.environ.get("RATE_LIMIT_FAILED_AUTH", "60/60"),
+}
 
 # django-import-export
 IMPORT_EXPORT_USE_TRANSACTIONS = True

@@ -15,4 +15,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # Each test sees its own data: no cached dashboard figures across tests.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    # no request counting across tests; tests of the 429s switch this alias to a real cache
+    "ratelimit": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+}

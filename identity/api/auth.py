@@ -12,6 +12,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
+from identity.api import ratelimit
 from identity.api.body import read_body
 from identity.models import AccessToken
 from people.models import Source
@@ -58,9 +59,12 @@ class WriteKeyAuthentication(BaseAuthentication):
             key = request.query_params.get("writeKey", "")
         if not key:
             return None
+        ratelimit.check("write_key", key)
         source = source_for_write_key(key)
         if source is None:
-            raise exceptions.AuthenticationFailed("Unknown or disabled write key.")
+            raise ratelimit.refuse_failed(
+                request, exceptions.AuthenticationFailed("Unknown or disabled write key.")
+            )
         return (AnonymousUser(), source)
 
     def authenticate_header(self, request) -> str:
@@ -75,9 +79,10 @@ class KeySecretAuthentication(BaseAuthentication):
         if not found or found[0] != "basic" or not found[1]:
             return None
         _, key, secret = found
+        ratelimit.check("write_key", secret)
         source = source_for_write_key(secret)
         if source is None or source.key != key:
-            raise exceptions.PermissionDenied("Invalid API key or secret.")
+            raise ratelimit.refuse_failed(request, exceptions.PermissionDenied("Invalid API key or secret."))
         return (AnonymousUser(), source)
 
     def authenticate_header(self, request) -> str:
@@ -114,9 +119,10 @@ class AccessTokenAuthentication(BaseAuthentication):
         found = credentials(request)
         if not found or not found[1]:
             return None
+        ratelimit.check("profile_token", found[1])
         token = _token_by_hash(AccessToken.hash_token(found[1]))
         if token is None:
-            raise exceptions.AuthenticationFailed("Invalid access token.")
+            raise ratelimit.refuse_failed(request, exceptions.AuthenticationFailed("Invalid access token."))
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)

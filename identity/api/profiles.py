@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from identity import selectors
 from identity.api.auth import AccessTokenAuthentication, HasAccessToken
+from identity.api.ratelimit import with_retry_after
 from identity.extensions import trait_classes
 from identity.normalize import Rejection, parse_time
 
@@ -42,6 +43,9 @@ ERRORS = {
     400: OpenApiResponse(ErrorBody, description="validation_error"),
     401: OpenApiResponse(ErrorBody, description="authentication_error (write keys are refused here)"),
     404: OpenApiResponse(ErrorBody, description="not_found: no profile holds this identifier"),
+    429: OpenApiResponse(
+        ErrorBody, description="too_many_requests: over the token's rate limit; see the Retry-After header"
+    ),
 }
 COMMON_PARAMS = [
     OpenApiParameter(
@@ -127,6 +131,11 @@ class ProfileAPIView(APIView):
             response = Response({"error": {"code": "authentication_error", "message": message}}, status=401)
             response["WWW-Authenticate"] = 'Basic realm="profiles"'
             return response
+        if isinstance(exc, exceptions.Throttled):
+            return with_retry_after(
+                Response({"error": {"code": "too_many_requests", "message": str(exc.detail)}}, status=429),
+                exc,
+            )
         if isinstance(exc, exceptions.APIException):
             return Response(
                 {"error": {"code": "invalid_request_error", "message": str(exc.detail)}},

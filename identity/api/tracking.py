@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from identity import mparticle, queue
 from identity.api.auth import HasSource, KeySecretAuthentication, WriteKeyAuthentication
 from identity.api.body import AnyContentParser, BodyError, read_body
+from identity.api.ratelimit import with_retry_after
 from identity.normalize import Rejection, parse_time_lenient
 from identity.services import ingest_batch
 
@@ -89,7 +90,10 @@ class TrackingAPIView(APIView):
             response["WWW-Authenticate"] = 'Basic realm="tracking"'
             return response
         if isinstance(exc, exceptions.APIException):
-            return Response({"code": exc.default_code, "message": str(exc.detail)}, status=exc.status_code)
+            response = Response(
+                {"code": exc.default_code, "message": str(exc.detail)}, status=exc.status_code
+            )
+            return with_retry_after(response, exc)
         return super().handle_exception(exc)
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -241,6 +245,9 @@ class MParticleView(APIView):
             return response
         if isinstance(exc, (exceptions.PermissionDenied, exceptions.AuthenticationFailed)):
             return Response({"errors": [{"code": "FORBIDDEN", "message": str(exc.detail)}]}, status=403)
+        if isinstance(exc, exceptions.Throttled):
+            body = {"errors": [{"code": "TOO_MANY_REQUESTS", "message": str(exc.detail)}]}
+            return with_retry_after(Response(body, status=429), exc)
         return super().handle_exception(exc)
 
     @extend_schema(
