@@ -183,7 +183,7 @@ else:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.api.authentication.HashedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["config.api.permissions.StaffModelPermissions"],
@@ -330,10 +330,25 @@ UNFOLD = {
                         "icon": "block",
                         "link": reverse_lazy("admin:identity_suppressedidentifier_changelist"),
                     },
+                ],
+            },
+            {
+                "title": _("Access"),
+                "items": [
+                    {
+                        "title": _("Management API tokens"),
+                        "icon": "vpn_key",
+                        "link": reverse_lazy("admin:authtoken_tokenproxy_changelist"),
+                    },
                     {
                         "title": _("Profile API tokens"),
                         "icon": "key",
                         "link": reverse_lazy("admin:identity_accesstoken_changelist"),
+                    },
+                    {
+                        "title": _("Admin login attempts"),
+                        "icon": "lock_person",
+                        "link": reverse_lazy("admin:axes_accessattempt_changelist"),
                     },
                 ],
             },

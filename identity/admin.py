@@ -1,23 +1,28 @@
 """The identity admin: identifier types (policy), identities, merges (unmerge, dry run), Profile API
-tokens, suppressions, the seen-but-undefined list, per-source activity and the event debugger."""
+tokens, management API tokens, suppressions, the seen-but-undefined list, per-source activity and
+the event debugger."""
 
 from __future__ import annotations
 
 import json
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
-from identity import selectors, services
+from identity import selectors, services, staff_tokens
 from identity.api.auth import forget_cached_tokens
 from identity.models import (
     AccessToken,
@@ -248,6 +253,72 @@ class AccessTokenAdmin(ModelAdmin):
             request,
             format_html("Profile API token (shown once, copy it now): <code>{}</code>", issued.raw),
         )
+
+
+# --- Management API tokens (DRF authtoken, stored hashed) -------------------------------------------
+# One clear name per kind of secret: "Management API tokens" (staff, /api/), "Profile API tokens"
+# (read-only, /v1/spaces/...) and write keys (on each source).
+apps.get_app_config("authtoken").verbose_name = "Management API"
+TokenProxy._meta.verbose_name = "management API token"
+TokenProxy._meta.verbose_name_plural = "management API tokens"
+
+
+class ManagementTokenForm(forms.ModelForm):
+    class Meta:
+        model = TokenProxy
+        fields = ["user"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "user" in self.fields:
+            users = self.fields["user"].queryset.filter(is_staff=True, is_active=True)
+            self.fields["user"].queryset = users.order_by("username")
+            self.fields[
+                "user"
+            ].help_text = (
+                "A staff user; the token acts with their permissions. It replaces any token they had."
+            )
+
+
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class ManagementTokenAdmin(BaseTokenAdmin, ModelAdmin):
+    """Tokens are listed by user and date only; the secret is shown once, when it is created.
+    (DRF's admin maps each row to its user's id; rows are reached by user, never by key.)"""
+
+    form = ManagementTokenForm
+    list_display = ["user", "created"]
+    search_fields = ["user__username"]
+    search_help_text = "Username"
+    ordering = ["user__username"]
+    list_select_related = ["user"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "created"] if obj else []
+
+    def get_fields(self, request, obj=None):
+        return ["user", "created"] if obj else ["user"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing on a token can be edited
+        issued = staff_tokens.management_token_create(user=obj.user)
+        obj.key, obj.created = issued.token.key, issued.token.created
+        messages.warning(
+            request,
+            format_html(
+                "Management API token for {} (shown once, copy it now): <code>{}</code>",
+                obj.user.get_username(),
+                issued.raw,
+            ),
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Django's "was added" message would name the row by its key (the hash): the warning says it all.
+        return HttpResponseRedirect(reverse("admin:authtoken_tokenproxy_changelist"))
 
 
 class SuppressForm(forms.ModelForm):

@@ -7,9 +7,7 @@ Writes go through ``identity.services``; reads through ``identity.selectors``.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,6 +15,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.timezone import now
 
+from people.credentials import hash_credential, new_credential
 from people.models import Channel, Person, Source
 
 
@@ -166,17 +165,19 @@ class AccessToken(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = "Profile API token"
+        verbose_name_plural = "Profile API tokens"
 
     def __str__(self) -> str:
         return self.name
 
     @staticmethod
     def hash_token(raw: str) -> str:
-        return hashlib.sha256(raw.encode()).hexdigest()
+        return hash_credential(raw)
 
     @staticmethod
     def new_token() -> str:
-        return "pat_" + secrets.token_urlsafe(32)
+        return new_credential("pat_", 32)
 
 
 class SuppressedIdentifier(models.Model):

@@ -6,7 +6,6 @@ Writes go through ``people.services``; reads through ``people.selectors`` and th
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from datetime import date
@@ -17,6 +16,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.timezone import now
 
+from people.credentials import hash_credential, new_credential
 from people.querysets import EventQuerySet, PersonQuerySet
 
 key_validator = RegexValidator(
@@ -124,11 +124,11 @@ class Source(models.Model):
 
     @staticmethod
     def hash_write_key(raw: str) -> str:
-        return hashlib.sha256(raw.encode()).hexdigest()
+        return hash_credential(raw)
 
     @staticmethod
     def new_write_key() -> str:
-        return secrets.token_urlsafe(24)
+        return new_credential("", 24)
 
     @staticmethod
     def new_public_key() -> str:

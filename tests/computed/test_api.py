@@ -1,10 +1,10 @@
 """The management API: /api/computed-attributes/ (CRUD, activate, disable, duplicate, test, where used)."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from computed.models import ComputedAttribute
+from identity.staff_tokens import management_token_create
 
 URL = "/api/computed-attributes/"
 COUNT = {"function": "count", "event": "Order Completed"}
@@ -13,7 +13,7 @@ COUNT = {"function": "count", "event": "Order Completed"}
 @pytest.fixture
 def api(admin_user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
     return client
 
 
@@ -103,5 +103,5 @@ def test_purchase_statistics_set(api, make_person, make_event, django_capture_on
 def test_marketeer_may_use_it_and_anonymous_may_not(marketeer_user, db):
     client = APIClient()
     assert client.get(URL).status_code == 401
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=marketeer_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=marketeer_user).raw}")
     assert client.get(URL).status_code == 200

@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from identity.staff_tokens import management_token_create, management_token_key
 from people.models import AttributeType, Job, Person
 from people.services import attribute_definition_create, contact_record, job_start
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def api(admin_user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
     return client
 
 
@@ -27,7 +28,8 @@ def test_requires_a_token():
 def test_non_staff_user_is_refused(django_user_model):
     user = django_user_model.objects.create_user("bob", password="pw")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    Token.objects.create(user=user, key=management_token_key("bob-token"))
+    client.credentials(HTTP_AUTHORIZATION="Token bob-token")
     assert client.get("/api/people/").status_code == 403
 
 
@@ -167,7 +169,7 @@ def test_jobs_show_progress(api, admin_user, make_person, django_capture_on_comm
 
 def test_marketeer_can_read_people_and_channels(marketeer_user, make_channel):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=marketeer_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=marketeer_user).raw}")
     assert client.get("/api/people/").status_code == 200
     assert client.get("/api/channels/").status_code == 200
 
