@@ -1,0 +1,124 @@
+"""The documented production command (gunicorn with config/gunicorn.conf.py, DEBUG off) keeps
+answering normal requests while 200 slow clients hold sockets with incomplete headers."""
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from people.models import Event
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+SLOW_CLIENTS = 200
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(port: int, process, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"gunicorn exited: {process.stdout.read().decode(errors='replace')[-2000:]}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/track", timeout=1)
+        except urllib.error.HTTPError:
+            return  # any HTTP answer: the server is up
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("gunicorn did not start in time")
+
+
+@pytest.fixture
+def production_server(make_source):
+    """``gunicorn -c config/gunicorn.conf.py config.wsgi`` on a free port, against the test database."""
+    try:
+        import gevent  # noqa: F401
+    except ImportError:
+        pytest.fail("gevent (requirements.txt) is not installed: pip install -r requirements.txt")
+    source = make_source("Website")
+    port = free_port()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "slow-client-test",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_ACCESS_LOG": "",
+        "WEB_CONCURRENCY": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_up(port, process, time.monotonic() + 60)
+        yield port, source.write_key
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        connection.close()
+
+
+def track(port: int, write_key: str, event: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/track",
+        data=json.dumps({"userId": "slow-test", "event": event}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode(),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status
+
+
+def test_two_hundred_slow_clients_do_not_stop_normal_requests(production_server):
+    port, write_key = production_server
+    # given 200 clients that connected and sent part of their headers, and then nothing
+    slow = []
+    try:
+        for _ in range(SLOW_CLIENTS):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"POST /v1/track HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            slow.append(s)
+        time.sleep(1)
+        # when normal clients send events meanwhile
+        started = time.monotonic()
+        statuses = [track(port, write_key, f"Normal {i}") for i in range(6)]
+        elapsed = time.monotonic() - started
+        # then each is answered promptly and stored, while the slow sockets are still open
+        assert statuses == [200] * 6
+        assert elapsed < 20
+        for s in slow[:10]:
+            s.setblocking(False)
+            with pytest.raises(BlockingIOError):  # still waiting for the rest of its headers
+                s.recv(1)
+    finally:
+        for s in slow:
+            s.close()
+    assert sorted(Event.objects.filter(name__startswith="Normal").values_list("name", flat=True)) == [
+        f"Normal {i}" for i in range(6)
+    ]
