@@ -259,6 +259,7 @@ class AccessTokenAdmin(ModelAdmin):
 # One clear name per kind of secret: "Management API tokens" (staff, /api/), "Profile API tokens"
 # (read-only, /v1/spaces/...) and write keys (on each source).
 apps.get_app_config("authtoken").verbose_name = "Management API"
+apps.get_app_config("axes").verbose_name = "Admin login lockout"  # django-axes' attempts (docs/deployment.md)
 TokenProxy._meta.verbose_name = "management API token"
 TokenProxy._meta.verbose_name_plural = "management API tokens"
 
