@@ -38,3 +38,14 @@ def test_a_successful_login_resets_the_count(client, admin_user):
     client.logout()
     # then four more wrong guesses are allowed again before a lockout
     assert [login(client, f"again{i}").status_code for i in range(4)] == [200, 200, 200, 200]
+
+
+def test_only_admins_see_login_attempts(client, admin_user, marketeer_user):
+    # given a locked-out attempt
+    for i in range(5):
+        login(client, f"guess{i}")
+    # then an Admin sees it and a Marketeer may not open the page
+    client.force_login(admin_user)
+    assert "10.0.0.1" in client.get("/admin/axes/accessattempt/").content.decode()
+    client.force_login(marketeer_user)
+    assert client.get("/admin/axes/accessattempt/").status_code == 403
