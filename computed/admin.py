@@ -16,10 +16,11 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
-from computed import services
+from computed import selectors, services
 from computed.aggregates import FUNCTIONS, PERIOD_TYPES
 from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
+from computed.plans import build_plan
 from people.conditions.attributes import all_attributes
 from people.models import Person
 
@@ -257,7 +258,7 @@ class ComputedAttributeAdmin(ModelAdmin):
 
     @display(description="Used by (where used)")
     def used_by(self, obj: ComputedAttribute) -> str:
-        return "; ".join(services.where_used(obj)) or "nothing"
+        return "; ".join(selectors.where_used(obj)) or "nothing"
 
     def save_model(self, request, obj: ComputedAttribute, form, change):
         fields = {
@@ -291,7 +292,7 @@ class ComputedAttributeAdmin(ModelAdmin):
                 if self.errors:
                     return data
                 try:
-                    services._validate(
+                    selectors.check_definition(
                         key=data.get("key") or self.instance.key,
                         kind=data.get("kind") or self.instance.kind,
                         definition=data["definition"],
@@ -379,7 +380,7 @@ class ComputedAttributeAdmin(ModelAdmin):
         if person_id:
             try:
                 person = Person.objects.get(pk=int(person_id))
-                result = services.run_profile_test(
+                result = selectors.run_profile_test(
                     kind=obj.kind, definition=json.loads(definition_text), person=person
                 )
                 result["explanation_json"] = json.dumps(result["explanation"], indent=2, default=str)
@@ -486,13 +487,13 @@ class ComputedAttributeAdmin(ModelAdmin):
         formula = request.GET.get("formula", "")
         definition = {"formula": formula}
         try:
-            plan = services.build_plan("formula", definition)
+            plan = build_plan("formula", definition)
         except ValidationError as exc:
             return JsonResponse({"ok": False, "error": "; ".join(exc.messages)})
         answer: dict = {"ok": True, "output_type": plan.output_type}
         person = _person_by_reference(request.GET.get("person", ""))
         if person is not None:
-            result = services.run_profile_test(kind="formula", definition=definition, person=person)
+            result = selectors.run_profile_test(kind="formula", definition=definition, person=person)
             answer.update({"person": str(person), "value": result["value"]})
         return JsonResponse(answer, json_dumps_params={"default": str})
 

@@ -1,4 +1,5 @@
-"""Reads of the computed app: values of a person, evaluation of a plan on one profile."""
+"""Reads of the computed app: checking a definition, where an attribute is used, values of a person,
+evaluation of a plan (or an unsaved definition) on one profile."""
 
 from __future__ import annotations
 
@@ -6,16 +7,68 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from computed import extensions
 from computed.aggregates import compute as compute_aggregate
 from computed.lang.evaluator import evaluate_formula
 from computed.models import VALUE_COLUMNS, ComputedAttribute, ComputedValue
-from computed.plans import Plan
+from computed.plans import Plan, build_plan
 from people import conditions
 from people.conditions.attributes import attribute_values
 from people.models import AttributeType, Event, Person
+from people.selectors import organization_tz
 
 State = ComputedAttribute.State
 SHOWN_STATES = (State.ACTIVE, State.DISABLED, State.PROCESSING)
+
+
+def check_definition(*, key: str, kind: str, definition: Any, exclude_pk: int | None = None) -> Plan:
+    """The checked plan of a definition under ``key``; raises ``ValidationError`` keyed by field
+    (``key``, ``definition.<path>``): key free among all attributes, definition valid, no self-use."""
+    errors: dict[str, Any] = {}
+    existing = conditions.resolve(key)
+    if existing is not None and not (existing.kind == "computed" and existing.ref_id == exclude_pk):
+        errors["key"] = f"{key!r} is already the key of a {existing.kind} attribute"
+    elif ComputedAttribute.objects.filter(key=key).exclude(pk=exclude_pk).exists():
+        errors["key"] = f"{key!r} is already the key of a computed attribute"
+    try:
+        plan = build_plan(kind, definition)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, messages in exc.message_dict.items():
+                errors[f"definition.{field}"] = messages
+        else:
+            errors["definition"] = exc.messages
+        raise ValidationError(errors) from exc
+    if errors:
+        raise ValidationError(errors)
+    if key in plan.references:
+        raise ValidationError({"definition": f"{key!r} cannot refer to itself"})
+    return plan
+
+
+def where_used(attribute: ComputedAttribute) -> list[str]:
+    """Everything that uses this attribute: other computed attributes, audiences, actions ..."""
+    uses = [
+        f"computed attribute {d.key!r} ({d.get_state_display().lower()})"
+        for d in attribute.dependents.order_by("key")
+    ]
+    for finder in extensions.usage_finders:
+        uses.extend(finder(attribute))
+    return uses
+
+
+def run_profile_test(*, kind: str, definition: Any, person: Person, now: datetime | None = None) -> dict:
+    """Evaluate a (possibly unsaved, draft) definition for one person, with how the result was reached.
+
+    Returns ``{"value": ..., "output_type": ..., "explanation": {...}}``; raises ``ValidationError``
+    for an invalid definition.
+    """
+    plan = build_plan(kind, definition)
+    value, explanation = evaluate_plan(plan, person, now=now or timezone.now(), tz=organization_tz())
+    return {"value": value, "output_type": plan.output_type, "explanation": explanation}
 
 
 def to_json(output_type: str, value: Any) -> Any:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from computed import plans, refresh, services
+from computed import engine, plans, refresh, selectors, services
 from computed.models import ComputedAttribute, ComputedValue
 from computed.selectors import person_values
 from people.models import AttributeDefinition, Event, Person
@@ -121,11 +121,11 @@ def test_aggregates_agree(people_events, specs):
         for i, spec in enumerate(specs)
     ]
     # when computed set-based over everyone (shared passes where possible) and per person in Python
-    services.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
+    engine.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
     for person in people:
         stored = person_values(person_id=person.pk, states=["draft"])
         for attribute in attributes:
-            python = services.run_profile_test(
+            python = selectors.run_profile_test(
                 kind="aggregate", definition=attribute.definition, person=person, now=NOW
             )
             # then they agree
@@ -192,11 +192,11 @@ def test_formulas_agree(rows, formulas):
         for i, formula in enumerate(formulas)
     ]
     # when computed in SQL over everyone and in Python per person
-    services.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
+    engine.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
     for person in people:
         stored = person_values(person_id=person.pk, states=["draft"])
         for attribute in attributes:
-            python = services.run_profile_test(
+            python = selectors.run_profile_test(
                 kind="formula", definition=attribute.definition, person=person, now=NOW
             )
             # then they agree
@@ -263,11 +263,11 @@ def test_scores_agree(people_events, rules):
     def check(now):
         for person in people:
             stored = person_values(person_id=person.pk, states=["draft", "active"])["score"]["value"]
-            python = services.run_profile_test(kind="score", definition=definition, person=person, now=now)
+            python = selectors.run_profile_test(kind="score", definition=definition, person=person, now=now)
             assert stored == python["value"], (definition, person.pk, now)
 
     # when computed set-based over everyone (one FILTERed event pass, inputs joined) / then Python agrees
-    services.compute([score], person_ids=None, now=NOW, raise_errors=True)
+    engine.compute([score], person_ids=None, now=NOW, raise_errors=True)
     check(NOW)
     # when refreshed person by person through the cached program, at two instants / then too
     ComputedAttribute.objects.filter(pk=score.pk).update(state="active")

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from computed import services
+from computed import extensions, selectors, services
 from computed.models import ComputedAttribute, ComputedValue
 from people.models import AttributeDefinition, Job
 
@@ -157,7 +157,7 @@ def test_delete_is_refused_while_used_and_lists_users(make_person, make_event):
         key="double_orders", name="Double", kind="formula", definition={"formula": "orders * 2"}
     )
     # when the aggregate is deleted / then it is refused, naming the user
-    assert services.where_used(orders) == ["computed attribute 'double_orders' (draft)"]
+    assert selectors.where_used(orders) == ["computed attribute 'double_orders' (draft)"]
     with pytest.raises(ValidationError, match="double_orders"):
         services.computed_attribute_delete(attribute=orders)
     # when the user goes first / then deletion works and removes the values
@@ -176,7 +176,8 @@ def test_usage_finders_of_higher_apps_block_deletion(db, monkeypatch):
     attribute = services.computed_attribute_create(
         key="orders", name="Orders", kind="aggregate", definition=COUNT
     )
-    monkeypatch.setattr(services, "_usage_finders", [lambda a: [f"audience 'buyers' uses {a.key}"]])
+    monkeypatch.setattr(extensions, "usage_finders", [])
+    extensions.register_usage_finder(lambda a: [f"audience 'buyers' uses {a.key}"])
     # then deletion is refused
     with pytest.raises(ValidationError, match="buyers"):
         services.computed_attribute_delete(attribute=attribute)

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 from django_q.models import Schedule
 
-from computed import services, tasks
+from computed import engine, services, tasks
 from computed.models import ComputedValue
 from computed.selectors import person_values
 from people.services import AttributeWrite, notify_people_changed, person_write_attributes
@@ -42,7 +42,7 @@ def test_new_event_refreshes_the_person_in_dependency_order(
             },
         )
     )
-    assert services.dependency_order([tier, vat, revenue]) == [revenue, vat, tier]
+    assert engine.dependency_order([tier, vat, revenue]) == [revenue, vat, tier]
     assert person_values(person_id=person.pk)["tier"]["value"] == 0
     other_value = ComputedValue.objects.get(attribute=revenue, person=other)
     # when a new event is written and people are notified (after commit → the task)
