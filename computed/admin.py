@@ -177,6 +177,7 @@ class ComputedAttributeAdmin(ModelAdmin):
         "last_computed_at",
         "error_count",
         "last_error",
+        "out_of_range",
     ]
     actions = ["activate_selected", "disable_selected"]
     actions_detail = ["activate_one", "disable_one", "duplicate_one", "test_on_profile"]
@@ -208,7 +209,15 @@ class ComputedAttributeAdmin(ModelAdmin):
                     sections.append(
                         (f"{dict(ComputedAttribute.Kind.choices)[name]} builder", {"fields": fields})
                     )
-        status = ["state_badge", "progress", "output_type", "definition_json", "dependencies_list", "used_by"]
+        status = [
+            "state_badge",
+            "progress",
+            "output_type",
+            "definition_json",
+            "dependencies_list",
+            "used_by",
+            "out_of_range",
+        ]
         if obj is not None:
             sections.append(("Status", {"fields": status}))
             sections.append(
@@ -250,6 +259,17 @@ class ComputedAttributeAdmin(ModelAdmin):
     def definition_json(self, obj: ComputedAttribute) -> str:
         return format_html(
             "<pre class='text-xs whitespace-pre-wrap'>{}</pre>", json.dumps(obj.definition, indent=2)
+        )
+
+    @display(description="Left empty (out of range)")
+    def out_of_range(self, obj: ComputedAttribute) -> str:
+        if not obj.out_of_range_count:
+            return "none"
+        return format_html(
+            "{} profile{} — {}",
+            obj.out_of_range_count,
+            "" if obj.out_of_range_count == 1 else "s",
+            obj.out_of_range_reason or "a value outside the supported range",
         )
 
     @display(description="Uses")

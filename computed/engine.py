@@ -64,8 +64,14 @@ def steps(
     return out
 
 
-def rows_for(step: list[ComputedAttribute], *, person_ids, now: datetime, tz) -> sql.Rows:
-    """The SELECT producing one step's non-empty values for ``person_ids`` (None: everyone)."""
+def rows_for(
+    step: list[ComputedAttribute], *, person_ids, now: datetime, tz, after: list[sql.Rows] | None = None
+) -> sql.Rows:
+    """The SELECT producing one step's non-empty values for ``person_ids`` (None: everyone).
+
+    ``after``: statements to run once the values are written are appended to it (a formula with
+    steps that can leave the supported range records how many values they emptied).
+    """
     first = step[0]
     plan = plan_of(first)
     if plan.aggregate is not None and not plan.aggregate.windowed:
@@ -76,9 +82,12 @@ def rows_for(step: list[ComputedAttribute], *, person_ids, now: datetime, tz) ->
         return sql.windowed(first, plan.aggregate, now=now, tz=tz, person_ids=person_ids)
     if plan.formula is not None:
         joins: list = [] if person_ids is None or len(person_ids) > 1000 else None
+        guards: list = []
         expression = compile_formula(
-            plan.formula, alias="p", vendor=connection.vendor, now=now, tz=tz, joins=joins
+            plan.formula, alias="p", vendor=connection.vendor, now=now, tz=tz, joins=joins, guards=guards
         )
+        if guards and after is not None:
+            after.append(sql.out_of_range_statement(first, guards, person_ids, joins or (), at=now))
         return sql.formula_rows(first, expression, person_ids, joins or ())
     if person_ids is not None and len(person_ids) <= 1000:
         # A few people: correlated index probes per rule.
@@ -146,14 +155,15 @@ def run_step(step: list[ComputedAttribute], person_ids, now: datetime, tz, exist
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute("SET LOCAL jit = off")
-    rows = rows_for(step, person_ids=person_ids, now=now, tz=tz)
+    after: list[sql.Rows] = []
+    rows = rows_for(step, person_ids=person_ids, now=now, tz=tz, after=after)
     fresh = person_ids is None and not existing.intersection(ids)
     if fresh and sql.partitioned() and sql.worth_a_partition():
-        return sql.load_partitions(rows, attribute_ids=ids, computed_at=now)
-    return sql.write_rows(
-        rows,
-        attribute_ids=ids,
-        person_ids=person_ids,
-        computed_at=now,
-        fresh=fresh,
-    )
+        written = sql.load_partitions(rows, attribute_ids=ids, computed_at=now)
+    else:
+        written = sql.write_rows(rows, attribute_ids=ids, person_ids=person_ids, computed_at=now, fresh=fresh)
+    if after:
+        with connection.cursor() as cursor:
+            for statement, params in after:
+                cursor.execute(statement, params)
+    return written

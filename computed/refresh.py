@@ -126,13 +126,15 @@ def statements(attributes, person_ids, *, now: datetime, tz: ZoneInfo) -> list[t
     """Every statement recomputing ``attributes`` for ``person_ids``, in dependency order."""
     out: list[tuple[str, list]] = []
     for step in engine.steps(attributes, one_pass=True):
-        rows = engine.rows_for(step, person_ids=person_ids, now=now, tz=tz)
+        after: list[tuple[str, list]] = []
+        rows = engine.rows_for(step, person_ids=person_ids, now=now, tz=tz, after=after)
         out += sql.write_statements(
             rows,
             attribute_ids=[a.pk for a in step],
             person_ids=person_ids,
             computed_at=now,
         )
+        out += after
     return out
 
 

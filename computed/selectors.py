@@ -3,6 +3,7 @@ evaluation of a plan (or an unsaved definition) on one profile."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,8 +13,8 @@ from django.utils import timezone
 
 from computed import extensions
 from computed.aggregates import compute as compute_aggregate
-from computed.lang.evaluator import evaluate_formula
-from computed.models import VALUE_COLUMNS, ComputedAttribute, ComputedValue
+from computed.lang.evaluator import evaluate_explained
+from computed.models import VALUE_COLUMNS, ComputedAttribute, ComputedValue, stored_in_range
 from computed.plans import Plan, build_plan
 from people import conditions
 from people.conditions.attributes import attribute_values
@@ -73,7 +74,7 @@ def run_profile_test(*, kind: str, definition: Any, person: Person, now: datetim
 
 def to_json(output_type: str, value: Any) -> Any:
     """A value as shown and returned by the API (whole numbers as int, dates ISO)."""
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     if (
         output_type == AttributeType.INTEGER
@@ -93,12 +94,15 @@ def evaluate_plan(plan: Plan, person: Person, *, now: datetime, tz: ZoneInfo) ->
     if plan.formula is not None:
         refs = list(plan.formula.refs.values())
         values = attribute_values(person, refs)
-        value = evaluate_formula(plan.formula, values, now=now, tz=tz)
-        return to_json(plan.output_type, value), {
+        value, out_of_range = evaluate_explained(plan.formula, values, now=now, tz=tz)
+        explanation = {
             "kind": "formula",
             "inputs": {key: to_json_any(v) for key, v in values.items()},
             "empty_inputs": sorted(k for k, v in values.items() if v is None),
         }
+        if out_of_range:
+            explanation["out_of_range"] = out_of_range
+        return to_json(plan.output_type, value), explanation
     if plan.aggregate is not None:
         agg = plan.aggregate
         rows = list(
@@ -138,7 +142,9 @@ def person_values(*, person_id: int, states=SHOWN_STATES) -> dict[str, dict]:
     attributes = list(ComputedAttribute.objects.filter(state__in=states).order_by("group", "key"))
     stored = {
         row.attribute_id: row
-        for row in ComputedValue.objects.filter(person_id=person_id, attribute__in=attributes)
+        for row in ComputedValue.objects.filter(
+            stored_in_range(), person_id=person_id, attribute__in=attributes
+        )
     }
     out = {}
     for attribute in attributes:

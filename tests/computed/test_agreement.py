@@ -155,6 +155,11 @@ FORMULAS = st.sampled_from(
         "add_days(d, 3) > date('2024-06-10')",
         "year(d) + month(d) + day(d)",
         "days_since(d)",
+        # steps that can leave the supported range: empty in both
+        "add_days(d, x * 30000)",
+        "year(add_days(d, x * 100000))",
+        "coalesce(add_days(d, 3), date('2000-01-01'))",
+        "concat(x * 1000000000000000000, t)",
     ]
 )
 
@@ -169,7 +174,10 @@ FORMULAS = st.sampled_from(
                 "y": st.one_of(st.none(), st.sampled_from([0, 0.5, 2, 3, -7.25])),
                 "t": st.one_of(st.none(), st.sampled_from(["a", "ab", "B", "xyz"])),
                 "flag": st.one_of(st.none(), st.booleans()),
-                "d": st.one_of(st.none(), st.sampled_from(["2024-01-31", "2024-06-15", "2023-02-28"])),
+                "d": st.one_of(
+                    st.none(),
+                    st.sampled_from(["2024-01-31", "2024-06-15", "2023-02-28", "9999-12-30", "0001-01-02"]),
+                ),
             }
         ),
         min_size=1,
