@@ -106,6 +106,7 @@ def _definition(spec):
     return definition
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(people_events=events_strategy, specs=st.lists(aggregate_strategy, min_size=3, max_size=3))
@@ -164,6 +165,7 @@ FORMULAS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
@@ -241,6 +243,7 @@ RULE_CONDITIONS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(

@@ -88,15 +88,27 @@ def test_activation_runs_as_a_job_with_progress(
 
 
 def test_activation_job_is_safe_to_run_twice(make_person, make_event):
+    # given an attribute being activated
     person = make_person()
     make_event(person, "Order Completed")
     attribute = services.computed_attribute_create(
         key="orders", name="Orders", kind="aggregate", definition=COUNT
     )
     ComputedAttribute.objects.filter(pk=attribute.pk).update(state=State.PROCESSING)
+    # when the job runs, then the value is computed and the attribute is active
     services.run_activation([attribute.pk])
+    first = ComputedValue.objects.get(attribute=attribute)
+    attribute.refresh_from_db()
+    assert (attribute.state, first.number) == (State.ACTIVE, 1)
+    activated_at = attribute.activated_at
+    # when the job runs again (a retry) after another order was stored
+    make_event(person, "Order Completed")
     services.run_activation([attribute.pk])
-    assert ComputedValue.objects.filter(attribute=attribute).count() == 1
+    # then the second run did nothing: the active attribute is not recomputed or re-activated
+    again = ComputedValue.objects.get(attribute=attribute)
+    attribute.refresh_from_db()
+    assert (again.number, again.computed_at) == (1, first.computed_at)
+    assert attribute.activated_at == activated_at
 
 
 def test_formula_needs_its_computed_inputs_active(db):
