@@ -1,5 +1,7 @@
 """Admin pages render and their actions work (builders, test on a profile, activate, 360 panels)."""
 
+import re
+
 import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -112,3 +114,28 @@ def test_purchase_statistics_page(browser, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         browser.post(url, {"event": "Order Completed"})
     assert ComputedAttribute.objects.filter(group="purchase_statistics", state="active").count() == 31
+
+
+@pytest.mark.parametrize(
+    "field", ["formula", "event", "property", "filters", "period_value", "rank", "amount_property"]
+)
+def test_builder_inputs_are_drawn_with_a_visible_box(browser, field):
+    # when the builder is opened
+    html = browser.get(reverse("admin:computed_computedattribute_add")).content.decode()
+    # then the field is an input with the admin's bordered style (it had no box before)
+    tag = re.search(rf'<(?:input|textarea)[^>]*id="id_{field}"[^>]*>', html)
+    assert tag is not None
+    classes = re.search(r'class="([^"]*)"', tag.group(0)).group(1).split()
+    assert "border" in classes and "rounded-default" in classes
+
+
+def test_the_header_names_the_app_once(browser, db):
+    attribute = services.computed_attribute_create(
+        key="orders", name="Orders", kind="aggregate", definition=COUNT
+    )
+    html = browser.get(
+        reverse("admin:computed_computedattribute_change", args=[attribute.pk])
+    ).content.decode()
+    header = re.search(r"<h1.*?</h1>", html, re.S).group(0)
+    crumbs = [re.sub(r"\s+", " ", t).strip() for t in re.findall(r"<a [^>]*>(.*?)</a\s*>", header, re.S)]
+    assert crumbs == ["Computed", "Computed attributes", "Orders"]
