@@ -22,8 +22,8 @@ from people.conditions import attributes
 SQL = tuple[str, list]
 # (SQL true where a step emptied the value because it left the range, its parameters, the reason)
 Guard = tuple[str, list, str]
-PG_MIN_MOMENT = "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
-PG_MAX_MOMENT = "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
+MIN_EPOCH = -62135596800  # 0001-01-01T00:00:00Z in seconds since 1970
+MAX_EPOCH = 253402300799.999999  # 9999-12-31T23:59:59.999999Z
 PG_MIN_LOCAL = "TIMESTAMP '0001-01-01 00:00:00'"
 PG_MAX_LOCAL = "TIMESTAMP '9999-12-31 23:59:59.999999'"
 
@@ -265,15 +265,21 @@ class _Compiler:
             fired = f"({d} IS NOT NULL AND {n} IS NOT NULL AND {moved} IS NULL)"
             self.guards.append((fired, dp + np_ + dp + np_, reason))
             return moved, dp + np_
+        # Whether the result leaves the range is decided on numbers (days, or seconds since the epoch),
+        # before moving: PostgreSQL itself cannot hold a date beyond 4713 BC. CASE keeps the order, so
+        # the cast to integer only runs for a number of days that fits.
         if self.type(node.args[0]) == "date":
             moved = f"({d} + CAST({n} AS integer))"
-            low, high = "DATE '0001-01-01'", "DATE '9999-12-31'"
+            position = f"(({d} - DATE '0001-01-01') + CAST({n} AS integer))"
+            outside = f"(CASE WHEN ABS({n}) > {MAX_DAYS} THEN TRUE ELSE {position} NOT BETWEEN 0 AND %s END)"
         else:
             moved = f"({d} + CAST({n} AS integer) * INTERVAL '1 day')"
-            low, high = PG_MIN_MOMENT, PG_MAX_MOMENT
-        # CASE keeps the order: the cast to integer only runs for a number of days that fits.
-        outside = f"(CASE WHEN ABS({n}) > {MAX_DAYS} THEN TRUE ELSE {moved} NOT BETWEEN {low} AND {high} END)"
-        outside_params = np_ + dp + np_
+            position = f"(EXTRACT(EPOCH FROM {d}) + {n} * 86400.0)"
+            outside = (
+                f"(CASE WHEN ABS({n}) > {MAX_DAYS} THEN TRUE "
+                f"ELSE {position} NOT BETWEEN {MIN_EPOCH} AND {MAX_EPOCH} END)"
+            )
+        outside_params = np_ + dp + np_ + ([MAX_DAYS] if self.type(node.args[0]) == "date" else [])
         self.guards.append((f"COALESCE({outside}, FALSE)", outside_params, reason))
         return f"(CASE WHEN {outside} THEN NULL ELSE {moved} END)", outside_params + dp + np_
 

@@ -201,3 +201,35 @@ def test_sql_and_python_agree_at_the_edges_of_the_range(renewals, make_person, f
     ]
     # then all three agree
     assert everyone == few == python
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "add_days(moment, shift * 250000)",
+        "add_days(moment, -shift * 250000)",
+        "year(add_days(moment, shift))",
+        "add_days(moment, shift) > now()",
+    ],
+)
+def test_date_times_agree_at_the_edges_of_the_range(db, make_person, formula, now):
+    AttributeDefinition.objects.create(key="moment", label="Moment", type="datetime")
+    AttributeDefinition.objects.create(key="shift", label="Shift", type="integer")
+    people = [
+        make_person(custom={"moment": "9999-12-30T12:00:00Z", "shift": 10}),
+        make_person(custom={"moment": "2024-01-01T00:00:00Z", "shift": 10}),
+        make_person(custom={"moment": "0001-01-03T00:00:00Z", "shift": -10}),
+    ]
+    attribute = services.computed_attribute_create(
+        key="edge", name="Edge", kind="formula", definition={"formula": formula}
+    )
+    engine.compute([attribute], person_ids=None, now=now, raise_errors=True)
+    stored = [selectors.person_values(person_id=p.pk, states=["draft"])["edge"]["value"] for p in people]
+    python = [
+        selectors.run_profile_test(kind="formula", definition=attribute.definition, person=p, now=now)[
+            "value"
+        ]
+        for p in people
+    ]
+    assert stored == python
+    assert any(value is not None for value in stored)
