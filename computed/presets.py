@@ -29,27 +29,14 @@ def purchase_statistics_definitions(
             f"Average purchase amount, {label}",
             {"function": "average", "event": event, "property": amount, "period": period},
         )
-    before_today = {"type": "before_today"}
-    add(
-        "top_weekday",
-        "Most purchased weekday",
-        {"function": "most_common", "event": event, "property": "$weekday", "period": before_today},
-    )
-    add(
-        "top_hour",
-        "Most purchased hour",
-        {"function": "most_common", "event": event, "property": "$hour", "period": before_today},
-    )
-    add(
-        "first_at",
-        "First purchase",
-        {"function": "min", "event": event, "property": "$timestamp", "period": before_today},
-    )
-    add(
-        "last_at",
-        "Last purchase",
-        {"function": "max", "event": event, "property": "$timestamp", "period": before_today},
-    )
+    before_today = {"type": "before_today"}  # as of the previous day
+    for key, name, function, prop in (
+        ("top_weekday", "Most purchased weekday", "most_common", "$weekday"),
+        ("top_hour", "Most purchased hour", "most_common", "$hour"),
+        ("first_at", "First purchase", "min", "$timestamp"),
+        ("last_at", "Last purchase", "max", "$timestamp"),
+    ):
+        add(key, name, {"function": function, "event": event, "property": prop, "period": before_today})
     for prop, prop_key, prop_label in ((category, "category", "category"), (product, "product", "product")):
         for suffix, label, months in PURCHASE_PERIODS:
             for rank in (1, 2, 3):

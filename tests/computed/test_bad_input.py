@@ -23,53 +23,35 @@ def _nested_list(levels: int) -> str:
     return '{"function": "count", "event": "Buy", "filters": ' + "[" * levels + "]" * levels + "}"
 
 
+FORMULA = "definition.formula"
+
+
+def F(text: str) -> str:  # noqa: N802 - reads as a table column
+    return json.dumps({"formula": text})
+
+
 # (kind, definition as JSON text, where the error is, what it says)
 BAD_DEFINITIONS = [
-    ("formula", json.dumps({"formula": "round(1e308*10, 0)"}), "definition.formula", "column 12"),
+    ("formula", F("round(1e308*10, 0)"), FORMULA, "column 12"),
+    ("formula", F("1e400 + 1"), FORMULA, "column 1: the number is too large"),
     (
         "formula",
-        json.dumps({"formula": "1e400 + 1"}),
-        "definition.formula",
-        "column 1: the number is too large",
-    ),
-    (
-        "formula",
-        json.dumps({"formula": "add_days(date('9999-12-31'), 100000)"}),
-        "definition.formula",
+        F("add_days(date('9999-12-31'), 100000)"),
+        FORMULA,
         "column 1: add_days() left the supported range",
     ),
-    (
-        "formula",
-        json.dumps({"formula": "add_days(today(), 99999999999)"}),
-        "definition.formula",
-        "column 19: add_days() by more than",
-    ),
-    ("formula", json.dumps({"formula": "concat(1e19, 'x')"}), "definition.formula", "beyond ±9.2e18"),
-    ("formula", json.dumps({"formula": "1e308 % 1e-300"}), "definition.formula", "too large for a float8"),
-    (
-        "formula",
-        json.dumps({"formula": "'a\\u0000b'"}),
-        "definition.formula",
-        "column 1: text cannot contain a NUL",
-    ),
-    ("formula", json.dumps({"formula": "'a\\x00b'"}), "definition.formula", "cannot contain a NUL"),
-    ("formula", json.dumps({"formula": "'\\ud800'"}), "definition.formula", "lone surrogate"),
-    ("formula", json.dumps({"formula": "'\\q'"}), "definition.formula", "unknown escape"),
-    (
-        "formula",
-        json.dumps({"formula": "(" * 200 + "1" + ")" * 200}),
-        "definition.formula",
-        "nested too deeply",
-    ),
-    ("formula", json.dumps({"formula": "not " * 900 + "true"}), "definition.formula", "nested too deeply"),
-    ("formula", json.dumps({"formula": "- " * 1900 + "1"}), "definition.formula", "nested too deeply"),
-    ("formula", json.dumps({"formula": "1 + " * 200 + "1"}), "definition.formula", "nested too deeply"),
-    (
-        "formula",
-        json.dumps({"formula": "datetime('9999-12-31T23:00:00-05:00')"}),
-        "definition.formula",
-        "column 10",
-    ),
+    ("formula", F("add_days(today(), 99999999999)"), FORMULA, "column 19: add_days() by more than"),
+    ("formula", F("concat(1e19, 'x')"), FORMULA, "beyond ±9.2e18"),
+    ("formula", F("1e308 % 1e-300"), FORMULA, "too large for a float8"),
+    ("formula", F("'a\\u0000b'"), FORMULA, "column 1: text cannot contain a NUL"),
+    ("formula", F("'a\\x00b'"), FORMULA, "cannot contain a NUL"),
+    ("formula", F("'\\ud800'"), FORMULA, "lone surrogate"),
+    ("formula", F("'\\q'"), FORMULA, "unknown escape"),
+    ("formula", F("(" * 200 + "1" + ")" * 200), FORMULA, "nested too deeply"),
+    ("formula", F("not " * 900 + "true"), FORMULA, "nested too deeply"),
+    ("formula", F("- " * 1900 + "1"), FORMULA, "nested too deeply"),
+    ("formula", F("1 + " * 200 + "1"), FORMULA, "nested too deeply"),
+    ("formula", F("datetime('9999-12-31T23:00:00-05:00')"), FORMULA, "column 10"),
     ("aggregate", json.dumps({"function": "count", "event": "a\u0000b"}), "definition.event", "NUL"),
     ("aggregate", '{"function": "count", "event": "a\\ud800b"}', "definition.event", "lone surrogate"),
     (
@@ -91,6 +73,18 @@ BAD_DEFINITIONS = [
         "1 to 3660",
     ),
     ("aggregate", _nested_list(60), "definition.filters", "nested too deeply"),
+    (
+        "aggregate",
+        '{"function": "count", "event": "Buy", "filters": [{"property": "a", "op": "gt", "value": NaN}]}',
+        None,
+        "JSON",  # "Value must be valid JSON." or "JSON parse error - Out of range float values ..."
+    ),
+    (
+        "aggregate",
+        '{"function": "count", "event": "Buy", "period": {"type": "full_days", "value": 1e400}}',
+        None,
+        "JSON",  # "Value must be valid JSON." or "JSON parse error - Out of range float values ..."
+    ),
     ("score", _nested_not(3000), None, "nested too deeply"),
     ("score", _nested_not(800), "definition", "nested too deeply"),
     ("score", _nested_not(11), "definition.rules[0].condition", "nested too deeply (at most 10 levels)"),

@@ -151,35 +151,19 @@ def test_daily_reevaluation_ages_values_out_of_windows(make_person, make_event):
     assert not ComputedValue.objects.filter(attribute=recent).exists()
 
 
-def test_daily_schedule_reevaluates_what_time_can_change(make_person, make_event):
+def test_daily_schedule_reevaluates_what_time_can_change(make_person, make_event, make_computed):
     # given the migrations, the daily django-q2 schedule is there
     schedule = Schedule.objects.get(func="computed.tasks.reevaluate_windows")
     assert schedule.schedule_type == Schedule.DAILY
     # given a windowed count, a formula over it and a lifetime count
     person = make_person()
     make_event(person, "Order Completed", at=timezone.now() - timedelta(days=2))
-    week = {"type": "last_days", "value": 7}
-    recent = services.activate(
-        services.computed_attribute_create(
-            key="recent",
-            name="Recent",
-            kind="aggregate",
-            definition={"function": "count", "event": "Order Completed", "period": week},
-        )
+    count = {"function": "count", "event": "Order Completed"}
+    recent = make_computed(
+        "recent", "aggregate", {**count, "period": {"type": "last_days", "value": 7}}, activate=True
     )
-    services.activate(
-        services.computed_attribute_create(
-            key="recent_twice", name="Twice", kind="formula", definition={"formula": "recent * 2"}
-        )
-    )
-    lifetime = services.activate(
-        services.computed_attribute_create(
-            key="orders",
-            name="Orders",
-            kind="aggregate",
-            definition={"function": "count", "event": "Order Completed"},
-        )
-    )
+    make_computed("recent_twice", "formula", {"formula": "recent * 2"}, activate=True)
+    lifetime = make_computed("orders", "aggregate", count, activate=True)
     # and the order moves out of the window (as if a week had passed)
     Event.objects.filter(person=person).update(timestamp=timezone.now() - timedelta(days=30))
     # when the scheduled task runs
