@@ -163,3 +163,31 @@ def test_the_live_formula_check_answers_the_reason(admin_client):
         "ok": False,
         "error": "column 12: '*' gave a number too large for a float8; this part is never valid",
     }
+
+
+def test_the_admin_scoring_rules_refuse_deep_nesting(admin_client):
+    # when a scoring model with 3,000 nested "not"s is saved from the builder
+    rules = _nested_not(3000)[len('{"rules": ') : -1]
+    response = admin_client.post(
+        reverse("admin:computed_computedattribute_add"),
+        {"key": "deep", "name": "Deep", "kind": "score", "rules": rules},
+    )
+    # then the form answers with the reason, nothing is stored
+    assert response.status_code == 200
+    assert "Invalid JSON: the JSON is nested too deeply" in response.content.decode()
+    assert not ComputedAttribute.objects.exists()
+
+
+def test_the_admin_test_on_a_profile_refuses_deep_nesting(admin_client, make_computed, make_person):
+    attribute = make_computed(
+        "score_one", "score", {"rules": [{"label": "any", "points": 1, "condition": COND}]}
+    )
+    person = make_person(email="ann@example.com")
+    url = (
+        reverse("admin:computed_computedattribute_change", args=[attribute.pk]).rstrip("/").rsplit("/", 1)[0]
+    )
+    response = admin_client.post(f"{url}/test/", {"person": person.pk, "definition": _nested_not(3000)})
+    assert response.status_code == 200
+    assert "The definition is not valid JSON: the JSON is nested too deeply" in response.content.decode()
+    deep = admin_client.post(f"{url}/test/", {"person": person.pk, "definition": _nested_not(20)})
+    assert "nested too deeply (at most 10 levels)" in deep.content.decode()
