@@ -15,11 +15,19 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
+from unfold.widgets import (
+    UnfoldAdminIntegerFieldWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+)
 
-from computed import services
+from computed import selectors, services
 from computed.aggregates import FUNCTIONS, PERIOD_TYPES
+from computed.api.parsers import loads
 from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
+from computed.plans import build_plan
 from people.conditions.attributes import all_attributes
 from people.models import Person
 
@@ -28,7 +36,24 @@ State = ComputedAttribute.State
 
 def _json_field(label: str, help_text: str) -> forms.CharField:
     return forms.CharField(
-        label=label, required=False, widget=forms.Textarea(attrs={"rows": 6}), help_text=help_text
+        label=label,
+        required=False,
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 6, "class": "font-mono text-xs"}),
+        help_text=help_text,
+    )
+
+
+def _text(help_text: str = "", placeholder: str = "") -> forms.CharField:
+    """A one-line builder field, drawn as the admin's other inputs."""
+    attrs = {"placeholder": placeholder} if placeholder else {}
+    return forms.CharField(
+        required=False, help_text=help_text, widget=UnfoldAdminTextInputWidget(attrs=attrs)
+    )
+
+
+def _choice(choices: list[tuple[str, str]], help_text: str = "") -> forms.ChoiceField:
+    return forms.ChoiceField(
+        choices=choices, required=False, help_text=help_text, widget=UnfoldAdminSelectWidget
     )
 
 
@@ -37,34 +62,30 @@ class ComputedAttributeForm(forms.ModelForm):
 
     formula = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3, "class": "font-mono"}),
         help_text="e.g. round(100 * (email_link_clicks / emails_sent), 0). "
         "Attributes and functions are listed below the form.",
     )
-    function = forms.ChoiceField(
-        choices=[("", "—")] + [(f, f.replace("_", " ")) for f in FUNCTIONS], required=False
-    )
-    event = forms.CharField(required=False, help_text="Event name, e.g. Order Completed.")
-    property = forms.CharField(
-        required=False, help_text="Event property (dots for nested keys), or $timestamp, $weekday, $hour."
-    )
-    property_type = forms.ChoiceField(
-        choices=[("", "default"), ("number", "number"), ("text", "text"), ("boolean", "boolean")],
-        required=False,
-    )
+    function = _choice([("", "—")] + [(f, f.replace("_", " ")) for f in FUNCTIONS])
+    event = _text("Event name, e.g. Order Completed.", "Order Completed")
+    property = _text("Event property (dots for nested keys), or $timestamp, $weekday, $hour.", "amount")
+    property_type = _choice([("", "default"), ("number", "number"), ("text", "text"), ("boolean", "boolean")])
     filters = _json_field(
         "Property filters", 'JSON list, e.g. [{"property": "payment", "op": "equals", "value": "card"}].'
     )
-    exclude = forms.ChoiceField(
-        choices=[("", "nothing"), ("first", "the first matching event"), ("last", "the last matching event")],
+    exclude = _choice(
+        [("", "nothing"), ("first", "the first matching event"), ("last", "the last matching event")]
+    )
+    period_type = _choice([(p, p.replace("_", " ")) for p in PERIOD_TYPES])
+    period_value = _text("N (days, hours or months) or a date YYYY-MM-DD for 'since'.", "30")
+    rank = forms.IntegerField(
         required=False,
+        min_value=1,
+        max_value=10,
+        help_text="For top: which rank.",
+        widget=UnfoldAdminIntegerFieldWidget,
     )
-    period_type = forms.ChoiceField(choices=[(p, p.replace("_", " ")) for p in PERIOD_TYPES], required=False)
-    period_value = forms.CharField(
-        required=False, help_text="N (days, hours or months) or a date YYYY-MM-DD for 'since'."
-    )
-    rank = forms.IntegerField(required=False, min_value=1, max_value=10, help_text="For top: which rank.")
-    amount_property = forms.CharField(required=False, help_text="For top: ties broken by the sum of this.")
+    amount_property = _text("For top: ties broken by the sum of this.", "amount")
     rules = _json_field(
         "Scoring rules",
         'JSON list of {"condition": {...}, "points": 10, "label": "..."}; '
@@ -106,8 +127,8 @@ class ComputedAttributeForm(forms.ModelForm):
         if not text:
             return default
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
+            return loads(text)
+        except ValueError as exc:  # JSONDecodeError, or nested too deeply
             self.add_error(name, f"Invalid JSON: {exc}")
             return default
 
@@ -176,6 +197,7 @@ class ComputedAttributeAdmin(ModelAdmin):
         "last_computed_at",
         "error_count",
         "last_error",
+        "out_of_range",
     ]
     actions = ["activate_selected", "disable_selected"]
     actions_detail = ["activate_one", "disable_one", "duplicate_one", "test_on_profile"]
@@ -207,7 +229,15 @@ class ComputedAttributeAdmin(ModelAdmin):
                     sections.append(
                         (f"{dict(ComputedAttribute.Kind.choices)[name]} builder", {"fields": fields})
                     )
-        status = ["state_badge", "progress", "output_type", "definition_json", "dependencies_list", "used_by"]
+        status = [
+            "state_badge",
+            "progress",
+            "output_type",
+            "definition_json",
+            "dependencies_list",
+            "used_by",
+            "out_of_range",
+        ]
         if obj is not None:
             sections.append(("Status", {"fields": status}))
             sections.append(
@@ -251,13 +281,24 @@ class ComputedAttributeAdmin(ModelAdmin):
             "<pre class='text-xs whitespace-pre-wrap'>{}</pre>", json.dumps(obj.definition, indent=2)
         )
 
+    @display(description="Left empty (out of range)")
+    def out_of_range(self, obj: ComputedAttribute) -> str:
+        if not obj.out_of_range_count:
+            return "none"
+        return format_html(
+            "{} profile{} — {}",
+            obj.out_of_range_count,
+            "" if obj.out_of_range_count == 1 else "s",
+            obj.out_of_range_reason or "a value outside the supported range",
+        )
+
     @display(description="Uses")
     def dependencies_list(self, obj: ComputedAttribute) -> str:
         return ", ".join(obj.dependencies.values_list("key", flat=True)) or "—"
 
     @display(description="Used by (where used)")
     def used_by(self, obj: ComputedAttribute) -> str:
-        return "; ".join(services.where_used(obj)) or "nothing"
+        return "; ".join(selectors.where_used(obj)) or "nothing"
 
     def save_model(self, request, obj: ComputedAttribute, form, change):
         fields = {
@@ -291,7 +332,7 @@ class ComputedAttributeAdmin(ModelAdmin):
                 if self.errors:
                     return data
                 try:
-                    services._validate(
+                    selectors.check_definition(
                         key=data.get("key") or self.instance.key,
                         kind=data.get("kind") or self.instance.kind,
                         definition=data["definition"],
@@ -376,18 +417,22 @@ class ComputedAttributeAdmin(ModelAdmin):
         definition_text = request.POST.get("definition") or json.dumps(obj.definition, indent=2)
         person_id = request.POST.get("person") or request.GET.get("person") or ""
         result, error = None, ""
-        if person_id:
+        person = _person_by_reference(person_id) if person_id else None
+        if person_id and person is None:
+            error = f"No profile with id {person_id!r}."
+        elif person is not None:
             try:
-                person = Person.objects.get(pk=int(person_id))
-                result = services.run_profile_test(
-                    kind=obj.kind, definition=json.loads(definition_text), person=person
+                result = selectors.run_profile_test(
+                    kind=obj.kind, definition=loads(definition_text), person=person
                 )
                 result["explanation_json"] = json.dumps(result["explanation"], indent=2, default=str)
-            except (Person.DoesNotExist, ValueError):
-                error = f"No profile with id {person_id!r}."
+            except ValueError as exc:  # the definition is not JSON (or nested too deeply)
+                error = f"The definition is not valid JSON: {exc}"
             except ValidationError as exc:
                 error = (
-                    " ".join(exc.messages) if not hasattr(exc, "error_dict") else json.dumps(exc.message_dict)
+                    " ".join(exc.messages)
+                    if not hasattr(exc, "error_dict")
+                    else "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.message_dict.items())
                 )
         return TemplateResponse(
             request,
@@ -486,13 +531,13 @@ class ComputedAttributeAdmin(ModelAdmin):
         formula = request.GET.get("formula", "")
         definition = {"formula": formula}
         try:
-            plan = services.build_plan("formula", definition)
+            plan = build_plan("formula", definition)
         except ValidationError as exc:
             return JsonResponse({"ok": False, "error": "; ".join(exc.messages)})
         answer: dict = {"ok": True, "output_type": plan.output_type}
         person = _person_by_reference(request.GET.get("person", ""))
         if person is not None:
-            result = services.run_profile_test(kind="formula", definition=definition, person=person)
+            result = selectors.run_profile_test(kind="formula", definition=definition, person=person)
             answer.update({"person": str(person), "value": result["value"]})
         return JsonResponse(answer, json_dumps_params={"default": str})
 

@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class ComputedConfig(AppConfig):
     name = "computed"
-    verbose_name = "Computed attributes"
+    verbose_name = "Computed"  # the admin's header reads "Computed › Computed attributes › <attribute>"
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created

@@ -6,7 +6,7 @@ statistics set over "Order Completed" (amount, category, product). Safe to run t
 
 from __future__ import annotations
 
-from computed import services
+from computed import presets, services
 from computed.models import ComputedAttribute
 
 AGGREGATES = [
@@ -69,10 +69,10 @@ def _ensure(key: str, name: str, kind: str, definition) -> ComputedAttribute:
 
 def load(stdout) -> None:
     aggregates = [_ensure(key, name, "aggregate", d) for key, name, d in AGGREGATES]
-    if not ComputedAttribute.objects.filter(group=services.PURCHASE_GROUP).exists():
+    if not ComputedAttribute.objects.filter(group=presets.PURCHASE_GROUP).exists():
         aggregates += services.purchase_statistics_create()
     else:
-        aggregates += list(ComputedAttribute.objects.filter(group=services.PURCHASE_GROUP))
+        aggregates += list(ComputedAttribute.objects.filter(group=presets.PURCHASE_GROUP))
     pending = [a for a in aggregates if a.state == ComputedAttribute.State.DRAFT]
     if pending:
         services.activate_many(pending)

@@ -7,6 +7,7 @@ million profiles writes only the people who have matching events.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -60,6 +61,14 @@ class ComputedAttribute(models.Model):
     error_count = models.PositiveIntegerField(default=0, editable=False)
     last_error = models.TextField(blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    out_of_range_count = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Profiles whose value was left empty because a step of the computation went out of "
+        "the supported range (at the last full computation, plus refreshes since).",
+    )
+    out_of_range_reason = models.TextField(blank=True, editable=False)
+    out_of_range_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["key"]
@@ -90,6 +99,19 @@ class ComputedAttribute(models.Model):
             if function == "exists":
                 return False
         return None
+
+
+def stored_in_range() -> models.Q:
+    """Rows whose value Python can read: guards the readers against a date or date-time outside years
+    1-9999 stored before computations were range-checked (PostgreSQL holds them; reading one fails)."""
+    low = datetime.min.replace(tzinfo=UTC)
+    high = datetime.max.replace(tzinfo=UTC)
+    return (
+        ~models.Q(day__gt=date.max)
+        & ~models.Q(day__lt=date.min)
+        & ~models.Q(moment__gt=high)
+        & ~models.Q(moment__lt=low)
+    )
 
 
 VALUE_COLUMNS = {

@@ -7,15 +7,20 @@ computed. Pure apart from resolving attribute names.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from computed.aggregates import Aggregate, check_aggregate
 from computed.lang.checker import CheckedFormula, check_formula
+from computed.lang.evaluator import constant_out_of_range
 from computed.lang.parser import FormulaError
+from computed.lang.runtime import unstorable_text
 from people.conditions import ConditionError, check, has_sliding_window, references
 from people.conditions.ast import Condition
 from people.models import AttributeType
@@ -49,12 +54,44 @@ class Plan:
         return None
 
 
+MAX_DEPTH = 48  # of a definition's JSON (scoring-rule conditions nest at most 10 levels)
+
+
+def check_storable(definition: Any) -> None:
+    """Refuse what the database cannot store or Python cannot walk, naming its path: text with a NUL
+    character or a lone surrogate, numbers that are not finite, nesting deeper than ``MAX_DEPTH``."""
+    stack: list[tuple[Any, str, int]] = [(definition, "", 0)]
+    while stack:  # without recursion: the input may be nested thousands of levels deep
+        value, path, depth = stack.pop()
+        at = path or "definition"
+        if depth > MAX_DEPTH:
+            raise ValidationError({at: f"nested too deeply (at most {MAX_DEPTH} levels)"})
+        if isinstance(value, str):
+            bad = unstorable_text(value)
+            if bad is not None:
+                raise ValidationError({at: f"text cannot contain {bad}"})
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError({at: "expected a finite number"})
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                bad = unstorable_text(str(key))
+                if bad is not None:
+                    raise ValidationError({at: f"a key cannot contain {bad}"})
+                stack.append((item, f"{path}.{key}" if path else str(key), depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+
+
 def build_plan(kind: str, definition: Any) -> Plan:
     """Check a definition of a kind; raises ``ValidationError`` keyed by the definition's fields."""
+    check_storable(definition)
     if kind == "formula":
         text = definition.get("formula") if isinstance(definition, dict) else None
         try:
             checked = check_formula(text or "")
+            problem = constant_out_of_range(checked, now=timezone.now(), tz=UTC)
+            if problem is not None:
+                raise problem
         except FormulaError as exc:
             raise ValidationError(
                 {"formula": [exc.as_dict()["message"] if not exc.column else str(exc)]}

@@ -111,12 +111,12 @@ class ComputedProvider:
         return Coalesce(stored, Value(ref.default, output_field=field), output_field=field)
 
     def values(self, person: Person, refs: list[AttributeRef]) -> dict[str, Any]:
-        from computed.models import ComputedValue
+        from computed.models import ComputedValue, stored_in_range
 
         ids = {ref.ref_id: ref for ref in refs}
-        rows = ComputedValue.objects.filter(person_id=person.pk, attribute_id__in=ids).values(
-            "attribute_id", "number", "text", "flag", "day", "moment"
-        )
+        rows = ComputedValue.objects.filter(
+            stored_in_range(), person_id=person.pk, attribute_id__in=ids
+        ).values("attribute_id", "number", "text", "flag", "day", "moment")
         out = {ref.key: stored_to_python(ref.type, ref.default) for ref in refs}
         from computed.models import VALUE_COLUMNS
 

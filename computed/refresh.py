@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
-from computed import sql
+from computed import engine, sql
 from computed.models import ComputedAttribute
 from people.models import OrganizationSettings
 
@@ -124,17 +124,17 @@ def clear_cache() -> None:
 
 def statements(attributes, person_ids, *, now: datetime, tz: ZoneInfo) -> list[tuple[str, list]]:
     """Every statement recomputing ``attributes`` for ``person_ids``, in dependency order."""
-    from computed.services import _rows_for, _steps
-
     out: list[tuple[str, list]] = []
-    for step in _steps(attributes, one_pass=True):
-        rows = _rows_for(step, person_ids=person_ids, now=now, tz=tz)
+    for step in engine.steps(attributes, one_pass=True):
+        after: list[tuple[str, list]] = []
+        rows = engine.rows_for(step, person_ids=person_ids, now=now, tz=tz, after=after)
         out += sql.write_statements(
             rows,
             attribute_ids=[a.pk for a in step],
             person_ids=person_ids,
             computed_at=now,
         )
+        out += after
     return out
 
 

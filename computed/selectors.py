@@ -1,26 +1,80 @@
-"""Reads of the computed app: values of a person, evaluation of a plan on one profile."""
+"""Reads of the computed app: checking a definition, where an attribute is used, values of a person,
+evaluation of a plan (or an unsaved definition) on one profile."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from computed import extensions
 from computed.aggregates import compute as compute_aggregate
-from computed.lang.evaluator import evaluate_formula
-from computed.models import VALUE_COLUMNS, ComputedAttribute, ComputedValue
-from computed.plans import Plan
+from computed.lang.evaluator import evaluate_explained
+from computed.models import VALUE_COLUMNS, ComputedAttribute, ComputedValue, stored_in_range
+from computed.plans import Plan, build_plan
 from people import conditions
 from people.conditions.attributes import attribute_values
 from people.models import AttributeType, Event, Person
+from people.selectors import organization_tz
 
 State = ComputedAttribute.State
 SHOWN_STATES = (State.ACTIVE, State.DISABLED, State.PROCESSING)
 
 
+def check_definition(*, key: str, kind: str, definition: Any, exclude_pk: int | None = None) -> Plan:
+    """The checked plan of a definition under ``key``; raises ``ValidationError`` keyed by field
+    (``key``, ``definition.<path>``): key free among all attributes, definition valid, no self-use."""
+    errors: dict[str, Any] = {}
+    existing = conditions.resolve(key)
+    if existing is not None and not (existing.kind == "computed" and existing.ref_id == exclude_pk):
+        errors["key"] = f"{key!r} is already the key of a {existing.kind} attribute"
+    elif ComputedAttribute.objects.filter(key=key).exclude(pk=exclude_pk).exists():
+        errors["key"] = f"{key!r} is already the key of a computed attribute"
+    try:
+        plan = build_plan(kind, definition)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, messages in exc.message_dict.items():
+                errors[f"definition.{field}"] = messages
+        else:
+            errors["definition"] = exc.messages
+        raise ValidationError(errors) from exc
+    if errors:
+        raise ValidationError(errors)
+    if key in plan.references:
+        raise ValidationError({"definition": f"{key!r} cannot refer to itself"})
+    return plan
+
+
+def where_used(attribute: ComputedAttribute) -> list[str]:
+    """Everything that uses this attribute: other computed attributes, audiences, actions ..."""
+    uses = [
+        f"computed attribute {d.key!r} ({d.get_state_display().lower()})"
+        for d in attribute.dependents.order_by("key")
+    ]
+    for finder in extensions.usage_finders:
+        uses.extend(finder(attribute))
+    return uses
+
+
+def run_profile_test(*, kind: str, definition: Any, person: Person, now: datetime | None = None) -> dict:
+    """Evaluate a (possibly unsaved, draft) definition for one person, with how the result was reached.
+
+    Returns ``{"value": ..., "output_type": ..., "explanation": {...}}``; raises ``ValidationError``
+    for an invalid definition.
+    """
+    plan = build_plan(kind, definition)
+    value, explanation = evaluate_plan(plan, person, now=now or timezone.now(), tz=organization_tz())
+    return {"value": value, "output_type": plan.output_type, "explanation": explanation}
+
+
 def to_json(output_type: str, value: Any) -> Any:
     """A value as shown and returned by the API (whole numbers as int, dates ISO)."""
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     if (
         output_type == AttributeType.INTEGER
@@ -40,12 +94,15 @@ def evaluate_plan(plan: Plan, person: Person, *, now: datetime, tz: ZoneInfo) ->
     if plan.formula is not None:
         refs = list(plan.formula.refs.values())
         values = attribute_values(person, refs)
-        value = evaluate_formula(plan.formula, values, now=now, tz=tz)
-        return to_json(plan.output_type, value), {
+        value, out_of_range = evaluate_explained(plan.formula, values, now=now, tz=tz)
+        explanation = {
             "kind": "formula",
             "inputs": {key: to_json_any(v) for key, v in values.items()},
             "empty_inputs": sorted(k for k, v in values.items() if v is None),
         }
+        if out_of_range:
+            explanation["out_of_range"] = out_of_range
+        return to_json(plan.output_type, value), explanation
     if plan.aggregate is not None:
         agg = plan.aggregate
         rows = list(
@@ -85,7 +142,9 @@ def person_values(*, person_id: int, states=SHOWN_STATES) -> dict[str, dict]:
     attributes = list(ComputedAttribute.objects.filter(state__in=states).order_by("group", "key"))
     stored = {
         row.attribute_id: row
-        for row in ComputedValue.objects.filter(person_id=person_id, attribute__in=attributes)
+        for row in ComputedValue.objects.filter(
+            stored_in_range(), person_id=person_id, attribute__in=attributes
+        )
     }
     out = {}
     for attribute in attributes:

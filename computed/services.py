@@ -1,4 +1,4 @@
-"""Writes of the computed app: definitions and their lifecycle, and computing values.
+"""Writes of the computed app: definitions and their lifecycle, and (re)computing stored values.
 
 The Python API (stable; the benchmark calls it):
 
@@ -8,64 +8,35 @@ The Python API (stable; the benchmark calls it):
 - ``refresh_person(person_id)`` / ``refresh_people(person_ids)``: recompute every active attribute
   for those people, in dependency order.
 - ``reevaluate_sliding(now=None)``: recompute everything whose value can change with time alone.
+
+The statements themselves come from ``computed.engine``; checks, test-on-a-profile and where-used
+are reads (``computed.selectors``); preset definition sets live in ``computed.presets``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from computed import refresh, sql
-from computed.lang.compiler import compile_formula
+from computed import engine, presets, refresh, sql
 from computed.models import ComputedAttribute, ComputedValue
 from computed.plans import Plan, build_plan, plan_of
+from computed.selectors import check_definition, where_used
 from people import conditions
-from people.models import Person
-from people.selectors import organization_tz
 from people.services import job_start
 
 log = logging.getLogger(__name__)
 State = ComputedAttribute.State
 
-# Higher apps (audiences, actions) register ``finder(attribute) -> list[str]`` describing their uses.
-_usage_finders: list[Callable[[ComputedAttribute], list[str]]] = []
-
-
-def register_usage_finder(finder: Callable[[ComputedAttribute], list[str]]) -> None:
-    _usage_finders.append(finder)
-
 
 # ---------------------------------------------------------------- definitions
-
-
-def _validate(*, key: str, kind: str, definition: Any, exclude_pk: int | None = None) -> Plan:
-    errors: dict[str, Any] = {}
-    existing = conditions.resolve(key)
-    if existing is not None and not (existing.kind == "computed" and existing.ref_id == exclude_pk):
-        errors["key"] = f"{key!r} is already the key of a {existing.kind} attribute"
-    elif ComputedAttribute.objects.filter(key=key).exclude(pk=exclude_pk).exists():
-        errors["key"] = f"{key!r} is already the key of a computed attribute"
-    try:
-        plan = build_plan(kind, definition)
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, messages in exc.message_dict.items():
-                errors[f"definition.{field}"] = messages
-        else:
-            errors["definition"] = exc.messages
-        raise ValidationError(errors) from exc
-    if errors:
-        raise ValidationError(errors)
-    if key in plan.references:
-        raise ValidationError({"definition": f"{key!r} cannot refer to itself"})
-    return plan
 
 
 def _set_dependencies(attribute: ComputedAttribute, plan: Plan) -> None:
@@ -90,7 +61,7 @@ def computed_attribute_create(
     )
     attribute.created_by = created_by
     attribute.full_clean(exclude=["output_type", "definition"])
-    plan = _validate(key=key, kind=kind, definition=definition)
+    plan = check_definition(key=key, kind=kind, definition=definition)
     attribute.output_type = plan.output_type
     attribute.save()
     _set_dependencies(attribute, plan)
@@ -112,7 +83,9 @@ def computed_attribute_update(*, attribute: ComputedAttribute, **fields) -> Comp
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.full_clean(exclude=["output_type", "definition"])
-    plan = _validate(key=locked.key, kind=locked.kind, definition=locked.definition, exclude_pk=locked.pk)
+    plan = check_definition(
+        key=locked.key, kind=locked.kind, definition=locked.definition, exclude_pk=locked.pk
+    )
     locked.output_type = plan.output_type
     locked.save()
     _set_dependencies(locked, plan)
@@ -138,17 +111,6 @@ def computed_attribute_duplicate(
         description=attribute.description,
         created_by=created_by,
     )
-
-
-def where_used(attribute: ComputedAttribute) -> list[str]:
-    """Everything that uses this attribute: other computed attributes, audiences, actions ..."""
-    uses = [
-        f"computed attribute {d.key!r} ({d.get_state_display().lower()})"
-        for d in attribute.dependents.order_by("key")
-    ]
-    for finder in _usage_finders:
-        uses.extend(finder(attribute))
-    return uses
 
 
 @transaction.atomic
@@ -243,7 +205,7 @@ def run_activation(attribute_ids: Sequence[int], *, user=None, progress=None) ->
         return list(ComputedAttribute.objects.filter(pk__in=attribute_ids))
     now = timezone.now()
     try:
-        compute(attributes, person_ids=None, now=now, progress=progress, raise_errors=True)
+        engine.compute(attributes, person_ids=None, now=now, progress=progress, raise_errors=True)
     except Exception as exc:
         ComputedAttribute.objects.filter(pk__in=[a.pk for a in attributes]).update(
             state=State.DRAFT,
@@ -262,141 +224,7 @@ def run_activation(attribute_ids: Sequence[int], *, user=None, progress=None) ->
     return list(ComputedAttribute.objects.filter(pk__in=attribute_ids).order_by("pk"))
 
 
-# ---------------------------------------------------------------- computing values
-
-
-def dependency_order(attributes: Iterable[ComputedAttribute]) -> list[ComputedAttribute]:
-    """Aggregates first, then formulas and scores after the attributes they use."""
-    items = {a.key: a for a in attributes}
-    order: list[ComputedAttribute] = []
-    seen: set[str] = set()
-
-    def visit(attribute: ComputedAttribute, trail: tuple[str, ...]) -> None:
-        if attribute.key in seen or attribute.key in trail:
-            return
-        for ref in sorted(plan_of(attribute).references):
-            if ref in items:
-                visit(items[ref], (*trail, attribute.key))
-        seen.add(attribute.key)
-        order.append(attribute)
-
-    for attribute in sorted(items.values(), key=lambda a: (a.kind != "aggregate", a.pk)):
-        visit(attribute, ())
-    return order
-
-
-def _steps(
-    attributes: Sequence[ComputedAttribute], *, one_pass: bool = False
-) -> list[list[ComputedAttribute]]:
-    """Statements to run, in order: simple aggregates over one event share a step (``one_pass``, for
-    a few people: all simple aggregates share one step, whatever their event)."""
-    steps: list[list[ComputedAttribute]] = []
-    simple: dict[str, list[ComputedAttribute]] = {}
-    for attribute in dependency_order(attributes):
-        plan = plan_of(attribute)
-        if plan.aggregate is not None and not plan.aggregate.windowed:
-            event = "" if one_pass else plan.aggregate.event
-            if event not in simple:
-                simple[event] = []
-                steps.append(simple[event])
-            simple[event].append(attribute)
-        else:
-            steps.append([attribute])
-    return steps
-
-
-def _rows_for(step: list[ComputedAttribute], *, person_ids, now: datetime, tz):
-    first = step[0]
-    plan = plan_of(first)
-    if plan.aggregate is not None and not plan.aggregate.windowed:
-        return sql.simple_pass(
-            [(a, plan_of(a).aggregate) for a in step], now=now, tz=tz, person_ids=person_ids
-        )
-    if plan.aggregate is not None:
-        return sql.windowed(first, plan.aggregate, now=now, tz=tz, person_ids=person_ids)
-    if plan.formula is not None:
-        joins: list = [] if person_ids is None or len(person_ids) > 1000 else None
-        expression = compile_formula(
-            plan.formula, alias="p", vendor=connection.vendor, now=now, tz=tz, joins=joins
-        )
-        return sql.formula_rows(first, expression, person_ids, joins or ())
-    if person_ids is not None and len(person_ids) <= 1000:
-        # A few people: correlated index probes per rule.
-        rules = [(conditions.to_q(rule.condition, now=now, tz=tz), rule.points) for rule in plan.rules]
-        return sql.score_rows(first, rules, person_ids)
-    # Everyone: one FILTERed pass over the events for every event rule, computed inputs joined once.
-    scope = conditions.set_scope(now=now, tz=tz, person_ids=person_ids)
-    rules = [
-        (conditions.to_q(rule.condition, now=now, tz=tz, scope=scope), rule.points) for rule in plan.rules
-    ]
-    return sql.score_rows(first, rules, person_ids, scope=scope)
-
-
-def compute(
-    attributes: Sequence[ComputedAttribute],
-    *,
-    person_ids: Sequence[int] | None,
-    now: datetime | None = None,
-    progress=None,
-    raise_errors: bool = False,
-) -> int:
-    """Recompute ``attributes`` for ``person_ids`` (None: everyone), set-based, in dependency order."""
-    now = now or timezone.now()
-    tz = organization_tz()
-    steps = _steps(attributes)
-    if progress is not None:
-        progress.set_total(len(steps))
-    existing: set[int] = set()
-    if person_ids is None:
-        # Attributes with stored values or (PostgreSQL) a partition are recomputed in place; the
-        # others are loaded fresh (into a new partition where the table is partitioned).
-        existing = {a.pk for a in attributes if ComputedValue.objects.filter(attribute_id=a.pk).exists()}
-        existing |= sql.partitions_of([a.pk for a in attributes])
-    if person_ids is not None and not raise_errors:
-        # A few people (incremental refresh): one transaction for every step; only when one fails,
-        # again step by step so the others still update and the failing one records its error.
-        try:
-            with transaction.atomic():
-                return sum(_run_step(step, person_ids, now, tz, existing) for step in steps)
-        except Exception:
-            log.warning("refresh of %s people failed; retrying step by step", len(person_ids), exc_info=True)
-    written = 0
-    for step in steps:
-        ids = [a.pk for a in step]
-        try:
-            with transaction.atomic():
-                written += _run_step(step, person_ids, now, tz, existing)
-        except Exception as exc:
-            if raise_errors:
-                raise
-            log.exception("computing %s failed", [a.key for a in step])
-            ComputedAttribute.objects.filter(pk__in=ids).update(
-                error_count=F("error_count") + 1,
-                last_error=f"{type(exc).__name__}: {exc}"[:4000],
-                last_error_at=timezone.now(),
-            )
-        if progress is not None:
-            progress.advance(1)
-    return written
-
-
-def _run_step(step: list[ComputedAttribute], person_ids, now: datetime, tz, existing: set[int]) -> int:
-    ids = [a.pk for a in step]
-    if person_ids is None and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute("SET LOCAL jit = off")
-    rows = _rows_for(step, person_ids=person_ids, now=now, tz=tz)
-    fresh = person_ids is None and not existing.intersection(ids)
-    if fresh and sql.partitioned() and sql.worth_a_partition():
-        return sql.load_partitions(rows, attribute_ids=ids, computed_at=now)
-    return sql.write_rows(
-        rows,
-        attribute_ids=ids,
-        person_ids=person_ids,
-        computed_at=now,
-        fresh=fresh,
-    )
+# ---------------------------------------------------------------- updates
 
 
 def refresh_people(person_ids: Iterable[int], *, now: datetime | None = None) -> int:
@@ -417,10 +245,10 @@ def refresh_people(person_ids: Iterable[int], *, now: datetime | None = None) ->
             return refresh.run(snapshot, ids, now=now)
         except Exception:
             log.warning("refresh of %s people failed; retrying step by step", len(ids), exc_info=True)
-            return compute(snapshot.attributes, person_ids=ids, now=now)
+            return engine.compute(snapshot.attributes, person_ids=ids, now=now)
     written = 0
     for start in range(0, len(ids), 1000):
-        written += compute(snapshot.attributes, person_ids=ids[start : start + 1000], now=now)
+        written += engine.compute(snapshot.attributes, person_ids=ids[start : start + 1000], now=now)
     return written
 
 
@@ -443,93 +271,12 @@ def reevaluate_sliding(*, now: datetime | None = None) -> list[str]:
     chosen = [a for a in active if a.key in sliding]
     if chosen:
         now = now or timezone.now()
-        compute(chosen, person_ids=None, now=now)
+        engine.compute(chosen, person_ids=None, now=now)
         ComputedAttribute.objects.filter(pk__in=[a.pk for a in chosen]).update(last_computed_at=now)
     return sorted(sliding)
 
 
-# ---------------------------------------------------------------- test on a profile
-
-
-def run_profile_test(*, kind: str, definition: Any, person: Person, now: datetime | None = None) -> dict:
-    """Evaluate a (possibly unsaved, draft) definition for one person, with how the result was reached.
-
-    Returns ``{"value": ..., "output_type": ..., "explanation": {...}}``; raises ``ValidationError``
-    for an invalid definition.
-    """
-    from computed.selectors import evaluate_plan
-
-    plan = build_plan(kind, definition)
-    value, explanation = evaluate_plan(plan, person, now=now or timezone.now(), tz=organization_tz())
-    return {"value": value, "output_type": plan.output_type, "explanation": explanation}
-
-
-# ---------------------------------------------------------------- purchase statistics (DFINERY)
-
-PURCHASE_PERIODS = (("3m", "3 months", 3), ("6m", "6 months", 6), ("1y", "1 year", 12))
-PURCHASE_GROUP = "purchase_statistics"
-
-
-def purchase_statistics_definitions(
-    *, event: str, amount: str, category: str, product: str, prefix: str = "purchase_"
-) -> list[dict]:
-    """The set's definitions: counts, amounts and averages per period (as of the previous day), most
-    purchased weekday and hour, first and last purchase, top 3 categories and products per period."""
-    items: list[dict] = []
-
-    def add(key: str, name: str, definition: dict) -> None:
-        items.append({"key": f"{prefix}{key}", "name": name, "kind": "aggregate", "definition": definition})
-
-    for suffix, label, months in PURCHASE_PERIODS:
-        period = {"type": "full_months", "value": months}
-        add(f"count_{suffix}", f"Purchases, {label}", {"function": "count", "event": event, "period": period})
-        add(
-            f"amount_{suffix}",
-            f"Purchase amount, {label}",
-            {"function": "sum", "event": event, "property": amount, "period": period},
-        )
-        add(
-            f"average_{suffix}",
-            f"Average purchase amount, {label}",
-            {"function": "average", "event": event, "property": amount, "period": period},
-        )
-    before_today = {"type": "before_today"}
-    add(
-        "top_weekday",
-        "Most purchased weekday",
-        {"function": "most_common", "event": event, "property": "$weekday", "period": before_today},
-    )
-    add(
-        "top_hour",
-        "Most purchased hour",
-        {"function": "most_common", "event": event, "property": "$hour", "period": before_today},
-    )
-    add(
-        "first_at",
-        "First purchase",
-        {"function": "min", "event": event, "property": "$timestamp", "period": before_today},
-    )
-    add(
-        "last_at",
-        "Last purchase",
-        {"function": "max", "event": event, "property": "$timestamp", "period": before_today},
-    )
-    for prop, prop_key, prop_label in ((category, "category", "category"), (product, "product", "product")):
-        for suffix, label, months in PURCHASE_PERIODS:
-            for rank in (1, 2, 3):
-                add(
-                    f"top_{prop_key}_{rank}_{suffix}",
-                    f"Top {prop_label} #{rank}, {label}",
-                    {
-                        "function": "top",
-                        "event": event,
-                        "property": prop,
-                        "rank": rank,
-                        "amount_property": amount,
-                        "period": {"type": "full_months", "value": months},
-                    },
-                )
-    return items
+# ---------------------------------------------------------------- presets
 
 
 @transaction.atomic
@@ -544,7 +291,7 @@ def purchase_statistics_create(
 ) -> list[ComputedAttribute]:
     """Create the purchase-statistics set as drafts (activate them with ``activate_many``)."""
     created = []
-    for item in purchase_statistics_definitions(
+    for item in presets.purchase_statistics_definitions(
         event=event, amount=amount, category=category, product=product, prefix=prefix
     ):
         created.append(
@@ -553,7 +300,7 @@ def purchase_statistics_create(
                 name=item["name"],
                 kind=item["kind"],
                 definition=item["definition"],
-                group=PURCHASE_GROUP,
+                group=presets.PURCHASE_GROUP,
                 created_by=created_by,
             )
         )

@@ -50,6 +50,9 @@ def row_select(attribute: ComputedAttribute, value_sql: str, source: str, params
         else:
             cells.append(f"{value_sql} AS {col}")
     condition = f"({value_sql}) IS NOT NULL"
+    if column == "number" and not _pg():
+        # SQLite's REAL overflows to Inf where PostgreSQL refuses; neither is a value (empty).
+        condition += f" AND ABS({value_sql}) <= 1.7976931348623157e308"
     condition_params: list = []
     if empty is not None and empty is not False:
         condition += f" AND ({value_sql}) <> %s"
@@ -382,6 +385,40 @@ def formula_rows(
     )
     sql, params = row_select(attribute, "s.value", source, [], None)
     return sql, [params[0], *expr_params, *join_params, *scope_params, *params[1:]]
+
+
+def out_of_range_statement(
+    attribute: ComputedAttribute,
+    guards: Sequence[tuple[str, list, str]],
+    person_ids,
+    joins: Sequence[Rows] = (),
+    *,
+    at: datetime,
+) -> Rows:
+    """Record on the attribute how many people's values a guarded step emptied (out of range) and
+    why: over everyone the count is replaced, for a few people it is added to."""
+    attributes = ComputedAttribute._meta.db_table
+    scope_sql, scope_params = people_scope(person_ids)
+    join_sql = " ".join(j for j, _ in joins)
+    join_params = [p for _, ps in joins for p in ps]
+    fired = " OR ".join(f"({g})" for g, _, _ in guards)
+    fired_params = [p for _, ps, _ in guards for p in ps]
+    reason = "CASE " + " ".join(f"WHEN {g} THEN %s" for g, _, _ in guards) + " END"
+    reason_params = [p for _, ps, why in guards for p in (*ps, why)]
+    counted = (
+        f"SELECT count(*) AS n, max({reason}) AS reason FROM {Person._meta.db_table} p {join_sql} "
+        f"WHERE {scope_sql} AND ({fired})"
+    )
+    everyone = person_ids is None
+    kept_reason = "''" if everyone else "out_of_range_reason"
+    sql = (
+        f"UPDATE {attributes} SET "
+        f"out_of_range_count = {'c.n' if everyone else 'out_of_range_count + c.n'}, "
+        f"out_of_range_reason = COALESCE(c.reason, {kept_reason}), "
+        "out_of_range_at = CASE WHEN c.n > 0 THEN %s ELSE out_of_range_at END "
+        f"FROM ({counted}) c WHERE {attributes}.id = %s{'' if everyone else ' AND c.n > 0'}"
+    )
+    return sql, [at, *reason_params, *join_params, *scope_params, *fired_params, attribute.pk]
 
 
 def score_rows(attribute: ComputedAttribute, rules: Sequence[tuple[Q, int]], person_ids, scope=None) -> Rows:

@@ -43,6 +43,9 @@ class ComputedAttributeSerializer(serializers.ModelSerializer):
             "last_computed_at",
             "error_count",
             "last_error",
+            "out_of_range_count",
+            "out_of_range_reason",
+            "out_of_range_at",
         ]
         read_only_fields = fields
 

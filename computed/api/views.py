@@ -9,7 +9,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from computed import services
+from computed import selectors, services
+from computed.api.parsers import BoundedJSONParser
 from computed.api.serializers import (
     ActivationSerializer,
     ComputedAttributeCreateSerializer,
@@ -36,6 +37,7 @@ class ComputedAttributeViewSet(
         .order_by("-pk")
     )
     serializer_class = ComputedAttributeSerializer
+    parser_classes = [BoundedJSONParser]
     filterset_fields = ["state", "kind", "group", "key"]
     ordering_fields = ["id", "key"]
 
@@ -104,14 +106,14 @@ class ComputedAttributeViewSet(
         data.is_valid(raise_exception=True)
         person = get_object_or_404(Person, pk=data.validated_data["person"])
         definition = data.validated_data.get("definition", attribute.definition)
-        result = services.run_profile_test(kind=attribute.kind, definition=definition, person=person)
+        result = selectors.run_profile_test(kind=attribute.kind, definition=definition, person=person)
         return Response(ProfileTestOutputSerializer(result).data)
 
     @extend_schema(responses=WhereUsedSerializer)
     @action(detail=True, methods=["get"], url_path="where-used")
     def where_used(self, request: Request, pk=None) -> Response:
         """What uses this attribute (deleting it is refused while anything does)."""
-        return Response({"used_by": services.where_used(self.get_object())})
+        return Response({"used_by": selectors.where_used(self.get_object())})
 
     @extend_schema(request=PurchaseStatisticsInputSerializer, responses={201: ActivationSerializer})
     @action(detail=False, methods=["post"], url_path="purchase-statistics")

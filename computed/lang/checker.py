@@ -306,7 +306,9 @@ class _Checker:
                 value = parse_datetime(text.replace("Z", "+00:00"))
                 if value is not None and value.tzinfo is None:
                     value = value.replace(tzinfo=UTC)
-        except ValueError:
+                if value is not None:
+                    value = value.astimezone(UTC)  # in range as a UTC time, like PostgreSQL's reads
+        except (ValueError, OverflowError):
             value = None
         if value is None:
             expected = (

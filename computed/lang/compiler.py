@@ -2,7 +2,11 @@
 
 User values are bound parameters; attribute reads come from the attribute providers. Numbers are
 computed as float8 (REAL on SQLite) like the Python evaluator's floats. Where SQL would not
-propagate NULL (AND/OR, LEAST/GREATEST), the expression is guarded so empty stays empty.
+propagate NULL (AND/OR, LEAST/GREATEST), the expression is guarded so empty stays empty. Steps that
+can leave the supported range (``add_days`` beyond years 1–9999, ``concat`` of a whole number
+beyond ±9.2e18, the year/month/day of a date-time that is out of range in the organization's
+timezone) are empty in SQL exactly where the Python evaluator gives empty; each such step is also
+listed in ``guards`` (a condition true where it emptied the value, and why) for counting.
 """
 
 from __future__ import annotations
@@ -12,10 +16,16 @@ from zoneinfo import ZoneInfo
 
 from computed.lang.ast import Binary, Boolean, Call, Node, Number, Ref, String, Unary
 from computed.lang.checker import NUMERIC, CheckedFormula
-from computed.lang.runtime import UNIT_SECONDS, sqlite_datetime_text
+from computed.lang.runtime import MAX_DAYS, MAX_WHOLE, UNIT_SECONDS, sqlite_datetime_text
 from people.conditions import attributes
 
 SQL = tuple[str, list]
+# (SQL true where a step emptied the value because it left the range, its parameters, the reason)
+Guard = tuple[str, list, str]
+MIN_EPOCH = -62135596800  # 0001-01-01T00:00:00Z in seconds since 1970
+MAX_EPOCH = 253402300799.999999  # 9999-12-31T23:59:59.999999Z
+PG_MIN_LOCAL = "TIMESTAMP '0001-01-01 00:00:00'"
+PG_MAX_LOCAL = "TIMESTAMP '9999-12-31 23:59:59.999999'"
 
 
 class _Compiler:
@@ -29,6 +39,7 @@ class _Compiler:
         joins: list[SQL] | None = None,
     ):
         self.checked = checked
+        self.guards: list[Guard] = []
         self.joins = joins
         self.joined: dict[str, str] = {}
         self.alias = alias
@@ -170,12 +181,27 @@ class _Compiler:
             # SQLite's multi-argument MIN/MAX are NULL when any argument is.
             return f"{name.upper()}({', '.join(sqls)})", params
         if name == "concat":
-            parts = []
-            for arg, sql in zip(args, sqls, strict=True):
+            parts, part_params, wide, wide_params = [], [], [], []
+            for arg, (sql, ps) in zip(args, compiled, strict=True):
                 if self.type(arg) == "integer":
+                    # Beyond ±9.2e18 a whole number has no exact text: empty, as in Python.
+                    wide.append(f"ABS({sql}) >= {MAX_WHOLE!r}")
+                    wide_params += ps
                     sql = f"CAST(CAST({sql} AS {'bigint' if self.pg else 'INTEGER'}) AS text)"
                 parts.append(sql)
-            return f"({' || '.join(parts)})", params
+                part_params += ps
+            joined = f"({' || '.join(parts)})"
+            if not wide:
+                return joined, part_params
+            fired = " OR ".join(wide)
+            self.guards.append(
+                (
+                    f"COALESCE({fired}, FALSE)",
+                    wide_params,
+                    f"column {node.pos}: concat() of a whole number beyond ±9.2e18",
+                )
+            )
+            return f"(CASE WHEN {fired} THEN NULL ELSE {joined} END)", wide_params + part_params
         if name in ("lower", "upper"):
             return (f"{name.upper()}({sqls[0]})" if self.pg else f"attune_{name}({sqls[0]})"), params
         if name == "length":
@@ -186,11 +212,7 @@ class _Compiler:
                 return f"(strpos({sqls[0]}, {sqls[1]}) > 0)", params
             return f"(instr({sqls[0]}, {sqls[1]}) > 0)", params
         if name == "add_days":
-            if not self.pg:
-                return f"attune_add_days({sqls[0]}, {self.is_datetime(args[0])}, {sqls[1]})", params
-            if self.type(args[0]) == "date":
-                return f"({sqls[0]} + CAST({sqls[1]} AS integer))", params
-            return f"({sqls[0]} + CAST({sqls[1]} AS integer) * INTERVAL '1 day')", params
+            return self.add_days(node, compiled)
         if name in ("year", "month", "day"):
             if not self.pg:
                 return f"attune_date_part(%s, {sqls[0]}, {self.is_datetime(args[0])}, %s)", [
@@ -200,9 +222,20 @@ class _Compiler:
                 ]
             if self.type(args[0]) == "date":
                 return f"CAST(EXTRACT({name.upper()} FROM {sqls[0]}) AS double precision)", params
+            # The local time must be within years 1-9999 too (Python cannot hold it otherwise).
+            local = f"({sqls[0]} AT TIME ZONE %s)"
+            outside = f"{local} NOT BETWEEN {PG_MIN_LOCAL} AND {PG_MAX_LOCAL}"
+            self.guards.append(
+                (
+                    f"COALESCE({outside}, FALSE)",
+                    [*params, self.tz.key],
+                    f"column {node.pos}: {name}() of a date-time out of range in the organization's timezone",
+                )
+            )
             return (
-                f"CAST(EXTRACT({name.upper()} FROM ({sqls[0]} AT TIME ZONE %s)) AS double precision)",
-                [*params, self.tz.key],
+                f"(CASE WHEN {outside} THEN NULL "
+                f"ELSE CAST(EXTRACT({name.upper()} FROM {local}) AS double precision) END)",
+                [*params, self.tz.key, *params, self.tz.key],
             )
         if name == "days_since":
             if not self.pg:
@@ -222,6 +255,34 @@ class _Compiler:
             )
         raise AssertionError(name)
 
+    def add_days(self, node: Call, compiled: list[SQL]) -> SQL:
+        """``d`` moved by ``n`` days; empty where that leaves years 1-9999 (as ``runtime.add_days``)."""
+        (d, dp), (n, np_) = compiled
+        reason = f"column {node.pos}: add_days() left the supported range (years 1 to 9999)"
+        if not self.pg:
+            # The very Python function, registered on the connection; empty out of range.
+            moved = f"attune_add_days({d}, {self.is_datetime(node.args[0])}, {n})"
+            fired = f"({d} IS NOT NULL AND {n} IS NOT NULL AND {moved} IS NULL)"
+            self.guards.append((fired, dp + np_ + dp + np_, reason))
+            return moved, dp + np_
+        # Whether the result leaves the range is decided on numbers (days, or seconds since the epoch),
+        # before moving: PostgreSQL itself cannot hold a date beyond 4713 BC. CASE keeps the order, so
+        # the cast to integer only runs for a number of days that fits.
+        if self.type(node.args[0]) == "date":
+            moved = f"({d} + CAST({n} AS integer))"
+            position = f"(({d} - DATE '0001-01-01') + CAST({n} AS integer))"
+            outside = f"(CASE WHEN ABS({n}) > {MAX_DAYS} THEN TRUE ELSE {position} NOT BETWEEN 0 AND %s END)"
+        else:
+            moved = f"({d} + CAST({n} AS integer) * INTERVAL '1 day')"
+            position = f"(EXTRACT(EPOCH FROM {d}) + {n} * 86400.0)"
+            outside = (
+                f"(CASE WHEN ABS({n}) > {MAX_DAYS} THEN TRUE "
+                f"ELSE {position} NOT BETWEEN {MIN_EPOCH} AND {MAX_EPOCH} END)"
+            )
+        outside_params = np_ + dp + np_ + ([MAX_DAYS] if self.type(node.args[0]) == "date" else [])
+        self.guards.append((f"COALESCE({outside}, FALSE)", outside_params, reason))
+        return f"(CASE WHEN {outside} THEN NULL ELSE {moved} END)", outside_params + dp + np_
+
     def _pg_timestamptz(self, node: Node, sql: str) -> str:
         if self.type(node) == "date":
             return f"(CAST({sql} AS timestamp) AT TIME ZONE 'UTC')"
@@ -236,11 +297,17 @@ def compile_formula(
     now: datetime,
     tz: ZoneInfo,
     joins: list[SQL] | None = None,
+    guards: list[Guard] | None = None,
 ) -> SQL:
     """SQL (and its parameters) computing the formula for the person row ``alias``.
 
     With ``joins`` (a list), attributes whose provider can be joined (computed attributes) are read
     from ``LEFT JOIN`` clauses appended to it, for the statement to put after ``FROM person alias``;
-    without it, each is a correlated read (best for a few people).
+    without it, each is a correlated read (best for a few people). With ``guards`` (a list), the
+    steps that empty the value when it leaves the supported range are appended to it.
     """
-    return _Compiler(checked, alias, vendor, now, tz, joins).c(checked.tree)
+    compiler = _Compiler(checked, alias, vendor, now, tz, joins)
+    sql = compiler.c(checked.tree)
+    if guards is not None:
+        guards.extend(compiler.guards)
+    return sql

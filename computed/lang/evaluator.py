@@ -1,7 +1,9 @@
 """Checked formula → value for one profile, in Python (test on a profile; agreement tests).
 
 Empty (None) anywhere gives empty, except ``coalesce`` (the explicit escape) and the branch ``if``
-does not take. Division (and %) by zero gives empty.
+does not take. Division (and %) by zero gives empty, and so does a step that leaves the supported
+range (a number overflowing float8, a date before year 1 or after 9999): the SQL compiler guards the
+same steps the same way, and ``out_of_range`` records where it happened.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from zoneinfo import ZoneInfo
 from computed.lang import runtime
 from computed.lang.ast import Binary, Boolean, Call, Node, Number, Ref, String, Unary
 from computed.lang.checker import CheckedFormula
+from computed.lang.parser import FormulaError
 
 
 class _Eval:
@@ -22,6 +25,12 @@ class _Eval:
         self.now = now
         self.tz = tz
         self.today = now.astimezone(tz).date()
+        self.out_of_range: list[str] = []
+
+    def empty(self, node: Node, what: str) -> None:
+        reason = f"column {node.pos}: {what}"
+        if reason not in self.out_of_range:
+            self.out_of_range.append(reason)
 
     def ev(self, node: Node) -> Any:
         if isinstance(node, Number):
@@ -33,7 +42,13 @@ class _Eval:
         if isinstance(node, Ref):
             value = self.values.get(node.key)
             if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
+                try:
+                    number = runtime.finite(float(value))
+                except OverflowError:
+                    number = None
+                if number is None:
+                    self.empty(node, f"{node.key} is not a finite number")
+                return number
             if value == "":
                 return None
             return value
@@ -56,16 +71,22 @@ class _Eval:
             return bool(a and b)
         if op == "or":
             return bool(a or b)
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            return None if b == 0 else a / b
-        if op == "%":
-            return None if b == 0 else runtime.floored_mod(a, b)
+        if op in ("+", "-", "*", "/", "%"):
+            if b == 0 and op in ("/", "%"):
+                return None
+            if op == "+":
+                result = runtime.finite(a + b)
+            elif op == "-":
+                result = runtime.finite(a - b)
+            elif op == "*":
+                result = runtime.finite(a * b)
+            elif op == "/":
+                result = runtime.finite(a / b)
+            else:
+                result = runtime.floored_mod(a, b)
+            if result is None:
+                self.empty(node, f"'{op}' gave a number too large for a float8")
+            return result
         return {
             "=": a == b,
             "!=": a != b,
@@ -113,6 +134,9 @@ class _Eval:
         if name == "max":
             return max(args)
         if name == "concat":
+            if any(not isinstance(a, str) and abs(a) >= runtime.MAX_WHOLE for a in args):
+                self.empty(node, "concat() of a whole number beyond ±9.2e18")
+                return None
             return "".join(a if isinstance(a, str) else str(int(a)) for a in args)
         if name == "lower":
             return args[0].lower()
@@ -123,9 +147,15 @@ class _Eval:
         if name == "contains":
             return args[1] in args[0]
         if name == "add_days":
-            return runtime.add_days(args[0], args[1])
+            moved = runtime.add_days(args[0], args[1])
+            if moved is None:
+                self.empty(node, "add_days() left the supported range (years 1 to 9999)")
+            return moved
         if name in ("year", "month", "day"):
-            return runtime.date_part(name, args[0], self.tz)
+            part = runtime.date_part(name, args[0], self.tz)
+            if part is None:
+                self.empty(node, f"{name}() of a date-time out of range in the organization's timezone")
+            return part
         if name == "days_since":
             return runtime.days_since(args[0], now=self.now, today=self.today)
         raise AssertionError(name)
@@ -134,3 +164,58 @@ class _Eval:
 def evaluate_formula(checked: CheckedFormula, values: dict[str, Any], *, now: datetime, tz: ZoneInfo) -> Any:
     """The formula's value given the referenced attributes' values (Python typed, None for empty)."""
     return _Eval(checked, values, now, tz).ev(checked.tree)
+
+
+def evaluate_explained(
+    checked: CheckedFormula, values: dict[str, Any], *, now: datetime, tz: ZoneInfo
+) -> tuple[Any, list[str]]:
+    """The value and where the computation left the supported range (``[]`` when it did not)."""
+    evaluation = _Eval(checked, values, now, tz)
+    return evaluation.ev(checked.tree), evaluation.out_of_range
+
+
+def constant_out_of_range(checked: CheckedFormula, *, now: datetime, tz: ZoneInfo) -> FormulaError | None:
+    """The first part made only of literals (no attribute, no time) whose value leaves the supported
+    range, as an error at its column; checked when the formula is saved, so such a formula is refused
+    instead of producing empty values."""
+    evaluation = _Eval(checked, {}, now, tz)
+    stack: list[tuple[Node, bool]] = [(checked.tree, False)]
+    constant: dict[int, bool] = {}
+    while stack:  # post-order without recursion
+        node, done = stack.pop()
+        children = _children(node)
+        if not done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+            continue
+        is_constant = all(constant[id(c)] for c in children) and not (
+            isinstance(node, Ref) or (isinstance(node, Call) and node.name in ("now", "today", "days_since"))
+        )
+        constant[id(node)] = is_constant
+        if is_constant and isinstance(node, Binary | Call | Number):
+            if isinstance(node, Number) and not runtime.in_range(float(node.value)):
+                return FormulaError("the number is too large", node.pos)
+            before = len(evaluation.out_of_range)
+            evaluation.ev(node)
+            if len(evaluation.out_of_range) > before:
+                return FormulaError(
+                    evaluation.out_of_range[before].split(": ", 1)[1] + "; this part is never valid", node.pos
+                )
+        if isinstance(node, Call) and node.name == "add_days" and constant[id(node.args[1])]:
+            days = evaluation.ev(node.args[1])
+            if days is not None and abs(days) > runtime.MAX_DAYS:
+                return FormulaError(
+                    f"add_days() by more than {runtime.MAX_DAYS} days always leaves the supported range",
+                    node.args[1].pos,
+                )
+    return None
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, Unary):
+        return (node.operand,)
+    if isinstance(node, Binary):
+        return (node.left, node.right)
+    if isinstance(node, Call):
+        return tuple(node.args)
+    return ()

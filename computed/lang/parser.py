@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-import codecs
+import math
+import re
 from functools import cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from computed.lang.ast import Binary, Boolean, Call, Node, Number, Ref, String, Unary
+from computed.lang.runtime import unstorable_text
 
 MAX_LENGTH = 4000
+MAX_DEPTH = 100  # levels of the parse tree: parentheses, calls, operators (a + b + c is 3)
+ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)")
+SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 
 TERMINAL_NAMES = {
     "RPAR": "')'",
@@ -60,11 +71,18 @@ def _pos(token) -> int:
 @v_args(inline=True)
 class _ToAst(Transformer):
     def number(self, token: Token) -> Number:
-        return Number(float(token), _pos(token))
+        value = float(token)
+        if not math.isfinite(value):
+            raise FormulaError("the number is too large", _pos(token))
+        return Number(value, _pos(token))
 
     def string(self, token: Token) -> String:
         body = str(token)[1:-1]
-        return String(codecs.decode(body, "unicode_escape") if "\\" in body else body, _pos(token))
+        text = ESCAPE.sub(lambda m: _unescape(m.group(1), _pos(token)), body) if "\\" in body else body
+        bad = unstorable_text(text)
+        if bad is not None:
+            raise FormulaError(f"text cannot contain {bad}", _pos(token))
+        return String(text, _pos(token))
 
     def true(self, token: Token) -> Boolean:
         return Boolean(True, _pos(token))
@@ -110,6 +128,26 @@ class _ToAst(Transformer):
         return Binary("or", left, right, _pos(op))
 
 
+def _unescape(code: str, column: int) -> str:
+    if code[0] in "ux" and len(code) > 1:
+        return chr(int(code[1:], 16))
+    if code in SIMPLE_ESCAPES:
+        return SIMPLE_ESCAPES[code]
+    raise FormulaError(f"unknown escape '\\{code}' in text (known: \\n \\t \\' \\\" \\\\ \\uXXXX)", column)
+
+
+def _deepest(tree: Tree) -> tuple[int, int]:
+    """The depth of the parse tree and the column where it is deepest (without recursion)."""
+    deepest, column = 0, 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest, column = depth, getattr(node.meta, "column", 0) if not node.meta.empty else column
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return deepest, column
+
+
 def _expected(exc: UnexpectedInput) -> str:
     names = getattr(exc, "accepts", None) or getattr(exc, "expected", None) or set()
     if "RPAR" in names:
@@ -126,6 +164,10 @@ def parse(text: str) -> Node:
         raise FormulaError(f"the formula is too long (at most {MAX_LENGTH} characters)")
     if "\n" in text:
         text = text.replace("\r", " ").replace("\n", " ")
+    for i, ch in enumerate(text):
+        if ch == "\x00" or "\ud800" <= ch <= "\udfff":
+            what = "a NUL character" if ch == "\x00" else "a lone surrogate (an invalid character)"
+            raise FormulaError(f"the formula cannot contain {what}", i + 1)
     try:
         tree = _parser().parse(text)
     except UnexpectedEOF as exc:
@@ -136,4 +178,12 @@ def parse(text: str) -> Node:
         raise FormulaError(f"unexpected {str(exc.token)!r}; {_expected(exc)}", exc.column) from None
     except UnexpectedCharacters as exc:
         raise FormulaError(f"unexpected character {text[exc.pos_in_stream]!r}", exc.column) from None
-    return _ToAst().transform(tree)
+    depth, column = _deepest(tree)
+    if depth > MAX_DEPTH:
+        raise FormulaError(f"the formula is nested too deeply (at most {MAX_DEPTH} levels)", column)
+    try:
+        return _ToAst().transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, FormulaError):
+            raise exc.orig_exc from None
+        raise

@@ -8,22 +8,49 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from zoneinfo import ZoneInfo
 
 from django.utils.dateparse import parse_date, parse_datetime
 
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 
+# The supported range of values (what both PostgreSQL and Python hold). A computation that leaves it
+# gives an empty value, the same in SQL and in Python.
+MIN_DATE, MAX_DATE = date.min, date.max
+MIN_MOMENT = datetime.min.replace(tzinfo=UTC)
+MAX_MOMENT = datetime.max.replace(tzinfo=UTC)
+MAX_DAYS = (MAX_DATE - MIN_DATE).days  # add_days beyond this always leaves the range
+MAX_WHOLE = 9.2e18  # whole numbers shown as text (concat) stay below 2**63
+_ROUNDING = Context(prec=400)  # float8 holds up to 309 integer digits
+
+
+def unstorable_text(text: str) -> str | None:
+    """What in ``text`` neither PostgreSQL nor UTF-8 can hold (a NUL character, a lone surrogate)."""
+    for ch in text:
+        if ch == "\x00":
+            return "a NUL character"
+        if "\ud800" <= ch <= "\udfff":
+            return "a lone surrogate (an invalid character)"
+    return None
+
+
+def finite(x: float | None) -> float | None:
+    """A number, or None (empty) where it is not finite (overflow)."""
+    return x if x is None or math.isfinite(x) else None
+
 
 def round_half_away(x: float, digits: int = 0) -> float:
     """Half away from zero on the value's 15 significant digits (PostgreSQL's float8 → numeric)."""
     quantum = Decimal(1).scaleb(-int(digits))
-    return float(Decimal(format(x, ".15g")).quantize(quantum, rounding=ROUND_HALF_UP))
+    return float(Decimal(format(x, ".15g")).quantize(quantum, rounding=ROUND_HALF_UP, context=_ROUNDING))
 
 
-def floored_mod(a: float, b: float) -> float:
-    return a - b * math.floor(a / b)
+def floored_mod(a: float, b: float) -> float | None:
+    quotient = a / b
+    if not math.isfinite(quotient):
+        return None
+    return finite(a - b * math.floor(quotient))
 
 
 def as_datetime(value: date | datetime) -> datetime:
@@ -40,13 +67,38 @@ def date_diff(unit: str, a: date | datetime, b: date | datetime) -> float:
     return float((as_datetime(b) - as_datetime(a)) // timedelta(seconds=seconds))
 
 
-def add_days(d: date | datetime, n: float) -> date | datetime:
-    return d + timedelta(days=int(n))
+def add_days(d: date | datetime, n: float) -> date | datetime | None:
+    """``d`` moved by ``n`` days, or None (empty) where that leaves the supported range."""
+    if abs(n) > MAX_DAYS:
+        return None
+    try:
+        moved = d + timedelta(days=int(n))
+    except OverflowError:
+        return None
+    if isinstance(moved, datetime) and not MIN_MOMENT <= moved <= MAX_MOMENT:
+        return None
+    return moved
 
 
-def date_part(part: str, d: date | datetime, tz: ZoneInfo) -> float:
+def in_range(value: object) -> bool:
+    """Whether a value can be stored and read back (finite numbers; dates and date-times 1–9999)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, datetime):
+        try:
+            return MIN_MOMENT <= value <= MAX_MOMENT
+        except OverflowError:
+            return False
+    return True
+
+
+def date_part(part: str, d: date | datetime, tz: ZoneInfo) -> float | None:
+    """Year, month or day; of a date-time in ``tz`` (None where that local time is out of range)."""
     if isinstance(d, datetime):
-        d = d.astimezone(tz)
+        try:
+            d = d.astimezone(tz)
+        except OverflowError:
+            return None
     return float(getattr(d, part))
 
 

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from computed import plans, refresh, services
+from computed import plans, refresh, selectors, services
 from computed.models import ComputedAttribute
 from computed.selectors import person_values
 
@@ -53,7 +53,7 @@ def python_value():
     """The Python evaluator's value of an attribute's definition for a person."""
 
     def read(attribute: ComputedAttribute, person, now=None) -> object:
-        return services.run_profile_test(
+        return selectors.run_profile_test(
             kind=attribute.kind, definition=attribute.definition, person=person, now=now
         )["value"]
 

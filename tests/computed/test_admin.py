@@ -1,10 +1,14 @@
 """Admin pages render and their actions work (builders, test on a profile, activate, 360 panels)."""
 
+import re
+
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from computed import services
 from computed.models import ComputedAttribute
+from computed.panels import computed_values_context
 
 COUNT = {"function": "count", "event": "Order Completed"}
 
@@ -66,18 +70,28 @@ def test_test_on_profile_and_activate_pages(
     tested = browser.post(
         test_url, {"person": person.pk, "definition": '{"function": "count", "event": "Order Completed"}'}
     )
-    assert tested.status_code == 200 and b'data-test="result"' in tested.content
+    assert tested.status_code == 200
+    assert "Result: <code>1</code>" in tested.content.decode()
+    assert "&quot;matched_events&quot;: 1" in tested.content.decode()
+    # an edited definition is tried without saving it
+    tried = browser.post(
+        test_url, {"person": person.pk, "definition": '{"function": "exists", "event": "Nope"}'}
+    )
+    assert "Result: <code>False</code>" in tried.content.decode()
+    attribute.refresh_from_db()
+    assert attribute.definition == COUNT
     activate_url = change.rstrip("/").rsplit("/", 1)[0] + "/activate/"
     assert browser.get(activate_url).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         browser.post(activate_url)
     attribute.refresh_from_db()
     assert attribute.state == "active"
-    # the Person 360 page shows the computed value and the purchase statistics section
+    # the Person 360 page renders with the computed sections, and the section shows the value
     page = browser.get(reverse("admin:people_person_change", args=[person.pk]))
     assert page.status_code == 200
     assert b"Computed attributes" in page.content and b"Purchase statistics" in page.content
-    assert b'data-panel="computed-values"' in page.content
+    section = render_to_string("computed/panels/computed_values.html", computed_values_context(person, None))
+    assert 'data-value="orders">1<' in section
 
 
 def test_delete_in_use_shows_an_error(browser, db):
@@ -100,3 +114,28 @@ def test_purchase_statistics_page(browser, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         browser.post(url, {"event": "Order Completed"})
     assert ComputedAttribute.objects.filter(group="purchase_statistics", state="active").count() == 31
+
+
+@pytest.mark.parametrize(
+    "field", ["formula", "event", "property", "filters", "period_value", "rank", "amount_property"]
+)
+def test_builder_inputs_are_drawn_with_a_visible_box(browser, field):
+    # when the builder is opened
+    html = browser.get(reverse("admin:computed_computedattribute_add")).content.decode()
+    # then the field is an input with the admin's bordered style (it had no box before)
+    tag = re.search(rf'<(?:input|textarea)[^>]*id="id_{field}"[^>]*>', html)
+    assert tag is not None
+    classes = re.search(r'class="([^"]*)"', tag.group(0)).group(1).split()
+    assert "border" in classes and "rounded-default" in classes
+
+
+def test_the_header_names_the_app_once(browser, db):
+    attribute = services.computed_attribute_create(
+        key="orders", name="Orders", kind="aggregate", definition=COUNT
+    )
+    html = browser.get(
+        reverse("admin:computed_computedattribute_change", args=[attribute.pk])
+    ).content.decode()
+    header = re.search(r"<h1.*?</h1>", html, re.S).group(0)
+    crumbs = [re.sub(r"\s+", " ", t).strip() for t in re.findall(r"<a [^>]*>(.*?)</a\s*>", header, re.S)]
+    assert crumbs == ["Computed", "Computed attributes", "Orders"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from computed import services
+from computed import engine, selectors, services
 from computed.selectors import person_values
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)  # 14:00 in Europe/Berlin; today is 2024-06-15
@@ -62,11 +62,11 @@ def run(definition: dict, *people):
         kind="aggregate",
         definition={"event": "Order Completed", **definition},
     )
-    services.compute([attribute], person_ids=None, now=NOW, raise_errors=True)
+    engine.compute([attribute], person_ids=None, now=NOW, raise_errors=True)
     out = []
     for person in people:
         stored = person_values(person_id=person.pk, states=["draft"])[attribute.key]["value"]
-        python = services.run_profile_test(
+        python = selectors.run_profile_test(
             kind="aggregate", definition=attribute.definition, person=person, now=NOW
         )
         out.append((stored, python["value"]))
@@ -361,14 +361,12 @@ def test_several_aggregates_over_one_event_share_one_pass(ann):
         )
     ]
     # then computing them all over everyone is one statement (plus the bookkeeping reads)
-    from computed.services import _steps
-
-    assert len(_steps(attributes)) == 1
+    assert len(engine.steps(attributes)) == 1
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as queries:
-        services.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
+        engine.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
     assert len([q for q in queries.captured_queries if "people_event" in q["sql"]]) == 1
     values = person_values(person_id=ann.pk, states=["draft"])
     assert [values[a.key]["value"] for a in attributes] == [6, 90.0, T[6], True, 2]

@@ -1,8 +1,12 @@
 """The management API: /api/computed-attributes/ (CRUD, activate, disable, duplicate, test, where used)."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from computed import selectors
 from computed.models import ComputedAttribute
 from identity.staff_tokens import management_token_create
 
@@ -92,12 +96,38 @@ def test_list_filters_and_costs_constant_queries(api, db, django_assert_max_num_
 
 
 def test_purchase_statistics_set(api, make_person, make_event, django_capture_on_commit_callbacks):
+    # given a buyer with three orders 40, 45 and 50 days ago (inside the last 3 full months)
+    buyer = make_person()
+    now = timezone.now()
+    for days, amount, category, product in [
+        (40, 10.0, "shoes", "p1"),
+        (45, 30.0, "hats", "p2"),
+        (50, 20.0, "shoes", "p3"),
+    ]:
+        make_event(
+            buyer,
+            "Order Completed",
+            at=now - timedelta(days=days),
+            properties={"amount": amount, "category": category, "product": product},
+        )
+    # when the set is created and activated over the API
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(f"{URL}purchase-statistics/", {}, format="json")
+    # then the 31 attributes are active
     assert response.status_code == 201
     keys = {a["key"] for a in response.json()["attributes"]}
-    assert {"purchase_count_3m", "purchase_top_category_1_1y", "purchase_top_weekday"} <= keys
-    assert ComputedAttribute.objects.filter(group="purchase_statistics", state="active").count() == len(keys)
+    assert len(keys) == 31
+    assert ComputedAttribute.objects.filter(group="purchase_statistics", state="active").count() == 31
+    # and the buyer's statistics are the values of those orders
+    values = {k: v["value"] for k, v in selectors.person_values(person_id=buyer.pk).items()}
+    assert values["purchase_count_3m"] == 3
+    assert values["purchase_amount_3m"] == 60.0
+    assert values["purchase_average_3m"] == 20.0
+    assert values["purchase_top_category_1_3m"] == "shoes"  # 30.0 of shoes against 30.0 of hats: more orders
+    assert values["purchase_top_category_2_3m"] == "hats"
+    assert values["purchase_top_category_3_3m"] is None
+    assert values["purchase_first_at"] == (now - timedelta(days=50)).isoformat()
+    assert values["purchase_last_at"] == (now - timedelta(days=40)).isoformat()
 
 
 def test_marketeer_may_use_it_and_anonymous_may_not(marketeer_user, db):

@@ -38,6 +38,7 @@ def test_preview_reports_the_error_position_and_the_value_for_a_profile(
     assert good["ok"] is True and float(good["value"]) == 25
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("ATTUNE_REQUIRE_BROWSER"), reason="Chromium is not installed"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from computed import services
+from computed import engine, selectors, services
 from computed.lang.checker import check_formula
 from computed.lang.parser import FormulaError
 from computed.selectors import person_values
@@ -54,9 +54,9 @@ def both(db, settings):
         attribute = services.computed_attribute_create(
             key=f"f{next(_keys)}", name="f", kind="formula", definition={"formula": formula}
         )
-        services.compute([attribute], person_ids=[person.pk], now=NOW, raise_errors=True)
+        engine.compute([attribute], person_ids=[person.pk], now=NOW, raise_errors=True)
         stored = person_values(person_id=person.pk, states=["draft"])[attribute.key]["value"]
-        python = services.run_profile_test(
+        python = selectors.run_profile_test(
             kind="formula", definition={"formula": formula}, person=person, now=NOW
         )
         return stored, python["value"]

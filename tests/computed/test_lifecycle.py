@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from computed import services
+from computed import extensions, selectors, services
 from computed.models import ComputedAttribute, ComputedValue
 from people.models import AttributeDefinition, Job
 
@@ -88,15 +88,27 @@ def test_activation_runs_as_a_job_with_progress(
 
 
 def test_activation_job_is_safe_to_run_twice(make_person, make_event):
+    # given an attribute being activated
     person = make_person()
     make_event(person, "Order Completed")
     attribute = services.computed_attribute_create(
         key="orders", name="Orders", kind="aggregate", definition=COUNT
     )
     ComputedAttribute.objects.filter(pk=attribute.pk).update(state=State.PROCESSING)
+    # when the job runs, then the value is computed and the attribute is active
     services.run_activation([attribute.pk])
+    first = ComputedValue.objects.get(attribute=attribute)
+    attribute.refresh_from_db()
+    assert (attribute.state, first.number) == (State.ACTIVE, 1)
+    activated_at = attribute.activated_at
+    # when the job runs again (a retry) after another order was stored
+    make_event(person, "Order Completed")
     services.run_activation([attribute.pk])
-    assert ComputedValue.objects.filter(attribute=attribute).count() == 1
+    # then the second run did nothing: the active attribute is not recomputed or re-activated
+    again = ComputedValue.objects.get(attribute=attribute)
+    attribute.refresh_from_db()
+    assert (again.number, again.computed_at) == (1, first.computed_at)
+    assert attribute.activated_at == activated_at
 
 
 def test_formula_needs_its_computed_inputs_active(db):
@@ -157,7 +169,7 @@ def test_delete_is_refused_while_used_and_lists_users(make_person, make_event):
         key="double_orders", name="Double", kind="formula", definition={"formula": "orders * 2"}
     )
     # when the aggregate is deleted / then it is refused, naming the user
-    assert services.where_used(orders) == ["computed attribute 'double_orders' (draft)"]
+    assert selectors.where_used(orders) == ["computed attribute 'double_orders' (draft)"]
     with pytest.raises(ValidationError, match="double_orders"):
         services.computed_attribute_delete(attribute=orders)
     # when the user goes first / then deletion works and removes the values
@@ -176,7 +188,8 @@ def test_usage_finders_of_higher_apps_block_deletion(db, monkeypatch):
     attribute = services.computed_attribute_create(
         key="orders", name="Orders", kind="aggregate", definition=COUNT
     )
-    monkeypatch.setattr(services, "_usage_finders", [lambda a: [f"audience 'buyers' uses {a.key}"]])
+    monkeypatch.setattr(extensions, "usage_finders", [])
+    extensions.register_usage_finder(lambda a: [f"audience 'buyers' uses {a.key}"])
     # then deletion is refused
     with pytest.raises(ValidationError, match="buyers"):
         services.computed_attribute_delete(attribute=attribute)

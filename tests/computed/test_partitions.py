@@ -9,7 +9,11 @@ from computed import services, sql
 from computed.models import ComputedValue
 from computed.selectors import person_values
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL partitions")
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL partitions"),
+]
 
 ORDERS = {"function": "count", "event": "Order Completed"}
 REVENUE = {"function": "sum", "event": "Order Completed", "property": "amount"}

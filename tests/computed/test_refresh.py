@@ -5,9 +5,10 @@ from datetime import timedelta
 from django.utils import timezone
 from django_q.models import Schedule
 
-from computed import services, tasks
+from computed import engine, services, tasks
 from computed.models import ComputedValue
 from computed.selectors import person_values
+from people.models import Event
 from people.services import AttributeWrite, notify_people_changed, person_write_attributes
 
 
@@ -42,7 +43,7 @@ def test_new_event_refreshes_the_person_in_dependency_order(
             },
         )
     )
-    assert services.dependency_order([tier, vat, revenue]) == [revenue, vat, tier]
+    assert engine.dependency_order([tier, vat, revenue]) == [revenue, vat, tier]
     assert person_values(person_id=person.pk)["tier"]["value"] == 0
     other_value = ComputedValue.objects.get(attribute=revenue, person=other)
     # when a new event is written and people are notified (after commit → the task)
@@ -83,7 +84,8 @@ def test_attribute_change_refreshes_formulas(make_person, django_capture_on_comm
     assert not ComputedValue.objects.filter(attribute=formula).exists()
 
 
-def test_refresh_task_is_idempotent(make_person, make_event):
+def test_refresh_task_recomputes_and_is_idempotent(make_person, make_event):
+    # given an active count of 1, then a second order stored without notifying anyone
     person = make_person()
     make_event(person, "Order Completed")
     services.activate(
@@ -94,9 +96,17 @@ def test_refresh_task_is_idempotent(make_person, make_event):
             definition={"function": "count", "event": "Order Completed"},
         )
     )
-    tasks.refresh_people([person.pk], "events")
-    tasks.refresh_people([person.pk], "events")
+    make_event(person, "Order Completed")
     assert person_values(person_id=person.pk)["orders"]["value"] == 1
+    # when the refresh task runs
+    tasks.refresh_people([person.pk], "events")
+    after_first = ComputedValue.objects.get(person=person)
+    # then the value follows the events
+    assert person_values(person_id=person.pk)["orders"]["value"] == 2
+    # and running it again changes nothing (the unchanged row is not even rewritten)
+    tasks.refresh_people([person.pk], "events")
+    after_second = ComputedValue.objects.get(person=person)
+    assert (after_second.number, after_second.computed_at) == (2, after_first.computed_at)
 
 
 def test_daily_reevaluation_ages_values_out_of_windows(make_person, make_event):
@@ -141,11 +151,34 @@ def test_daily_reevaluation_ages_values_out_of_windows(make_person, make_event):
     assert not ComputedValue.objects.filter(attribute=recent).exists()
 
 
-def test_daily_schedule_exists(db):
-    # given the migrations / then the daily django-q2 schedule is there
+def test_daily_schedule_reevaluates_what_time_can_change(make_person, make_event, make_computed):
+    # given the migrations, the daily django-q2 schedule is there
     schedule = Schedule.objects.get(func="computed.tasks.reevaluate_windows")
     assert schedule.schedule_type == Schedule.DAILY
-    assert tasks.reevaluate_windows() == []
+    # given a windowed count, a formula over it and a lifetime count
+    person = make_person()
+    make_event(person, "Order Completed", at=timezone.now() - timedelta(days=2))
+    count = {"function": "count", "event": "Order Completed"}
+    recent = make_computed(
+        "recent", "aggregate", {**count, "period": {"type": "last_days", "value": 7}}, activate=True
+    )
+    make_computed("recent_twice", "formula", {"formula": "recent * 2"}, activate=True)
+    lifetime = make_computed("orders", "aggregate", count, activate=True)
+    # and the order moves out of the window (as if a week had passed)
+    Event.objects.filter(person=person).update(timestamp=timezone.now() - timedelta(days=30))
+    # when the scheduled task runs
+    reevaluated = tasks.reevaluate_windows()
+    # then the windowed attribute and what depends on it were recomputed, the lifetime one was not
+    assert reevaluated == ["recent", "recent_twice"]
+    values = person_values(person_id=person.pk)
+    assert (values["recent"]["value"], values["recent_twice"]["value"], values["orders"]["value"]) == (
+        0,
+        0,
+        1,
+    )
+    recent.refresh_from_db()
+    lifetime.refresh_from_db()
+    assert recent.last_computed_at > lifetime.last_computed_at
 
 
 def test_refresh_of_a_person_without_active_attributes_is_free(make_person, django_assert_num_queries):

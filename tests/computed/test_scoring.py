@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from computed import services
+from computed import engine, selectors, services
 from computed.selectors import person_values
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
@@ -63,14 +63,14 @@ def test_score_sums_matching_rules(people):
     model = services.computed_attribute_create(
         key="lead_score", name="Lead score", kind="score", definition={"rules": RULES}
     )
-    services.compute([model], person_ids=None, now=NOW, raise_errors=True)
+    engine.compute([model], person_ids=None, now=NOW, raise_errors=True)
     stored = {
         p.first_name: person_values(person_id=p.pk, states=["draft"])["lead_score"]["value"] for p in people
     }
     python = {
-        p.first_name: services.run_profile_test(kind="score", definition=model.definition, person=p, now=NOW)[
-            "value"
-        ]
+        p.first_name: selectors.run_profile_test(
+            kind="score", definition=model.definition, person=p, now=NOW
+        )["value"]
         for p in people
     }
     # then: Ann 50 + 10 + 20; Bob 25 - 5 - 1; Cat nothing but -0 → 0
@@ -81,7 +81,7 @@ def test_score_sums_matching_rules(people):
 def test_score_explains_which_rules_fired(people):
     ann = people[0]
     # when tested on a profile
-    result = services.run_profile_test(kind="score", definition={"rules": RULES}, person=ann, now=NOW)
+    result = selectors.run_profile_test(kind="score", definition={"rules": RULES}, person=ann, now=NOW)
     # then each rule says whether it matched and what it read
     fired = {rule["label"]: rule["matched"] for rule in result["explanation"]["rules"]}
     assert fired == {
