@@ -43,6 +43,11 @@ class OrganizationSettings(models.Model):
         max_length=64, help_text="Governs 'today', calendar days and action time ranges."
     )
     webhook_signing_key = models.CharField(max_length=128, blank=True)
+    event_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Events older than this many days are deleted by a daily job. Empty: kept forever.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
