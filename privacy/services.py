@@ -70,8 +70,8 @@ def _callbacks_after_commit(request: PrivacyRequest) -> None:
         return
     from django_q.tasks import async_task
 
-    pk = request.pk
-    transaction.on_commit(lambda: async_task("privacy.tasks.send_status_callbacks", pk))
+    pk, status = request.pk, request.status
+    transaction.on_commit(lambda: async_task("privacy.tasks.send_status_callbacks", pk, status))
 
 
 def can_request(user, kind: str) -> bool:

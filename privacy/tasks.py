@@ -12,8 +12,9 @@ log = logging.getLogger(__name__)
 CALLBACK_TIMEOUT_SECONDS = 10
 
 
-def send_status_callbacks(request_id: int) -> dict:
-    """POST the request's status to each callback URL, signed with the organization key."""
+def send_status_callbacks(request_id: int, status: str | None = None) -> dict:
+    """POST the request's status (as it was at the transition) to each callback URL, signed with
+    the organization key."""
     from people import signing
     from privacy.api.serializers import status_document
     from privacy.services import record_callback
@@ -21,7 +22,10 @@ def send_status_callbacks(request_id: int) -> dict:
     request = PrivacyRequest.objects.filter(pk=request_id).first()
     if request is None:
         return {}
-    body = json.dumps(status_document(request, results_url=None), sort_keys=True).encode()
+    document = status_document(request, results_url=None)
+    if status:
+        document["request_status"] = status
+    body = json.dumps(document, sort_keys=True).encode()
     try:
         signature = signing.signature_header(body)
     except ValueError:

@@ -122,7 +122,11 @@ class RequestResultsView(APIView):
 
     @extend_schema(
         operation_id="privacy_requests_results",
-        parameters=[OpenApiParameter("format", str, enum=["json", "csv"], required=False)],
+        parameters=[
+            OpenApiParameter(
+                "as", str, enum=["json", "csv"], required=False, description="csv: a zip of CSV files"
+            )
+        ],
         responses={
             (200, "application/json"): OpenApiResponse(description="The export (JSON)"),
             (200, "application/zip"): OpenApiResponse(description="The export as a CSV bundle"),
@@ -133,7 +137,7 @@ class RequestResultsView(APIView):
     )
     def get(self, request: Request, subject_request_id):
         privacy_request = get_object_or_404(PrivacyRequest, subject_request_id=subject_request_id)
-        return export_response(privacy_request, request.query_params.get("format", "json"))
+        return export_response(privacy_request, request.query_params.get("as", "json"))
 
 
 def export_response(privacy_request: PrivacyRequest, fmt: str):
@@ -150,7 +154,7 @@ def export_response(privacy_request: PrivacyRequest, fmt: str):
     if expired or privacy_request.result is None:
         return error(410, "expired", "The results were kept 7 days and have been deleted.")
     if fmt not in ("json", "csv"):
-        return error(400, "bad_format", "format must be json or csv.")
+        return error(400, "bad_format", "as must be json or csv.")
     name = f"attune-export-{privacy_request.subject_request_id}"
     if fmt == "csv":
         response = HttpResponse(csv_bundle(privacy_request.result), content_type="application/zip")

@@ -84,13 +84,17 @@ def filters_wired(source) -> bool:
         pass
 
     probe = ("user_id", "privacy-wiring-probe")
-    extensions.register_message_filter("tests.probe", lambda idents: {probe: "probe"} if probe in idents else {})
+    extensions.register_message_filter(
+        "tests.probe", lambda idents: {probe: "probe"} if probe in idents else {}
+    )
     wired = False
     try:
         with transaction.atomic():
             result = ingest_batch(
                 source=source,
-                messages=[{"type": "track", "userId": probe[1], "event": "Probe", "messageId": "wiring-probe"}],
+                messages=[
+                    {"type": "track", "userId": probe[1], "event": "Probe", "messageId": "wiring-probe"}
+                ],
             )
             wired = result.accepted == 0
             raise Rollback

@@ -39,7 +39,13 @@ TRAITS = {
 def original_messages() -> list[dict]:
     """The SDK messages the person's profile came from (kept to replay them after erasure)."""
     return [
-        {"type": "identify", "userId": USER, "anonymousId": ANON_PARENT, "traits": TRAITS, "messageId": "zq-m1"},
+        {
+            "type": "identify",
+            "userId": USER,
+            "anonymousId": ANON_PARENT,
+            "traits": TRAITS,
+            "messageId": "zq-m1",
+        },
         {
             "type": "track",
             "userId": USER,
@@ -94,7 +100,9 @@ def person_everywhere(ingest, source, admin_user, run_request):
     assert Person.objects.filter(merged_into=person).exists(), "the second device was merged"
     # A quarantined message, a queued batch (with a bystander's message), a suppressed identifier,
     # an admin history row, a computed value, a channel contact and an earlier access request.
-    ingest({"type": "track", "userId": USER, "event": "Bad", "timestamp": "not a time", "messageId": "zq-bad"})
+    ingest(
+        {"type": "track", "userId": USER, "event": "Bad", "timestamp": "not a time", "messageId": "zq-bad"}
+    )
     assert RejectedMessage.objects.filter(payload__userId=USER).exists()
     InboundBatch.objects.create(
         source=source,
@@ -113,13 +121,17 @@ def person_everywhere(ingest, source, admin_user, run_request):
         key="lifetime_orders", name="Lifetime orders", kind="formula", output_type="text", state="active"
     )
     ComputedValue.objects.create(attribute=attribute, person=person, text="zq-nick-8812 gold")
-    PersonChannelContact.objects.create(person=person, channel=Channel.objects.get(key="web"), last_contacted_at=timezone.now())
+    PersonChannelContact.objects.create(
+        person=person, channel=Channel.objects.get(key="web"), last_contacted_at=timezone.now()
+    )
     earlier = run_request("access", ("email", EMAIL), user=admin_user)
     assert earlier.status == RequestStatus.COMPLETED and EMAIL in json.dumps(earlier.result)
     return person, child
 
 
-def test_erasure_leaves_no_value_of_the_person_in_any_table(person_everywhere, admin_user, run_request, signing_key):
+def test_erasure_leaves_no_value_of_the_person_in_any_table(
+    person_everywhere, admin_user, run_request, signing_key
+):
     # given
     person, child = person_everywhere
     assert scan_database(needles()), "the scan finds the values before erasure"
@@ -219,7 +231,9 @@ def test_replayed_messages_after_erasure_create_no_profile(
     assert not RejectedMessage.objects.filter(payload__userId=USER).exists()  # dropped, not quarantined
 
 
-def test_a_cancelled_request_is_not_processed(admin_user, make_person, ingest, django_capture_on_commit_callbacks):
+def test_a_cancelled_request_is_not_processed(
+    admin_user, make_person, ingest, django_capture_on_commit_callbacks
+):
     from privacy import services
     from privacy.jobs import process_request  # noqa: F401  (registered kind)
 
@@ -246,7 +260,10 @@ def test_events_of_a_person_are_deleted_in_batches(make_person, monkeypatch, adm
     ingest({"type": "identify", "userId": USER, "messageId": "e0"})
     person = person_of("user_id", USER)
     Event.objects.bulk_create(
-        [Event(person=person, name="Tick", timestamp=timezone.now(), message_id=f"e{i}") for i in range(1, 30)]
+        [
+            Event(person=person, name="Tick", timestamp=timezone.now(), message_id=f"e{i}")
+            for i in range(1, 30)
+        ]
     )
     # when
     request = run_request("erasure", ("user_id", USER), user=admin_user)
@@ -258,7 +275,9 @@ def test_events_of_a_person_are_deleted_in_batches(make_person, monkeypatch, adm
 
 def test_log_entries_of_other_objects_stay(person_everywhere, admin_user, run_request):
     other = person_of("user_id", "bystander-1")
-    LogEntry.objects.log_actions(user_id=admin_user.pk, queryset=[other], action_flag=CHANGE, change_message="x")
+    LogEntry.objects.log_actions(
+        user_id=admin_user.pk, queryset=[other], action_flag=CHANGE, change_message="x"
+    )
     run_request("erasure", ("user_id", USER), user=admin_user)
     person_type = ContentType.objects.get_for_model(Person)
     assert list(LogEntry.objects.filter(content_type=person_type).values_list("object_id", flat=True)) == [
