@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from identity import extensions
-from identity.models import Identity, IdentifierType, SuppressedIdentifier
+from identity.models import IdentifierType, Identity, SuppressedIdentifier
 from identity.services import person_merge
 from people.models import Event, Person
 from privacy import filters
