@@ -37,8 +37,11 @@ def person_references(model: type[models.Model]) -> list[str]:
     """Fields through which a row belongs to a person: foreign keys to Person, integer person ids."""
     found = []
     for field in model._meta.concrete_fields:
-        if field.is_relation and field.related_model is Person or isinstance(field, models.IntegerField) and (
-            field.name == "person_id" or field.name.endswith("_person_id")
+        if (
+            field.is_relation
+            and field.related_model is Person
+            or isinstance(field, models.IntegerField)
+            and (field.name == "person_id" or field.name.endswith("_person_id"))
         ):
             found.append(field.name)
     return found
