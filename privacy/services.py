@@ -23,8 +23,8 @@ from people import signing
 from people.jobs import Progress
 from people.models import Event, Job, Person
 from people.services import job_start
-from privacy import hashing
-from privacy.erasure import BATCH, ErasureContext, erase_people, estimate
+from privacy import erasure, hashing
+from privacy.erasure import ErasureContext, erase_people, estimate
 from privacy.export import build_export
 from privacy.models import AuditEntry, PrivacyRequest, RequestKind, RequestStatus, Suppression, Tombstone
 from privacy.selectors import SubjectError, normalize_identities, resolve_subject
@@ -390,12 +390,14 @@ def events_purge_retention(*, days: int | None, now: datetime | None = None) -> 
     while True:
         with transaction.atomic():
             ids = list(
-                Event.objects.filter(timestamp__lt=cutoff).order_by().values_list("pk", flat=True)[:BATCH]
+                Event.objects.filter(timestamp__lt=cutoff)
+                .order_by()
+                .values_list("pk", flat=True)[: erasure.BATCH]
             )
             if not ids:
                 break
             total += Event.objects.filter(pk__in=ids)._raw_delete(Event.objects.db)
-        if len(ids) < BATCH:
+        if len(ids) < erasure.BATCH:
             break
     return total
 

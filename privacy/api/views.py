@@ -6,6 +6,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission
@@ -128,8 +129,8 @@ class RequestResultsView(APIView):
             )
         ],
         responses={
-            (200, "application/json"): OpenApiResponse(description="The export (JSON)"),
-            (200, "application/zip"): OpenApiResponse(description="The export as a CSV bundle"),
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/zip"): OpenApiTypes.BINARY,
             404: OpenApiResponse(description="No such export"),
             409: OpenApiResponse(description="Not completed yet"),
             410: OpenApiResponse(description="Expired (results are kept 7 days)"),
