@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
@@ -75,24 +75,79 @@ def text_match_querysets(
         yield model._default_manager.annotate(**annotations).filter(match)
 
 
+def _links_to(model: type[models.Model]) -> list[tuple[personal_data.PersonalData, str, str]]:
+    """Registered models keyed by a field of ``model``'s rows: (entry, their field, model's field)."""
+    found = []
+    for entry in personal_data.registered():
+        linked = entry.options.get("linked")
+        if linked and linked[1] == model._meta.label:
+            found.append((entry, linked[0], linked[2]))
+    return found
+
+
+def _delete_linked(entry: personal_data.PersonalData, field: str, values: list, ctx: ErasureContext) -> None:
+    if not values:
+        return
+    model = entry.model
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(model._meta.db_table)
+        column = connection.ops.quote_name(model._meta.get_field(field).column)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [list(values)])  # noqa: S608
+            n = cursor.rowcount
+    else:
+        n = 0
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            n += (
+                model._default_manager.filter(**{f"{field}__in": chunk})
+                .order_by()
+                ._raw_delete(connection.alias)
+            )
+    ctx.add(model._meta.label, n)
+
+
 def delete_in_batches(model: type[models.Model], queryset: models.QuerySet, ctx: ErasureContext) -> int:
-    """Delete ``queryset``'s rows ``BATCH`` at a time, each batch in its own transaction."""
+    """Delete ``queryset``'s rows ``BATCH`` at a time, each batch in its own transaction, with the
+    rows of models linked to them (the dedupe keys of deleted events)."""
     label = model._meta.label
     if isinstance(model._meta.pk, models.CompositePrimaryKey):
         with transaction.atomic():
             n = model._default_manager.filter(pk__in=queryset.values("pk"))._raw_delete(queryset.db)
         ctx.add(label, n)
         return n
+    links = _links_to(model)
+    linked_fields = [other for _, _, other in links]
     total = 0
     while True:
         with transaction.atomic():
-            ids = list(queryset.order_by().values_list("pk", flat=True)[:BATCH])
-            if not ids:
-                break
-            n = model._default_manager.filter(pk__in=ids)._raw_delete(queryset.db)
+            if connection.vendor == "postgresql":
+                # One statement per batch; RETURNING hands back what linked rows are keyed by.
+                inner, params = queryset.order_by().values("pk")[:BATCH].query.sql_with_params()
+                qn = connection.ops.quote_name
+                returning = ", ".join(
+                    [qn(model._meta.pk.column), *(qn(model._meta.get_field(f).column) for f in linked_fields)]
+                )
+                table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE {pk} IN ({inner}) RETURNING {returning}",  # noqa: S608
+                        params,
+                    )
+                    rows = cursor.fetchall()
+                n = len(rows)
+            else:
+                rows = list(queryset.order_by().values_list("pk", *linked_fields)[:BATCH])
+                n = (
+                    model._default_manager.filter(pk__in=[r[0] for r in rows])._raw_delete(queryset.db)
+                    if rows
+                    else 0
+                )
+            for position, (entry, own_field, _) in enumerate(links, start=1):
+                _delete_linked(entry, own_field, sorted({r[position] for r in rows if r[position]}), ctx)
         total += n
         ctx.add(label, n)
-        if len(ids) < BATCH:
+        if len(rows) < BATCH:
             break
     return total
 
@@ -102,8 +157,8 @@ def default_erase(entry: personal_data.PersonalData, ctx: ErasureContext) -> int
     manager = model._default_manager
     opts = entry.options
     n = 0
-    if "linked" in opts:
-        n += _erase_linked(entry, ctx)
+    if "linked" in opts and opts["linked"][1] not in personal_data.registry:
+        n += _erase_linked(entry, ctx)  # the target is not erased through the registry: find them first
     q = person_q(entry, ctx.person_ids)
     if q is not None:
         n += delete_in_batches(model, manager.filter(q), ctx)
@@ -222,9 +277,7 @@ def erase_people(ctx: ErasureContext) -> Counter:
         for entry in ordered_entries():
             q = person_q(entry, ctx.person_ids)
             if q is not None and "erase" not in entry.options:
-                model = entry.model
-                n = model._default_manager.filter(q).order_by()._raw_delete(model._default_manager.db)
-                ctx.add(model._meta.label, n)
+                delete_in_batches(entry.model, entry.model._default_manager.filter(q), ctx)
         # The ORM delete takes care of any reference the registry does not know (a safety net).
         _, per_model = Person.objects.filter(pk__in=ctx.person_ids).delete()
         for label, n in per_model.items():

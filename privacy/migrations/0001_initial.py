@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('people', '0005_organization_event_retention_days'),
+        ('people', '0004_event_fk_without_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -283,3 +283,17 @@ def test_log_entries_of_other_objects_stay(person_everywhere, admin_user, run_re
     assert list(LogEntry.objects.filter(content_type=person_type).values_list("object_id", flat=True)) == [
         str(other.pk)
     ]
+
+
+def test_deleting_a_parent_profile_in_the_admin_takes_its_merged_children(
+    person_everywhere, client, admin_user
+):
+    # given
+    person, child = person_everywhere
+    client.force_login(admin_user)
+    # when: an admin deletes the parent profile (not an erasure)
+    response = client.post(f"/admin/people/person/{person.pk}/delete/", {"post": "yes"})
+    # then: the merged child does not come back as a live profile of its own
+    assert response.status_code == 302
+    assert not Person.objects.filter(pk=child.pk).exists()
+    assert not Person.objects.live().filter(identities__value=ANON_CHILD).exists()
