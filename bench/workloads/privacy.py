@@ -119,9 +119,10 @@ def run(ctx) -> list[Row]:
             erase_s.append(took.get("s", float("nan")))
             share.append(100 * during_rates[-1] / base_rates[-1])
             request.refresh_from_db()
+            erased = (request.receipt or {}).get("counts", {}).get("people.Event")
             ctx.log(
                 f"  run {r + 1}: erase alone {alone_s[-1]:.2f} s, under load {erase_s[-1]:.2f} s "
-                f"({request.status}, {request.receipt and request.receipt['counts'].get('people.Event')} events); "
+                f"({request.status}, {erased} events); "
                 f"ingest {base_rates[-1]:,.0f} → {during_rates[-1]:,.0f} events/s ({share[-1]:.0f}%), "
                 f"{dict(during.statuses)}"
             )
