@@ -202,6 +202,10 @@ INGEST_QUEUE_BATCH_MESSAGES = int(os.environ.get("INGEST_QUEUE_BATCH_MESSAGES", 
 # messageId de-duplication window in hours (never below 48).
 INGEST_DEDUPE_HOURS = int(os.environ.get("INGEST_DEDUPE_HOURS", "72"))
 
+# Privacy: the salt of tombstones and audit hashes (salted hashes of erased identifiers). Empty: derived
+# from SECRET_KEY; pin it here before rotating SECRET_KEY (see docs/privacy.md).
+PRIVACY_TOMBSTONE_SALT = os.environ.get("PRIVACY_TOMBSTONE_SALT", "")
+
 # django-import-export
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
@@ -292,6 +296,31 @@ UNFOLD = {
                         "title": _("Profile API tokens"),
                         "icon": "key",
                         "link": reverse_lazy("admin:identity_accesstoken_changelist"),
+                    },
+                ],
+            },
+            {
+                "title": _("Privacy"),
+                "items": [
+                    {
+                        "title": _("Privacy requests"),
+                        "icon": "policy",
+                        "link": reverse_lazy("admin:privacy_privacyrequest_changelist"),
+                    },
+                    {
+                        "title": _("Suppressed profiles"),
+                        "icon": "block",
+                        "link": reverse_lazy("admin:privacy_suppression_changelist"),
+                    },
+                    {
+                        "title": _("Tombstones"),
+                        "icon": "delete_forever",
+                        "link": reverse_lazy("admin:privacy_tombstone_changelist"),
+                    },
+                    {
+                        "title": _("Privacy audit log"),
+                        "icon": "history",
+                        "link": reverse_lazy("admin:privacy_auditentry_changelist"),
                     },
                 ],
             },

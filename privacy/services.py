@@ -21,7 +21,7 @@ from django.utils import timezone
 from identity.models import SuppressedIdentifier
 from people import signing
 from people.jobs import Progress
-from people.models import Event, Job, Person
+from people.models import Event, Person
 from people.services import job_start
 from privacy import erasure, hashing
 from privacy.erasure import ErasureContext, erase_people, estimate
@@ -33,14 +33,6 @@ RESULTS_VALID_FOR = timedelta(days=7)
 EXPECTED_COMPLETION = timedelta(days=1)
 ERASURE_PERMISSION = "privacy.run_erasure"
 MAX_RESURRECTION_SWEEPS = 3
-
-__all__ = [
-    "request_cancel",
-    "request_create",
-    "request_process",
-    "results_purge_expired",
-    "events_purge_retention",
-]
 
 
 def _actor_label(user) -> str:
@@ -258,7 +250,7 @@ def _tombstone(request: PrivacyRequest, idents: list[tuple[str, str]]) -> int:
 def _process_erasure(request: PrivacyRequest, progress: _RequestProgress) -> dict:
     subject = resolve_subject(request.subject_identities)
     # Tombstones first (committed), so ingestion drops the person's messages from now on.
-    tombstones = _tombstone(request, subject.identities)
+    _tombstone(request, subject.identities)
     PrivacyRequest.objects.filter(pk=request.pk).update(person_id=subject.root_id)
     progress.set_total(estimate(subject.person_ids))
     ctx = ErasureContext(
@@ -273,8 +265,7 @@ def _process_erasure(request: PrivacyRequest, progress: _RequestProgress) -> dic
         again = resolve_subject([{"type": t, "value": v} for t, v in subject.identities])
         if not again.person_ids:
             break
-        more = _tombstone(request, again.identities)
-        tombstones = max(tombstones, more)
+        _tombstone(request, again.identities)
         sweep = ErasureContext(
             person_ids=again.person_ids, idents=again.identities, on_progress=progress.advance
         )
@@ -400,10 +391,6 @@ def events_purge_retention(*, days: int | None, now: datetime | None = None) -> 
         if len(ids) < erasure.BATCH:
             break
     return total
-
-
-def job_for(request: PrivacyRequest) -> Job | None:
-    return request.job
 
 
 @transaction.atomic
