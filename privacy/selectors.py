@@ -21,7 +21,7 @@ def normalize_identities(identities: list[dict]) -> list[dict]:
     ``customer_id`` → ``user_id``); raises ``SubjectError`` naming the bad entry."""
     if not identities:
         raise SubjectError("Name the subject by at least one identifier.")
-    policy = Policy.cached()
+    policy = Policy.load()
     out: list[dict] = []
     for position, item in enumerate(identities):
         raw_type = str(item.get("type", "")).strip().lower()
@@ -61,7 +61,7 @@ def resolve_subject(identities: list[dict]) -> Subject:
     """The profile(s) the identifiers name, climbed to their live roots, with every merged child
     (a few queries per merge level, never one per person)."""
     asked = [(i["type"], i["value"]) for i in identities]
-    policy = Policy.cached()
+    policy = Policy.load()
     type_ids = {policy.get(t).id: t for t, _ in asked if policy.get(t)}
     direct = set(
         Identity.objects.filter(value__in={v for _, v in asked}, type_id__in=type_ids).values_list(
