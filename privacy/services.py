@@ -394,6 +394,17 @@ def events_purge_retention(*, days: int | None, now: datetime | None = None) -> 
 
 
 @transaction.atomic
-def record_callback(*, request: PrivacyRequest, outcome: dict) -> None:
-    """Audit the callback deliveries (status codes only)."""
-    _audit(request, "callback", detail={"status": request.status, "responses": list(outcome.values())})
+def record_callback(
+    *, request: PrivacyRequest, outcome: dict, attempt: int = 1, retry_in_minutes: int | None = None
+) -> None:
+    """Audit the callback deliveries (status codes only, no URLs)."""
+    _audit(
+        request,
+        "callback",
+        detail={
+            "status": request.status,
+            "responses": list(outcome.values()),
+            "attempt": attempt,
+            "retry_in_minutes": retry_in_minutes,
+        },
+    )

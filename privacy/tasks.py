@@ -10,11 +10,16 @@ from privacy.models import PrivacyRequest
 
 log = logging.getLogger(__name__)
 CALLBACK_TIMEOUT_SECONDS = 10
+# A failed delivery is tried again after these many minutes (then given up, and audited).
+CALLBACK_RETRY_MINUTES = (1, 5, 30, 120)
 
 
-def send_status_callbacks(request_id: int, status: str | None = None) -> dict:
+def send_status_callbacks(
+    request_id: int, status: str | None = None, urls: list[str] | None = None, attempt: int = 1
+) -> dict:
     """POST the request's status (as it was at the transition) to each callback URL, signed with
-    the organization key."""
+    the organization key (a fresh timestamp each attempt). URLs that fail (network error or a status
+    outside 2xx) are retried later with backoff, by a one-off django-q2 schedule."""
     from people import signing
     from privacy.api.serializers import status_document
     from privacy.services import record_callback
@@ -31,7 +36,7 @@ def send_status_callbacks(request_id: int, status: str | None = None) -> dict:
     except ValueError:
         signature = ""
     outcome = {}
-    for url in request.status_callback_urls:
+    for url in urls if urls is not None else request.status_callback_urls:
         http = urllib.request.Request(url, data=body, method="POST")  # noqa: S310 - staff-given URL
         http.add_header("Content-Type", "application/json")
         if signature:
@@ -41,8 +46,29 @@ def send_status_callbacks(request_id: int, status: str | None = None) -> dict:
                 outcome[url] = response.status
         except Exception as exc:  # noqa: BLE001 - any failure is recorded, never raised
             log.warning("privacy callback to %s failed: %s", url, exc)
-            outcome[url] = type(exc).__name__
-    record_callback(request=request, outcome=outcome)
+            outcome[url] = getattr(exc, "code", None) or type(exc).__name__
+    failed = [url for url, result in outcome.items() if not (isinstance(result, int) and 200 <= result < 300)]
+    retry_in = (
+        CALLBACK_RETRY_MINUTES[attempt - 1] if failed and attempt <= len(CALLBACK_RETRY_MINUTES) else None
+    )
+    record_callback(request=request, outcome=outcome, attempt=attempt, retry_in_minutes=retry_in)
+    if retry_in is not None:
+        from datetime import timedelta
+
+        from django.utils import timezone
+        from django_q.models import Schedule
+        from django_q.tasks import schedule
+
+        schedule(
+            "privacy.tasks.send_status_callbacks",
+            request_id,
+            status,
+            failed,
+            attempt + 1,
+            schedule_type=Schedule.ONCE,
+            next_run=timezone.now() + timedelta(minutes=retry_in),
+            name=f"privacy callback {request.subject_request_id} {status} #{attempt + 1}",
+        )
     return outcome
 
 

@@ -301,3 +301,37 @@ def test_status_callbacks_are_signed_with_the_organization_key(
     assert url == "https://dsr.example.com/callback"
     assert signing.verify(headers["X-attune-signature"], payload, key=signing_key)
     assert json.loads(payload)["subject_request_id"] == data["subject_request_id"]
+
+
+def test_a_failed_callback_is_retried_later_with_backoff(
+    api, ann, monkeypatch, django_capture_on_commit_callbacks
+):
+    import urllib.error
+    import urllib.request
+
+    from django_q.models import Schedule
+
+    from privacy import tasks
+    from privacy.models import AuditEntry
+
+    def refuse(http, timeout):
+        raise urllib.error.HTTPError(http.full_url, 503, "busy", {}, None)
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    data = body(status_callback_urls=["https://dsr.example.com/callback"])
+    # when: every delivery fails
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(URL, data, format="json")
+    # then: each status is scheduled again a minute later, and the audit log says so
+    retries = Schedule.objects.filter(func="privacy.tasks.send_status_callbacks").order_by("pk")
+    assert [s.args for s in retries][-1].endswith("'completed', ['https://dsr.example.com/callback'], 2)")
+    assert retries.count() == 3
+    callbacks = AuditEntry.objects.filter(action="callback").order_by("pk")
+    assert [c.detail["responses"] for c in callbacks] == [[503], [503], [503]]
+    assert callbacks.last().detail["retry_in_minutes"] == 1
+    # the last attempt gives up
+    request = PrivacyRequest.objects.get(subject_request_id=data["subject_request_id"])
+    assert tasks.send_status_callbacks(request.pk, "completed", ["https://dsr.example.com/callback"], 5) == {
+        "https://dsr.example.com/callback": 503
+    }
+    assert retries.count() == 3
