@@ -46,7 +46,8 @@ def test_sdk_and_mparticle_replays_after_erasure_create_nobody(
 ):
     # given: the person arrived through both paths, then was erased
     sdk_source = make_source("SDK")
-    sdk_auth = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{sdk_source.write_key}:".encode()).decode()}
+    sdk_pair = f"{sdk_source.write_key}:".encode()
+    sdk_auth = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(sdk_pair).decode()}
     mp = make_source("mParticle")
     mp_auth = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(mp.basic_pair.encode()).decode()}
     assert client.post(
