@@ -52,17 +52,17 @@ def test_concurrent_ingestion_does_not_resurrect_the_erased_person(source, monke
     sender = threading.Thread(target=keep_sending)
     sender.start()
     try:
-        # when
-        time.sleep(0.2)
+        # when: the erasure starts while batches for her are flowing, and they keep flowing after it
+        _wait_until(lambda: sent["fay"] >= 3)
         services.request_process(request_id=request.pk)
-        time.sleep(0.3)  # messages keep coming after the erasure
+        after = sent["fay"]
+        _wait_until(lambda: sent["fay"] >= after + 3)
     finally:
         stop.set()
         sender.join()
     # then
     request.refresh_from_db()
     assert request.status == RequestStatus.COMPLETED, request.error
-    assert sent["fay"] > 5
     assert not Identity.objects.filter(value="fay-1").exists()
     assert not Person.objects.filter(pk=fay.pk).exists()
     assert not Event.objects.filter(name="Late").exists()
@@ -70,3 +70,10 @@ def test_concurrent_ingestion_does_not_resurrect_the_erased_person(source, monke
         Event.objects.filter(name="Tick", person__identities__value__startswith="other-").count()
         == sent["others"]
     )
+
+
+def _wait_until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the sender made no progress"
+        time.sleep(0.05)
