@@ -46,3 +46,9 @@ class ComputedConfig(AppConfig):
             link="/admin/computed/computedattribute/?state__exact=active",
             order=30,
         )
+
+        from computed.models import ComputedValue
+        from people.personal_data import register_personal_data
+
+        # What privacy exports and erases (people/personal_data.py).
+        register_personal_data(ComputedValue, person_field="person", description="Computed attribute values")

@@ -269,6 +269,10 @@ ATTUNE_RATE_LIMITS = {
     "failed_auth": os.environ.get("RATE_LIMIT_FAILED_AUTH", "60/60"),
 }
 
+# Privacy: the salt of tombstones and audit hashes (salted hashes of erased identifiers). Empty: derived
+# from SECRET_KEY; pin it here before rotating SECRET_KEY (see docs/privacy.md).
+PRIVACY_TOMBSTONE_SALT = os.environ.get("PRIVACY_TOMBSTONE_SALT", "")
+
 # django-import-export
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
@@ -374,6 +378,31 @@ UNFOLD = {
                         "title": _("Admin login attempts"),
                         "icon": "lock_person",
                         "link": reverse_lazy("admin:axes_accessattempt_changelist"),
+                    },
+                ],
+            },
+            {
+                "title": _("Privacy"),
+                "items": [
+                    {
+                        "title": _("Privacy requests"),
+                        "icon": "policy",
+                        "link": reverse_lazy("admin:privacy_privacyrequest_changelist"),
+                    },
+                    {
+                        "title": _("Suppressed profiles"),
+                        "icon": "block",
+                        "link": reverse_lazy("admin:privacy_suppression_changelist"),
+                    },
+                    {
+                        "title": _("Tombstones"),
+                        "icon": "delete_forever",
+                        "link": reverse_lazy("admin:privacy_tombstone_changelist"),
+                    },
+                    {
+                        "title": _("Privacy audit log"),
+                        "icon": "history",
+                        "link": reverse_lazy("admin:privacy_auditentry_changelist"),
                     },
                 ],
             },

@@ -8,3 +8,47 @@ class IdentityConfig(AppConfig):
     def ready(self) -> None:
         from identity import admin_extensions  # noqa: F401  (panels, actions, stats, search)
         from identity.api import schema  # noqa: F401  (OpenAPI security schemes)
+        from identity.models import (
+            GroupMembership,
+            Identity,
+            InboundBatch,
+            Merge,
+            SeenMessage,
+            SeenUndefined,
+            SuppressedIdentifier,
+        )
+        from people.personal_data import register_personal_data
+
+        # What privacy exports and erases (people/personal_data.py).
+        register_personal_data(Identity, person_field="person", description="Identifiers")
+        register_personal_data(Merge, person_field=("parent", "child"), description="Merges")
+        register_personal_data(
+            GroupMembership, person_field=("person", "company"), description="Company memberships"
+        )
+        register_personal_data(
+            SeenMessage,
+            linked=("message_id", "people.Event", "message_id"),
+            order=10,
+            export=False,
+            description="Dedupe keys of the person's events",
+        )
+        register_personal_data(
+            InboundBatch,
+            identifier_fields=("messages",),
+            on_match="remove_items",
+            export=False,
+            description="Queued inbound messages",
+        )
+        register_personal_data(
+            SeenUndefined,
+            identifier_fields=("example",),
+            on_match="null",
+            export=False,
+            description="Examples of undefined events and traits",
+        )
+        register_personal_data(
+            SuppressedIdentifier,
+            identifier_fields=("value",),
+            identifier_pair=("type__key", "value"),
+            description="Suppressed identifiers",
+        )

@@ -17,3 +17,17 @@ class PeopleConfig(AppConfig):
 
         # Keep the Admin and Marketeer groups' permissions complete after every migrate.
         post_migrate.connect(sync_roles, dispatch_uid="people.sync_roles")
+
+        from people.models import AttributeChange, Event, Person, PersonChannelContact, RejectedMessage
+        from people.personal_data import register_personal_data
+
+        # What privacy exports and erases (people/personal_data.py).
+        register_personal_data(Person, person_field="id", description="The profile and its attributes")
+        register_personal_data(Event, person_field="person", description="Events")
+        register_personal_data(AttributeChange, person_field="person", description="Attribute change log")
+        register_personal_data(
+            PersonChannelContact, person_field="person", description="Contacts per channel"
+        )
+        register_personal_data(
+            RejectedMessage, identifier_fields=("payload",), description="Quarantined messages", export=False
+        )

@@ -43,6 +43,11 @@ class OrganizationSettings(models.Model):
         max_length=64, help_text="Governs 'today', calendar days and action time ranges."
     )
     webhook_signing_key = models.CharField(max_length=128, blank=True)
+    event_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Events older than this many days are deleted by a daily job. Empty: kept forever.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -203,8 +208,9 @@ class Person(models.Model):
     last_contacted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Identity: a merged child points at its parent and is kept for unmerge; it is not "live".
+    # Deleting a parent deletes its merged children (they would otherwise come back as live profiles).
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_children"
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="merged_children"
     )
 
     objects = PersonQuerySet.as_manager()

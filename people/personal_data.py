@@ -10,6 +10,23 @@ a person reference and fails when one is not registered).
 ``person_field`` names the field(s) (a foreign key to ``Person`` or an integer person id) through which
 a row belongs to a person. ``identifier_fields`` names text or JSON fields that may carry a person's
 identifier values without a person reference (queued inbound batches, rejected messages).
+
+Erasure deletes a registered model's rows by its person fields, in primary-key batches, and the rows
+whose identifier fields contain one of the person's identifier values. Options change that:
+
+- ``on_match="delete"`` (default) | ``"null"`` (set the identifier fields to null, keep the row) |
+  ``"remove_items"`` (the field is a JSON list of messages: drop the items that carry a value, delete
+  the row when none is left) says what happens to a row whose identifier fields match.
+- ``identifier_pair=("type__key", "value")``: rows naming an identifier exactly (type and value)
+  instead of by a text search.
+- ``linked=("message_id", "people.Event", "message_id")``: rows whose field equals that field of the
+  person's rows in another registered model (dedupe keys of the person's events); erased before it.
+- ``erase=callable(ctx) -> int`` replaces the default with the app's own function (``ctx`` is a
+  ``privacy.erasure.ErasureContext``: ``person_ids``, ``values``, ``patterns``); it returns the
+  number of rows deleted or scrubbed (a request log that keeps its rows but drops their values).
+- ``order=int`` (default 100): lower runs earlier (dedupe keys are found through the events, so they go
+  before them); ``Person`` itself is always last.
+- ``export=False`` leaves the model out of access exports (a table of hashes, a cache).
 """
 
 from __future__ import annotations
@@ -49,3 +66,34 @@ def register_personal_data(
 
 def registered() -> list[PersonalData]:
     return list(registry.values())
+
+
+def is_registered(model: type[models.Model]) -> bool:
+    return model._meta.label in registry
+
+
+def get(model: type[models.Model]) -> PersonalData | None:
+    return registry.get(model._meta.label)
+
+
+# --- Import filters ---------------------------------------------------------------------------------
+# ``register_import_filter(key, filter)`` with the shape of identity's message filters:
+# ``filter(idents: set[(type_key, value)]) -> {(type_key, value): reason}``. People's CSV import asks
+# once per file (set-based) and skips the rows of erased (tombstoned) or suppressed people. The privacy
+# app registers its filters here as well as with ingestion (people cannot import identity).
+
+import_filters: dict = {}
+
+
+def register_import_filter(key: str, import_filter) -> None:
+    import_filters[key] = import_filter
+
+
+def blocked_identifiers(idents: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    blocked: dict[tuple[str, str], str] = {}
+    if not idents:
+        return blocked
+    for import_filter in import_filters.values():
+        for ident, reason in import_filter(idents).items():
+            blocked.setdefault(ident, reason)
+    return blocked

@@ -59,6 +59,22 @@ class PersonResource(resources.ModelResource):
         for key in [*STANDARD_ATTRIBUTES, *self.definitions]:
             self.fields[key] = AttributeField(attribute=None, column_name=key)
 
+    def before_import(self, dataset, **kwargs):
+        """Rows naming an erased or suppressed person by email are skipped (one check per file)."""
+        from people.personal_data import blocked_identifiers
+
+        super().before_import(dataset, **kwargs)
+        emails = set()
+        if "email" in (dataset.headers or []):
+            emails = {str(v).strip().lower() for v in dataset["email"] if v and str(v).strip()}
+        self.blocked_emails = {value for _, value in blocked_identifiers({("email", e) for e in emails})}
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        email = (row.get("email") or "").strip().lower()
+        if email and email in getattr(self, "blocked_emails", ()):
+            return True
+        return super().skip_row(instance, original, row, import_validation_errors=import_validation_errors)
+
     def get_export_order(self):
         return ("id", "kind", *STANDARD_ATTRIBUTES, *self.definitions)
 

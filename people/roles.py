@@ -15,6 +15,8 @@ MARKETEER_EXCLUDED = (
     | Q(content_type__app_label="people", content_type__model="organizationsettings")
     | Q(content_type__app_label="identity", content_type__model="accesstoken")
     | (Q(content_type__app_label="django_q") & ~Q(codename__startswith="view_"))
+    # Erasure is irreversible: an Admin grants it to a Marketeer user explicitly.
+    | Q(content_type__app_label="privacy", codename="run_erasure")
 )
 
 

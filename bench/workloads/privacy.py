@@ -1,0 +1,155 @@
+"""Workload 6: erasure of a person with many events, and other people's ingestion meanwhile.
+
+Per run: a victim profile with ``VICTIM_EVENTS`` events (100k at every size: the erasure's cost is the
+person's rows; the table around it is the size's), then
+
+1. baseline: a fresh slice of the ingest stream through ``POST /v1/batch`` (gunicorn, several client
+   processes), events/s;
+2. the same amount again while the victim is erased in this process (``privacy.services``: tombstones,
+   the registry's batched deletes, receipt), events/s and the erasure's seconds.
+
+Reported: erasure seconds (target ≤ 10 s on M) and ingestion during erasure as a share of the
+baseline (target ≥ 80%).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from bench.http import closed_loop
+from bench.report import Row, median, not_available
+from bench.workloads._common import CLIENTS, deal, segment_post, server, streams, url_exists
+
+MUTATES = True
+VICTIM_EVENTS = int(os.environ.get("BENCH_PRIVACY_VICTIM_EVENTS", "100000"))
+BATCH = 100
+T_ERASE = "≤ 10 s (100k events, size M)"
+T_SHARE = "≥ 80% of baseline"
+
+
+def unavailable(ctx) -> str | None:
+    try:
+        from privacy.services import request_process  # noqa: F401
+    except ImportError as exc:
+        return f"privacy app (issue 10) not merged ({exc})"
+    if not url_exists("/v1/batch"):
+        return "POST /v1/batch not routed yet (identity issue 3)"
+    return None
+
+
+def placeholder(reason: str) -> list[Row]:
+    return [
+        not_available("privacy erasure", "100k-event person", "s", T_ERASE, reason),
+        not_available("privacy erasure", "ingestion meanwhile", "%", T_SHARE, reason),
+    ]
+
+
+def _victim(ctx, run: int) -> tuple[str, int]:
+    """A profile with a user id and ``VICTIM_EVENTS`` events (one INSERT … SELECT)."""
+    from identity.models import IdentifierType, Identity
+    from people.models import Person
+
+    user_id = f"bench-erase-{os.getpid()}-{run}-{int(time.time())}"
+    person = Person.objects.create(first_name="Bench", last_name="Victim", email=f"{user_id}@example.org")
+    Identity.objects.create(type=IdentifierType.objects.get(key="user_id"), value=user_id, person=person)
+    ctx.conn.execute(
+        "INSERT INTO people_event (person_id, type, name, timestamp, received_at, properties, context, "
+        "message_id) SELECT %s, 'track', 'Page Viewed', now() - (g || ' minutes')::interval, now(), "
+        "jsonb_build_object('n', g), '{}'::jsonb, %s || '-' || g FROM generate_series(1, %s) g",
+        [person.pk, user_id, VICTIM_EVENTS],
+    )
+    return user_id, person.pk
+
+
+def _requests(ctx, n: int) -> list[tuple[bytes, int]]:
+    write_key = ctx.state["write_keys"]["web"]
+    messages, _ = streams(ctx).ingest(n)
+    return [
+        (
+            segment_post("/v1/batch", {"batch": messages[i : i + BATCH]}, write_key),
+            len(messages[i : i + BATCH]),
+        )
+        for i in range(0, len(messages), BATCH)
+    ]
+
+
+def run(ctx) -> list[Row]:
+    from django.db import connection
+
+    from privacy import services
+
+    n = max(2_000, min(ctx.scale.ingest_messages, 20_000))
+    erase_s, share, base_rates, during_rates, alone_s = [], [], [], [], []
+    with server(ctx) as srv:
+        for r in range(ctx.repeat):
+            # Erasure alone (no load), for reference.
+            user_id, _ = _victim(ctx, 2 * r)
+            request = services.request_create(
+                kind="erasure", identities=[{"type": "user_id", "value": user_id}]
+            )
+            t0 = time.perf_counter()
+            services.request_process(request_id=request.pk)
+            alone_s.append(time.perf_counter() - t0)
+
+            base = closed_loop(srv.port, deal(_requests(ctx, n), CLIENTS))
+            base_rates.append(n / base.seconds)
+
+            user_id, _ = _victim(ctx, 2 * r + 1)
+            request = services.request_create(
+                kind="erasure", identities=[{"type": "user_id", "value": user_id}]
+            )
+            took: dict = {}
+
+            def erase(pk=request.pk, took=took):
+                try:
+                    started = time.perf_counter()
+                    services.request_process(request_id=pk)
+                    took["s"] = time.perf_counter() - started
+                finally:
+                    connection.close()
+
+            reqs = _requests(ctx, n)
+            eraser = threading.Thread(target=erase)
+            eraser.start()
+            during = closed_loop(srv.port, deal(reqs, CLIENTS))
+            eraser.join()
+            during_rates.append(n / during.seconds)
+            erase_s.append(took.get("s", float("nan")))
+            share.append(100 * during_rates[-1] / base_rates[-1])
+            request.refresh_from_db()
+            erased = (request.receipt or {}).get("counts", {}).get("people.Event")
+            ctx.log(
+                f"  run {r + 1}: erase alone {alone_s[-1]:.2f} s, under load {erase_s[-1]:.2f} s "
+                f"({request.status}, {erased} events); "
+                f"ingest {base_rates[-1]:,.0f} → {during_rates[-1]:,.0f} events/s ({share[-1]:.0f}%), "
+                f"{dict(during.statuses)}"
+            )
+    ctx.notes["privacy"] = {"victim_events": VICTIM_EVENTS, "ingest_messages_per_phase": n}
+    return [
+        Row(
+            "privacy erasure",
+            f"{VICTIM_EVENTS:,}-event person, no other load",
+            median(alone_s),
+            "s",
+        ),
+        Row(
+            "privacy erasure",
+            f"{VICTIM_EVENTS:,}-event person, during ingestion",
+            median(erase_s),
+            "s",
+            target=T_ERASE,
+            meets=median(erase_s) <= 10,
+        ),
+        Row("privacy erasure", "ingestion baseline", median(base_rates), "events/s"),
+        Row("privacy erasure", "ingestion during erasure", median(during_rates), "events/s"),
+        Row(
+            "privacy erasure",
+            "ingestion during erasure / baseline",
+            median(share),
+            "%",
+            target=T_SHARE,
+            meets=median(share) >= 80,
+        ),
+    ]
