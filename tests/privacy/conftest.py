@@ -1,11 +1,11 @@
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from identity import extensions
 from identity.models import Identity
 from identity.policy import ensure_default_types
 from identity.services import ingest_batch
+from identity.staff_tokens import management_token_create
 from privacy import services
 
 
@@ -67,7 +67,7 @@ def run_request(django_capture_on_commit_callbacks):
 @pytest.fixture
 def api(admin_user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
     return client
 
 

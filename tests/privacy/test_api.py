@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from identity.staff_tokens import management_token_create
 from people import signing
 from privacy.models import PrivacyRequest, RequestStatus
 
@@ -39,7 +39,7 @@ def body(**overrides) -> dict:
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=user).raw}")
     return client
 
 
