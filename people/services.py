@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -233,47 +233,96 @@ def person_write_attributes(
             notify_people_changed([locked.pk], reason="attributes")
     elif meta_changed:
         locked.save(update_fields=["attribute_meta"])
-    # Keep the caller's instance current.
-    person.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    copy_field_values(locked, into=person)  # keep the caller's instance current
     return result
+
+
+def copy_field_values(loaded: Model, *, into: Model) -> None:
+    """Bring a caller's instance up to date with a row a service loaded (and locked) and saved,
+    without another query: every concrete field's value, nothing else."""
+    for f in loaded._meta.concrete_fields:
+        setattr(into, f.attname, getattr(loaded, f.attname))
 
 
 def notify_people_changed(person_ids: Iterable[int], *, reason: str) -> None:
     """After commit, enqueue the higher apps' refresh tasks (by path: people imports none of them).
 
-    One task per transaction and task path, carrying every changed person id.
+    One task per transaction and task path, carrying every changed person id: the calls made in
+    one transaction (an ingested batch records contacts, writes traits and merges) share one
+    pending notification, and the first of their after-commit hooks to run enqueues it. Outside a
+    transaction the tasks are enqueued at once.
     """
-    ids = sorted(set(person_ids))
+    ids = set(person_ids)
     if not ids:
         return
-    paths = getattr(settings, "ATTUNE_PERSON_CHANGED_TASKS", [])
+    paths = list(getattr(settings, "ATTUNE_PERSON_CHANGED_TASKS", []))
     if not paths:
         return
-    from django_q.tasks import async_task
+    connection = transaction.get_connection()
+    pending: _ChangedPeople | None = getattr(connection, "_attune_people_changed", None)
+    if pending is None or not pending.waiting(connection):
+        pending = _ChangedPeople(paths)
+        connection._attune_people_changed = pending
+    pending.ids |= ids
+    pending.reasons.add(reason)
+    pending.hooks = connection.run_on_commit
+    transaction.on_commit(pending.enqueue)
 
-    def enqueue() -> None:
-        for path in paths:
+
+@dataclass(eq=False)
+class _ChangedPeople:
+    """The people changed in one transaction, enqueued once after it commits."""
+
+    paths: list[str]
+    ids: set[int] = field(default_factory=set)
+    reasons: set[str] = field(default_factory=set)
+    hooks: list | None = None  # the connection's list of after-commit hooks when last registered
+    done: bool = False
+
+    def waiting(self, connection) -> bool:
+        """Still to run: not enqueued yet, and a hook of it survives (a rollback drops them)."""
+        if self.done or not connection.in_atomic_block:
+            return False
+        # Django replaces the list when it commits or rolls back (a savepoint too).
+        return connection.run_on_commit is self.hooks or any(
+            func == self.enqueue for _, func, _ in connection.run_on_commit
+        )
+
+    def enqueue(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        from django_q.tasks import async_task
+
+        ids, reason = sorted(self.ids), ", ".join(sorted(self.reasons))
+        for path in self.paths:
             async_task(path, ids, reason, task_name=f"refresh {len(ids)} people ({reason})"[:100])
 
-    transaction.on_commit(enqueue)
 
-
+@transaction.atomic(savepoint=False)
 def contact_record(*, person: Person, channel: Channel | None, at: datetime) -> None:
     """Record that a person was contacted (overall, and on a channel when given).
 
-    Only ever moves the time forward, so late or replayed contacts are harmless.
+    Only ever moves the time forward, so late or replayed contacts are harmless. When a time moved,
+    the higher apps are notified after commit (computed attributes over last contacted follow).
     """
-    Person.objects.filter(pk=person.pk).filter(
-        Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at)
-    ).update(last_contacted_at=at)
+    moved = (
+        Person.objects.filter(pk=person.pk)
+        .filter(Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at))
+        .update(last_contacted_at=at)
+    )
     if channel is not None:
         contact, created = PersonChannelContact.objects.get_or_create(
             person_id=person.pk, channel=channel, defaults={"last_contacted_at": at}
         )
-        if not created:
-            PersonChannelContact.objects.filter(pk=contact.pk, last_contacted_at__lt=at).update(
+        if created:
+            moved += 1
+        else:
+            moved += PersonChannelContact.objects.filter(pk=contact.pk, last_contacted_at__lt=at).update(
                 last_contacted_at=at
             )
+    if moved:
+        notify_people_changed([person.pk], reason="contact")
     person.refresh_from_db(fields=["last_contacted_at"])
 
 
