@@ -25,6 +25,8 @@ from people.models import (
     AttributeDefinition,
     AttributeType,
     Channel,
+    ContextDefinition,
+    EventDefinition,
     Job,
     Person,
     PersonChannelContact,
@@ -334,6 +336,20 @@ def channel_create(*, key: str, name: str, schema_enforcement: str = "permissive
     return channel
 
 
+CSV_SOURCE_NAME = "CSV import"
+
+
+@transaction.atomic
+def csv_import_source() -> Source:
+    """The source CSV imports write through ("CSV import", CSV priority), created on first use
+    together with its "import" channel."""
+    source = Source.objects.filter(name=CSV_SOURCE_NAME, priority=Source.Priority.CSV).first()
+    if source is None:
+        channel = Channel.objects.filter(key="import").first() or channel_create(key="import", name="Import")
+        source = source_create(name=CSV_SOURCE_NAME, channel=channel, priority=Source.Priority.CSV).source
+    return source
+
+
 @dataclass(frozen=True)
 class SourceCredentials:
     source: Source
@@ -402,6 +418,55 @@ def attribute_definition_create(
     )
     validate_attribute_definition(definition)
     definition.save()
+    return definition
+
+
+def _definition_properties(definition: EventDefinition | ContextDefinition, properties) -> None:
+    """Replace a definition's property schema as a whole."""
+    property_model = definition.properties.model
+    definition.properties.all().delete()
+    property_model.objects.bulk_create(property_model(definition=definition, **p) for p in properties)
+
+
+@transaction.atomic
+def event_definition_create(*, properties: Sequence[dict] = (), **fields: Any) -> EventDefinition:
+    """An event definition with its property schema (``key``, ``type``, ``regex``, ``required``...)."""
+    definition = EventDefinition.objects.create(**fields)
+    _definition_properties(definition, properties)
+    return definition
+
+
+@transaction.atomic
+def event_definition_update(
+    *, definition: EventDefinition, properties: Sequence[dict] | None = None, **fields: Any
+) -> EventDefinition:
+    """Change an event definition; ``properties``, when given, replace the schema as a whole."""
+    for name, value in fields.items():
+        setattr(definition, name, value)
+    definition.save()
+    if properties is not None:
+        _definition_properties(definition, properties)
+    return definition
+
+
+@transaction.atomic
+def context_definition_create(*, properties: Sequence[dict] = (), **fields: Any) -> ContextDefinition:
+    """A channel's context schema with its properties."""
+    definition = ContextDefinition.objects.create(**fields)
+    _definition_properties(definition, properties)
+    return definition
+
+
+@transaction.atomic
+def context_definition_update(
+    *, definition: ContextDefinition, properties: Sequence[dict] | None = None, **fields: Any
+) -> ContextDefinition:
+    """Change a context schema; ``properties``, when given, replace it as a whole."""
+    for name, value in fields.items():
+        setattr(definition, name, value)
+    definition.save()
+    if properties is not None:
+        _definition_properties(definition, properties)
     return definition
 
 

@@ -120,11 +120,27 @@ class EventDefinitionViewSet(viewsets.ModelViewSet):
     filterset_fields = ["is_contact"]
     pagination_class = None
 
+    def perform_create(self, serializer):
+        serializer.instance = services.event_definition_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.event_definition_update(
+            definition=serializer.instance, **serializer.validated_data
+        )
+
 
 class ContextDefinitionViewSet(viewsets.ModelViewSet):
     queryset = ContextDefinition.objects.prefetch_related("properties")
     serializer_class = serializers.ContextDefinitionSerializer
     pagination_class = None
+
+    def perform_create(self, serializer):
+        serializer.instance = services.context_definition_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.context_definition_update(
+            definition=serializer.instance, **serializer.validated_data
+        )
 
 
 class EventViewSet(viewsets.ReadOnlyModelViewSet):

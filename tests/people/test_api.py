@@ -278,3 +278,35 @@ def test_contacts_in_one_transaction_enqueue_one_refresh(
         services.contact_record(person=bob, channel=None, at=timezone.now() - timedelta(days=9))
     # then one task carries both people
     assert calls == [(sorted([ann.pk, bob.pk]), "contact")]
+
+
+def test_updating_a_schema_replaces_its_properties(api, make_channel):
+    # given an event definition and a channel's context schema, each with one property
+    event = api.post(
+        "/api/event-definitions/",
+        {"name": "Signed Up", "properties": [{"key": "plan", "type": "text"}]},
+        format="json",
+    ).json()
+    web = make_channel("web")
+    context = api.post(
+        "/api/context-definitions/",
+        {"channel": web.pk, "properties": [{"key": "locale", "type": "text", "required": True}]},
+        format="json",
+    )
+    assert context.status_code == 201, context.json()
+    # when their properties are replaced, and the description alone changes later
+    changed = api.patch(
+        f"/api/event-definitions/{event['id']}/",
+        {"properties": [{"key": "seats", "type": "integer"}, {"key": "trial", "type": "boolean"}]},
+        format="json",
+    )
+    described = api.patch(
+        f"/api/context-definitions/{context.json()['id']}/", {"description": "App context"}, format="json"
+    )
+    # then the answers show the new schema, and a change without properties keeps them
+    assert [(p["key"], p["type"]) for p in changed.json()["properties"]] == [
+        ("seats", "integer"),
+        ("trial", "boolean"),
+    ]
+    assert described.json()["description"] == "App context"
+    assert [(p["key"], p["required"]) for p in described.json()["properties"]] == [("locale", True)]
