@@ -19,8 +19,10 @@ ORGANIZATION_CACHE_KEY = "attune:organization"
 def organization() -> OrganizationSettings:
     """The organization's settings row, created from the environment on first use.
 
-    Read on hot paths (every ingested batch, "today" in filters), so it is cached for a minute;
-    saving it in the admin clears the cache."""
+    Read on hot paths (every ingested batch, "today" in filters), so it is kept in Django's cache
+    (``CACHES``) for a minute. ``people.services.organization_settings_update`` deletes it after
+    commit: every process sharing that cache (Redis, Memcached) sees the change at once; with the
+    default per-process memory cache, only the saving process does, and the others within a minute."""
     cached = cache.get(ORGANIZATION_CACHE_KEY)
     if cached is not None:
         return cached

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Model, Q
 from django.utils import timezone
@@ -28,10 +29,12 @@ from people.models import (
     ContextDefinition,
     EventDefinition,
     Job,
+    OrganizationSettings,
     Person,
     PersonChannelContact,
     Source,
 )
+from people.selectors import ORGANIZATION_CACHE_KEY
 
 Operation = Literal["set", "set_once", "unset"]
 MANUAL_RANK = Source.Priority.SDK
@@ -334,6 +337,22 @@ def channel_create(*, key: str, name: str, schema_enforcement: str = "permissive
     channel.full_clean()
     channel.save()
     return channel
+
+
+@transaction.atomic
+def organization_settings_update(
+    *, organization: OrganizationSettings, **fields: Any
+) -> OrganizationSettings:
+    """Change the organization's settings (validated). The cached copy (``people.selectors.
+    organization``) is dropped after commit: at once in every process that shares Django's cache,
+    within a minute in the others."""
+    for name, value in fields.items():
+        setattr(organization, name, value)
+    organization.full_clean()
+    organization.save()
+    cache.delete(ORGANIZATION_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(ORGANIZATION_CACHE_KEY))  # a read in between kept it
+    return organization
 
 
 CSV_SOURCE_NAME = "CSV import"
