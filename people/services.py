@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from django.conf import settings
@@ -12,15 +12,18 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Model, Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from people.attributes import (
     STANDARD_ATTRIBUTES,
     AttributeSpec,
     attribute_spec,
     cast_attribute,
+    is_empty,
+    meta_time,
     read_attribute,
+    write_attribute,
 )
+from people.bulk import bulk_update
 from people.models import (
     AttributeChange,
     AttributeDefinition,
@@ -57,10 +60,6 @@ class WriteResult:
         return bool(self.changed)
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
 def _write_allowed(
     meta: dict | None, *, rank: int, at: datetime, source_id: int | None, manual: bool, op: str = ""
 ) -> str:
@@ -86,35 +85,19 @@ def _write_allowed(
             and meta.get("source") != source_id
         ):
             return "set by another partner feed"
-    stored_at = _meta_time(meta)
+    stored_at = meta_time(meta)
     if stored_at is not None and at < stored_at:
         return "older than the stored value"
     return ""
 
 
-def _meta_time(meta: dict | None) -> datetime | None:
-    return parse_datetime(meta["at"]) if meta and meta.get("at") else None
-
-
 def _set_once_allowed(meta: dict | None, current: Any, at: datetime) -> bool | None:
     """Set once on a non-empty value: only an earlier set once replaces a value set once later
     (event time, not arrival order). ``None`` when the value is empty (the normal rules apply)."""
-    if _is_empty(current):
+    if is_empty(current):
         return None
-    stored_at = _meta_time(meta)
+    stored_at = meta_time(meta)
     return bool(meta and meta.get("op") == "set_once" and stored_at is not None and at < stored_at)
-
-
-def _assign(person: Person, spec: AttributeSpec, value: Any) -> None:
-    if spec.standard:
-        if spec.key == "birth_date":
-            person.birth_date = date.fromisoformat(value) if value else None
-        else:
-            setattr(person, spec.key, value or "")
-    elif value is None:
-        person.custom.pop(spec.key, None)
-    else:
-        person.custom[spec.key] = value
 
 
 def validate_attribute_writes(
@@ -175,13 +158,13 @@ def apply_attribute_writes(
         new_meta = {"at": at.isoformat(), "source": source_id, "rank": int(rank), "op": write.op}
         if current == value:
             # Unchanged: no audit row; only remember the newer time so an older write cannot win.
-            stored_at = _meta_time(meta)
+            stored_at = meta_time(meta)
             if stored_at is not None and stored_at < at:
                 person.attribute_meta[spec.key] = new_meta
                 applied.meta_changed = True
                 applied.fields.add("attribute_meta")
             continue
-        _assign(person, spec, value)
+        write_attribute(person, spec.key, value)
         person.attribute_meta[spec.key] = new_meta
         applied.changed[spec.key] = (current, value)
         applied.fields.update(("attribute_meta", "modified_at", spec.key if spec.standard else "custom"))
@@ -240,6 +223,65 @@ def person_write_attributes(
         locked.save(update_fields=["attribute_meta"])
     copy_field_values(locked, into=person)  # keep the caller's instance current
     return result
+
+
+@dataclass(frozen=True)
+class TraitWrite:
+    """The attribute writes of one message, for ``people_write_traits``."""
+
+    person_id: int
+    writes: Sequence[AttributeWrite]
+    at: datetime  # the message's event time
+
+
+@transaction.atomic(savepoint=False)
+def people_write_traits(
+    items: Sequence[TraitWrite],
+    *,
+    source: Source,
+    definitions: dict[str, AttributeDefinition] | None = None,
+) -> dict[int, dict[str, tuple]]:
+    """The batch form of ``person_write_attributes(notify=False)``: an ingested batch's identify
+    (and group) traits in three statements instead of three per message.
+
+    One locking SELECT of every person concerned (primary-key order), the same per-key decisions
+    (``apply_attribute_writes``) applied in ``items`` order on the loaded rows, one UPDATE of the
+    changed people and one INSERT of the audit rows. Returns the changed keys per person:
+    ``{person_id: {key: (old, new)}}``. Values are validated first; an invalid value raises
+    ``AttributeValueError`` and nothing is written. Read Only sources write nothing. The caller
+    notifies (``notify_people_changed``) once for its whole batch.
+    """
+    cast = [(item, validate_attribute_writes(item.writes, definitions)) for item in items]
+    if source.protection == Source.Protection.READ_ONLY or not items:
+        return {}
+    people = {
+        p.pk: p
+        for p in Person.objects.select_for_update()
+        .filter(pk__in=sorted({item.person_id for item in items}))
+        .order_by("pk")
+    }
+    changed: dict[int, dict[str, tuple]] = {}
+    fields: set[str] = set()
+    dirty: set[int] = set()
+    audit: list[AttributeChange] = []
+    now = timezone.now()
+    for item, cast_writes in cast:
+        person = people.get(item.person_id)
+        if person is None:
+            continue
+        applied = apply_attribute_writes(person, cast_writes, source=source, at=item.at)
+        if applied.changed:
+            person.modified_at = now
+            changed.setdefault(person.pk, {}).update(applied.changed)
+        if applied.fields:
+            fields |= applied.fields
+            dirty.add(person.pk)
+        audit += applied.audit
+    if dirty:
+        bulk_update([people[pk] for pk in sorted(dirty)], sorted(fields))
+    if audit:
+        AttributeChange.objects.bulk_create(audit)
+    return changed
 
 
 def copy_field_values(loaded: Model, *, into: Model) -> None:
