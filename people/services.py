@@ -24,6 +24,7 @@ from people.attributes import (
     write_attribute,
 )
 from people.bulk import bulk_update
+from people.jobrunner import get_handler
 from people.models import (
     AttributeChange,
     AttributeDefinition,
@@ -37,7 +38,6 @@ from people.models import (
     PersonChannelContact,
     Source,
 )
-from people.selectors import ORGANIZATION_CACHE_KEY
 
 Operation = Literal["set", "set_once", "unset"]
 MANUAL_RANK = Source.Priority.SDK
@@ -386,14 +386,16 @@ def organization_settings_update(
     *, organization: OrganizationSettings, **fields: Any
 ) -> OrganizationSettings:
     """Change the organization's settings (validated). The cached copy (``people.selectors.
-    organization``) is dropped after commit: at once in every process that shares Django's cache,
-    within a minute in the others."""
+    organization``) is dropped now and after commit (a read in between may have kept the old row):
+    at once in every process that shares Django's cache, within a minute in the others."""
     for name, value in fields.items():
         setattr(organization, name, value)
     organization.full_clean()
     organization.save()
-    cache.delete(ORGANIZATION_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(ORGANIZATION_CACHE_KEY))  # a read in between kept it
+    cache.delete(OrganizationSettings.objects.CACHE_KEY)
+    transaction.on_commit(
+        lambda: cache.delete(OrganizationSettings.objects.CACHE_KEY)
+    )  # a read in between kept it
     return organization
 
 
@@ -533,8 +535,6 @@ def context_definition_update(
 
 def job_start(*, kind: str, params: dict | None = None, created_by=None, total: int = 0) -> Job:
     """Create a job and run it on django-q2 after the current transaction commits."""
-    from people.jobs import get_handler
-
     get_handler(kind)  # fail now for an unknown kind, not in the worker
     job = Job.objects.create(kind=kind, params=params or {}, created_by=created_by, progress_total=total)
     from django_q.tasks import async_task
