@@ -386,7 +386,7 @@ def _move_all(
         if not pairs:
             continue
         parts.append(
-            f"UPDATE {table} AS t SET {column} = v.target "  # noqa: S608
+            f"UPDATE {table} AS t SET {column} = v.target "
             "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, target) WHERE t.id = v.id"
         )
         params += [[pk for pk, _ in pairs], [target for _, target in pairs]]
@@ -417,7 +417,7 @@ def _move(model, column: str, parent_of: dict[int, int], rows_by_child: dict[int
         for start in range(0, len(pairs), 400):
             chunk = pairs[start : start + 400]
             cursor.execute(
-                f"WITH v(id, target) AS (VALUES {', '.join(['(%s, %s)'] * len(chunk))}) "  # noqa: S608
+                f"WITH v(id, target) AS (VALUES {', '.join(['(%s, %s)'] * len(chunk))}) "
                 f"UPDATE {table} SET {col} = (SELECT target FROM v WHERE v.id = {table}.id) "
                 f"WHERE id IN (SELECT id FROM v)",
                 [value for pair in chunk for value in pair],

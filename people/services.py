@@ -63,7 +63,7 @@ class WriteResult:
 def _write_allowed(
     meta: dict | None, *, rank: int, at: datetime, source_id: int | None, manual: bool, op: str = ""
 ) -> str:
-    """Why a write may not apply ("" when it may). See DESIGN.md §4 and docs/attributes.md.
+    """Why a write may not apply ("" when it may). See docs/attributes.md, "Writing attributes".
 
     - A manual write (an operator in the admin or API) skips the source-priority rules.
     - A higher-priority source class (lower rank) always wins over a lower one; a lower one never
@@ -138,7 +138,7 @@ def apply_attribute_writes(
     actor=None,
 ) -> AppliedWrites:
     """Apply already-cast writes to a loaded (and locked) person in memory: the per-key rules of
-    DESIGN.md §4 in one place. Saves nothing; the caller writes ``fields`` and the ``audit`` rows.
+    docs/attributes.md in one place. Saves nothing; the caller writes ``fields`` and the ``audit`` rows.
     Batch writers (ingestion) call it per person and write every person in bulk."""
     manual = source is None
     rank = MANUAL_RANK if manual else source.priority
