@@ -153,25 +153,26 @@ def person_merge(
     now = timezone.now()
     audit: list[AttributeChange] = []
     related = _related_rows([child.pk], [parent.pk])
-    snapshot = _merge_in_memory(parent, child, related, audit=audit, source=source, actor=actor, at=now)
+    merge = _merge_in_memory(
+        parent,
+        child,
+        related,
+        audit=audit,
+        source=source,
+        actor=actor,
+        at=now,
+        reason=reason,
+        message_id=message_id,
+    )
 
     Identity.objects.filter(person=child).update(person=parent)
     Event.objects.filter(person=child).update(person=parent)
     Person.objects.filter(merged_into=child).update(merged_into=parent)
-    _move_links(parent, child, snapshot["contacts"])
+    _move_links(parent, child, merge.snapshot["contacts"])
     parent.save()
     Person.objects.filter(pk=child.pk).update(merged_into=parent, modified_at=now)
     AttributeChange.objects.bulk_create(audit)
-    merge = Merge.objects.create(
-        parent=parent,
-        child=child,
-        reason=reason,
-        message_id=message_id[:128],
-        source=source,
-        snapshot=snapshot,
-        created_by=actor,
-        created_at=now,
-    )
+    merge.save()
     if notify:
         notify_people_changed([parent.pk, child.pk], reason="merge")
     return merge
@@ -234,21 +235,22 @@ def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source |
     parents: list[Person] = []
     for parent_pk, child_pk, reason, message_id in merges:
         parent, child = locked[parent_pk], locked[child_pk]
-        snapshot = _merge_in_memory(parent, child, related, audit=audit, source=source, actor=None, at=now)
+        merge_rows.append(
+            _merge_in_memory(
+                parent,
+                child,
+                related,
+                audit=audit,
+                source=source,
+                actor=None,
+                at=now,
+                reason=reason,
+                message_id=message_id,
+            )
+        )
         parents.append(parent)
         child.merged_into_id = parent_pk
         child.modified_at = now
-        merge_rows.append(
-            Merge(
-                parent=parent,
-                child=child,
-                reason=reason,
-                message_id=message_id[:128],
-                source=source,
-                snapshot=snapshot,
-                created_at=now,
-            )
-        )
 
     # Move rows: one UPDATE per table for all the children (one statement on PostgreSQL).
     if connection.vendor == "postgresql":
@@ -281,10 +283,20 @@ class _Related(NamedTuple):
 
 
 def _merge_in_memory(
-    parent: Person, child: Person, related: _Related, *, audit: list[AttributeChange], source, actor, at
-) -> dict:
-    """Both merge paths: the child's attributes and counters move into the parent in memory
-    (saved by the caller); returns the ``Merge`` snapshot that makes the merge reversible."""
+    parent: Person,
+    child: Person,
+    related: _Related,
+    *,
+    audit: list[AttributeChange],
+    source: Source | None,
+    actor,
+    at: datetime,
+    reason: str,
+    message_id: str,
+) -> Merge:
+    """Both merge paths: the child's attributes and counters move into the parent in memory;
+    returns the (unsaved) ``Merge`` row with the snapshot that makes the merge reversible. The
+    caller saves the people, the audit rows and the merge, and moves the related rows."""
     parent_before = _snapshot(parent)
     changed = _merge_attributes_into(parent, child, audit=audit, source=source, actor=actor, at=at)
     snapshot = {
@@ -306,7 +318,16 @@ def _merge_in_memory(
     parent.last_contacted_at = _later(parent.last_contacted_at, child.last_contacted_at)
     parent.created_at = min(parent.created_at, child.created_at)
     parent.modified_at = at
-    return snapshot
+    return Merge(
+        parent=parent,
+        child=child,
+        reason=reason,
+        message_id=message_id[:128],
+        source=source,
+        snapshot=snapshot,
+        created_by=actor,
+        created_at=at,
+    )
 
 
 def _related_rows(children: list[int], parents: list[int]) -> _Related:

@@ -60,6 +60,17 @@ class AttributeSpec:
     choices: tuple[str, ...] = ()
 
 
+# System attributes: kept by ingestion, merges and contacts, never written as attribute values.
+SYSTEM_ATTRIBUTES = [
+    "created_at",
+    "modified_at",
+    "first_seen_at",
+    "last_activity_at",
+    "event_count",
+    "session_count",
+    "last_contacted_at",
+]
+
 STANDARD_ATTRIBUTES: dict[str, AttributeSpec] = {
     spec.key: spec
     for spec in [

@@ -484,53 +484,39 @@ def attribute_definition_create(
     return definition
 
 
-def _definition_properties(definition: EventDefinition | ContextDefinition, properties) -> None:
-    """Replace a definition's property schema as a whole."""
-    property_model = definition.properties.model
-    definition.properties.all().delete()
-    property_model.objects.bulk_create(property_model(definition=definition, **p) for p in properties)
-
-
-@transaction.atomic
-def event_definition_create(*, properties: Sequence[dict] = (), **fields: Any) -> EventDefinition:
-    """An event definition with its property schema (``key``, ``type``, ``regex``, ``required``...)."""
-    definition = EventDefinition.objects.create(**fields)
-    _definition_properties(definition, properties)
-    return definition
-
-
-@transaction.atomic
-def event_definition_update(
-    *, definition: EventDefinition, properties: Sequence[dict] | None = None, **fields: Any
-) -> EventDefinition:
-    """Change an event definition; ``properties``, when given, replace the schema as a whole."""
+def _schema_write(
+    definition: EventDefinition | ContextDefinition, fields: dict[str, Any], properties: Sequence[dict] | None
+) -> EventDefinition | ContextDefinition:
+    """Save an event or context schema; ``properties``, when given, replace its properties."""
     for name, value in fields.items():
         setattr(definition, name, value)
     definition.save()
     if properties is not None:
-        _definition_properties(definition, properties)
+        definition.properties.all().delete()
+        model = definition.properties.model
+        model.objects.bulk_create(model(definition=definition, **p) for p in properties)
     return definition
 
 
 @transaction.atomic
-def context_definition_create(*, properties: Sequence[dict] = (), **fields: Any) -> ContextDefinition:
-    """A channel's context schema with its properties."""
-    definition = ContextDefinition.objects.create(**fields)
-    _definition_properties(definition, properties)
-    return definition
+def schema_create(
+    *, model: type[EventDefinition | ContextDefinition], properties: Sequence[dict] = (), **fields: Any
+) -> EventDefinition | ContextDefinition:
+    """An event definition or a channel's context schema, with its properties (``key``, ``type``,
+    ``regex``, ``required``, ``description``)."""
+    return _schema_write(model(), fields, properties)
 
 
 @transaction.atomic
-def context_definition_update(
-    *, definition: ContextDefinition, properties: Sequence[dict] | None = None, **fields: Any
-) -> ContextDefinition:
-    """Change a context schema; ``properties``, when given, replace it as a whole."""
-    for name, value in fields.items():
-        setattr(definition, name, value)
-    definition.save()
-    if properties is not None:
-        _definition_properties(definition, properties)
-    return definition
+def schema_update(
+    *,
+    definition: EventDefinition | ContextDefinition,
+    properties: Sequence[dict] | None = None,
+    **fields: Any,
+) -> EventDefinition | ContextDefinition:
+    """Change an event definition or a context schema; ``properties``, when given, replace its
+    properties as a whole."""
+    return _schema_write(definition, fields, properties)
 
 
 def job_start(*, kind: str, params: dict | None = None, created_by=None, total: int = 0) -> Job:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from people.attributes import STANDARD_ATTRIBUTES
+from people.attributes import STANDARD_ATTRIBUTES, SYSTEM_ATTRIBUTES
 from people.models import (
     AttributeDefinition,
     Channel,
@@ -33,13 +33,7 @@ class PersonOutput(serializers.ModelSerializer):
             "age_group",
             "custom",
             "attributes_meta",
-            "created_at",
-            "modified_at",
-            "first_seen_at",
-            "last_activity_at",
-            "event_count",
-            "session_count",
-            "last_contacted_at",
+            *SYSTEM_ATTRIBUTES,
         ]
         read_only_fields = fields
 

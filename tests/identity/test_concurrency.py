@@ -11,7 +11,7 @@ from identity.policy import Policy
 from identity.services import ingest_batch
 from people.models import Event, Person
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 THREAD_SECONDS = 60
