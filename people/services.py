@@ -392,10 +392,9 @@ def organization_settings_update(
         setattr(organization, name, value)
     organization.full_clean()
     organization.save()
-    cache.delete(OrganizationSettings.objects.CACHE_KEY)
-    transaction.on_commit(
-        lambda: cache.delete(OrganizationSettings.objects.CACHE_KEY)
-    )  # a read in between kept it
+    key = OrganizationSettings.objects.CACHE_KEY
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
     return organization
 
 
