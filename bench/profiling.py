@@ -49,8 +49,8 @@ def main(kind: str, n: int, size: str) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from bench.context import Context
     from bench.generate import Spec
-    from bench.runner import Context
     from bench.sizes import SIZES
 
     url = db.database_url()

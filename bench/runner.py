@@ -7,34 +7,15 @@ import dataclasses
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import psycopg
-
 from bench import db, generate, load, probes, report
+from bench.context import Context
 from bench.report import Row
-from bench.sizes import SIZES, Size, smoke
+from bench.sizes import SIZES, smoke
 
 WORKLOADS = ("ingest", "track", "merge", "profile_api", "computed", "privacy")
-
-
-@dataclass
-class Context:
-    url: str
-    spec: generate.Spec
-    scale: Size
-    repeat: int
-    smoke: bool
-    conn: psycopg.Connection
-    state: dict
-    references: dict = field(default_factory=dict)
-    notes: dict = field(default_factory=dict)
-    objects: dict = field(default_factory=dict)
-
-    def log(self, msg: str) -> None:
-        print(f"[{datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)  # noqa: DTZ005
 
 
 def log(msg: str) -> None:

@@ -23,7 +23,6 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
 from identity import selectors, services, staff_tokens
-from identity.api.auth import forget_cached_tokens
 from identity.models import (
     AccessToken,
     IdentifierType,
@@ -34,7 +33,6 @@ from identity.models import (
     SourceDailyStat,
     SuppressedIdentifier,
 )
-from identity.policy import forget_cached_policy
 from identity.schemas import define_attribute, infer_type
 from people.models import EventDefinition, EventPropertyDefinition, Source
 from people.selectors import organization_today
@@ -79,8 +77,7 @@ class IdentifierTypeAdmin(ModelAdmin):
                 f"The limit of {obj.key} was tightened to {obj.limit}: future messages and merges "
                 "respect it; profiles already over it keep their identifiers.",
             )
-        super().save_model(request, obj, form, change)
-        forget_cached_policy()
+        services.identifier_type_save(identifier_type=obj)
 
 
 @admin.register(Identity)
@@ -228,12 +225,10 @@ class AccessTokenAdmin(ModelAdmin):
     readonly_fields = ["token_hint", "created_at", "created_by", "last_used_at"]
 
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        forget_cached_tokens()
+        services.access_tokens_delete(tokens=[obj])
 
     def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        forget_cached_tokens()
+        services.access_tokens_delete(tokens=queryset)
 
     @display(description="Token")
     def masked(self, obj: AccessToken) -> str:
@@ -241,8 +236,7 @@ class AccessTokenAdmin(ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
-            forget_cached_tokens()  # a disabled token stops working in this process at once
+            services.access_token_update(token=obj)  # a disabled token stops working at once
             return
         issued = services.access_token_create(name=obj.name, created_by=request.user)
         obj.pk = issued.token.pk

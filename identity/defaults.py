@@ -1,4 +1,4 @@
-"""The default identifier types (Segment's defaults, DESIGN.md §4). Plain data: the data migration
+"""The default identifier types (Segment's defaults; docs/identity.md). Plain data: the data migration
 and ``ensure_default_types`` (after a database flush) both read it."""
 
 BLOCKED_VALUES = ["null", "undefined", "-1", "0", "anonymous", "none", "nan", "[object object]"]

@@ -10,8 +10,8 @@ deadlock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import psycopg
 from django.core.exceptions import ValidationError
@@ -20,9 +20,9 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from identity.bulk import bulk_update
 from identity.models import GroupMembership, Identity, Merge
-from people.attributes import STANDARD_ATTRIBUTES, read_attribute
+from people.attributes import STANDARD_ATTRIBUTES, is_empty, meta_time, read_attribute, write_attribute
+from people.bulk import bulk_update
 from people.models import AttributeChange, Event, Person, PersonChannelContact, Source
 from people.services import notify_people_changed
 
@@ -48,16 +48,6 @@ class AttributeOutcome:
         return self.parent_value != self.result
 
 
-def _meta_time(meta: dict | None) -> datetime | None:
-    if not meta or not meta.get("at"):
-        return None
-    return parse_datetime(meta["at"])
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
 def attribute_keys(*people: Person) -> list[str]:
     keys = list(STANDARD_ATTRIBUTES)
     for person in people:
@@ -70,29 +60,17 @@ def merge_attributes(parent: Person, child: Person) -> list[AttributeOutcome]:
     outcomes = []
     for key in attribute_keys(parent, child):
         parent_value, child_value = read_attribute(parent, key), read_attribute(child, key)
-        if _empty(child_value) or parent_value == child_value:
+        if is_empty(child_value) or parent_value == child_value:
             result = parent_value
-        elif _empty(parent_value):
+        elif is_empty(parent_value):
             result = child_value
         else:
-            parent_at = _meta_time(parent.attribute_meta.get(key))
-            child_at = _meta_time(child.attribute_meta.get(key))
+            parent_at = meta_time(parent.attribute_meta.get(key))
+            child_at = meta_time(child.attribute_meta.get(key))
             newer = child_at is not None and (parent_at is None or child_at > parent_at)
             result = child_value if newer else parent_value
         outcomes.append(AttributeOutcome(key, parent_value, child_value, result))
     return outcomes
-
-
-def _assign(person: Person, key: str, value: Any) -> None:
-    if key in STANDARD_ATTRIBUTES:
-        if key == "birth_date":
-            person.birth_date = date.fromisoformat(value) if value else None
-        else:
-            setattr(person, key, value or "")
-    elif value is None:
-        person.custom.pop(key, None)
-    else:
-        person.custom[key] = value
 
 
 def _snapshot(person: Person) -> dict:
@@ -135,7 +113,7 @@ def _merge_attributes_into(
             "new": outcome.result,
             "new_meta": child.attribute_meta.get(outcome.key),
         }
-        _assign(parent, outcome.key, outcome.result)
+        write_attribute(parent, outcome.key, outcome.result)
         if child.attribute_meta.get(outcome.key):
             parent.attribute_meta[outcome.key] = child.attribute_meta[outcome.key]
         audit.append(
@@ -173,57 +151,28 @@ def person_merge(
         raise ValidationError("A merged profile cannot be merged again; use its parent.")
 
     now = timezone.now()
-    parent_before = _snapshot(parent)
     audit: list[AttributeChange] = []
-    changed = _merge_attributes_into(parent, child, audit=audit, source=source, actor=actor, at=now)
-    snapshot = {
-        "parent": parent_before,
-        "child": _snapshot(child),
-        "changed": changed,
-        "identities": list(Identity.objects.filter(person=child).values_list("pk", flat=True)),
-        "events": list(Event.objects.filter(person=child).values_list("pk", flat=True)),
-        "grandchildren": list(Person.objects.filter(merged_into=child).values_list("pk", flat=True)),
-        "contacts": [
-            {"channel": c, "at": at.isoformat()}
-            for c, at in PersonChannelContact.objects.filter(person=child).values_list(
-                "channel_id", "last_contacted_at"
-            )
-        ],
-        "parent_contacts": [
-            {"channel": c, "at": at.isoformat()}
-            for c, at in PersonChannelContact.objects.filter(person=parent).values_list(
-                "channel_id", "last_contacted_at"
-            )
-        ],
-        "companies": list(GroupMembership.objects.filter(person=child).values_list("company_id", flat=True)),
-        "members": list(GroupMembership.objects.filter(company=child).values_list("person_id", flat=True)),
-    }
+    related = _related_rows([child.pk], [parent.pk])
+    merge = _merge_in_memory(
+        parent,
+        child,
+        related,
+        audit=audit,
+        source=source,
+        actor=actor,
+        at=now,
+        reason=reason,
+        message_id=message_id,
+    )
 
     Identity.objects.filter(person=child).update(person=parent)
     Event.objects.filter(person=child).update(person=parent)
     Person.objects.filter(merged_into=child).update(merged_into=parent)
-    _move_links(parent, child, snapshot["contacts"])
-
-    parent.event_count += child.event_count
-    parent.session_count += child.session_count
-    parent.first_seen_at = _earlier(parent.first_seen_at, child.first_seen_at)
-    parent.last_activity_at = _later(parent.last_activity_at, child.last_activity_at)
-    parent.last_contacted_at = _later(parent.last_contacted_at, child.last_contacted_at)
-    parent.created_at = min(parent.created_at, child.created_at)
-    parent.modified_at = now
+    _move_links(parent, child, merge.snapshot["contacts"])
     parent.save()
     Person.objects.filter(pk=child.pk).update(merged_into=parent, modified_at=now)
     AttributeChange.objects.bulk_create(audit)
-    merge = Merge.objects.create(
-        parent=parent,
-        child=child,
-        reason=reason,
-        message_id=message_id[:128],
-        source=source,
-        snapshot=snapshot,
-        created_by=actor,
-        created_at=now,
-    )
+    merge.save()
     if notify:
         notify_people_changed([parent.pk, child.pk], reason="merge")
     return merge
@@ -279,87 +228,29 @@ def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source |
     parent_of = {child: parent for parent, child, _, _ in merges}
     now = timezone.now()
 
-    def grouped(rows) -> dict[int, list]:
-        out: dict[int, list] = {}
-        for key, value in rows:
-            out.setdefault(key, []).append(value)
-        return out
-
-    if connection.vendor == "postgresql":
-        identities, events, grandchildren, contacts, companies, members = _snapshot_rows(
-            children, list(parent_of.values())
-        )
-    else:
-        identities = grouped(
-            Identity.objects.filter(person_id__in=children).order_by("pk").values_list("person_id", "pk")
-        )
-        events = grouped(
-            Event.objects.filter(person_id__in=children).order_by("pk").values_list("person_id", "pk")
-        )
-        grandchildren = grouped(
-            Person.objects.filter(merged_into_id__in=children)
-            .order_by("pk")
-            .values_list("merged_into_id", "pk")
-        )
-        contacts = grouped(
-            (person_id, {"channel": channel_id, "at": at.isoformat()})
-            for person_id, channel_id, at in PersonChannelContact.objects.filter(
-                person_id__in=children + list(parent_of.values())
-            )
-            .order_by("pk")
-            .values_list("person_id", "channel_id", "last_contacted_at")
-        )
-        companies = grouped(
-            GroupMembership.objects.filter(person_id__in=children)
-            .order_by("pk")
-            .values_list("person_id", "company_id")
-        )
-        members = grouped(
-            GroupMembership.objects.filter(company_id__in=children)
-            .order_by("pk")
-            .values_list("company_id", "person_id")
-        )
-
+    related = _related_rows(children, list(parent_of.values()))
+    identities, events, grandchildren, contacts, companies, members = related
     audit: list[AttributeChange] = []
     merge_rows: list[Merge] = []
     parents: list[Person] = []
     for parent_pk, child_pk, reason, message_id in merges:
         parent, child = locked[parent_pk], locked[child_pk]
-        parent_before = _snapshot(parent)
-        changed = _merge_attributes_into(parent, child, audit=audit, source=source, actor=None, at=now)
-        snapshot = {
-            "parent": parent_before,
-            "child": _snapshot(child),
-            "changed": changed,
-            "identities": identities.get(child_pk, []),
-            "events": events.get(child_pk, []),
-            "grandchildren": grandchildren.get(child_pk, []),
-            "contacts": contacts.get(child_pk, []),
-            "parent_contacts": contacts.get(parent_pk, []),
-            "companies": companies.get(child_pk, []),
-            "members": members.get(child_pk, []),
-        }
-        parent.event_count += child.event_count
-        parent.session_count += child.session_count
-        parent.first_seen_at = _earlier(parent.first_seen_at, child.first_seen_at)
-        parent.last_activity_at = _later(parent.last_activity_at, child.last_activity_at)
-        parent.last_contacted_at = _later(parent.last_contacted_at, child.last_contacted_at)
-        parent.created_at = min(parent.created_at, child.created_at)
-        parent.modified_at = now
+        merge_rows.append(
+            _merge_in_memory(
+                parent,
+                child,
+                related,
+                audit=audit,
+                source=source,
+                actor=None,
+                at=now,
+                reason=reason,
+                message_id=message_id,
+            )
+        )
         parents.append(parent)
         child.merged_into_id = parent_pk
         child.modified_at = now
-        merge_rows.append(
-            Merge(
-                parent=parent,
-                child=child,
-                reason=reason,
-                message_id=message_id[:128],
-                source=source,
-                snapshot=snapshot,
-                created_at=now,
-            )
-        )
 
     # Move rows: one UPDATE per table for all the children (one statement on PostgreSQL).
     if connection.vendor == "postgresql":
@@ -379,6 +270,98 @@ def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source |
     return parents
 
 
+class _Related(NamedTuple):
+    """Rows that point at the merged profiles, read before anything moves: ``{person pk: [...]}``
+    per part, each in its rows' primary-key order (the merge snapshot keeps them for an undo)."""
+
+    identities: dict[int, list]
+    events: dict[int, list]
+    grandchildren: dict[int, list]
+    contacts: dict[int, list]  # of children and parents
+    companies: dict[int, list]
+    members: dict[int, list]
+
+
+def _merge_in_memory(
+    parent: Person,
+    child: Person,
+    related: _Related,
+    *,
+    audit: list[AttributeChange],
+    source: Source | None,
+    actor,
+    at: datetime,
+    reason: str,
+    message_id: str,
+) -> Merge:
+    """Both merge paths: the child's attributes and counters move into the parent in memory;
+    returns the (unsaved) ``Merge`` row with the snapshot that makes the merge reversible. The
+    caller saves the people, the audit rows and the merge, and moves the related rows."""
+    parent_before = _snapshot(parent)
+    changed = _merge_attributes_into(parent, child, audit=audit, source=source, actor=actor, at=at)
+    snapshot = {
+        "parent": parent_before,
+        "child": _snapshot(child),
+        "changed": changed,
+        "identities": related.identities.get(child.pk, []),
+        "events": related.events.get(child.pk, []),
+        "grandchildren": related.grandchildren.get(child.pk, []),
+        "contacts": related.contacts.get(child.pk, []),
+        "parent_contacts": related.contacts.get(parent.pk, []),
+        "companies": related.companies.get(child.pk, []),
+        "members": related.members.get(child.pk, []),
+    }
+    parent.event_count += child.event_count
+    parent.session_count += child.session_count
+    parent.first_seen_at = _earlier(parent.first_seen_at, child.first_seen_at)
+    parent.last_activity_at = _later(parent.last_activity_at, child.last_activity_at)
+    parent.last_contacted_at = _later(parent.last_contacted_at, child.last_contacted_at)
+    parent.created_at = min(parent.created_at, child.created_at)
+    parent.modified_at = at
+    return Merge(
+        parent=parent,
+        child=child,
+        reason=reason,
+        message_id=message_id[:128],
+        source=source,
+        snapshot=snapshot,
+        created_by=actor,
+        created_at=at,
+    )
+
+
+def _related_rows(children: list[int], parents: list[int]) -> _Related:
+    """The snapshot reads of a set of merges: one statement on PostgreSQL, six elsewhere."""
+    if connection.vendor == "postgresql":
+        return _snapshot_rows(children, parents)
+
+    def grouped(rows) -> dict[int, list]:
+        out: dict[int, list] = {}
+        for key, value in rows:
+            out.setdefault(key, []).append(value)
+        return out
+
+    def pairs(queryset, *fields: str):
+        return queryset.order_by("pk").values_list(*fields)
+
+    return _Related(
+        grouped(pairs(Identity.objects.filter(person_id__in=children), "person_id", "pk")),
+        grouped(pairs(Event.objects.filter(person_id__in=children), "person_id", "pk")),
+        grouped(pairs(Person.objects.filter(merged_into_id__in=children), "merged_into_id", "pk")),
+        grouped(
+            (person_id, {"channel": channel_id, "at": at.isoformat()})
+            for person_id, channel_id, at in pairs(
+                PersonChannelContact.objects.filter(person_id__in=children + parents),
+                "person_id",
+                "channel_id",
+                "last_contacted_at",
+            )
+        ),
+        grouped(pairs(GroupMembership.objects.filter(person_id__in=children), "person_id", "company_id")),
+        grouped(pairs(GroupMembership.objects.filter(company_id__in=children), "company_id", "person_id")),
+    )
+
+
 _SNAPSHOT_ROWS = (
     "SELECT 'i', person_id, id, NULL::timestamptz, id FROM identity_identity WHERE person_id = ANY(%(c)b) "
     "UNION ALL SELECT 'e', person_id, id, NULL, id FROM people_event WHERE person_id = ANY(%(c)b) "
@@ -393,13 +376,9 @@ _SNAPSHOT_ROWS = (
 )
 
 
-def _snapshot_rows(children: list[int], parents: list[int]) -> tuple[dict[int, list], ...]:
-    """PostgreSQL: the six snapshot reads of ``_merge_independent`` in one statement (each part in
-    its own rows' primary-key order, as the ORM reads).
-
-    Returns identities, events, grandchildren, contacts (children and parents), companies and
-    members, each ``{person pk: [values in primary-key order]}`` as the ORM path builds them.
-    """
+def _snapshot_rows(children: list[int], parents: list[int]) -> _Related:
+    """PostgreSQL: the six snapshot reads in one statement (each part in its own rows' primary-key
+    order, as the ORM reads)."""
     out: dict[str, dict[int, list]] = {tag: {} for tag in "iegcmb"}
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
@@ -407,7 +386,7 @@ def _snapshot_rows(children: list[int], parents: list[int]) -> tuple[dict[int, l
         for tag, owner, value, at, _ in cursor:
             item = {"channel": value, "at": at.isoformat()} if tag == "c" else value
             out[tag].setdefault(owner, []).append(item)
-    return out["i"], out["e"], out["g"], out["c"], out["m"], out["b"]
+    return _Related(out["i"], out["e"], out["g"], out["c"], out["m"], out["b"])
 
 
 def _move_all(
@@ -428,7 +407,7 @@ def _move_all(
         if not pairs:
             continue
         parts.append(
-            f"UPDATE {table} AS t SET {column} = v.target "  # noqa: S608
+            f"UPDATE {table} AS t SET {column} = v.target "
             "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, target) WHERE t.id = v.id"
         )
         params += [[pk for pk, _ in pairs], [target for _, target in pairs]]
@@ -448,24 +427,18 @@ def _move_all(
 
 
 def _move(model, column: str, parent_of: dict[int, int], rows_by_child: dict[int, list]) -> None:
-    """``UPDATE model SET column = parent WHERE pk IN (child's rows)``, for every child at once."""
+    """``UPDATE model SET column = parent WHERE pk IN (child's rows)``, for every child at once
+    (databases other than PostgreSQL, which uses ``_move_all``)."""
     pairs = sorted((pk, parent_of[child]) for child, pks in rows_by_child.items() for pk in pks)
     if not pairs:
         return
     table = connection.ops.quote_name(model._meta.db_table)
     col = connection.ops.quote_name(column)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} AS t SET {col} = v.target "  # noqa: S608
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, target) WHERE t.id = v.id",
-                [[pk for pk, _ in pairs], [target for _, target in pairs]],
-            )
-            return
         for start in range(0, len(pairs), 400):
             chunk = pairs[start : start + 400]
             cursor.execute(
-                f"WITH v(id, target) AS (VALUES {', '.join(['(%s, %s)'] * len(chunk))}) "  # noqa: S608
+                f"WITH v(id, target) AS (VALUES {', '.join(['(%s, %s)'] * len(chunk))}) "
                 f"UPDATE {table} SET {col} = (SELECT target FROM v WHERE v.id = {table}.id) "
                 f"WHERE id IN (SELECT id FROM v)",
                 [value for pair in chunk for value in pair],
@@ -519,7 +492,7 @@ def merge_undo(*, merge: Merge, actor=None) -> None:
             or read_attribute(parent, key) != change["new"]
         ):
             continue  # written again since the merge: keep the newer value
-        _assign(parent, key, change["old"])
+        write_attribute(parent, key, change["old"])
         if change["old_meta"]:
             parent.attribute_meta[key] = change["old_meta"]
         else:
@@ -611,14 +584,14 @@ def merge_preview(*, people: list[Person]) -> MergePreview:
     for child in children:
         for outcome in merge_attributes(merged, child):
             if outcome.changes:
-                _assign(merged, outcome.key, outcome.result)
+                write_attribute(merged, outcome.key, outcome.result)
                 if child.attribute_meta.get(outcome.key):
                     merged.attribute_meta[outcome.key] = child.attribute_meta[outcome.key]
     attributes = []
     for key in attribute_keys(parent, *children):
         before, after = read_attribute(parent, key), read_attribute(merged, key)
         child_values = [read_attribute(c, key) for c in children]
-        if before != after or any(not _empty(v) for v in child_values):
+        if before != after or any(not is_empty(v) for v in child_values):
             attributes.append(AttributeOutcome(key, before, child_values[0] if child_values else None, after))
     identifiers = list(
         Identity.objects.filter(person__in=children)

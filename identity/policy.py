@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -14,6 +13,7 @@ from django.db import IntegrityError, transaction
 from identity.defaults import DEFAULT_TYPES, default_type_fields
 from identity.models import IdentifierType
 from people.attributes import AttributeValueError, normalize_phone
+from people.caching import ProcessCache
 
 # Client spellings of standard identifier types (Profile API paths, mParticle identities).
 TYPE_ALIASES = {
@@ -86,11 +86,18 @@ def compile_policy(row: IdentifierType) -> TypePolicy:
 
 
 READ_CACHE_SECONDS = 10
-_policy_cache: dict[str, tuple] = {}
+_policy_cache = ProcessCache("identifier-types", seconds=READ_CACHE_SECONDS)
 
 
 def forget_cached_policy() -> None:
+    """Forget this process's copy (tests). Writers call ``identifier_types_changed``."""
     _policy_cache.clear()
+
+
+def identifier_types_changed() -> None:
+    """Identifier types were created or changed: after commit, every process reloads its policy
+    (at once where the Django cache is shared, else within ``READ_CACHE_SECONDS``)."""
+    _policy_cache.changed()
 
 
 @dataclass
@@ -99,14 +106,9 @@ class Policy:
 
     @classmethod
     def cached(cls) -> Policy:
-        """``load()``, kept per process for ``READ_CACHE_SECONDS``: for reads on hot paths (the
-        Profile API). Writers (ingestion, merges) call ``load()`` for an exact view."""
-        now = time.monotonic()
-        entry = _policy_cache.get("policy")
-        if entry is None or entry[1] < now:
-            entry = (cls.load(), now + READ_CACHE_SECONDS)
-            _policy_cache["policy"] = entry
-        return entry[0]
+        """``load()``, kept per process (``people.caching.ProcessCache``): for reads on hot paths
+        (the Profile API). Writers (ingestion, merges) call ``load()`` for an exact view."""
+        return _policy_cache.get("policy", cls.load)
 
     @classmethod
     def load(cls) -> Policy:

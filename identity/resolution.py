@@ -1,4 +1,4 @@
-"""The deterministic identity resolution algorithm (DESIGN.md §4), planned in memory.
+"""The deterministic identity resolution algorithm (docs/identity.md), planned in memory.
 
 ``Resolver`` starts from what the database holds for every identifier of a batch (read with a
 constant number of queries) and resolves the batch's messages in order, as if one at a time:

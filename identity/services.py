@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from identity.merging import merge_preview, merge_undo, people_merge_manual, per
 from identity.models import AccessToken, IdentifierType, Identity, SuppressedIdentifier
 from identity.normalize import Rejection, normalize_message
 from identity.pipeline import IngestResult, ingest_batch
-from identity.policy import InvalidIdentifier, Policy, custom_type_defaults
+from identity.policy import InvalidIdentifier, Policy, custom_type_defaults, identifier_types_changed
 from identity.resolution import Resolver
 from people.models import Channel, Person, Source
 from people.services import SourceCredentials, channel_create, source_create
@@ -22,6 +23,9 @@ from people.services import SourceCredentials, channel_create, source_create
 __all__ = [
     "IngestResult",
     "access_token_create",
+    "access_token_update",
+    "access_tokens_delete",
+    "identifier_type_save",
     "identifier_suppress",
     "ingest_batch",
     "ingest_dry_run",
@@ -49,6 +53,43 @@ def access_token_create(*, name: str, created_by=None) -> IssuedToken:
     token.full_clean()
     token.save()
     return IssuedToken(token, raw)
+
+
+@transaction.atomic
+def access_token_update(*, token: AccessToken, **fields: Any) -> AccessToken:
+    """Rename, enable or disable a token; a disabled token stops working in every process (at once
+    in this one; elsewhere see ``identity.api.auth.TOKEN_CACHE_SECONDS``)."""
+    for name, value in fields.items():
+        setattr(token, name, value)
+    token.full_clean()
+    token.save()
+    _after_commit_forget_tokens()
+    return token
+
+
+@transaction.atomic
+def access_tokens_delete(*, tokens: Iterable[AccessToken]) -> int:
+    """Delete tokens; they stop working as ``access_token_update`` describes for a disabled one."""
+    deleted, _ = AccessToken.objects.filter(pk__in=[t.pk for t in tokens]).delete()
+    _after_commit_forget_tokens()
+    return deleted
+
+
+def _after_commit_forget_tokens() -> None:
+    from identity.api.auth import forget_cached_tokens
+
+    forget_cached_tokens()  # now, and again after commit (a request in between may cache it again)
+    transaction.on_commit(forget_cached_tokens)
+
+
+@transaction.atomic
+def identifier_type_save(*, identifier_type: IdentifierType) -> IdentifierType:
+    """Create or change an identifier type (validated); every process's cached policy follows
+    (``identity.policy.identifier_types_changed``). Changes apply to future resolution only."""
+    identifier_type.full_clean()
+    identifier_type.save()
+    identifier_types_changed()
+    return identifier_type
 
 
 @transaction.atomic

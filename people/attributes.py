@@ -60,6 +60,17 @@ class AttributeSpec:
     choices: tuple[str, ...] = ()
 
 
+# System attributes: kept by ingestion, merges and contacts, never written as attribute values.
+SYSTEM_ATTRIBUTES = [
+    "created_at",
+    "modified_at",
+    "first_seen_at",
+    "last_activity_at",
+    "event_count",
+    "session_count",
+    "last_contacted_at",
+]
+
 STANDARD_ATTRIBUTES: dict[str, AttributeSpec] = {
     spec.key: spec
     for spec in [
@@ -282,3 +293,27 @@ def read_attribute(person: Person, key: str) -> Any:
             return value.isoformat()
         return value or None
     return person.custom.get(key)
+
+
+def write_attribute(person: Person, key: str, value: Any) -> None:
+    """Put an already-cast (JSON-form) value into a person in memory; ``None`` empties it.
+    The inverse of ``read_attribute``; the attribute write services and merges decide what to put."""
+    if key in STANDARD_ATTRIBUTES:
+        if key == "birth_date":
+            person.birth_date = date.fromisoformat(value) if value else None
+        else:
+            setattr(person, key, value or "")
+    elif value is None:
+        person.custom.pop(key, None)
+    else:
+        person.custom[key] = value
+
+
+def is_empty(value: Any) -> bool:
+    """An attribute without a value (as ``read_attribute`` returns it)."""
+    return value is None or value == "" or value == []
+
+
+def meta_time(meta: dict | None) -> datetime | None:
+    """The event time of the last write of a key (``Person.attribute_meta[key]["at"]``)."""
+    return parse_datetime(meta["at"]) if meta and meta.get("at") else None

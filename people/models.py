@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.timezone import now
 
 from people.credentials import hash_credential, new_credential
@@ -35,6 +38,30 @@ class AttributeType(models.TextChoices):
     LIST = "list", "List of objects"
 
 
+class OrganizationSettingsManager(models.Manager):
+    CACHE_KEY = "attune:organization"
+
+    def get_current(self) -> OrganizationSettings:
+        """The one row, created from the environment on first use (like ``Site.objects.get_current``).
+
+        Read on hot paths (every ingested batch, "today" in filters), so it is kept in Django's
+        cache (``CACHES``) for a minute. ``people.services.organization_settings_update`` deletes
+        it after commit: every process sharing that cache (Redis, Memcached) sees the change at
+        once; with the default per-process memory cache only the saving process does, the others
+        within a minute."""
+        cached = cache.get(self.CACHE_KEY)
+        if cached is not None:
+            return cached
+        org = self.filter(pk=1).first()
+        if org is None:
+            org, _ = self.get_or_create(
+                pk=1,
+                defaults={"name": settings.ORGANIZATION_NAME, "timezone": settings.ORGANIZATION_TIMEZONE},
+            )
+        cache.set(self.CACHE_KEY, org, timeout=60)
+        return org
+
+
 class OrganizationSettings(models.Model):
     """The one organization of this deployment. First filled from the environment."""
 
@@ -50,6 +77,8 @@ class OrganizationSettings(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = OrganizationSettingsManager()
+
     class Meta:
         verbose_name = "organization settings"
         verbose_name_plural = "organization settings"
@@ -58,9 +87,15 @@ class OrganizationSettings(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def clean(self) -> None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
+    def today(self, now: datetime | None = None) -> date:
+        """The calendar date in the organization's timezone ("today" by default)."""
+        return (now or timezone.now()).astimezone(self.zone).date()
+
+    def clean(self) -> None:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -233,9 +268,9 @@ class Person(models.Model):
     @property
     def age(self) -> int | None:
         """Whole years, as of today in the organization's timezone."""
-        from people.selectors import organization_today
-
-        return age_on(self.birth_date, organization_today()) if self.birth_date else None
+        if not self.birth_date:
+            return None
+        return age_on(self.birth_date, OrganizationSettings.objects.get_current().today())
 
     @property
     def age_group(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.apps import apps
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -25,14 +26,13 @@ class PersonQuerySet(models.QuerySet):
         now: datetime | None = None,
     ) -> PersonQuerySet:
         """Filter by last contacted, overall or on one channel (see people.lastcontacted)."""
-        from people.models import PersonChannelContact
-        from people.selectors import organization_tz
-
         now = now or timezone.now()
-        tz = organization_tz()
+        # Models by name: people.models imports this module.
+        tz = apps.get_model("people", "OrganizationSettings").objects.get_current().zone
         if channel_id is None:
             return self.filter(contact_q("last_contacted_at", op, value, now=now, tz=tz))
-        contacts = PersonChannelContact.objects.filter(person=OuterRef("pk"), channel_id=channel_id)
+        contact_model = self.model._meta.get_field("channel_contacts").related_model
+        contacts = contact_model.objects.filter(person=OuterRef("pk"), channel_id=channel_id)
         if ContactOperator(op) is ContactOperator.UNKNOWN:
             return self.filter(~Exists(contacts))
         return self.filter(Exists(contacts.filter(contact_q("last_contacted_at", op, value, now=now, tz=tz))))

@@ -15,20 +15,13 @@ from django.core.exceptions import ValidationError
 from import_export import fields, resources
 
 from people.attributes import STANDARD_ATTRIBUTES, read_attribute
-from people.models import AttributeDefinition, Channel, Person, Source
-from people.services import AttributeWrite, person_write_attributes, source_create, validate_attribute_writes
-
-CSV_SOURCE_NAME = "CSV import"
-
-
-def csv_import_source() -> Source:
-    source = Source.objects.filter(name=CSV_SOURCE_NAME, priority=Source.Priority.CSV).first()
-    if source is None:
-        channel = Channel.objects.filter(key="import").first() or Channel.objects.create(
-            key="import", name="Import"
-        )
-        source = source_create(name=CSV_SOURCE_NAME, channel=channel, priority=Source.Priority.CSV).source
-    return source
+from people.models import AttributeDefinition, Person
+from people.services import (
+    AttributeWrite,
+    csv_import_source,
+    person_write_attributes,
+    validate_attribute_writes,
+)
 
 
 class AttributeField(fields.Field):
@@ -56,6 +49,7 @@ class PersonResource(resources.ModelResource):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.definitions = {d.key: d for d in AttributeDefinition.objects.all()}
+        self._source = None  # the "CSV import" source, looked up (or created) by the first row
         for key in [*STANDARD_ATTRIBUTES, *self.definitions]:
             self.fields[key] = AttributeField(attribute=None, column_name=key)
 
@@ -127,9 +121,11 @@ class PersonResource(resources.ModelResource):
             instance.save()
         elif "kind" in row:
             Person.objects.filter(pk=instance.pk).update(kind=instance.kind)
+        if self._source is None:
+            self._source = csv_import_source()
         person_write_attributes(
             person=instance,
             writes=getattr(instance, "_attribute_writes", []),
-            source=csv_import_source(),
+            source=self._source,
             definitions=self.definitions,
         )

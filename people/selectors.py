@@ -5,44 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from people.attributes import STANDARD_ATTRIBUTES, read_attribute
 from people.models import AttributeChange, AttributeDefinition, Event, OrganizationSettings, Person
 
-ORGANIZATION_CACHE_KEY = "attune:organization"
+ORGANIZATION_CACHE_KEY = OrganizationSettings.objects.CACHE_KEY
 
 
 def organization() -> OrganizationSettings:
-    """The organization's settings row, created from the environment on first use.
-
-    Read on hot paths (every ingested batch, "today" in filters), so it is cached for a minute;
-    saving it in the admin clears the cache."""
-    cached = cache.get(ORGANIZATION_CACHE_KEY)
-    if cached is not None:
-        return cached
-    org = OrganizationSettings.objects.filter(pk=1).first()
-    if org is None:
-        org, _ = OrganizationSettings.objects.get_or_create(
-            pk=1,
-            defaults={
-                "name": settings.ORGANIZATION_NAME,
-                "timezone": settings.ORGANIZATION_TIMEZONE,
-            },
-        )
-    cache.set(ORGANIZATION_CACHE_KEY, org, timeout=60)
-    return org
+    """The organization's settings row, cached (see ``OrganizationSettingsManager.get_current``)."""
+    return OrganizationSettings.objects.get_current()
 
 
 def organization_tz() -> ZoneInfo:
-    return ZoneInfo(organization().timezone)
+    return organization().zone
 
 
 def organization_today(now: datetime | None = None):
-    return (now or timezone.now()).astimezone(organization_tz()).date()
+    return organization().today(now)
 
 
 def person_recent_events(*, person: Person, limit: int = 50) -> QuerySet[Event]:

@@ -4,28 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from people.attributes import (
     STANDARD_ATTRIBUTES,
     AttributeSpec,
     attribute_spec,
     cast_attribute,
+    is_empty,
+    meta_time,
     read_attribute,
+    write_attribute,
 )
+from people.bulk import bulk_update
+from people.jobrunner import get_handler
 from people.models import (
     AttributeChange,
     AttributeDefinition,
     AttributeType,
     Channel,
+    ContextDefinition,
+    EventDefinition,
     Job,
+    OrganizationSettings,
     Person,
     PersonChannelContact,
     Source,
@@ -52,14 +60,10 @@ class WriteResult:
         return bool(self.changed)
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
 def _write_allowed(
     meta: dict | None, *, rank: int, at: datetime, source_id: int | None, manual: bool, op: str = ""
 ) -> str:
-    """Why a write may not apply ("" when it may). See DESIGN.md §4 and docs/attributes.md.
+    """Why a write may not apply ("" when it may). See docs/attributes.md, "Writing attributes".
 
     - A manual write (an operator in the admin or API) skips the source-priority rules.
     - A higher-priority source class (lower rank) always wins over a lower one; a lower one never
@@ -81,35 +85,19 @@ def _write_allowed(
             and meta.get("source") != source_id
         ):
             return "set by another partner feed"
-    stored_at = _meta_time(meta)
+    stored_at = meta_time(meta)
     if stored_at is not None and at < stored_at:
         return "older than the stored value"
     return ""
 
 
-def _meta_time(meta: dict | None) -> datetime | None:
-    return parse_datetime(meta["at"]) if meta and meta.get("at") else None
-
-
 def _set_once_allowed(meta: dict | None, current: Any, at: datetime) -> bool | None:
     """Set once on a non-empty value: only an earlier set once replaces a value set once later
     (event time, not arrival order). ``None`` when the value is empty (the normal rules apply)."""
-    if _is_empty(current):
+    if is_empty(current):
         return None
-    stored_at = _meta_time(meta)
+    stored_at = meta_time(meta)
     return bool(meta and meta.get("op") == "set_once" and stored_at is not None and at < stored_at)
-
-
-def _assign(person: Person, spec: AttributeSpec, value: Any) -> None:
-    if spec.standard:
-        if spec.key == "birth_date":
-            person.birth_date = date.fromisoformat(value) if value else None
-        else:
-            setattr(person, spec.key, value or "")
-    elif value is None:
-        person.custom.pop(spec.key, None)
-    else:
-        person.custom[spec.key] = value
 
 
 def validate_attribute_writes(
@@ -150,7 +138,7 @@ def apply_attribute_writes(
     actor=None,
 ) -> AppliedWrites:
     """Apply already-cast writes to a loaded (and locked) person in memory: the per-key rules of
-    DESIGN.md §4 in one place. Saves nothing; the caller writes ``fields`` and the ``audit`` rows.
+    docs/attributes.md in one place. Saves nothing; the caller writes ``fields`` and the ``audit`` rows.
     Batch writers (ingestion) call it per person and write every person in bulk."""
     manual = source is None
     rank = MANUAL_RANK if manual else source.priority
@@ -170,13 +158,13 @@ def apply_attribute_writes(
         new_meta = {"at": at.isoformat(), "source": source_id, "rank": int(rank), "op": write.op}
         if current == value:
             # Unchanged: no audit row; only remember the newer time so an older write cannot win.
-            stored_at = _meta_time(meta)
+            stored_at = meta_time(meta)
             if stored_at is not None and stored_at < at:
                 person.attribute_meta[spec.key] = new_meta
                 applied.meta_changed = True
                 applied.fields.add("attribute_meta")
             continue
-        _assign(person, spec, value)
+        write_attribute(person, spec.key, value)
         person.attribute_meta[spec.key] = new_meta
         applied.changed[spec.key] = (current, value)
         applied.fields.update(("attribute_meta", "modified_at", spec.key if spec.standard else "custom"))
@@ -233,47 +221,155 @@ def person_write_attributes(
             notify_people_changed([locked.pk], reason="attributes")
     elif meta_changed:
         locked.save(update_fields=["attribute_meta"])
-    # Keep the caller's instance current.
-    person.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    copy_field_values(locked, into=person)  # keep the caller's instance current
     return result
+
+
+@dataclass(frozen=True)
+class TraitWrite:
+    """The attribute writes of one message, for ``people_write_traits``."""
+
+    person_id: int
+    writes: Sequence[AttributeWrite]
+    at: datetime  # the message's event time
+
+
+@transaction.atomic(savepoint=False)
+def people_write_traits(
+    items: Sequence[TraitWrite],
+    *,
+    source: Source,
+    definitions: dict[str, AttributeDefinition] | None = None,
+) -> dict[int, dict[str, tuple]]:
+    """The batch form of ``person_write_attributes(notify=False)``: an ingested batch's identify
+    (and group) traits in three statements instead of three per message.
+
+    One locking SELECT of every person concerned (primary-key order), the same per-key decisions
+    (``apply_attribute_writes``) applied in ``items`` order on the loaded rows, one UPDATE of the
+    changed people and one INSERT of the audit rows. Returns the changed keys per person:
+    ``{person_id: {key: (old, new)}}``. Values are validated first; an invalid value raises
+    ``AttributeValueError`` and nothing is written. Read Only sources write nothing. The caller
+    notifies (``notify_people_changed``) once for its whole batch.
+    """
+    cast = [(item, validate_attribute_writes(item.writes, definitions)) for item in items]
+    if source.protection == Source.Protection.READ_ONLY or not items:
+        return {}
+    people = {
+        p.pk: p
+        for p in Person.objects.select_for_update()
+        .filter(pk__in=sorted({item.person_id for item in items}))
+        .order_by("pk")
+    }
+    changed: dict[int, dict[str, tuple]] = {}
+    fields: set[str] = set()
+    dirty: set[int] = set()
+    audit: list[AttributeChange] = []
+    now = timezone.now()
+    for item, cast_writes in cast:
+        person = people.get(item.person_id)
+        if person is None:
+            continue
+        applied = apply_attribute_writes(person, cast_writes, source=source, at=item.at)
+        if applied.changed:
+            person.modified_at = now
+            changed.setdefault(person.pk, {}).update(applied.changed)
+        if applied.fields:
+            fields |= applied.fields
+            dirty.add(person.pk)
+        audit += applied.audit
+    if dirty:
+        bulk_update([people[pk] for pk in sorted(dirty)], sorted(fields))
+    if audit:
+        AttributeChange.objects.bulk_create(audit)
+    return changed
+
+
+def copy_field_values(loaded: Model, *, into: Model) -> None:
+    """Bring a caller's instance up to date with a row a service loaded (and locked) and saved,
+    without another query: every concrete field's value, nothing else."""
+    for f in loaded._meta.concrete_fields:
+        setattr(into, f.attname, getattr(loaded, f.attname))
 
 
 def notify_people_changed(person_ids: Iterable[int], *, reason: str) -> None:
     """After commit, enqueue the higher apps' refresh tasks (by path: people imports none of them).
 
-    One task per transaction and task path, carrying every changed person id.
+    One task per transaction and task path, carrying every changed person id: the calls made in
+    one transaction (an ingested batch records contacts, writes traits and merges) share one
+    pending notification, and the first of their after-commit hooks to run enqueues it. Outside a
+    transaction the tasks are enqueued at once.
     """
-    ids = sorted(set(person_ids))
+    ids = set(person_ids)
     if not ids:
         return
-    paths = getattr(settings, "ATTUNE_PERSON_CHANGED_TASKS", [])
+    paths = list(getattr(settings, "ATTUNE_PERSON_CHANGED_TASKS", []))
     if not paths:
         return
-    from django_q.tasks import async_task
+    connection = transaction.get_connection()
+    pending: _ChangedPeople | None = getattr(connection, "_attune_people_changed", None)
+    if pending is None or not pending.waiting(connection):
+        pending = _ChangedPeople(paths)
+        connection._attune_people_changed = pending
+    pending.ids |= ids
+    pending.reasons.add(reason)
+    pending.hooks = connection.run_on_commit
+    transaction.on_commit(pending.enqueue)
 
-    def enqueue() -> None:
-        for path in paths:
+
+@dataclass(eq=False)
+class _ChangedPeople:
+    """The people changed in one transaction, enqueued once after it commits."""
+
+    paths: list[str]
+    ids: set[int] = field(default_factory=set)
+    reasons: set[str] = field(default_factory=set)
+    hooks: list | None = None  # the connection's list of after-commit hooks when last registered
+    done: bool = False
+
+    def waiting(self, connection) -> bool:
+        """Still to run: not enqueued yet, and a hook of it survives (a rollback drops them)."""
+        if self.done or not connection.in_atomic_block:
+            return False
+        # Django replaces the list when it commits or rolls back (a savepoint too).
+        return connection.run_on_commit is self.hooks or any(
+            func == self.enqueue for _, func, _ in connection.run_on_commit
+        )
+
+    def enqueue(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        from django_q.tasks import async_task
+
+        ids, reason = sorted(self.ids), ", ".join(sorted(self.reasons))
+        for path in self.paths:
             async_task(path, ids, reason, task_name=f"refresh {len(ids)} people ({reason})"[:100])
 
-    transaction.on_commit(enqueue)
 
-
+@transaction.atomic(savepoint=False)
 def contact_record(*, person: Person, channel: Channel | None, at: datetime) -> None:
     """Record that a person was contacted (overall, and on a channel when given).
 
-    Only ever moves the time forward, so late or replayed contacts are harmless.
+    Only ever moves the time forward, so late or replayed contacts are harmless. When a time moved,
+    the higher apps are notified after commit (computed attributes over last contacted follow).
     """
-    Person.objects.filter(pk=person.pk).filter(
-        Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at)
-    ).update(last_contacted_at=at)
+    moved = (
+        Person.objects.filter(pk=person.pk)
+        .filter(Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at))
+        .update(last_contacted_at=at)
+    )
     if channel is not None:
         contact, created = PersonChannelContact.objects.get_or_create(
             person_id=person.pk, channel=channel, defaults={"last_contacted_at": at}
         )
-        if not created:
-            PersonChannelContact.objects.filter(pk=contact.pk, last_contacted_at__lt=at).update(
+        if created:
+            moved += 1
+        else:
+            moved += PersonChannelContact.objects.filter(pk=contact.pk, last_contacted_at__lt=at).update(
                 last_contacted_at=at
             )
+    if moved:
+        notify_people_changed([person.pk], reason="contact")
     person.refresh_from_db(fields=["last_contacted_at"])
 
 
@@ -283,6 +379,37 @@ def channel_create(*, key: str, name: str, schema_enforcement: str = "permissive
     channel.full_clean()
     channel.save()
     return channel
+
+
+@transaction.atomic
+def organization_settings_update(
+    *, organization: OrganizationSettings, **fields: Any
+) -> OrganizationSettings:
+    """Change the organization's settings (validated). The cached copy (``people.selectors.
+    organization``) is dropped now and after commit (a read in between may have kept the old row):
+    at once in every process that shares Django's cache, within a minute in the others."""
+    for name, value in fields.items():
+        setattr(organization, name, value)
+    organization.full_clean()
+    organization.save()
+    key = OrganizationSettings.objects.CACHE_KEY
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+    return organization
+
+
+CSV_SOURCE_NAME = "CSV import"
+
+
+@transaction.atomic
+def csv_import_source() -> Source:
+    """The source CSV imports write through ("CSV import", CSV priority), created on first use
+    together with its "import" channel."""
+    source = Source.objects.filter(name=CSV_SOURCE_NAME, priority=Source.Priority.CSV).first()
+    if source is None:
+        channel = Channel.objects.filter(key="import").first() or channel_create(key="import", name="Import")
+        source = source_create(name=CSV_SOURCE_NAME, channel=channel, priority=Source.Priority.CSV).source
+    return source
 
 
 @dataclass(frozen=True)
@@ -356,10 +483,43 @@ def attribute_definition_create(
     return definition
 
 
+def _schema_write(
+    definition: EventDefinition | ContextDefinition, fields: dict[str, Any], properties: Sequence[dict] | None
+) -> EventDefinition | ContextDefinition:
+    """Save an event or context schema; ``properties``, when given, replace its properties."""
+    for name, value in fields.items():
+        setattr(definition, name, value)
+    definition.save()
+    if properties is not None:
+        definition.properties.all().delete()
+        model = definition.properties.model
+        model.objects.bulk_create(model(definition=definition, **p) for p in properties)
+    return definition
+
+
+@transaction.atomic
+def schema_create(
+    *, model: type[EventDefinition | ContextDefinition], properties: Sequence[dict] = (), **fields: Any
+) -> EventDefinition | ContextDefinition:
+    """An event definition or a channel's context schema, with its properties (``key``, ``type``,
+    ``regex``, ``required``, ``description``)."""
+    return _schema_write(model(), fields, properties)
+
+
+@transaction.atomic
+def schema_update(
+    *,
+    definition: EventDefinition | ContextDefinition,
+    properties: Sequence[dict] | None = None,
+    **fields: Any,
+) -> EventDefinition | ContextDefinition:
+    """Change an event definition or a context schema; ``properties``, when given, replace its
+    properties as a whole."""
+    return _schema_write(definition, fields, properties)
+
+
 def job_start(*, kind: str, params: dict | None = None, created_by=None, total: int = 0) -> Job:
     """Create a job and run it on django-q2 after the current transaction commits."""
-    from people.jobs import get_handler
-
     get_handler(kind)  # fail now for an unknown kind, not in the worker
     job = Job.objects.create(kind=kind, params=params or {}, created_by=created_by, progress_total=total)
     from django_q.tasks import async_task

@@ -41,6 +41,9 @@ def on_postgres():
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "browser" in item.keywords:  # a real Chromium against a live server: always slow
+            item.add_marker(pytest.mark.slow)
     if connection.vendor != "postgresql" and not _database_url_is_postgres():
         skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
         for item in items:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from rest_framework import serializers
 
-from people.attributes import STANDARD_ATTRIBUTES
+from people.attributes import STANDARD_ATTRIBUTES, SYSTEM_ATTRIBUTES
 from people.models import (
     AttributeDefinition,
     Channel,
     ContextDefinition,
-    ContextPropertyDefinition,
     Event,
     EventDefinition,
     EventPropertyDefinition,
@@ -35,13 +33,7 @@ class PersonOutput(serializers.ModelSerializer):
             "age_group",
             "custom",
             "attributes_meta",
-            "created_at",
-            "modified_at",
-            "first_seen_at",
-            "last_activity_at",
-            "event_count",
-            "session_count",
-            "last_contacted_at",
+            *SYSTEM_ATTRIBUTES,
         ]
         read_only_fields = fields
 
@@ -118,40 +110,21 @@ def _check_unique_keys(properties: list[dict]) -> list[dict]:
 
 
 class _WithProperties(serializers.ModelSerializer):
-    """Nested property schema, replaced as a whole on write."""
-
-    property_model: type
+    """Nested property schema, replaced as a whole on write (by the services the views call)."""
 
     properties = PropertySpecSerializer(many=True, required=False)
 
     def validate_properties(self, value):
         return _check_unique_keys(value)
 
-    @transaction.atomic
     def create(self, validated_data):
-        properties = validated_data.pop("properties", [])
-        instance = super().create(validated_data)
-        self._write_properties(instance, properties)
-        return instance
+        raise NotImplementedError("The view writes through people.services.")
 
-    @transaction.atomic
     def update(self, instance, validated_data):
-        properties = validated_data.pop("properties", None)
-        instance = super().update(instance, validated_data)
-        if properties is not None:
-            instance.properties.all().delete()
-            self._write_properties(instance, properties)
-        return instance
-
-    def _write_properties(self, instance, properties):
-        self.property_model.objects.bulk_create(
-            self.property_model(definition=instance, **p) for p in properties
-        )
+        raise NotImplementedError("The view writes through people.services.")
 
 
 class EventDefinitionSerializer(_WithProperties):
-    property_model = EventPropertyDefinition
-
     class Meta:
         model = EventDefinition
         fields = ["id", "name", "description", "is_contact", "properties", "created_at"]
@@ -159,8 +132,6 @@ class EventDefinitionSerializer(_WithProperties):
 
 
 class ContextDefinitionSerializer(_WithProperties):
-    property_model = ContextPropertyDefinition
-
     class Meta:
         model = ContextDefinition
         fields = ["id", "channel", "description", "properties"]

@@ -108,23 +108,35 @@ class AttributeDefinitionViewSet(viewsets.ModelViewSet):
         )
 
 
+class _SchemaViewSet(viewsets.ModelViewSet):
+    """Event definitions and context schemas: written with their properties by the schema services."""
+
+    pagination_class = None
+
+    def perform_create(self, serializer):
+        serializer.instance = services.schema_create(model=self.queryset.model, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.schema_update(
+            definition=serializer.instance, **serializer.validated_data
+        )
+
+
 class ChannelViewSet(viewsets.ModelViewSet):
     queryset = Channel.objects.all()
     serializer_class = serializers.ChannelSerializer
     pagination_class = None
 
 
-class EventDefinitionViewSet(viewsets.ModelViewSet):
+class EventDefinitionViewSet(_SchemaViewSet):
     queryset = EventDefinition.objects.prefetch_related("properties")
     serializer_class = serializers.EventDefinitionSerializer
     filterset_fields = ["is_contact"]
-    pagination_class = None
 
 
-class ContextDefinitionViewSet(viewsets.ModelViewSet):
+class ContextDefinitionViewSet(_SchemaViewSet):
     queryset = ContextDefinition.objects.prefetch_related("properties")
     serializer_class = serializers.ContextDefinitionSerializer
-    pagination_class = None
 
 
 class EventViewSet(viewsets.ReadOnlyModelViewSet):

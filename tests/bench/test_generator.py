@@ -3,7 +3,7 @@
 from datetime import date
 
 from bench import model
-from bench.generate import Spec, _chunk, event_count
+from bench.generate import Spec, event_count, generate
 from bench.sizes import Size
 from bench.stream import Streams
 
@@ -13,9 +13,8 @@ TINY = Size("T", 300, 3_000, 1, 200, 300, 100, 1, 10, 1, 100)
 def _generate(tmp_path, monkeypatch, seed=1):
     monkeypatch.setattr("bench.generate.DATA_ROOT", tmp_path)
     spec = Spec(TINY, seed, date(2026, 1, 1))
-    spec.directory.mkdir(parents=True)
-    _chunk(spec, 0)
-    return spec, spec.directory
+    assert spec.chunks == 1
+    return spec, generate(spec, processes=1, log=lambda message: None)
 
 
 def test_generator_is_deterministic(tmp_path, monkeypatch):

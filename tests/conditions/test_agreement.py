@@ -91,6 +91,7 @@ tree_strategy = st.recursive(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(people=people_strategy, data=st.lists(tree_strategy, min_size=3, max_size=3))

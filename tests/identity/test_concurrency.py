@@ -1,6 +1,7 @@
 """Real threads against PostgreSQL: one profile per new person, merges that never deadlock."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -10,10 +11,15 @@ from identity.policy import Policy
 from identity.services import ingest_batch
 from people.models import Event, Person
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+THREAD_SECONDS = 60
 
 
 def run_threads(target, args_list):
+    """Run ``target(*args)`` for each ``args`` in its own thread, all released at once; returns the
+    exceptions raised. Fails the test when a thread has not finished within ``THREAD_SECONDS``."""
     barrier = threading.Barrier(len(args_list))
     errors = []
 
@@ -26,11 +32,15 @@ def run_threads(target, args_list):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=args) for args in args_list]
+    threads = [threading.Thread(target=worker, args=args, daemon=True) for args in args_list]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + THREAD_SECONDS
     for thread in threads:
-        thread.join(60)
+        thread.join(max(0.0, deadline - time.monotonic()))
+    hung = [thread.name for thread in threads if thread.is_alive()]
+    if hung:  # a deadlock or a lost lock: fail here instead of passing on what finished
+        pytest.fail(f"{len(hung)} of {len(threads)} threads still running after {THREAD_SECONDS} s: {hung}")
     return errors
 
 
@@ -135,3 +145,15 @@ def test_an_unmerge_committed_while_a_batch_waits_for_its_lock_is_seen(make_sour
     assert event.person_id == merge.child_id
     child = Person.objects.get(pk=merge.child_id)
     assert child.merged_into_id is None and child.event_count == 2
+
+
+def test_a_hung_thread_fails_the_test_instead_of_passing(monkeypatch):
+    # given a time limit shorter than a thread's work
+    monkeypatch.setattr("tests.identity.test_concurrency.THREAD_SECONDS", 0.2)
+    release = threading.Event()
+    # when one of the threads never finishes within it
+    with pytest.raises(pytest.fail.Exception) as failed:
+        run_threads(lambda wait: release.wait(wait), [(0,), (5,)])
+    release.set()
+    # then the helper says so
+    assert "1 of 2 threads still running after 0.2 s" in str(failed.value)

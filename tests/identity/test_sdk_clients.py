@@ -12,7 +12,7 @@ from segment.analytics.client import Client as SegmentClient
 from identity.services import access_token_create
 from people.models import Event, Person, RejectedMessage
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]  # live server, real SDKs
 
 
 @pytest.fixture

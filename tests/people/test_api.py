@@ -227,3 +227,88 @@ def test_deleting_a_channel_in_use_is_a_409(api, make_source):
     response = api.delete(f"/api/channels/{source.channel_id}/")
     assert response.status_code == 409
     assert "Website" in response.json()["detail"]
+
+
+def test_a_contact_recorded_through_the_api_updates_computed_attributes(
+    api, make_person, make_channel, django_capture_on_commit_callbacks
+):
+    from computed import services as computed_services
+    from computed.selectors import person_values
+
+    # given an active score that takes a point off people never contacted
+    make_channel("sms")
+    person = make_person(first_name="Ann")
+    computed_services.activate(
+        computed_services.computed_attribute_create(
+            key="reach",
+            name="Reach",
+            kind="score",
+            definition={
+                "rules": [
+                    {"label": "Never", "condition": {"last_contacted": {"op": "unknown"}}, "points": -1}
+                ]
+            },
+        )
+    )
+    assert person_values(person_id=person.pk)["reach"]["value"] == -1
+    # when a contact is recorded through the API (and the transaction commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            f"/api/people/{person.uid}/contacts/", {"channel": "sms", "at": "2026-03-01T10:00:00Z"}
+        )
+    # then the computed value follows
+    assert response.status_code == 200, response.json()
+    assert person_values(person_id=person.pk)["reach"]["value"] == 0
+
+
+def test_contacts_in_one_transaction_enqueue_one_refresh(
+    make_person, make_channel, monkeypatch, django_capture_on_commit_callbacks
+):
+    from people import services
+
+    # given a change task that records its calls
+    calls = []
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda path, ids, reason, **kw: calls.append((ids, reason))
+    )
+    sms = make_channel("sms")
+    ann, bob = make_person(), make_person()
+    # when two contacts and an older, ignored one are recorded in one transaction that commits
+    with django_capture_on_commit_callbacks(execute=True):
+        services.contact_record(person=ann, channel=sms, at=timezone.now())
+        services.contact_record(person=bob, channel=None, at=timezone.now())
+        services.contact_record(person=bob, channel=None, at=timezone.now() - timedelta(days=9))
+    # then one task carries both people
+    assert calls == [(sorted([ann.pk, bob.pk]), "contact")]
+
+
+def test_updating_a_schema_replaces_its_properties(api, make_channel):
+    # given an event definition and a channel's context schema, each with one property
+    event = api.post(
+        "/api/event-definitions/",
+        {"name": "Signed Up", "properties": [{"key": "plan", "type": "text"}]},
+        format="json",
+    ).json()
+    web = make_channel("web")
+    context = api.post(
+        "/api/context-definitions/",
+        {"channel": web.pk, "properties": [{"key": "locale", "type": "text", "required": True}]},
+        format="json",
+    )
+    assert context.status_code == 201, context.json()
+    # when their properties are replaced, and the description alone changes later
+    changed = api.patch(
+        f"/api/event-definitions/{event['id']}/",
+        {"properties": [{"key": "seats", "type": "integer"}, {"key": "trial", "type": "boolean"}]},
+        format="json",
+    )
+    described = api.patch(
+        f"/api/context-definitions/{context.json()['id']}/", {"description": "App context"}, format="json"
+    )
+    # then the answers show the new schema, and a change without properties keeps them
+    assert [(p["key"], p["type"]) for p in changed.json()["properties"]] == [
+        ("seats", "integer"),
+        ("trial", "boolean"),
+    ]
+    assert described.json()["description"] == "App context"
+    assert [(p["key"], p["required"]) for p in described.json()["properties"]] == [("locale", True)]

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test starts Django in a subprocess (manage.py check)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
