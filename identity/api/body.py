@@ -7,6 +7,7 @@ import zlib
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from rest_framework.parsers import BaseParser
 
 from identity.limits import parse_json, text_problem
@@ -41,10 +42,17 @@ def _read_chunked(environ: dict, limit: int) -> bytes:
     """A ``Transfer-Encoding: chunked`` body (no Content-Length), at most ``limit`` + 1 bytes.
 
     Django reads no body without a Content-Length, so the WSGI input is read here. Servers that
-    decode the chunks themselves say so with ``wsgi.input_terminated`` (gunicorn); otherwise
-    (Django's development and test servers) the chunk framing is decoded here.
+    decode the chunks themselves say so with ``wsgi.input_terminated`` (gunicorn, waitress,
+    mod_wsgi). Django's development server hands on no body without a Content-Length: 411. A
+    server that passes the raw stream gets its chunk framing decoded here.
     """
     stream = environ["wsgi.input"]
+    if isinstance(stream, LimitedStream):
+        raise BodyError(
+            "length_required",
+            "This server (Django's development server) cannot read chunked bodies: send a Content-Length.",
+            status=411,
+        )
     if environ.get("wsgi.input_terminated"):
         parts, size = [], 0
         while size <= limit:

@@ -26,7 +26,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from identity.normalize import Message
-from identity.pipeline.prepare import drop_filtered, precheck, prepare
+from identity.pipeline.prepare import drop_filtered, precheck, prepare_messages
 from identity.pipeline.quarantine import reject, rejection_body, store_rejects
 from identity.pipeline.state import IngestResult, Part, Reject, Retry
 from identity.pipeline.stats import record_stats
@@ -125,7 +125,7 @@ def ingest_parts(
 
     checker = SchemaChecker.load(channel=source.channel, messages=parsed)
     policy = Policy.load()
-    prepared = prepare(parsed, checker, policy, result, rejects)
+    prepared = prepare_messages(parsed, checker, policy, result, rejects)
     prepared = drop_filtered(prepared, policy, result)
     in_batch_duplicates = result.duplicates
     if rejects and not prepared and not dedupe_keys:

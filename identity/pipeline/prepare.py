@@ -3,7 +3,7 @@
 1. ``precheck`` (no database): the limits of ``identity.limits`` (text, numbers, depth, size), then
    shape, types and times (``identity.normalize``) and userId/anonymousId. The queued accept path
    runs it inside the request.
-2. ``prepare``: event, context and trait checks against the channel's definitions
+2. ``prepare_messages``: event, context and trait checks against the channel's definitions
    (``identity.schemas``) and the identifiers normalised by their type's policy.
 3. ``drop_filtered``: messages carrying a suppressed identifier, or one a registered message filter
    blocks (``identity.extensions.blocked_identifiers``), are dropped: counted, never quarantined.
@@ -72,7 +72,7 @@ def precheck(
     return parsed, rejected
 
 
-def prepare(
+def prepare_messages(
     messages: list[Message],
     checker: SchemaChecker,
     policy: Policy,
