@@ -75,7 +75,7 @@ def bulk_update(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
             params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in concrete]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))}) "  # noqa: S608
+                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))}) "
                 f"AS v({', '.join(quote(n) for n in names)}) WHERE {table}.{quote(pk.column)} = v.id__",
                 params,
             )

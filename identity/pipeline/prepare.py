@@ -106,6 +106,17 @@ def _validate_writes(writes: list[AttributeWrite], checker: SchemaChecker) -> No
         validate_attribute_writes(writes, checker.attributes)
     except (AttributeValueError, UnknownAttributeError) as exc:
         raise Rejection("invalid_trait", exc.messages[0]) from exc
+    except (OverflowError, ValueError) as exc:  # e.g. a date-time whose offset takes it past year 9999
+        key = next((w.key for w in writes if not _castable(w, checker)), "?")
+        raise Rejection("invalid_trait", f"Trait '{key}' is out of range: {exc}.") from exc
+
+
+def _castable(write: AttributeWrite, checker: SchemaChecker) -> bool:
+    try:
+        validate_attribute_writes([write], checker.attributes)
+    except (OverflowError, ValueError):
+        return False
+    return True
 
 
 def identifiers(message: Message, policy: Policy) -> list[Ident]:
