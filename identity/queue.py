@@ -1,9 +1,9 @@
 """The durable fast accept path (``INGEST_MODE = "queued"``) and the worker that drains it.
 
-Accept (in the request): the checks that need no database (``pipeline.precheck``: size, shape,
-types, times, userId/anonymousId), then one transaction: the raw valid messages as one
-``InboundBatch`` row, the request's rejections in the quarantine, and a django-q2 task. The client
-gets ``200 {"success": true}`` once that commit is durable.
+Accept (in the request): the checks that need no database (``pipeline.precheck``: limits, size,
+shape, types, times, userId/anonymousId), then one transaction: the raw valid messages as one
+``InboundBatch`` row and the request's rejections in the quarantine; after its commit, a django-q2
+task. The client gets ``200 {"success": true}`` once that commit is durable.
 
 Drain (``identity.tasks.process_inbound``): claim pending rows (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so several workers share the queue), group them by source, run ``ingest_parts`` on up to
