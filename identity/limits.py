@@ -65,26 +65,37 @@ def check_text(value: str, label: str) -> None:
         raise Rejection("invalid_text", f"{label} {problem}.")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+
+
 def check_message(raw: Any, *, max_bytes: int | None = None) -> int:
     """Raise ``Rejection`` when ``raw`` holds anything out of limits; returns its JSON size in bytes.
 
-    One C-speed JSON encoding finds non-finite numbers, NUL and surrogates and measures the size;
-    only when it finds something does a walk name the path. Depth is a walk over containers only.
+    One C-speed JSON encoding finds non-finite numbers, NUL and surrogates and measures the size
+    (about what measuring the size alone costs); only when it finds something does a walk name the
+    path. Depth is walked only when the text holds more than ``MAX_DEPTH`` brackets.
     """
-    if _deeper_than(raw, MAX_DEPTH):
-        raise Rejection("too_deep", f"The message nests objects or arrays deeper than {MAX_DEPTH} levels.")
     try:
-        text = json.dumps(raw, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+        text = _ENCODER.encode(raw)
     except ValueError:
         _raise_for(raw)
         raise Rejection("invalid_number", "The message holds a number JSON cannot represent.") from None
+    except RecursionError:
+        raise Rejection(
+            "too_deep", f"The message nests objects or arrays deeper than {MAX_DEPTH} levels."
+        ) from None
+    if text.count("{") + text.count("[") > MAX_DEPTH and _deeper_than(raw, MAX_DEPTH):
+        raise Rejection("too_deep", f"The message nests objects or arrays deeper than {MAX_DEPTH} levels.")
     if "\\u0000" in text:  # json escapes NUL; a literal backslash-u0000 in a string is a false alarm
         _raise_for(raw)
-    try:
-        size = len(text.encode())
-    except UnicodeEncodeError:
-        _raise_for(raw)
-        raise Rejection("invalid_text", "The message holds text that is not valid Unicode.") from None
+    if text.isascii():
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode())
+        except UnicodeEncodeError:
+            _raise_for(raw)
+            raise Rejection("invalid_text", "The message holds text that is not valid Unicode.") from None
     if max_bytes is not None and size > max_bytes:
         raise Rejection("message_too_large", f"The message is larger than {max_bytes} bytes.")
     return size
