@@ -4,13 +4,21 @@ One batch is one user: its ``user_identities`` become the identifiers of every m
 batch (customer_id/customerid → user_id, email, mobile_number → phone, the rest as identifier
 types of the same name), ``user_attributes``/``deleted_user_attributes`` become an identify, and
 each event becomes a track or screen message.
+
+A problem with the batch as a whole (``validate_batch``) rejects that batch; a problem with one event
+(``data`` that is not an object, a time out of range, a value out of ``identity.limits``) becomes a
+message the pipeline rejects alone. ``dedupe_key`` makes retries of a stored batch harmless.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
+from identity.limits import text_problem
 from identity.normalize import Rejection
 
 ENVIRONMENTS = {"development", "production"}
@@ -54,10 +62,29 @@ COMMERCE_NAMES = {
 }
 
 
+MAX_REQUEST_ID = 100
+
+
 def _iso(ms: Any) -> str | None:
+    """Unix milliseconds as ISO-8601; a value no date can hold stays visible (the message is rejected)."""
     if isinstance(ms, bool) or not isinstance(ms, (int, float)):
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return f"timestamp_unixtime_ms {ms!r} (out of range)"
+
+
+def _id_value(value: Any) -> Any:
+    """An identity as text; a non-finite number is kept as is so the message is rejected for it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    return str(value)
+
+
+def _object_or_bad(value: Any) -> Any:
+    """``{}`` for null, the object itself, or the bad value (the normaliser rejects its message)."""
+    return {} if value is None else value
 
 
 def _attribute_key(key: str) -> str:
@@ -68,7 +95,7 @@ def validate_batch(batch: Any) -> None:
     """Batch-level problems fail the request with 400 (mParticle's contract)."""
     if not isinstance(batch, dict):
         raise Rejection("BAD_REQUEST", "A batch must be a JSON object.")
-    if batch.get("environment") not in ENVIRONMENTS:
+    if not isinstance(batch.get("environment"), str) or batch["environment"] not in ENVIRONMENTS:
         raise Rejection(
             "BAD_REQUEST", 'Required field "environment" is missing or not development/production.'
         )
@@ -83,6 +110,31 @@ def validate_batch(batch: Any) -> None:
             raise Rejection(
                 "BAD_REQUEST", f'Required event field "event_type" is missing or empty (event {index}).'
             )
+    request_id = batch.get("source_request_id")
+    if request_id is not None and (
+        isinstance(request_id, bool)
+        or not isinstance(request_id, (str, int))
+        or len(str(request_id)) > MAX_REQUEST_ID
+        or text_problem(str(request_id))
+    ):
+        raise Rejection(
+            "BAD_REQUEST",
+            f'Field "source_request_id" must be a string of at most {MAX_REQUEST_ID} characters '
+            "without NUL characters or lone surrogates.",
+        )
+
+
+def dedupe_key(batch: dict) -> str:
+    """The batch's key in the dedupe window: its ``source_request_id``, else a hash of its content
+    (a retried batch is the same JSON), so a client's retries never store a batch twice."""
+    request_id = batch.get("source_request_id")
+    if request_id not in (None, ""):
+        return f"mparticle-request:{request_id}"
+    try:
+        canonical = json.dumps(batch, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    except RecursionError:
+        raise Rejection("too_deep", "The batch nests objects or arrays too deeply.") from None
+    return "mparticle-batch:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def batch_to_messages(batch: dict) -> list[dict]:
@@ -95,11 +147,11 @@ def batch_to_messages(batch: dict) -> list[dict]:
             continue
         target = IDENTITY_TYPES.get(key, key)
         if target == "user_id":
-            user_id = user_id or str(value)
+            user_id = user_id or _id_value(value)
         elif target == "email":
-            email = str(value)
+            email = _id_value(value)
         else:
-            external.append({"type": target, "id": str(value), "collection": "users"})
+            external.append({"type": target, "id": _id_value(value), "collection": "users"})
     device = {}
     info = batch.get("device_info") or {}
     for key, (platform, field) in DEVICE_IDS.items():
@@ -143,28 +195,34 @@ def batch_to_messages(batch: dict) -> list[dict]:
             }
         )
     for event in batch.get("events") or []:
-        data = event.get("data") or {}
+        data = _object_or_bad(event.get("data"))
         event_type = event.get("event_type")
+        if not isinstance(data, dict):
+            # Kept as the properties: the pipeline rejects this message alone ("must be an object").
+            messages.append({**base, "type": "track", "event": str(event_type), "properties": data})
+            continue
         message: dict[str, Any] = {
             **base,
             "timestamp": _iso(data.get("timestamp_unixtime_ms")),
             "messageId": data.get("source_message_id"),
         }
         if event_type == "custom_event":
+            attributes = _object_or_bad(data.get("custom_attributes"))
+            if isinstance(attributes, dict):
+                attributes = {**attributes, "custom_event_type": data.get("custom_event_type")}
             message.update(
-                type="track",
-                event=data.get("event_name") or "Custom Event",
-                properties={
-                    **(data.get("custom_attributes") or {}),
-                    "custom_event_type": data.get("custom_event_type"),
-                },
+                type="track", event=data.get("event_name") or "Custom Event", properties=attributes
             )
         elif event_type == "screen_view":
             message.update(
-                type="screen", name=data.get("screen_name"), properties=data.get("custom_attributes") or {}
+                type="screen",
+                name=data.get("screen_name"),
+                properties=_object_or_bad(data.get("custom_attributes")),
             )
         elif event_type == "commerce_event":
-            action = (data.get("product_action") or {}).get("action")
+            product_action = data.get("product_action")
+            action = product_action.get("action") if isinstance(product_action, dict) else None
+            action = action if isinstance(action, str) else None
             properties = {
                 k: v for k, v in data.items() if k not in ("timestamp_unixtime_ms", "source_message_id")
             }

@@ -15,20 +15,15 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from identity.limits import Rejection, check_time
+
+__all__ = ["Rejection", "Message", "normalize_message", "parse_time", "parse_time_lenient"]
+
 MESSAGE_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 SHORT_TYPES = {t[0]: t for t in MESSAGE_TYPES}
 MAX_MESSAGE_ID = 128
 MAX_EVENT_NAME = 200
 MAX_IDENTIFIER = 255
-
-
-class Rejection(Exception):
-    """One message is not accepted: ``code`` (snake_case) and a human reason."""
-
-    def __init__(self, code: str, reason: str):
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass
@@ -73,7 +68,7 @@ def parse_time(value: Any, field_name: str) -> datetime | None:
         raise Rejection("invalid_timestamp", f"'{field_name}' is not an ISO-8601 date-time: {value!r}.")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return check_time(parsed, field_name)
 
 
 def parse_time_lenient(value: Any) -> datetime | None:
@@ -210,7 +205,8 @@ def normalize_message(
     )
     sent_at = parse_time(raw.get("sentAt"), "sentAt") or batch_sent_at
     if original is not None and sent_at is not None:
-        timestamp = received_at - (sent_at - original)
+        # Both in range: the difference is at most a few centuries, so this never overflows.
+        timestamp = check_time(received_at - (sent_at - original), "timestamp corrected for clock skew")
     else:
         timestamp = original or received_at
 

@@ -1,15 +1,19 @@
 """The durable fast accept path (``INGEST_MODE = "queued"``) and the worker that drains it.
 
-Accept (in the request): the checks that need no database (``pipeline.precheck``: size, shape,
-types, times, userId/anonymousId), then one transaction: the raw valid messages as one
-``InboundBatch`` row, the request's rejections in the quarantine, and a django-q2 task. The client
-gets ``200 {"success": true}`` once that commit is durable.
+Accept (in the request): the checks that need no database (``pipeline.precheck``: limits, size,
+shape, types, times, userId/anonymousId), then one transaction: the raw valid messages as one
+``InboundBatch`` row and the request's rejections in the quarantine; after its commit, a django-q2
+task. The client gets ``200 {"success": true}`` once that commit is durable.
 
 Drain (``identity.tasks.process_inbound``): claim pending rows (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so several workers share the queue), group them by source, run ``ingest_parts`` on up to
-``INGEST_QUEUE_BATCH_MESSAGES`` messages at once and delete the rows in the same transaction. A
-failing group is retried row by row; a row that still fails is marked *failed* with its error and
-stays visible in the admin (action *Retry*). A replay is harmless: messageIds are deduplicated.
+``INGEST_QUEUE_BATCH_MESSAGES`` messages at once and delete the rows in the same transaction.
+An acknowledged valid message is never lost: a failing group is retried row by row, and a row that
+still fails message by message, each in its own savepoint. A message that fails alone (a poison
+message) goes to the quarantine with code ``processing_failed`` and its error; its neighbours are
+stored. Only a database that cannot be reached (``OperationalError``/``InterfaceError``: nothing is
+wrong with the data) leaves the row *failed* with its error, visible in the admin (action *Retry*).
+A replay is harmless: messageIds are deduplicated.
 """
 
 from __future__ import annotations
@@ -22,13 +26,21 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from identity.limits import check_value
 from identity.models import InboundBatch
-from identity.normalize import Rejection
-from identity.pipeline import Part, _storable, ingest_parts, precheck
-from people.models import RejectedMessage, Source
+from identity.pipeline import (
+    Part,
+    Reject,
+    ingest_parts,
+    precheck,
+    record_stats,
+    rejection_body,
+    store_rejects,
+)
+from people.models import Source
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +75,27 @@ def accept(
     path_type: str | None = None,
     body_bytes: int | None = None,
 ) -> list[dict]:
-    """Store a request's messages for processing; returns the rejections found without a database."""
+    """Store a request's messages for processing; returns the rejections found without a database.
+
+    Raises ``Rejection`` when a batch-level field (context, integrations) is out of limits: the
+    body is unusable as a whole and nothing is stored.
+    """
+    if context:
+        check_value(context, "The batch context")
+    if integrations:
+        check_value(integrations, "The batch integrations")
     part = Part(messages, received_at, sent_at, context, integrations, path_type, body_bytes)
     valid, rejected = precheck(part)
     valid_at = {message.index for message in valid}
     keep = [raw for index, raw in enumerate(messages) if index in valid_at]
-    body = [_rejection_body(index, raw, rejection) for index, raw, rejection in rejected]
     with transaction.atomic():
-        if rejected:
-            RejectedMessage.objects.bulk_create(
-                [_rejected_row(source, received_at, raw, rejection) for _, raw, rejection in rejected]
-            )
+        store_rejects(
+            source,
+            [
+                Reject(index, raw, rejection.code, rejection.reason, received_at)
+                for index, raw, rejection in rejected
+            ],
+        )
         if keep:
             InboundBatch.objects.create(
                 source=source,
@@ -86,10 +108,12 @@ def accept(
                 messages=keep,
                 count=len(keep),
             )
-            _kick()
+            transaction.on_commit(_kick)
     if rejected:
-        _count_rejected(source, len(rejected), received_at)
-    return body
+        record_stats(source=source, counts={"rejected": len(rejected)}, received_at=received_at)
+    return [
+        rejection_body(index, raw, rejection.code, rejection.reason) for index, raw, rejection in rejected
+    ]
 
 
 def _kick() -> None:
@@ -104,38 +128,6 @@ def _kick() -> None:
                 return
             _last_enqueue = now
     async_task(TASK, task_name="identity: process inbound batches", save=False)
-
-
-def _rejection_body(index: int, raw: Any, rejection: Rejection) -> dict:
-    message_id = raw.get("messageId") if isinstance(raw, dict) else None
-    return {
-        "index": index,
-        "messageId": message_id if isinstance(message_id, str) else None,
-        "code": rejection.code,
-        "message": rejection.reason,
-    }
-
-
-def _rejected_row(source: Source, received_at: datetime, raw: Any, rejection: Rejection) -> RejectedMessage:
-    message_id = raw.get("messageId") if isinstance(raw, dict) else None
-    message_type = raw.get("type") if isinstance(raw, dict) else None
-    return RejectedMessage(
-        source=source,
-        received_at=received_at,
-        reason_code=rejection.code,
-        reason=rejection.reason,
-        message_id=str(message_id)[:128] if isinstance(message_id, (str, int)) else "",
-        message_type=str(message_type)[:32] if isinstance(message_type, str) else "",
-        payload=_storable(raw),
-    )
-
-
-def _count_rejected(source: Source, n: int, received_at: datetime) -> None:
-    from identity.pipeline import IngestResult, _after_commit_bookkeeping
-
-    result = IngestResult()
-    result.rejected = [{}] * n
-    _after_commit_bookkeeping(source, [], result, received_at)
 
 
 # --- the worker ---------------------------------------------------------------------------------
@@ -200,16 +192,16 @@ def drain_once(*, max_messages: int = 1000, ids: list[int] | None = None) -> int
             try:
                 _process(group)
                 succeeded += [row.pk for row in group]
+                continue
             except Exception:
-                if len(group) == 1:
-                    failed[group[0].pk] = traceback.format_exc()[-4000:]
-                    continue
-                for row in group:  # isolate the failing request
-                    try:
-                        _process([row])
-                        succeeded.append(row.pk)
-                    except Exception:
-                        failed[row.pk] = traceback.format_exc()[-4000:]
+                logger.warning("inbound batches %s failed together; isolating", [row.pk for row in group])
+            for row in group:  # isolate the failing request, then the failing message
+                try:
+                    if len(group) == 1 or not _succeeds(row):
+                        _process_one_by_one(row)
+                    succeeded.append(row.pk)
+                except _UNREACHABLE:
+                    failed[row.pk] = traceback.format_exc()[-4000:]
         if succeeded:
             InboundBatch.objects.filter(pk__in=succeeded).delete()
         now = timezone.now()
@@ -240,6 +232,48 @@ def _process(group: list[InboundBatch]) -> None:
     ]
     with transaction.atomic():
         ingest_parts(source=group[0].source, parts=parts)
+
+
+# Errors that say nothing about the data: the row waits for a retry instead of its messages being quarantined.
+_UNREACHABLE = (OperationalError, InterfaceError)
+
+
+def _succeeds(row: InboundBatch) -> bool:
+    try:
+        _process([row])
+    except _UNREACHABLE:
+        raise
+    except Exception:
+        logger.warning("inbound batch %s failed alone; processing its messages one by one", row.pk)
+        return False
+    return True
+
+
+def _process_one_by_one(row: InboundBatch) -> None:
+    """Each message of ``row`` alone, in its own savepoint; one that fails is quarantined with its error."""
+    poison: list[Reject] = []
+    for index, raw in enumerate(row.messages):
+        part = Part(
+            messages=[raw],
+            received_at=row.received_at,
+            sent_at=row.sent_at,
+            context=row.context,
+            integrations=row.integrations,
+            path_type=row.path_type or None,
+            body_bytes=row.body_bytes or None,
+        )
+        try:
+            with transaction.atomic():
+                ingest_parts(source=row.source, parts=[part])
+        except _UNREACHABLE:
+            raise
+        except Exception as exc:
+            logger.exception("inbound batch %s: message %s failed alone; quarantined", row.pk, index)
+            reason = f"The message could not be processed: {exc.__class__.__name__}: {exc}"[:2000]
+            poison.append(Reject(index, raw, "processing_failed", reason, row.received_at))
+    if poison:
+        store_rejects(row.source, poison)
+        record_stats(source=row.source, counts={"rejected": len(poison)}, received_at=row.received_at)
 
 
 def retry(batches) -> int:

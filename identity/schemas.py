@@ -187,6 +187,8 @@ class SchemaChecker:
             return cast_value(spec.key, spec.type, value)
         except ValidationError as exc:
             raise Rejection(code, f"{label}: {exc.messages[0]}") from exc
+        except (OverflowError, ValueError) as exc:  # e.g. a date-time whose offset passes year 9999
+            raise Rejection(code, f"{label} is out of range: {exc}.") from exc
 
     # --- traits -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from identity.limits import check_message
 from identity.merging import merge_preview, merge_undo, people_merge_manual, person_merge
 from identity.models import AccessToken, IdentifierType, Identity, SuppressedIdentifier
 from identity.normalize import Rejection, normalize_message
@@ -150,6 +151,7 @@ def ingest_dry_run(*, source: Source, message: dict) -> DryRun:
     """What ingesting one message would do to identities (nothing is written)."""
     now = timezone.now()
     try:
+        check_message(message)
         parsed = normalize_message(message, index=0, received_at=now)
     except Rejection as rejection:
         return DryRun("reject", error=rejection.reason)

@@ -93,7 +93,7 @@ def _delete_linked(entry: personal_data.PersonalData, field: str, values: list, 
         table = connection.ops.quote_name(model._meta.db_table)
         column = connection.ops.quote_name(model._meta.get_field(field).column)
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [list(values)])  # noqa: S608
+            cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [list(values)])
             n = cursor.rowcount
     else:
         n = 0
@@ -131,7 +131,7 @@ def delete_in_batches(model: type[models.Model], queryset: models.QuerySet, ctx:
                 table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        f"DELETE FROM {table} WHERE {pk} IN ({inner}) RETURNING {returning}",  # noqa: S608
+                        f"DELETE FROM {table} WHERE {pk} IN ({inner}) RETURNING {returning}",
                         params,
                     )
                     rows = cursor.fetchall()

@@ -1,13 +1,16 @@
-"""Reading tracking request bodies: any Content-Type, gzip or deflate, bounded decompression."""
+"""Reading tracking request bodies: any Content-Type, gzip or deflate, bounded decompression, chunked
+transfer encoding, and JSON parsed without unbounded recursion (``identity.limits.parse_json``)."""
 
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from rest_framework.parsers import BaseParser
+
+from identity.limits import parse_json, text_problem
 
 
 class BodyError(Exception):
@@ -35,6 +38,53 @@ def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
     return out
 
 
+def _read_chunked(environ: dict, limit: int) -> bytes:
+    """A ``Transfer-Encoding: chunked`` body (no Content-Length), at most ``limit`` + 1 bytes.
+
+    Django reads no body without a Content-Length, so the WSGI input is read here. Servers that
+    decode the chunks themselves say so with ``wsgi.input_terminated`` (gunicorn, waitress,
+    mod_wsgi). Django's development server hands on no body without a Content-Length: 411. A
+    server that passes the raw stream gets its chunk framing decoded here.
+    """
+    stream = environ["wsgi.input"]
+    if isinstance(stream, LimitedStream):
+        raise BodyError(
+            "length_required",
+            "This server (Django's development server) cannot read chunked bodies: send a Content-Length.",
+            status=411,
+        )
+    if environ.get("wsgi.input_terminated"):
+        parts, size = [], 0
+        while size <= limit:
+            part = stream.read(min(65536, limit + 1 - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+        return b"".join(parts)
+    parts, size = [], 0
+    while True:
+        line = stream.readline(1024)
+        try:
+            chunk = int(line.split(b";", 1)[0].strip() or b"x", 16)
+        except ValueError:
+            raise BodyError("invalid_encoding", "The chunked body is malformed.") from None
+        if chunk == 0:
+            while stream.readline(1024).strip():  # trailers, up to the blank line
+                pass
+            return b"".join(parts)
+        if size + chunk > limit:
+            raise BodyError(
+                "payload_too_large", f"The body is larger than {limit} bytes; nothing was stored."
+            )
+        data = stream.read(chunk)
+        if len(data) < chunk:
+            raise BodyError("invalid_encoding", "The chunked body is truncated.")
+        stream.readline(1024)  # the CRLF after the chunk
+        parts.append(data)
+        size += chunk
+
+
 def read_body(request) -> tuple[Any, int]:
     """The parsed JSON body and its decompressed size; cached on the request.
 
@@ -49,7 +99,10 @@ def read_body(request) -> tuple[Any, int]:
     length = django_request.META.get("CONTENT_LENGTH") or ""
     if length.isdigit() and int(length) > limit:
         raise BodyError("payload_too_large", f"The body is larger than {limit} bytes; nothing was stored.")
-    data = django_request.read(limit + 1)
+    if not length and "chunked" in django_request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        data = _read_chunked(django_request.META, limit)
+    else:
+        data = django_request.read(limit + 1)
     if len(data) > limit:
         raise BodyError("payload_too_large", f"The body is larger than {limit} bytes; nothing was stored.")
     encoding = (django_request.META.get("HTTP_CONTENT_ENCODING") or "").strip().lower()
@@ -62,9 +115,12 @@ def read_body(request) -> tuple[Any, int]:
     if not data.strip():
         raise BodyError("invalid_json", "The body is empty.")
     try:
-        parsed = json.loads(data)
+        parsed = parse_json(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BodyError("invalid_json", f"The body is not valid JSON: {exc}.") from exc
+    write_key = parsed.get("writeKey") if isinstance(parsed, dict) else None
+    if isinstance(write_key, str) and text_problem(write_key):
+        raise BodyError("invalid_write_key", f"The writeKey {text_problem(write_key)}.", status=401)
     django_request._attune_body = (parsed, len(data))
     return parsed, len(data)
 

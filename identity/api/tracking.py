@@ -1,8 +1,9 @@
 """Segment/RudderStack tracking endpoints (``/v1/...``) and the mParticle Events API (``/v2/...``).
 
-Vendor contracts (client-contracts.md §1, §2): success is exactly ``200 {"success": true}`` on
-``/v1`` (rejected messages listed in the body), errors are ``{"code", "message"}`` so every SDK
-either drops or retries correctly; mParticle answers 202, 400 ``{"errors": [...]}``, 401/403.
+Vendor contracts (docs/ingestion.md): success is exactly ``200 {"success": true}`` on ``/v1``
+(rejected messages listed in the body), errors are ``{"code", "message"}`` so every SDK either drops
+or retries correctly; mParticle answers 202, 400 ``{"errors": [...]}``, 401/403. A bad message is
+rejected alone; a 400 means the body as a whole was unusable and nothing was stored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from identity import mparticle, queue
 from identity.api.auth import HasSource, KeySecretAuthentication, WriteKeyAuthentication
 from identity.api.body import AnyContentParser, BodyError, read_body
 from identity.api.ratelimit import with_retry_after
+from identity.limits import check_value
 from identity.normalize import Rejection, parse_time_lenient
 from identity.services import ingest_batch
 
@@ -105,6 +107,13 @@ def _ingest(request, messages, *, batch: dict | None = None, path_type: str | No
     batch = batch or {}
     context = batch.get("context") if isinstance(batch.get("context"), dict) else None
     integrations = batch.get("integrations") if isinstance(batch.get("integrations"), dict) else None
+    try:  # batch-level fields apply to every message: out of limits, the body is unusable
+        if context:
+            check_value(context, "The batch context")
+        if integrations:
+            check_value(integrations, "The batch integrations")
+    except Rejection as rejection:
+        raise BodyError(rejection.code, rejection.reason) from None
     kwargs = {
         "source": request.auth,
         "messages": messages,
@@ -216,7 +225,14 @@ MPErrors = inline_serializer(
     },
 )
 MP_RESPONSES = {
-    202: OpenApiResponse(description="Accepted."),
+    202: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description=(
+            "Accepted. When a batch of /v2/bulkevents or an event was rejected, the body says which: "
+            '{"batches": [{"index", "status": "accepted"|"rejected", "code", "message", "rejected": [...]}]} '
+            '(/v2/events: {"rejected": [...]}).'
+        ),
+    ),
     400: MPErrors,
     401: OpenApiResponse(MPErrors, description="Authorization header missing."),
     403: OpenApiResponse(MPErrors, description="Invalid key or secret."),
@@ -266,17 +282,42 @@ class MParticleView(APIView):
             batches = payload
         else:
             batches = [payload]
-        for batch in batches:
-            mparticle.validate_batch(batch)
         received_at = timezone.now()
-        for batch in batches:
-            request_id = batch.get("source_request_id")
-            ingest_batch(
-                source=request.auth,
-                messages=mparticle.batch_to_messages(batch),
-                received_at=received_at,
-                body_bytes=size,
-                require_user_or_anonymous_id=False,
-                dedupe_keys=[f"mparticle-request:{request_id}"] if request_id else [],
+        outcomes = [
+            self._ingest_one(request, index, batch, received_at, size) for index, batch in enumerate(batches)
+        ]
+        failed = [outcome for outcome in outcomes if outcome["status"] == "rejected"]
+        if not self.bulk and failed:
+            return Response(
+                {"errors": [{"code": failed[0]["code"], "message": failed[0]["message"]}]}, status=400
+            )
+        if failed and len(failed) == len(outcomes):
+            errors = [{"code": o["code"], "message": f"batch {o['index']}: {o['message']}"} for o in failed]
+            return Response({"errors": errors, "batches": outcomes}, status=400)
+        if failed or any("rejected" in outcome for outcome in outcomes):
+            return Response(
+                {"batches": outcomes} if self.bulk else {"rejected": outcomes[0]["rejected"]}, status=202
             )
         return Response(status=202)
+
+    @staticmethod
+    def _ingest_one(request, index: int, batch, received_at, size: int) -> dict:
+        """One batch, alone: rejected as a whole (not stored) or ingested (bad events quarantined)."""
+        try:
+            mparticle.validate_batch(batch)
+            messages = mparticle.batch_to_messages(batch)
+            key = mparticle.dedupe_key(batch)
+        except Rejection as rejection:
+            return {"index": index, "status": "rejected", "code": rejection.code, "message": rejection.reason}
+        result = ingest_batch(
+            source=request.auth,
+            messages=messages,
+            received_at=received_at,
+            body_bytes=size,
+            require_user_or_anonymous_id=False,
+            dedupe_keys=[key],
+        )
+        outcome: dict = {"index": index, "status": "accepted"}
+        if result.rejected:
+            outcome["rejected"] = result.rejected
+        return outcome
