@@ -47,11 +47,11 @@ def person(source):
         ("/user_id:u1/traits?x%00=1", "Query parameter 'x' contains a NUL character."),
         (
             "/user_id:u1/events?start=9999-12-31T23:00:00-23:00",
-            "'start' is out of range (years 1 to 9999 in UTC).",
+            "'start' is out of the supported range (1900-01-01 to 2200-01-01 UTC).",
         ),
         (
             "/user_id:u1/events?end=0001-01-01T00:00:00%2B23:00",
-            "'end' is out of range (years 1 to 9999 in UTC).",
+            "'end' is out of the supported range (1900-01-01 to 2200-01-01 UTC).",
         ),
         ("/user_id:u1/events?start=99999-01-01T00:00:00Z", None),
         (f"/user_id:u1/events?next={b64('9999-12-31T23:00:00-23:00|1')}", "Invalid 'next' cursor."),

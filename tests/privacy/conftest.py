@@ -106,35 +106,9 @@ def filters_wired(source) -> bool:
 
 
 @pytest.fixture
-def wired_filters(source, monkeypatch):
-    """Skip unless ingestion calls the message filters (remove the skip once the ingest helper's
-    branch is merged: then it never skips)."""
-    if not filters_wired(source):
-        pytest.skip("ingestion does not call identity.extensions.blocked_identifiers yet (ingest branch)")
+def wired_filters(source):
+    """Ingestion calls the registered message filters (asserted: these tests cannot pass without it)."""
+    assert filters_wired(source), "ingestion must call identity.extensions.blocked_identifiers"
 
 
-@pytest.fixture
-def filters_in_ingestion(source, monkeypatch):
-    """Ingestion applying the registered message filters. On a branch where the pipeline does not call
-    them yet, a stand-in does what the ingest helper's wiring does (drop the message, count it); the
-    lead removes the stand-in after merging (then ``filters_wired`` is true and nothing is patched)."""
-    if filters_wired(source):
-        return
-    from identity import pipeline
-
-    original = pipeline._drop_suppressed
-
-    def drop_filtered(prepared, policy, result):
-        kept = original(prepared, policy, result)
-        blocked = extensions.blocked_identifiers({ident for item in kept for ident in item.idents})
-        if not blocked:
-            return kept
-        out = []
-        for item in kept:
-            if any(ident in blocked for ident in item.idents):
-                result.suppressed += 1
-            else:
-                out.append(item)
-        return out
-
-    monkeypatch.setattr(pipeline, "_drop_suppressed", drop_filtered)
+filters_in_ingestion = wired_filters

@@ -1,8 +1,5 @@
 """Replays over HTTP after an erasure: an SDK's retry queue (/v1/batch) and mParticle bulk history
-(/v2/bulkevents) are answered as usual and create nobody.
-
-These run with ``filters_in_ingestion``: on a branch where the pipeline does not call the registered
-message filters yet, a stand-in does; once the ingest helper's wiring is merged it is the real path."""
+(/v2/bulkevents) are answered as usual and create nobody."""
 
 from __future__ import annotations
 
