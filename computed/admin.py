@@ -24,12 +24,13 @@ from unfold.widgets import (
 
 from computed import selectors, services
 from computed.aggregates import FUNCTIONS, PERIOD_TYPES
-from computed.api.parsers import loads
 from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
 from computed.plans import build_plan
+from config.api.parsers import loads
 from people.conditions.attributes import all_attributes
 from people.models import Person
+from people.services import copy_field_values
 
 State = ComputedAttribute.State
 
@@ -314,7 +315,7 @@ class ComputedAttributeAdmin(ModelAdmin):
                 kind=form.cleaned_data["kind"], created_by=request.user, **fields
             )
         obj.pk = saved.pk
-        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+        copy_field_values(saved, into=obj)
 
     def _post_clean_errors(self, form, exc: ValidationError) -> None:
         for field, errors in (

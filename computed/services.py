@@ -30,7 +30,7 @@ from computed.models import ComputedAttribute, ComputedValue
 from computed.plans import Plan, build_plan, plan_of
 from computed.selectors import check_definition, where_used
 from people import conditions
-from people.services import job_start
+from people.services import copy_field_values, job_start
 
 log = logging.getLogger(__name__)
 State = ComputedAttribute.State
@@ -89,7 +89,7 @@ def computed_attribute_update(*, attribute: ComputedAttribute, **fields) -> Comp
     locked.output_type = plan.output_type
     locked.save()
     _set_dependencies(locked, plan)
-    attribute.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    copy_field_values(locked, into=attribute)
     return locked
 
 
@@ -174,7 +174,7 @@ def computed_attribute_activate(*, attribute: ComputedAttribute, user=None):
     locked.job = job
     locked.activated_by = user
     locked.save(update_fields=["state", "job", "activated_by"])
-    attribute.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    copy_field_values(locked, into=attribute)
     return job
 
 

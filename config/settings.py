@@ -220,6 +220,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    # JSON nested deeper than Python's decoder can follow is a 400 with a reason, never a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -246,17 +252,19 @@ INGEST_QUEUE_BATCH_MESSAGES = int(os.environ.get("INGEST_QUEUE_BATCH_MESSAGES", 
 # messageId de-duplication window in hours (never below 48).
 INGEST_DEDUPE_HOURS = int(os.environ.get("INGEST_DEDUPE_HOURS", "72"))
 
+
 # Caches. "default" serves per-process read caches (dashboard figures); "ratelimit" holds the request
 # counters of the tracking, mParticle and Profile APIs: Redis when REDIS_URL is set (atomic counters
 # shared by every worker and host), else the process's own memory (each worker counts alone).
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "attune-default"},
-    "ratelimit": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "attune-ratelimit"}
-    ),
-}
+# With Redis, "default" is shared too: a service's cache version bump (people/caching.py) and the
+# dashboard figures then reach every process at once.
+def _cache(location: str) -> dict:
+    if REDIS_URL:
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": location}
+
+
+CACHES = {"default": _cache("attune-default"), "ratelimit": _cache("attune-ratelimit")}
 ATTUNE_RATE_LIMIT_CACHE = "ratelimit"
 # "<requests>/<seconds>" (or /second, /minute, /hour); "0" turns a limit off. Answered 429 with
 # Retry-After in each API's own error shape (docs/deployment.md).

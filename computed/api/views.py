@@ -10,7 +10,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from computed import selectors, services
-from computed.api.parsers import BoundedJSONParser
 from computed.api.serializers import (
     ActivationSerializer,
     ComputedAttributeCreateSerializer,
@@ -37,7 +36,6 @@ class ComputedAttributeViewSet(
         .order_by("-pk")
     )
     serializer_class = ComputedAttributeSerializer
-    parser_classes = [BoundedJSONParser]
     filterset_fields = ["state", "kind", "group", "key"]
     ordering_fields = ["id", "key"]
 
