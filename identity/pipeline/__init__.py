@@ -125,15 +125,18 @@ def ingest_parts(
 
     checker = SchemaChecker.load(channel=source.channel, messages=parsed)
     policy = Policy.load()
-    prepared = prepare_messages(parsed, checker, policy, result, rejects)
-    prepared = drop_filtered(prepared, policy, result)
+    candidates = prepare_messages(parsed, checker, policy, result, rejects)
     in_batch_duplicates = result.duplicates
-    if rejects and not prepared and not dedupe_keys:
+    if rejects and not candidates and not dedupe_keys:
         store_rejects(source, rejects)  # nothing to resolve: only quarantine
-    elif prepared or rejects:
+    elif candidates or rejects:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with transaction.atomic():
+                    # Suppressions and privacy tombstones are read inside the write transaction, on
+                    # every attempt: an erasure that committed its tombstones before this point is
+                    # never undone by a batch that was already on its way.
+                    prepared = drop_filtered(candidates, policy, result)
                     write_batch(
                         source=source,
                         prepared=prepared,
@@ -151,7 +154,8 @@ def ingest_parts(
                 if attempt == MAX_ATTEMPTS:
                     raise
                 logger.info("ingest batch retry %s after %s", attempt, exc.__class__.__name__)
-                result.accepted = result.dropped = 0
+                result.accepted = result.dropped = result.suppressed = 0
+                result.blocked.clear()
                 result.duplicates = in_batch_duplicates
                 result.person_ids.clear()
                 result.outcomes.clear()
