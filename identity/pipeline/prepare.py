@@ -5,8 +5,9 @@
    runs it inside the request.
 2. ``prepare_messages``: event, context and trait checks against the channel's definitions
    (``identity.schemas``) and the identifiers normalised by their type's policy.
-3. ``drop_filtered`` (inside the write transaction, on every attempt): messages carrying a suppressed identifier, or one a registered message filter
-   blocks (``identity.extensions.blocked_identifiers``), are dropped: counted, never quarantined.
+3. ``drop_filtered`` (inside the write transaction, on every attempt): messages carrying a
+   suppressed identifier, or one a registered message filter blocks
+   (``identity.extensions.blocked_identifiers``), are dropped: counted, never quarantined.
 """
 
 from __future__ import annotations
