@@ -33,11 +33,3 @@ def refresh(job: Job, progress: Progress) -> dict:
         "entered": result.entered,
         "exited": result.exited,
     }
-
-
-@register("audiences.export", label="Export audience members")
-def export(job: Job, progress: Progress) -> dict:
-    """params: audience_id, columns. Writes the CSV to storage and returns its download path."""
-    from audiences.export import export_to_storage
-
-    return export_to_storage(job, progress)
