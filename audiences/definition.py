@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Exists, OuterRef, Q
 
 from audiences import funnel as funnels
@@ -118,7 +119,10 @@ def members_sql(compiled: Compiled, *, now: datetime, tz: ZoneInfo, person_ids=N
 
         sql, params = funnels.person_ids_sql(compiled.funnel, now=now, tz=tz, person_ids=person_ids)
         people = people.filter(pk__in=RawSQL(sql, params))
-    return people.order_by().values("id").query.sql_with_params()
+    try:
+        return people.order_by().values("id").query.sql_with_params()
+    except EmptyResultSet:  # a condition that can match nobody (an empty OR)
+        return f"SELECT id FROM {Person._meta.db_table} WHERE 1 = 0", []
 
 
 def evaluate(compiled: Compiled, person: Person, *, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
