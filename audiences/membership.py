@@ -120,13 +120,14 @@ def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress
     compiled = definitions.compile_audience(audience)
     old, new = audience.version, audience.version + 1
     members_sql, params = definitions.members_sql(compiled, now=now, tz=organization_tz())
+    at = connection.ops.adapt_datetimefield_value(now)  # as the ORM stores it (SQLite: text)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {M} WHERE audience_id = %s AND version > %s", [audience_id, old])
         cursor.execute(
             f"INSERT INTO {M} (audience_id, version, person_id, entered_at) "
             f"SELECT %s, %s, m.id, COALESCE(o.entered_at, %s) FROM ({members_sql}) m "
             f"LEFT JOIN {M} o ON o.audience_id = %s AND o.version = %s AND o.person_id = m.id",
-            [audience_id, new, now, *params, audience_id, old],
+            [audience_id, new, at, *params, audience_id, old],
         )
         member_count = cursor.rowcount
         if progress is not None:
@@ -137,9 +138,9 @@ def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress
             f"AND NOT EXISTS (SELECT 1 FROM {M} b WHERE b.audience_id = %s AND b.version = %s "
             f"AND b.person_id = a.person_id)"
         )
-        cursor.execute(diff, [audience_id, "entered", now, new, audience_id, new, audience_id, old])
+        cursor.execute(diff, [audience_id, "entered", at, new, audience_id, new, audience_id, old])
         entered = cursor.rowcount
-        cursor.execute(diff, [audience_id, "exited", now, new, audience_id, old, audience_id, new])
+        cursor.execute(diff, [audience_id, "exited", at, new, audience_id, old, audience_id, new])
         exited = cursor.rowcount
         cursor.execute(f"DELETE FROM {M} WHERE audience_id = %s AND version <= %s", [audience_id, old])
     seconds = time.monotonic() - started
@@ -162,7 +163,7 @@ def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress
         seconds=seconds,
     )
     if entered or exited:
-        span = MembershipHistory.objects.filter(audience_id=audience_id, version=new, at=now).order_by("id")
+        span = MembershipHistory.objects.filter(audience_id=audience_id, version=new).order_by("id")
         first, last = span.values_list("id", flat=True).first(), span.values_list("id", flat=True).last()
         announce(audience_id, first, last)
     if progress is not None:
