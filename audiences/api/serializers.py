@@ -73,6 +73,9 @@ class AudienceCreateSerializer(serializers.Serializer):
 
 
 class AudienceUpdateSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64, required=False, help_text="Fixed: refused when different.")
+    type = serializers.CharField(required=False, help_text="Fixed: refused when different.")
+    include_anonymous = serializers.BooleanField(required=False, help_text="Fixed: refused when different.")
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     definition = serializers.JSONField(required=False, help_text=DEFINITION_HELP)
