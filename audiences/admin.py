@@ -43,14 +43,14 @@ class AudienceForm(forms.ModelForm):
 
     def __init__(self, *args, preview_url: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["definition"].widget.preview_url = preview_url
+        if "definition" in self.fields:
+            self.fields["definition"].widget.preview_url = preview_url
         if self.instance.pk:
             for name in ("key", "type", "include_anonymous"):
                 if name in self.fields:
                     self.fields[name].disabled = True
-        self.fields[
-            "include_anonymous"
-        ].help_text = "Also profiles known only by anonymous identifiers (fixed at creation)."
+        if "include_anonymous" in self.fields:
+            self.fields["include_anonymous"].help_text = "Also profiles known only by anonymous identifiers."
 
 
 def _messages(exc: ValidationError) -> str:
@@ -93,7 +93,7 @@ class AudienceAdmin(ModelAdmin):
         "activated_by",
     ]
     actions_detail = ["activate_one", "refresh_one", "duplicate_one", "disable_one", "export_one"]
-    change_form_after_template = "admin/audiences/audience_page.html"
+    change_form_outer_after_template = "admin/audiences/audience_page.html"
 
     def get_fieldsets(self, request, obj=None):
         definition = "definition" if obj is None or obj.is_editable else "definition_readonly"
@@ -134,7 +134,8 @@ class AudienceAdmin(ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and not obj.is_editable:
-            kwargs["fields"] = []
+            kwargs.update(form=forms.ModelForm, fields=[])
+            return super().get_form(request, obj, change, **kwargs)
         form_class = super().get_form(request, obj, change, **kwargs)
         preview_url = reverse("admin:audiences_audience_preview")
 
@@ -237,6 +238,8 @@ class AudienceAdmin(ModelAdmin):
 
     def save_model(self, request, obj: Audience, form, change):
         data = form.cleaned_data
+        if change and not obj.is_editable:
+            return  # nothing to save: only drafts are edited
         if change:
             saved = services.audience_update(
                 audience=obj,
@@ -256,6 +259,9 @@ class AudienceAdmin(ModelAdmin):
             )
         obj.pk = saved.pk
         obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+
+    def has_add_permission(self, request, obj=None):  # detail actions pass the object
+        return super().has_add_permission(request)
 
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)

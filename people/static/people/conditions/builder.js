@@ -292,8 +292,16 @@
     var dl = el("datalist", { id: listId });
     this.meta.events.forEach(function (e) { dl.appendChild(el("option", { value: e.name })); });
     box.appendChild(dl);
-    box.appendChild(input("text", data.event, function (v) { data.event = v; self.changed(false); },
-      { list: listId, placeholder: "event name", "data-cb": "event", onchange: function () { self.changed(true); } }));
+    var propsList = el("datalist", { id: "cb-props-" + Math.random().toString(36).slice(2) });
+    var fillProps = function () {
+      propsList.innerHTML = "";
+      ((self.eventByName(data.event) || {}).properties || []).forEach(function (p) { propsList.appendChild(el("option", { value: p.key })); });
+    };
+    fillProps();
+    box.appendChild(propsList);
+    // Typing the name only updates the property suggestions: no re-render, so focus moves on normally.
+    box.appendChild(input("text", data.event, function (v) { data.event = v; fillProps(); self.changed(false); },
+      { list: listId, placeholder: "event name", "data-cb": "event" }));
     if (!inFunnel) {
       var count = data.count || { op: "gte", value: 1 };
       data.count = count;
@@ -309,7 +317,7 @@
       box.appendChild(select([["", "any channel"]].concat(this.meta.channels.map(function (c) { return [c.key, c.name]; })),
         data.channel || "", function (v) { if (v) data.channel = v; else delete data.channel; self.changed(false); }, { "data-cb": "channel" }));
     }
-    box.appendChild(this.filters(data, inFunnel && stepIndex > 0));
+    box.appendChild(this.filters(data, inFunnel && stepIndex > 0, propsList.id));
     return box;
   };
 
@@ -338,20 +346,16 @@
     return box;
   };
 
-  Builder.prototype.filters = function (data, allowSameAs) {
+  Builder.prototype.filters = function (data, allowSameAs, listId) {
     var self = this;
     data.filters = data.filters || [];
     var box = el("div", { class: "cb-filters" });
     var ev = this.eventByName(data.event) || { properties: [] };
-    var listId = "cb-props-" + Math.random().toString(36).slice(2);
-    var dl = el("datalist", { id: listId });
-    ev.properties.forEach(function (p) { dl.appendChild(el("option", { value: p.key })); });
-    box.appendChild(dl);
     data.filters.forEach(function (f, i) {
       var row = el("div", { class: "cb-filter" });
       row.appendChild(el("span", { text: "where " }));
       row.appendChild(input("text", f.property, function (v) { f.property = v; self.changed(false); },
-        { list: listId, placeholder: "property", "data-cb": "property", onchange: function () { self.changed(true); } }));
+        { list: listId, placeholder: "property", "data-cb": "property" }));
       var prop = ev.properties.filter(function (p) { return p.key === f.property; })[0];
       var type = f.same_as !== undefined ? "same" : (prop ? prop.type : (typeof f.value === "number" ? "number" : typeof f.value === "boolean" ? "boolean" : "text"));
       if (type === "list" || type === "date" || type === "datetime") type = "text";
@@ -375,7 +379,8 @@
       box.appendChild(row);
     });
     box.appendChild(el("button", { type: "button", class: "cb-small", "data-cb": "add-filter", text: "+ property filter", onclick: function () {
-      data.filters.push({ property: (ev.properties[0] || {}).key || "", op: "equals", value: "" }); self.changed(true);
+      var props = (self.eventByName(data.event) || { properties: [] }).properties;
+      data.filters.push({ property: (props[0] || {}).key || "", op: "equals", value: "" }); self.changed(true);
     } }));
     return box;
   };
