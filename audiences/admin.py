@@ -85,7 +85,7 @@ class AudienceAdmin(ModelAdmin):
         "last_error",
         "last_error_at",
         "uses_list",
-        "used_by",
+        "where_used_list",
         "duplicated_from",
         "created_at",
         "created_by",
@@ -115,7 +115,7 @@ class AudienceAdmin(ModelAdmin):
                             "last_error",
                             "last_error_at",
                             "uses_list",
-                            "used_by",
+                            "where_used_list",
                             "duplicated_from",
                         ]
                     },
@@ -233,7 +233,7 @@ class AudienceAdmin(ModelAdmin):
         return ", ".join(obj.uses.values_list("key", flat=True)) or "—"
 
     @display(description="Used by (where used)")
-    def used_by(self, obj: Audience) -> str:
+    def where_used_list(self, obj: Audience) -> str:
         return "; ".join(services.where_used(obj)) or "nothing"
 
     def save_model(self, request, obj: Audience, form, change):
