@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -245,23 +246,86 @@ def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime
     return changes
 
 
-def _refresh_level(level: list[Audience], ids: list[int], versions: dict[int, int], *, now, tz) -> int:
+# The statement of a level depends on the people (their ids) and on ``now`` (window bounds) only; its
+# text is the same for every call with as many people. It is learned once per level, batch size and
+# day (date operands are fixed within a day) by compiling it twice, with sentinel ids and ``now``
+# shifted within the day, and classifying each parameter: constant, person id, or now + offset.
+SENTINEL_A, SENTINEL_B = 9_000_000_000_000, 9_100_000_000_000
+SHIFT = timedelta(minutes=7)
+CACHE_SIZE = 256
+MAX_LEARNED_BATCH = 64
+_programs: OrderedDict[tuple, tuple[str, list] | None] = OrderedDict()
+
+
+def _level_statement(level: list[Audience], ids: list[int], *, now, tz) -> tuple[str, list]:
     parts, params = [], []
     for audience in level:
         sql, p = definitions.members_sql(_compiled(audience), now=now, tz=tz, person_ids=ids)
         parts.append(f"SELECT %s AS audience_id, m.id AS person_id FROM ({sql}) m")
         params += [audience.pk, *p]
+    return " UNION ALL ".join(parts), params
+
+
+def _learn(level: list[Audience], n: int, *, now, tz) -> tuple[str, list] | None:
+    day = now.astimezone(tz).date()
+    shift = SHIFT if (now + SHIFT).astimezone(tz).date() == day else -SHIFT
+    sql_a, params_a = _level_statement(level, [SENTINEL_A + i for i in range(n)], now=now, tz=tz)
+    sql_b, params_b = _level_statement(level, [SENTINEL_B + i for i in range(n)], now=now + shift, tz=tz)
+    if sql_a != sql_b or len(params_a) != len(params_b):
+        return None
+    slots: list = []
+    for a, b in zip(params_a, params_b, strict=True):
+        if type(a) is int and SENTINEL_A <= a < SENTINEL_A + n and b == a - SENTINEL_A + SENTINEL_B:
+            slots.append(("p", a - SENTINEL_A))
+        elif type(a) is type(b) and a == b:
+            slots.append(("c", a))
+        elif isinstance(a, datetime) and isinstance(b, datetime) and b - a == shift:
+            slots.append(("t", a - now))
+        else:
+            return None
+    return sql_a, slots
+
+
+def _statement(level: list[Audience], ids: list[int], *, now, tz) -> tuple[str, list]:
+    n = len(ids)
+    if n > MAX_LEARNED_BATCH:
+        return _level_statement(level, ids, now=now, tz=tz)
+    key = (
+        connection.vendor,
+        connection.alias,
+        tuple((a.pk, json.dumps(a.definition, sort_keys=True)) for a in level),
+        n,
+        now.astimezone(tz).date(),
+        tz.key,
+    )
+    if key not in _programs:
+        _programs[key] = _learn(level, n, now=now, tz=tz)
+        while len(_programs) > CACHE_SIZE:
+            _programs.popitem(last=False)
+    program = _programs[key]
+    if program is None:
+        return _level_statement(level, ids, now=now, tz=tz)
+    sql, slots = program
+    params = [ids[v] if k == "p" else now + v if k == "t" else v for k, v in slots]
+    return sql, params
+
+
+def clear_cache() -> None:
+    _compiled_cache.clear()
+    _programs.clear()
+
+
+def _refresh_level(level: list[Audience], ids: list[int], versions: dict[int, int], *, now, tz) -> int:
+    sql, params = _statement(level, ids, now=now, tz=tz)
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
+        cursor.execute(sql, params)
         new = {(a, p) for a, p in cursor.fetchall()}
-    current = set()
-    for audience in level:
-        current |= {
-            (audience.pk, p)
-            for p in AudienceMembership.objects.filter(
-                audience_id=audience.pk, version=versions[audience.pk], person_id__in=ids
-            ).values_list("person_id", flat=True)
-        }
+    current = {
+        (a, p)
+        for a, p in AudienceMembership.objects.filter(
+            audience_id__in=[a.pk for a in level], person_id__in=ids, version=F("audience__version")
+        ).values_list("audience_id", "person_id")
+    }
     entered, exited = new - current, current - new
     if not entered and not exited:
         return 0

@@ -9,9 +9,9 @@ from identity.models import IdentifierType, Identity
 
 @pytest.fixture(autouse=True)
 def _fresh_compiled():
-    membership._compiled_cache.clear()
+    membership.clear_cache()
     yield
-    membership._compiled_cache.clear()
+    membership.clear_cache()
 
 
 @pytest.fixture
