@@ -9,6 +9,9 @@ JSON form (stored on audiences, scoring rules, action targeting)::
      "count": {"op": "gte", "value": 2},
      "window": {"type": "within", "value": 30, "unit": "days"}}
     {"last_contacted": {"op": "more_than", "value": 7, "channel": "email"}}
+    {"attribute": "loans", "op": "any",
+     "where": [{"field": "due_date", "op": "within_next_days", "value": 7}]}
+    {"attribute": "loans", "op": "count", "where": [], "count": {"op": "gte", "value": 2}}
 """
 
 from __future__ import annotations
@@ -74,10 +77,22 @@ class EventCondition:
 
 
 @dataclass(frozen=True)
+class ListCondition:
+    """A list attribute (a person's loans, policies, cart items): ``any``/``all``/``none`` of its items
+    match ``filters`` (on the items' fields), or ``count`` of the matching items compared to a number."""
+
+    key: str
+    quantifier: str  # any | all | none | count
+    filters: tuple[PropertyFilter, ...] = ()
+    count_op: str = "gte"
+    count: int = 1
+
+
+@dataclass(frozen=True)
 class LastContactedCondition:
     op: str
     value: Any = None
     channel: str = ""
 
 
-Condition = And | Or | Not | AttributeCondition | EventCondition | LastContactedCondition
+Condition = And | Or | Not | AttributeCondition | EventCondition | ListCondition | LastContactedCondition

@@ -203,7 +203,7 @@
   };
 
   Builder.prototype.defaultValue = function (type, op) {
-    if (op === "is_empty" || op === "is_not_empty") return undefined;
+    if (op === "is_empty" || op === "is_not_empty" || type === "list") return undefined;
     if (op === "between") return type === "number" ? [0, 0] : ["", ""];
     if (op === "in" || op === "not_in") return [];
     if (op === "within_last_days" || op === "more_than_days_ago") return 7;
@@ -257,6 +257,20 @@
     var self = this;
     var op = data.op;
     if (op === "is_empty" || op === "is_not_empty") return el("span");
+    if (type === "list") {
+      // Item conditions ("where") are kept as they are; edit them in the raw JSON view.
+      delete data.value;
+      data.where = data.where || [];
+      if (op !== "count") return el("span", { class: "cb-hint", text: data.where.length + " item condition(s)" });
+      var count = data.count || { op: "gte", value: 1 };
+      data.count = count;
+      return el("span", {}, [
+        select(this.meta.count_ops.map(function (o) { return [o, self.label(o)]; }), count.op,
+          function (v) { count.op = v; self.changed(false); }, { "data-cb": "count-op" }),
+        input("number", count.value, function (v) { count.value = parseInt(v, 10) || 0; self.changed(false); },
+          { min: 0, step: 1, "data-cb": "count-value", class: "cb-input cb-narrow" }),
+      ]);
+    }
     var set = function (v) { data.value = v; self.changed(false); };
     var num = function (v) { var n = parseFloat(v); return isNaN(n) ? v : n; };
     var int = function (v) { var n = parseInt(v, 10); return isNaN(n) ? v : n; };
