@@ -10,6 +10,7 @@ class AudiencesConfig(AppConfig):
         from audiences.models import AudienceMembership, MembershipHistory
         from audiences.provider import AudienceProvider
         from audiences.selectors import person_traits
+        from computed.services import register_usage_finder
         from identity.extensions import register_trait_source
         from people import extensions
         from people.conditions import register_attribute_provider
@@ -27,6 +28,8 @@ class AudiencesConfig(AppConfig):
         register_attribute_provider(AudienceProvider())
         # The Profile API serves memberships as boolean traits (class=audience).
         register_trait_source("audience", read=person_traits, label="Audiences")
+        # A computed attribute an audience names cannot be deleted (computed's where-used).
+        register_usage_finder(panels.audiences_using_attribute)
         # Custom attribute keys may not reuse an audience key (both are Profile API trait names).
         extensions.register_key_owner("audience", panels.key_in_use)
         extensions.register_person_panel(

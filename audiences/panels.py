@@ -22,3 +22,26 @@ def key_in_use(key: str) -> bool:
     from audiences.models import Audience, RetiredAudienceKey
 
     return Audience.objects.filter(key=key).exists() or RetiredAudienceKey.objects.filter(key=key).exists()
+
+
+def _attribute_keys(data) -> set[str]:
+    """Attribute keys a stored definition names (walked as JSON: no database reads)."""
+    if isinstance(data, dict):
+        keys = {data["attribute"]} if isinstance(data.get("attribute"), str) else set()
+        for value in data.values():
+            keys |= _attribute_keys(value)
+        return keys
+    if isinstance(data, list):
+        return set().union(*(_attribute_keys(v) for v in data)) if data else set()
+    return set()
+
+
+def audiences_using_attribute(attribute) -> list[str]:
+    """For computed attributes' where-used: the audiences whose definition names the attribute."""
+    from audiences.models import Audience
+
+    return [
+        f"audience {a.key!r} ({a.get_state_display().lower()})"
+        for a in Audience.objects.filter(type=Audience.Type.RULES).order_by("key")
+        if attribute.key in _attribute_keys(a.definition)
+    ]

@@ -232,3 +232,22 @@ def test_tracked_events_update_membership(
     members = member_ids(buyers)
     assert len(members) == 1
     assert selectors.person_audiences(person_id=next(iter(members)))[0]["key"] == "buyers"
+
+
+def test_a_computed_attribute_used_by_an_audience_cannot_be_deleted(make_person, known, make_audience):
+    from django.core.exceptions import ValidationError
+
+    from computed import services as computed_services
+
+    orders = computed_services.activate(
+        computed_services.computed_attribute_create(
+            key="orders",
+            name="Orders",
+            kind="aggregate",
+            definition={"function": "count", "event": "Order Completed"},
+        )
+    )
+    make_audience("buyers", {"condition": {"attribute": "orders", "op": "gte", "value": 1}})
+    with pytest.raises(ValidationError) as caught:
+        computed_services.computed_attribute_delete(attribute=orders)
+    assert "audience 'buyers' (draft)" in caught.value.messages[0]
