@@ -42,6 +42,7 @@ def login(page, live_server, user):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_rows")
 def test_build_count_save_activate_and_see_members(page, live_server, admin_user):
     from playwright.sync_api import expect
 
@@ -90,6 +91,7 @@ def test_build_count_save_activate_and_see_members(page, live_server, admin_user
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_rows")
 def test_build_a_funnel_with_did_not_within(page, live_server, admin_user):
     from playwright.sync_api import expect
 
