@@ -231,16 +231,17 @@ def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime
         return 0
     changes = 0
     with transaction.atomic():
+        ids_sql = [a.pk for a in audiences]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 # Shares with other real-time refreshes; waits for a full refresh's switch.
+                table = Audience._meta.db_table
                 cursor.execute(
-                    f"SELECT id FROM {Audience._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",
-                    [[a.pk for a in audiences]],
+                    f"SELECT id, version FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [ids_sql]
                 )
-        versions = dict(
-            Audience.objects.filter(pk__in=[a.pk for a in audiences]).values_list("pk", "version")
-        )
+                versions = dict(cursor.fetchall())
+        else:
+            versions = dict(Audience.objects.filter(pk__in=ids_sql).values_list("pk", "version"))
         for level in levels(audiences):
             changes += _refresh_level(level, ids, versions, now=now, tz=tz)
     return changes
