@@ -4,10 +4,20 @@ from __future__ import annotations
 
 
 def person_audiences_context(person, request) -> dict:
-    from audiences.selectors import person_audiences, person_history
+    """Memberships with entry times, why (explain per active audience, at most 20) and the timeline."""
+    from audiences.models import Audience
+    from audiences.selectors import explain, person_audiences, person_history
 
+    explained = []
+    for audience in Audience.objects.filter(state=Audience.State.ACTIVE).order_by("key")[:20]:
+        try:
+            result = explain(audience, person)
+        except Exception as exc:  # noqa: BLE001 - one broken definition must not break the page
+            result = {"member": False, "matched": False, "steps": [], "error": str(exc)}
+        explained.append({"audience": audience, **result})
     return {
         "audience_rows": person_audiences(person_id=person.pk),
+        "audience_explained": explained,
         "audience_timeline": person_history(person_id=person.pk, limit=50),
     }
 

@@ -161,3 +161,7 @@ def test_person_360_shows_memberships_and_timeline(
     assert "French" in page and f"?explain={ann.pk}#explain" in page
     assert "<strong>Exited</strong>" in page and "<strong>Entered</strong>" in page
     assert germans.name in page
+    # why, per active audience
+    assert 'data-explain-audience="germans"' in page
+    why = page[page.index('data-explain-audience="germans"') :]
+    assert "not a member" in why[:600] and "country equals DE (is FR)" in why[:1500]
