@@ -156,11 +156,22 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(MemberSerializer(page, many=True).data)
 
-    @extend_schema(responses=HistorySerializer(many=True))
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("person", OpenApiTypes.INT, description="Only this person's entries and exits.")
+        ],
+        responses=HistorySerializer(many=True),
+    )
     @action(detail=True, methods=["get"], pagination_class=HistoryPagination)
     def history(self, request: Request, pk=None) -> Response:
         """Entries and exits, newest first (cursor pagination)."""
-        page = self.paginate_queryset(selectors.audience_history(self.get_object()))
+        rows = selectors.audience_history(self.get_object())
+        person = request.query_params.get("person", "")
+        if person:
+            if not person.isdigit():
+                return Response({"person": ["expected a person id"]}, status=400)
+            rows = rows.filter(person_id=int(person))
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response(HistorySerializer(page, many=True).data)
 
     @extend_schema(request=ExplainInputSerializer, responses=ExplainSerializer)

@@ -68,6 +68,8 @@ def test_lifecycle_over_http(api, germans, django_capture_on_commit_callbacks):
     # history
     history = api.get(f"{URL}{pk}/history/").json()["results"]
     assert sorted((h["person"], h["kind"]) for h in history) == [(ann.pk, "entered"), (dee.pk, "entered")]
+    mine = api.get(f"{URL}{pk}/history/", {"person": dee.pk}).json()["results"]
+    assert [(h["person"], h["kind"]) for h in mine] == [(dee.pk, "entered")]
     # explain
     explained = api.post(f"{URL}{pk}/explain/", {"person": bob.pk}, format="json").json()
     assert explained["member"] is False and explained["matched"] is False
@@ -354,6 +356,7 @@ BAD_REQUESTS = [
     ("post", "{pk}/explain/", {"person": "x"}, 400, "person"),
     ("post", "{pk}/explain/", {"person": 999999}, 404, "detail"),
     ("get", "{pk}/export/?columns=uid,nope", None, 400, "columns"),
+    ("get", "{pk}/history/?person=x", None, 400, "person"),
     ("get", "{pk}/export/?columns=,", None, 400, "columns"),
     ("post", "preview/", {"definition": "x", "type": "rules"}, 400, "definition"),
     ("post", "{pk}/refresh/", None, 400, "non_field_errors"),
