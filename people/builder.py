@@ -33,6 +33,7 @@ LABELS = {
     "after": "after",
     "within_last_days": "within the last (days)",
     "more_than_days_ago": "more than (days) ago",
+    "within_next_days": "within the next (days)",
     "eq": "=",
     "any": "any item",
     "all": "every item",

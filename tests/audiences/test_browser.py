@@ -119,3 +119,43 @@ def test_build_a_funnel_with_did_not_within(page, live_server, admin_user):
             },
         ]
     }
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_rows")
+def test_build_a_list_attribute_condition_by_clicking(page, live_server, admin_user):
+    from datetime import UTC, datetime, timedelta
+
+    from playwright.sync_api import expect
+
+    from people.models import AttributeDefinition
+
+    # given people with loans, one due in three days
+    AttributeDefinition.objects.create(
+        key="loans",
+        label="Loans",
+        type="list",
+        item_schema=[{"key": "due_date", "type": "date"}, {"key": "amount", "type": "decimal"}],
+    )
+    id_type, _ = IdentifierType.objects.get_or_create(key="user_id", defaults={"priority": 1})
+    today = datetime.now(UTC).date()
+    soon = (today + timedelta(days=3)).isoformat()
+    later = (today + timedelta(days=30)).isoformat()
+    for i, (name, due) in enumerate([("Ada", soon), ("Grace", later)]):
+        person = Person.objects.create(
+            first_name=name, last_name="Test", custom={"loans": [{"due_date": due, "amount": 10}]}
+        )
+        Identity.objects.create(type=id_type, value=f"l{i}", person=person)
+    login(page, live_server, admin_user)
+    page.goto(f"{live_server.url}/admin/audiences/audience/add/")
+    # when: "loans: any item whose due date is within the next 7 days"
+    page.click("[data-cb=add-attribute]")
+    page.select_option("[data-cb=attribute]", "loans")
+    page.select_option("[data-cb=op]", "any")
+    page.click("[data-cb=add-item-condition]")
+    page.select_option("[data-cb=item-field]", "due_date")
+    page.select_option("[data-cb=list-items] [data-cb=op]", "within_next_days")
+    page.fill("[data-cb=list-items] [data-cb=value]", "7")
+    # then
+    expect(page.locator("[data-cb-count]")).to_have_text("1 matching person")
+    expect(page.locator("[data-cb-sample]")).to_contain_text("Ada Test")

@@ -206,7 +206,7 @@
     if (op === "is_empty" || op === "is_not_empty" || type === "list") return undefined;
     if (op === "between") return type === "number" ? [0, 0] : ["", ""];
     if (op === "in" || op === "not_in") return [];
-    if (op === "within_last_days" || op === "more_than_days_ago") return 7;
+    if (op === "within_last_days" || op === "more_than_days_ago" || op === "within_next_days") return 7;
     if (type === "number") return 0;
     if (type === "boolean") return true;
     return "";
@@ -257,24 +257,11 @@
     var self = this;
     var op = data.op;
     if (op === "is_empty" || op === "is_not_empty") return el("span");
-    if (type === "list") {
-      // Item conditions ("where") are kept as they are; edit them in the raw JSON view.
-      delete data.value;
-      data.where = data.where || [];
-      if (op !== "count") return el("span", { class: "cb-hint", text: data.where.length + " item condition(s)" });
-      var count = data.count || { op: "gte", value: 1 };
-      data.count = count;
-      return el("span", {}, [
-        select(this.meta.count_ops.map(function (o) { return [o, self.label(o)]; }), count.op,
-          function (v) { count.op = v; self.changed(false); }, { "data-cb": "count-op" }),
-        input("number", count.value, function (v) { count.value = parseInt(v, 10) || 0; self.changed(false); },
-          { min: 0, step: 1, "data-cb": "count-value", class: "cb-input cb-narrow" }),
-      ]);
-    }
+    if (type === "list") return this.listItems(data);
     var set = function (v) { data.value = v; self.changed(false); };
     var num = function (v) { var n = parseFloat(v); return isNaN(n) ? v : n; };
     var int = function (v) { var n = parseInt(v, 10); return isNaN(n) ? v : n; };
-    if (op === "within_last_days" || op === "more_than_days_ago")
+    if (op === "within_last_days" || op === "more_than_days_ago" || op === "within_next_days")
       return input("number", data.value, function (v) { set(int(v)); }, { min: 0, step: 1, "data-cb": "value" });
     if (op === "in" || op === "not_in") {
       var shown = (data.value || []).join(", ");
@@ -296,6 +283,59 @@
       ]);
     }
     return input(htmlType, data.value, function (v) { set(type === "number" ? num(v) : v); }, { "data-cb": "value", step: "any" });
+  };
+
+  // A list attribute's quantifier: item conditions on the fields of its schema, and for "count"
+  // the comparison with a number.
+  Builder.prototype.listItems = function (data) {
+    var self = this;
+    delete data.value;
+    data.where = data.where || [];
+    var attr = this.attributeByKey(data.attribute) || { fields: [] };
+    var fields = attr.fields || [];
+    var typeOf = function (key) {
+      var f = fields.filter(function (x) { return x.key === key; })[0];
+      var t = f ? f.type : "text";
+      return { decimal: "number", integer: "number", list: "text" }[t] || t;
+    };
+    var box = el("div", { class: "cb-filters", "data-cb": "list-items" });
+    if (data.op === "count") {
+      var count = data.count || { op: "gte", value: 1 };
+      data.count = count;
+      box.appendChild(el("span", {}, [
+        "number of matching items ",
+        select(this.meta.count_ops.map(function (o) { return [o, self.label(o)]; }), count.op,
+          function (v) { count.op = v; self.changed(false); }, { "data-cb": "count-op" }),
+        input("number", count.value, function (v) { count.value = parseInt(v, 10) || 0; self.changed(false); },
+          { min: 0, step: 1, "data-cb": "count-value", class: "cb-input cb-narrow" }),
+      ]));
+    }
+    data.where.forEach(function (item, i) {
+      var row = el("div", { class: "cb-filter" }, [el("span", { text: "whose " })]);
+      var options = fields.length ? fields.map(function (f) { return [f.key, f.key]; }) : [[item.field || "", item.field || "field"]];
+      row.appendChild(select(options, item.field, function (v) {
+        var t = typeOf(v);
+        var op = (self.meta.operators[t] || ["equals"])[0];
+        data.where[i] = { field: v, op: op, value: self.defaultValue(t, op) };
+        if (data.where[i].value === undefined) delete data.where[i].value;
+        self.changed(true);
+      }, { "data-cb": "item-field" }));
+      row.appendChild(self.predicate(item, typeOf(item.field)));
+      row.appendChild(el("button", { type: "button", class: "cb-remove", text: "×", "data-cb": "remove-item-condition", onclick: function () {
+        data.where.splice(i, 1); self.changed(true);
+      } }));
+      box.appendChild(row);
+    });
+    box.appendChild(el("button", { type: "button", class: "cb-small", "data-cb": "add-item-condition", text: "+ item condition", onclick: function () {
+      var key = (fields[0] || {}).key || "";
+      var t = typeOf(key);
+      var op = (self.meta.operators[t] || ["equals"])[0];
+      var cond = { field: key, op: op, value: self.defaultValue(t, op) };
+      if (cond.value === undefined) delete cond.value;
+      data.where.push(cond);
+      self.changed(true);
+    } }));
+    return box;
   };
 
   Builder.prototype.eventCondition = function (data, inFunnel, stepIndex) {
