@@ -67,9 +67,14 @@ class Compiled:
         return set() if self.condition is None else conditions.references(self.condition)
 
     def has_sliding_window(self) -> bool:
+        """Whether the scheduled re-evaluation must refresh it: windows slide, or it reads computed
+        attributes (their bulk recomputations, e.g. a daily window, do not notify people changes)."""
         if self.funnel is not None:
             return self.funnel.has_sliding_window()
-        return conditions.has_sliding_window(self.condition)
+        if conditions.has_sliding_window(self.condition):
+            return True
+        refs = (conditions.resolve(k) for k in self.attribute_keys())
+        return any(ref is not None and ref.kind == "computed" for ref in refs)
 
 
 def check(audience_type: str, definition: Any, *, include_anonymous: bool = False) -> Compiled:

@@ -251,3 +251,19 @@ def test_a_computed_attribute_used_by_an_audience_cannot_be_deleted(make_person,
     with pytest.raises(ValidationError) as caught:
         computed_services.computed_attribute_delete(attribute=orders)
     assert "audience 'buyers' (draft)" in caught.value.messages[0]
+
+
+def test_audiences_reading_computed_attributes_are_refreshed_on_schedule(make_audience):
+    from computed import services as computed_services
+
+    computed_services.activate(
+        computed_services.computed_attribute_create(
+            key="orders",
+            name="Orders",
+            kind="aggregate",
+            definition={"function": "count", "event": "Order Completed"},
+        )
+    )
+    reads_computed = make_audience("buyers", {"condition": {"attribute": "orders", "op": "gte", "value": 1}})
+    static = make_audience("germans", GERMANS)
+    assert (reads_computed.sliding, static.sliding) == (True, False)
