@@ -10,6 +10,7 @@ inputs (numbers, dates, booleans), groups nest AND/OR/NOT. Modes:
 
 - ``condition``: one condition tree (scoring rules, targeting);
 - ``funnel``: ``{"steps": [...]}`` (ordered event steps with "within" and "did not");
+- ``rules``: scoring rules ``[{"label", "points", "condition"}]`` (a computed scoring model);
 - ``audience``: ``{"condition": tree}`` or ``{"steps": [...]}``, switching with the select named by
   ``type_field`` (an audience's type).
 

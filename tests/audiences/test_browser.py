@@ -159,3 +159,42 @@ def test_build_a_list_attribute_condition_by_clicking(page, live_server, admin_u
     # then
     expect(page.locator("[data-cb-count]")).to_have_text("1 matching person")
     expect(page.locator("[data-cb-sample]")).to_contain_text("Ada Test")
+
+
+RULES_PAGE = (
+    """<html><body>{widget}<script src="/static/people/conditions/builder.js"></script></body></html>"""
+)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("restore_migration_rows")
+def test_the_widget_edits_scoring_rules(page, live_server, admin_user):
+    """``ConditionBuilderWidget(mode="rules")``: what computed's scoring rules can use."""
+    from playwright.sync_api import expect
+
+    from people.conditions import check
+    from people.widgets import ConditionBuilderWidget
+
+    widget = ConditionBuilderWidget(mode="rules").render(
+        "rules",
+        [{"label": "Buyer", "points": 10, "condition": {"event": "Order Completed"}}],
+        {"id": "id_rules"},
+    )
+    login(page, live_server, admin_user)
+    page.set_content(RULES_PAGE.format(widget=widget))
+    expect(page.locator("[data-cb=rule-label]")).to_have_value("Buyer")
+    # when: a second rule "-5 points when country is DE", by clicking
+    page.click("[data-cb=add-rule]")
+    page.locator("[data-cb=rule-label]").nth(1).fill("German")
+    page.locator("[data-cb=rule-points]").nth(1).fill("-5")
+    page.locator("[data-cb-rule='1'] [data-cb=add-attribute]").click()
+    page.locator("[data-cb-rule='1'] [data-cb=attribute]").select_option("country")
+    page.locator("[data-cb-rule='1'] [data-cb=value]").fill("DE")
+    # then: the field holds both rules, each a valid condition
+    import json
+
+    rules = json.loads(page.locator("textarea[name=rules]").input_value())
+    assert [(r["label"], r["points"]) for r in rules] == [("Buyer", 10), ("German", -5)]
+    assert rules[1]["condition"] == {"and": [{"attribute": "country", "op": "equals", "value": "DE"}]}
+    for rule in rules:
+        check(rule["condition"])

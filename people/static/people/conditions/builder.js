@@ -74,6 +74,7 @@
 
   Builder.prototype.kind = function () {
     if (this.mode === "funnel") return "funnel";
+    if (this.mode === "rules") return "rules";
     if (this.mode === "audience") return this.audienceType() === "funnel" ? "funnel" : "condition";
     return "condition";
   };
@@ -84,7 +85,9 @@
     try { data = this.textarea.value.trim() ? JSON.parse(this.textarea.value) : null; } catch (e) { data = null; }
     var kind = this.kind();
     if (this.mode === "audience" && data) data = kind === "funnel" ? (data.steps ? data : null) : (data.condition || null);
-    if (kind === "funnel") {
+    if (kind === "rules") {
+      this.model = Array.isArray(data) ? data : [];
+    } else if (kind === "funnel") {
       this.model = data && data.steps ? data : { steps: [{ event: "", filters: [] }, { event: "", filters: [] }] };
     } else {
       this.model = data && typeof data === "object" && !data.steps ? data : { and: [] };
@@ -105,7 +108,8 @@
 
   Builder.prototype.render = function () {
     this.tree.innerHTML = "";
-    if (this.kind() === "funnel") this.tree.appendChild(this.funnel(this.model));
+    if (this.kind() === "rules") this.tree.appendChild(this.scoringRules(this.model));
+    else if (this.kind() === "funnel") this.tree.appendChild(this.funnel(this.model));
     else this.tree.appendChild(this.node(this.model, function () {}, true));
     this.textarea.value = JSON.stringify(this.value());
     this.schedulePreview();
@@ -465,6 +469,35 @@
     return box;
   };
 
+  /* ---------------------------------------------------------------- scoring rules */
+
+  // [{"condition", "points", "label"}]: each rule a label, its points and a condition tree.
+  Builder.prototype.scoringRules = function (rules) {
+    var self = this;
+    var box = el("ol", { class: "cb-funnel", "data-cb": "rules" });
+    rules.forEach(function (rule, i) {
+      rule.condition = rule.condition || { and: [] };
+      var li = el("li", { class: "cb-step", "data-cb-rule": i });
+      li.appendChild(el("div", { class: "cb-step-head" }, [
+        input("text", rule.label || "", function (v) { rule.label = v; self.changed(false); }, { placeholder: "label", "data-cb": "rule-label" }),
+        input("number", rule.points, function (v) { rule.points = parseInt(v, 10) || 0; self.changed(false); },
+          { step: 1, "data-cb": "rule-points", class: "cb-input cb-narrow" }),
+        el("span", { text: " points when:" }),
+        el("button", { type: "button", class: "cb-remove", text: "×", "data-cb": "remove-rule", onclick: function () {
+          rules.splice(i, 1); self.changed(true);
+        } }),
+      ]));
+      var holder = { value: rule.condition };
+      var root = rule.condition && (rule.condition.and || rule.condition.or || rule.condition.not) ? rule.condition : { and: [rule.condition] };
+      rule.condition = root;
+      li.appendChild(self.group(root, function (next) { rule.condition = next; holder.value = next; }, false));
+      box.appendChild(li);
+    });
+    return el("div", {}, [box, el("button", { type: "button", "data-cb": "add-rule", text: "+ Rule", onclick: function () {
+      rules.push({ label: "", points: 10, condition: { and: [] } }); self.changed(true);
+    } })]);
+  };
+
   /* ---------------------------------------------------------------- funnels */
 
   Builder.prototype.funnel = function (data) {
@@ -509,7 +542,7 @@
 
   Builder.prototype.schedulePreview = function () {
     var self = this;
-    if (!this.previewUrl) return;
+    if (!this.previewUrl || this.kind() === "rules") return;
     clearTimeout(this._timer);
     this._timer = setTimeout(function () { self.preview(); }, 400);
   };
