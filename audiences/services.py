@@ -11,6 +11,7 @@ The Python API (the benchmark calls it):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -65,6 +66,27 @@ def _uses_transitively(start: Iterable[int]) -> dict[int, list[str]]:
     return chains
 
 
+def _unstorable(data: Any, path: str) -> list[tuple[str, str]]:
+    """Values PostgreSQL cannot hold (NUL, lone surrogates, non-finite numbers), with their paths."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            return [(path, "text may not contain NUL characters")]
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return [(path, "text must be valid Unicode (no lone surrogates)")]
+        return []
+    if isinstance(data, float) and not math.isfinite(data):
+        return [(path, "expected a finite number")]
+    if isinstance(data, dict):
+        return [issue for k, v in data.items() for issue in _unstorable(v, f"{path}.{k}")] + [
+            issue for k in data if isinstance(k, str) for issue in _unstorable(k, path)
+        ]
+    if isinstance(data, list):
+        return [issue for i, v in enumerate(data) for issue in _unstorable(v, f"{path}[{i}]")]
+    return []
+
+
 def validate(
     *,
     audience_type: str,
@@ -74,6 +96,12 @@ def validate(
     pk: int | None = None,
 ) -> definitions.Compiled:
     """Check a definition (and the audiences it names: known, no cycle); ``ValidationError`` by path."""
+    bad = _unstorable(definition, "definition")
+    if bad:
+        errors: dict[str, list[str]] = {}
+        for path, message in bad:
+            errors.setdefault(path, []).append(message)
+        raise ValidationError(errors)
     try:
         compiled = definitions.check(audience_type, definition, include_anonymous=include_anonymous)
     except definitions.DefinitionError as exc:
