@@ -216,6 +216,22 @@ def levels(audiences: Sequence[Audience]) -> list[list[Audience]]:
 ATTRIBUTE_REASONS = {"attributes", "bulk update"}
 
 
+def _checks(audience: Audience) -> bool:
+    """Whether the stored definition still checks (an attribute it names may have been deleted);
+    one that does not is left out of real time and shows why on its page."""
+    try:
+        _compiled(audience)
+    except (definitions.DefinitionError, LookupError) as exc:
+        message = f"Real-time refresh skipped: the definition no longer checks: {exc}"[:4000]
+        if audience.last_error != message:
+            Audience.objects.filter(pk=audience.pk).update(
+                error_count=F("error_count") + 1, last_error=message, last_error_at=timezone.now()
+            )
+        log.warning("audience %s: %s", audience.key, message)
+        return False
+    return True
+
+
 def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime | None = None) -> int:
     """Re-evaluate the active audiences for a few people; returns the number of entries and exits."""
     ids = sorted(set(person_ids))
@@ -223,7 +239,7 @@ def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime
         return 0
     now = now or timezone.now()
     tz = organization_tz()
-    audiences = list(Audience.objects.filter(state=Audience.State.ACTIVE).order_by("pk"))
+    audiences = [a for a in Audience.objects.filter(state=Audience.State.ACTIVE).order_by("pk") if _checks(a)]
     if reason in ATTRIBUTE_REASONS:
         # Only attributes changed: funnels and pure event conditions cannot move.
         audiences = [a for a in audiences if _compiled(a).attribute_keys()]

@@ -30,6 +30,7 @@ from audiences.api.serializers import (
     PreviewInputSerializer,
     PreviewSerializer,
 )
+from audiences.definition import DefinitionError
 from audiences.models import Audience
 from people.models import Person
 
@@ -142,7 +143,10 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def impact(self, request: Request, pk=None) -> Response:
         """+N / −M against the current members of the audience this one was duplicated from."""
         audience = self.get_object()
-        result = selectors.impact(audience)
+        try:
+            result = selectors.impact(audience)
+        except (DefinitionError, LookupError) as exc:
+            return Response({"definition": [f"the stored definition no longer checks: {exc}"]}, status=409)
         if result is None:
             return Response({"detail": "This audience was not duplicated from another one."}, status=404)
         return Response(ImpactSerializer(result).data)
@@ -181,7 +185,11 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = ExplainInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         person = get_object_or_404(Person, pk=data.validated_data["person"])
-        return Response(ExplainSerializer(selectors.explain(self.get_object(), person)).data)
+        try:
+            result = selectors.explain(self.get_object(), person)
+        except (DefinitionError, LookupError) as exc:
+            return Response({"definition": [f"the stored definition no longer checks: {exc}"]}, status=409)
+        return Response(ExplainSerializer(result).data)
 
     @extend_schema(responses=AudienceWhereUsedSerializer)
     @action(detail=True, methods=["get"], url_path="where-used")

@@ -405,3 +405,32 @@ def test_marketeer_may_manage_audiences(marketeer_user, germans):
         client.post(URL, {"key": "g", "name": "G", "definition": GERMANS}, format="json").status_code == 201
     )
     assert client.get(URL).json()["results"][0]["key"] == "g"
+
+
+def test_explain_and_impact_of_a_definition_that_no_longer_checks(api, make_person, known, make_audience):
+    # given an audience on a custom attribute whose definition was deleted afterwards
+    ann = known(make_person(first_name="Ann"))
+    plan = AttributeDefinition.objects.create(key="plan", label="Plan", type="text")
+    audience = make_audience(
+        "pros", {"condition": {"attribute": "plan", "op": "equals", "value": "pro"}}, activate=True
+    )
+    from audiences.services import audience_duplicate
+
+    copy = audience_duplicate(audience=audience, key="copy")
+    plan.delete()
+    # when / then: a clear answer, not a 500
+    explained = api.post(f"{URL}{audience.pk}/explain/", {"person": ann.pk}, format="json")
+    assert explained.status_code == 409
+    assert "unknown attribute 'plan'" in explained.json()["definition"][0]
+    assert api.get(f"{URL}{copy.pk}/impact/").status_code == 409
+    # and a refresh records the failure, keeping the membership
+    from audiences import membership
+
+    other = make_audience("everyone", {"condition": {"and": []}}, activate=True)
+    assert membership.refresh_people([ann.pk]) == 0  # the broken one is skipped, the others still run
+    assert Audience.objects.get(pk=audience.pk).last_error.startswith("Real-time refresh skipped")
+    assert other.memberships.filter(person=ann).exists()
+
+    result = membership.refresh(audience.pk)
+    assert "unknown attribute 'plan'" in result.error
+    assert Audience.objects.get(pk=audience.pk).error_count == 2  # the real-time skip, then the refresh
