@@ -55,7 +55,9 @@ class Funnel:
         return {s.event.name for s in self.steps}
 
     def has_sliding_window(self) -> bool:
-        return self.steps[0].event.window.type != "any" or any(s.did_not and s.within for s in self.steps)
+        return self.steps[0].event.window.type not in ("any", "since") or any(
+            s.did_not and s.within for s in self.steps
+        )
 
 
 def _path(prefix: str, rest: str) -> str:

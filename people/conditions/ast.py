@@ -58,12 +58,14 @@ class PropertyFilter:
 
 @dataclass(frozen=True)
 class Window:
-    """Relative to now: any time; within the last X; before the last X; between the last X and Y."""
+    """Relative to now: any time; within the last X; before the last X; between the last X and Y;
+    or since a date."""
 
-    type: str = "any"  # any | within | before | between
+    type: str = "any"  # any | within | before | between | since
     start: int = 0  # X (the nearer bound)
     end: int = 0  # Y for "between" (the farther bound)
     unit: str = "days"  # minutes | hours | days (a day is 24 h)
+    since: Any = None  # for "since": a date (from its start in the organization's timezone) or a date-time
 
 
 @dataclass(frozen=True)

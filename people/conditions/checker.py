@@ -29,7 +29,7 @@ from people.lastcontacted import ContactOperator
 MAX_NODES = 200
 MAX_DEPTH = 10
 COUNT_OPS = ("eq", "lt", "lte", "gte", "gt")
-WINDOW_TYPES = ("any", "within", "before", "between")
+WINDOW_TYPES = ("any", "within", "before", "between", "since")
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 PROPERTY_OPERATORS = {
     # An event property is untyped JSON: the operator and operand choose how it is read.
@@ -235,6 +235,13 @@ class _Checker:
         kind = data.get("type", "any")
         if kind == "any":
             return Window()
+        if kind == "since":
+            try:
+                since = _date_or_datetime(data.get("value"))
+            except OperandError:
+                self.fail(self._at(path, "value"), "expected a date (YYYY-MM-DD) or an ISO 8601 date-time")
+                return None
+            return Window("since", since=since)
         unit = data.get("unit", "days")
         if unit not in UNITS:
             self.fail(self._at(path, "unit"), f"expected one of: {', '.join(UNITS)}")
@@ -364,7 +371,7 @@ def has_sliding_window(tree: Condition) -> bool:
     if isinstance(tree, Not):
         return has_sliding_window(tree.child)
     if isinstance(tree, EventCondition):
-        return tree.window.type != "any"
+        return tree.window.type not in ("any", "since")
     if isinstance(tree, LastContactedCondition):
         return tree.op in ("more_than", "less_than", "exactly")
     if isinstance(tree, AttributeCondition):

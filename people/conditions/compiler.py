@@ -7,7 +7,7 @@ of all event conditions, which would count the cross product.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -44,10 +44,18 @@ COUNT_LOOKUPS = {
 }
 
 
-def window_bounds(window: Window, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """[low, high) of event time for a window, relative to ``now``."""
+def window_bounds(
+    window: Window, now: datetime, tz: ZoneInfo | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """[low, high) of event time for a window, relative to ``now`` (``since`` a date: from its start in
+    ``tz``, the organization's timezone)."""
     if window.type == "any":
         return None, None
+    if window.type == "since":
+        since = window.since
+        if not isinstance(since, datetime):
+            since = datetime.combine(since, time(0), tzinfo=tz or UTC)
+        return since, None
     unit = timedelta(seconds=UNIT_SECONDS[window.unit])
     if window.type == "within":
         return now - window.start * unit, None
@@ -71,7 +79,7 @@ def event_q(cond: EventCondition, *, now: datetime, tz: ZoneInfo) -> Q:
     q = Q(name=cond.name)
     if cond.channel:
         q &= Q(channel__key=cond.channel)
-    low, high = window_bounds(cond.window, now)
+    low, high = window_bounds(cond.window, now, tz)
     if low is not None:
         q &= Q(timestamp__gte=low)
     if high is not None:
@@ -135,7 +143,7 @@ class SetScope:
             # (a BitmapOr over the (name, timestamp) index when the windows are short).
             lows: dict[str, datetime | None] = {}
             for c in self.events:
-                low = window_bounds(c.window, self.now)[0]
+                low = window_bounds(c.window, self.now, self.tz)[0]
                 if c.name not in lows:
                     lows[c.name] = low
                 elif lows[c.name] is not None:

@@ -67,7 +67,7 @@ def read_property(properties: Any, path: tuple[str, ...], value_type: str) -> An
 
 
 def matching_event_rows(cond: EventCondition, ev: Evaluation) -> list[dict]:
-    low, high = window_bounds(cond.window, ev.now)
+    low, high = window_bounds(cond.window, ev.now, ev.tz)
     rows = []
     for row in ev.events(cond.name):
         if cond.channel and row["channel__key"] != cond.channel:

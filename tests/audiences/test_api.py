@@ -158,6 +158,15 @@ BAD = [
         {
             "key": "ok",
             "name": "x",
+            "definition": {"condition": {"event": "A", "window": {"type": "since", "value": "yesterday"}}},
+        },
+        "definition.condition.window.value",
+        "expected a date (YYYY-MM-DD) or an ISO 8601 date-time",
+    ),
+    (
+        {
+            "key": "ok",
+            "name": "x",
             "definition": {"condition": {"attribute": "country", "op": "equals", "value": "D\u0000E"}},
         },
         "definition.condition.value",

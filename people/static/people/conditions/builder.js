@@ -384,13 +384,16 @@
     var w = data.window || { type: "any" };
     data.window = w;
     var box = el("span", { class: "cb-window" });
-    var labels = { any: "any time", within: "within the last", before: "before the last", between: "between the last" };
+    var labels = { any: "any time", within: "within the last", before: "before the last", between: "between the last", since: "since" };
     box.appendChild(select(this.meta.window_types.map(function (t) { return [t, labels[t] || t]; }), w.type, function (v) {
-      data.window = v === "any" ? { type: "any" } : { type: v, value: w.value || 30, unit: w.unit || "days" };
+      if (v === "since") data.window = { type: "since", value: new Date().toISOString().slice(0, 10) };
+      else data.window = v === "any" ? { type: "any" } : { type: v, value: typeof w.value === "number" ? w.value : 30, unit: w.unit || "days" };
       if (v === "between") data.window.end = (data.window.value || 30) * 2;
       self.changed(true);
     }, { "data-cb": "window" }));
-    if (w.type !== "any") {
+    if (w.type === "since") {
+      box.appendChild(input("date", w.value, function (v) { w.value = v; self.changed(false); }, { "data-cb": "window-since" }));
+    } else if (w.type !== "any") {
       box.appendChild(input("number", w.value, function (v) { w.value = parseInt(v, 10) || 0; self.changed(false); },
         { min: 0, step: 1, "data-cb": "window-value", class: "cb-input cb-narrow" }));
       if (w.type === "between") {
