@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from audiences import definition as definitions
@@ -123,7 +123,7 @@ def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress
     members_sql, params = definitions.members_sql(compiled, now=now, tz=organization_tz())
     at = connection.ops.adapt_datetimefield_value(now)  # as the ORM stores it (SQLite: text)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {M} WHERE audience_id = %s AND version > %s", [audience_id, old])
+        # (No rows of version N+1 can exist: a refresh that died rolled its transaction back.)
         cursor.execute(
             f"INSERT INTO {M} (audience_id, version, person_id, entered_at) "
             f"SELECT %s, %s, m.id, COALESCE(o.entered_at, %s) FROM ({members_sql}) m "
@@ -164,9 +164,10 @@ def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress
         seconds=seconds,
     )
     if entered or exited:
-        span = MembershipHistory.objects.filter(audience_id=audience_id, version=new).order_by("id")
-        first, last = span.values_list("id", flat=True).first(), span.values_list("id", flat=True).last()
-        announce(audience_id, first, last)
+        span = MembershipHistory.objects.filter(audience_id=audience_id, version=new).aggregate(
+            first=Min("id"), last=Max("id")
+        )
+        announce(audience_id, span["first"], span["last"])
     if progress is not None:
         progress.advance(20)
     return RefreshResult(audience_id, True, new, member_count, entered, exited, seconds)
