@@ -63,21 +63,3 @@ def make_audience(db):
 def member_ids(audience: Audience) -> set[int]:
     audience.refresh_from_db()
     return set(audience.memberships.filter(version=audience.version).values_list("person_id", flat=True))
-
-
-@pytest.fixture
-def restore_migration_rows():
-    """A transactional test ends with a flush, which removes rows that data migrations created
-    (django-q2 schedules, default identifier types); put them back for the tests that follow."""
-    yield
-    import importlib
-
-    from django.apps import apps
-
-    for module, function in [
-        ("identity.migrations.0002_default_identifier_types", "create_defaults"),
-        ("identity.migrations.0003_inbound_batch", "create_schedule"),
-        ("computed.migrations.0002_daily_reevaluation_schedule", "create_schedule"),
-        ("audiences.migrations.0002_sliding_window_schedule", "create_schedule"),
-    ]:
-        getattr(importlib.import_module(module), function)(apps, None)

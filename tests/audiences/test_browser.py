@@ -42,7 +42,6 @@ def login(page, live_server, user):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("restore_migration_rows")
 def test_build_count_save_activate_and_see_members(page, live_server, admin_user):
     from playwright.sync_api import expect
 
@@ -91,7 +90,6 @@ def test_build_count_save_activate_and_see_members(page, live_server, admin_user
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("restore_migration_rows")
 def test_build_a_funnel_with_did_not_within(page, live_server, admin_user):
     from playwright.sync_api import expect
 
@@ -122,7 +120,6 @@ def test_build_a_funnel_with_did_not_within(page, live_server, admin_user):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("restore_migration_rows")
 def test_build_a_list_attribute_condition_by_clicking(page, live_server, admin_user):
     from datetime import UTC, datetime, timedelta
 
@@ -167,7 +164,6 @@ RULES_PAGE = (
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("restore_migration_rows")
 def test_the_widget_edits_scoring_rules(page, live_server, admin_user):
     """``ConditionBuilderWidget(mode="rules")``: what computed's scoring rules can use."""
     from playwright.sync_api import expect

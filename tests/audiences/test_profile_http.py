@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from identity.policy import ensure_default_types
 from identity.services import access_token_create
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("restore_migration_rows")]
+pytestmark = pytest.mark.django_db(transaction=True)
 PROFILE = "/v1/spaces/main/collections/users/profiles/user_id:u1"
 
 
