@@ -156,6 +156,8 @@ def python_value(value_type: str, raw: Any) -> Any:
         return str(raw) if isinstance(raw, str | int | float) else None
     if value_type == "boolean":
         return raw if isinstance(raw, bool) else None
+    if value_type == "list":
+        return raw if isinstance(raw, list) and raw else None
     if value_type in ("date", "datetime"):
         if isinstance(raw, date):
             return raw

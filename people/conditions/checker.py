@@ -15,6 +15,7 @@ from people.conditions.ast import (
     Condition,
     EventCondition,
     LastContactedCondition,
+    ListCondition,
     Not,
     Or,
     Predicate,
@@ -28,7 +29,7 @@ from people.lastcontacted import ContactOperator
 MAX_NODES = 200
 MAX_DEPTH = 10
 COUNT_OPS = ("eq", "lt", "lte", "gte", "gt")
-WINDOW_TYPES = ("any", "within", "before", "between")
+WINDOW_TYPES = ("any", "within", "before", "between", "since")
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 PROPERTY_OPERATORS = {
     # An event property is untyped JSON: the operator and operand choose how it is read.
@@ -42,6 +43,22 @@ PROPERTY_OPERATORS = {
     "starts_with": "text",
     "ends_with": "text",
 }
+
+
+LIST_QUANTIFIERS = ("any", "all", "none", "count")
+
+
+def _item_fields(key: str) -> dict[str, str]:
+    """The typed fields of a list attribute's items (``item_schema``), as value types."""
+    from people.models import AttributeDefinition
+
+    definition = AttributeDefinition.objects.filter(key=key).only("item_schema").first()
+    schema = definition.item_schema if definition is not None else []
+    out = {}
+    for spec in schema if isinstance(schema, list) else []:
+        if isinstance(spec, dict) and isinstance(spec.get("key"), str):
+            out[spec["key"]] = attributes.VALUE_TYPES.get(spec.get("type"), "text")
+    return {k: ("text" if v == "list" else v) for k, v in out.items()}
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,8 @@ class _Checker:
         if ref is None:
             self.fail(self._at(path, "attribute"), f"unknown attribute {key!r}")
             return None
+        if ref.value_type == "list" and data.get("op") in LIST_QUANTIFIERS:
+            return self.list_condition(ref, data, path)
         predicate = self.predicate(ref.value_type, data, path)
         return AttributeCondition(key, predicate) if predicate else None
 
@@ -216,6 +235,13 @@ class _Checker:
         kind = data.get("type", "any")
         if kind == "any":
             return Window()
+        if kind == "since":
+            try:
+                since = _date_or_datetime(data.get("value"))
+            except OperandError:
+                self.fail(self._at(path, "value"), "expected a date (YYYY-MM-DD) or an ISO 8601 date-time")
+                return None
+            return Window("since", since=since)
         unit = data.get("unit", "days")
         if unit not in UNITS:
             self.fail(self._at(path, "unit"), f"expected one of: {', '.join(UNITS)}")
@@ -231,6 +257,48 @@ class _Checker:
                 self.fail(self._at(path, "end"), "expected a whole number greater than value")
                 return None
         return Window(kind, start, end, unit)
+
+    def list_condition(self, ref, data: dict, path: str) -> Condition | None:
+        """``any``/``all``/``none`` items match ``where``, or ``count`` of the matching items."""
+        fields = _item_fields(ref.key)
+        items = data.get("where", [])
+        where_path = self._at(path, "where")
+        if not isinstance(items, list):
+            self.fail(where_path, "expected a list of conditions on the items' fields")
+            return None
+        filters = []
+        for i, item in enumerate(items):
+            at = f"{where_path}[{i}]"
+            if not isinstance(item, dict):
+                self.fail(at, "expected an object")
+                return None
+            field = item.get("field")
+            keys = tuple(field.split(".")) if isinstance(field, str) else ()
+            if not valid_path(keys):
+                self.fail(f"{at}.field", "expected a field name")
+                return None
+            if fields and keys[0] not in fields:
+                known = ", ".join(sorted(fields))
+                self.fail(f"{at}.field", f"unknown field {field!r} of {ref.key!r}; its fields are: {known}")
+                return None
+            if fields and len(keys) == 1:
+                predicate = self.predicate(fields[keys[0]], item, at)
+            else:
+                predicate = self.property_predicate(item, at)
+            if predicate is None:
+                return None
+            filters.append(PropertyFilter(keys, predicate))
+        op, count_op, count = data["op"], "gte", 1
+        if op == "count":
+            spec = data.get("count")
+            if not isinstance(spec, dict) or spec.get("op") not in COUNT_OPS:
+                self.fail(self._at(path, "count.op"), f"expected one of: {', '.join(COUNT_OPS)}")
+                return None
+            count_op, count = spec["op"], spec.get("value")
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                self.fail(self._at(path, "count.value"), "expected a whole number ≥ 0")
+                return None
+        return ListCondition(ref.key, op, tuple(filters), count_op, count)
 
     def last_contacted(self, data: dict, path: str) -> Condition | None:
         spec = data.get("last_contacted")
@@ -281,7 +349,7 @@ def references(tree: Condition) -> set[str]:
         return set().union(*(references(c) for c in tree.children)) if tree.children else set()
     if isinstance(tree, Not):
         return references(tree.child)
-    if isinstance(tree, AttributeCondition):
+    if isinstance(tree, AttributeCondition | ListCondition):
         return {tree.key}
     return set()
 
@@ -303,9 +371,14 @@ def has_sliding_window(tree: Condition) -> bool:
     if isinstance(tree, Not):
         return has_sliding_window(tree.child)
     if isinstance(tree, EventCondition):
-        return tree.window.type != "any"
+        return tree.window.type not in ("any", "since")
     if isinstance(tree, LastContactedCondition):
         return tree.op in ("more_than", "less_than", "exactly")
     if isinstance(tree, AttributeCondition):
-        return tree.predicate.op in ("within_last_days", "more_than_days_ago")
+        return tree.predicate.op in ("within_last_days", "more_than_days_ago", "within_next_days")
+    if isinstance(tree, ListCondition):
+        return any(
+            f.predicate.op in ("within_last_days", "more_than_days_ago", "within_next_days")
+            for f in tree.filters
+        )
     return False

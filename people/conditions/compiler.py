@@ -7,12 +7,15 @@ of all event conditions, which would count the cross product.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db import connection
+from django.db.models import BooleanField, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models import lookups as L
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.db.models.sql import Query
 
 from people.conditions import attributes
 from people.conditions.ast import (
@@ -21,6 +24,7 @@ from people.conditions.ast import (
     Condition,
     EventCondition,
     LastContactedCondition,
+    ListCondition,
     Not,
     Or,
     Window,
@@ -40,10 +44,18 @@ COUNT_LOOKUPS = {
 }
 
 
-def window_bounds(window: Window, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """[low, high) of event time for a window, relative to ``now``."""
+def window_bounds(
+    window: Window, now: datetime, tz: ZoneInfo | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """[low, high) of event time for a window, relative to ``now`` (``since`` a date: from its start in
+    ``tz``, the organization's timezone)."""
     if window.type == "any":
         return None, None
+    if window.type == "since":
+        since = window.since
+        if not isinstance(since, datetime):
+            since = datetime.combine(since, time(0), tzinfo=tz or UTC)
+        return since, None
     unit = timedelta(seconds=UNIT_SECONDS[window.unit])
     if window.type == "within":
         return now - window.start * unit, None
@@ -67,7 +79,7 @@ def event_q(cond: EventCondition, *, now: datetime, tz: ZoneInfo) -> Q:
     q = Q(name=cond.name)
     if cond.channel:
         q &= Q(channel__key=cond.channel)
-    low, high = window_bounds(cond.window, now)
+    low, high = window_bounds(cond.window, now, tz)
     if low is not None:
         q &= Q(timestamp__gte=low)
     if high is not None:
@@ -131,7 +143,7 @@ class SetScope:
             # (a BitmapOr over the (name, timestamp) index when the windows are short).
             lows: dict[str, datetime | None] = {}
             for c in self.events:
-                low = window_bounds(c.window, self.now)[0]
+                low = window_bounds(c.window, self.now, self.tz)[0]
                 if c.name not in lows:
                     lows[c.name] = low
                 elif lows[c.name] is not None:
@@ -193,6 +205,60 @@ def _event_set_q(events, op: str, n: int) -> Q:
     return Q(pk__in=rows.values("person_id"))
 
 
+def _list_items_sql(cond: ListCondition, *, now: datetime, tz: ZoneInfo) -> tuple[str, str, list]:
+    """``FROM <the person's items> WHERE <item conditions>`` for a list attribute of ``custom``."""
+    person = f'"{Person._meta.db_table}"."custom"'
+    vendor = connection.vendor
+    if vendor == "postgresql":
+        source = (
+            f"jsonb_array_elements(CASE WHEN jsonb_typeof({person} -> %s) = 'array' "
+            f"THEN {person} -> %s ELSE '[]'::jsonb END) AS cx_li(item)"
+        )
+        source_params: list = [cond.key, cond.key]
+        item = "cx_li.item"
+    else:
+        path = f'$."{cond.key}"'
+        source = (
+            f"json_each(CASE WHEN json_type({person}, %s) = 'array' "
+            f"THEN json_extract({person}, %s) ELSE '[]' END) AS cx_li"
+        )
+        source_params = [path, path]
+        item = "cx_li.value"
+    q = ~Q(pk__in=[])
+    for f in cond.filters:
+        pred = f.predicate
+        expr = JsonScalar(RawSQL(item, [], output_field=models_json()), f.path, pred.type)
+        q &= predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz)
+    if not cond.filters:
+        return source, "1 = 1", source_params
+    query = Query(Person)
+    where = query.build_where(q)
+    where_sql, where_params = where.as_sql(query.get_compiler(connection=connection), connection)
+    return source, where_sql or "1 = 1", [*source_params, *where_params]
+
+
+def models_json():
+    from django.db.models import JSONField
+
+    return JSONField()
+
+
+def list_q(cond: ListCondition, *, now: datetime, tz: ZoneInfo) -> Q:
+    """A list condition as one correlated subquery over the person's items (never NULL)."""
+    source, where, params = _list_items_sql(cond, now=now, tz=tz)
+    if cond.quantifier == "any":
+        sql = f"EXISTS (SELECT 1 FROM {source} WHERE {where})"
+    elif cond.quantifier == "none":
+        sql = f"NOT EXISTS (SELECT 1 FROM {source} WHERE {where})"
+    elif cond.quantifier == "all":
+        sql = f"NOT EXISTS (SELECT 1 FROM {source} WHERE NOT ({where}))"
+    else:
+        symbol = {"eq": "=", "lt": "<", "lte": "<=", "gte": ">=", "gt": ">"}[cond.count_op]
+        sql = f"(SELECT COUNT(*) FROM {source} WHERE {where}) {symbol} %s"
+        params = [*params, cond.count]
+    return Q(RawSQL(sql, params, output_field=BooleanField()))
+
+
 def compile_q(
     tree: Condition, *, now: datetime, tz: ZoneInfo, correlated: bool = True, scope: SetScope | None = None
 ) -> Q:
@@ -241,6 +307,8 @@ def compile_q(
             output_field=IntegerField(),
         )
         return Q(COUNT_LOOKUPS[op](Coalesce(counted, Value(0)), n))
+    if isinstance(tree, ListCondition):
+        return list_q(tree, now=now, tz=tz)
     if isinstance(tree, LastContactedCondition):
         op = ContactOperator(tree.op)
         if not tree.channel:

@@ -17,6 +17,7 @@ from people.conditions.ast import (
     Condition,
     EventCondition,
     LastContactedCondition,
+    ListCondition,
     Not,
     Or,
 )
@@ -66,7 +67,7 @@ def read_property(properties: Any, path: tuple[str, ...], value_type: str) -> An
 
 
 def matching_event_rows(cond: EventCondition, ev: Evaluation) -> list[dict]:
-    low, high = window_bounds(cond.window, ev.now)
+    low, high = window_bounds(cond.window, ev.now, ev.tz)
     rows = []
     for row in ev.events(cond.name):
         if cond.channel and row["channel__key"] != cond.channel:
@@ -126,6 +127,44 @@ def evaluate(tree: Condition, ev: Evaluation, *, record: bool = True) -> bool:
                     "count_op": tree.count_op,
                     "count_value": tree.count,
                     "matched_event_ids": [r["pk"] for r in rows[:50]],
+                    "matched": result,
+                }
+            )
+        return result
+    if isinstance(tree, ListCondition):
+        items = ev.person.custom.get(tree.key) if isinstance(ev.person.custom, dict) else None
+        items = items if isinstance(items, list) else []
+        hits = [
+            i
+            for i, item in enumerate(items)
+            if all(
+                predicate_matches(
+                    read_property(item, f.path, f.predicate.type),
+                    f.predicate.type,
+                    f.predicate.op,
+                    f.predicate.value,
+                    now=ev.now,
+                    tz=ev.tz,
+                )
+                for f in tree.filters
+            )
+        ]
+        if tree.quantifier == "any":
+            result = bool(hits)
+        elif tree.quantifier == "none":
+            result = not hits
+        elif tree.quantifier == "all":
+            result = len(hits) == len(items)
+        else:
+            result = count_matches(len(hits), tree.count_op, tree.count)
+        if record:
+            ev.steps.append(
+                {
+                    "kind": "list",
+                    "attribute": tree.key,
+                    "op": tree.quantifier,
+                    "items": len(items),
+                    "matching_items": hits[:50],
                     "matched": result,
                 }
             )

@@ -61,10 +61,12 @@ OPERATORS: dict[str, tuple[str, ...]] = {
         "between",
         "within_last_days",
         "more_than_days_ago",
+        "within_next_days",
         "is_empty",
         "is_not_empty",
     ),
-    "list": ("is_empty", "is_not_empty"),
+    # any/all/none/count take item conditions ("where"); see checker.list_condition.
+    "list": ("is_empty", "is_not_empty", "any", "all", "none", "count"),
 }
 OPERATORS["datetime"] = OPERATORS["date"]
 NO_OPERAND = {"is_empty", "is_not_empty"}
@@ -137,7 +139,7 @@ def cast_operand(value_type: str, op: str, value: Any) -> Any:
         if cast[0] > cast[1]:
             raise OperandError("the low bound is above the high bound")
         return cast
-    if op in ("within_last_days", "more_than_days_ago"):
+    if op in ("within_last_days", "more_than_days_ago", "within_next_days"):
         return _days(value)
     if value_type == "number":
         return _number(value)
@@ -237,6 +239,8 @@ def date_range(value_type: str, op: str, value: Any, *, now: datetime, tz: ZoneI
             return today - timedelta(days=value), today + one
         if op == "more_than_days_ago":
             return None, today - timedelta(days=value)
+        if op == "within_next_days":
+            return today, today + timedelta(days=value) + one
     else:
 
         def start(v):
@@ -259,6 +263,8 @@ def date_range(value_type: str, op: str, value: Any, *, now: datetime, tz: ZoneI
             return now - value * DAY, now + timedelta(microseconds=1)
         if op == "more_than_days_ago":
             return None, now - value * DAY
+        if op == "within_next_days":
+            return now, now + value * DAY + timedelta(microseconds=1)
     raise ValueError(f"unsupported operator {op!r} on {value_type}")
 
 

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Func
 
 PATH_KEY = re.compile(r"^[^\"\\.]{1,128}$")
-SCALAR_TYPES = ("number", "text", "boolean", "date", "datetime")
+SCALAR_TYPES = ("number", "text", "boolean", "date", "datetime", "list")
 
 
 def valid_path(path: tuple[str, ...]) -> bool:
@@ -53,6 +53,11 @@ def json_scalar_sql(vendor: str, column_sql: str, path: tuple[str, ...], as_: st
             )
         if as_ == "boolean":
             return f"(CASE WHEN jsonb_typeof{node} = 'boolean' THEN {text}::boolean END)", params * 2
+        if as_ == "list":  # a non-empty array, else NULL (empty)
+            return (
+                f"(CASE WHEN jsonb_typeof{node} = 'array' AND jsonb_array_length{node} > 0 THEN {node} END)",
+                params * 3,
+            )
         pattern = r"^\d{4}-\d{2}-\d{2}$" if as_ == "date" else r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"
         cast = "date" if as_ == "date" else "timestamptz"
         return f"(CASE WHEN {text} ~ '{pattern}' THEN {text}::{cast} END)", params * 2
@@ -70,6 +75,11 @@ def json_scalar_sql(vendor: str, column_sql: str, path: tuple[str, ...], as_: st
         )
     if as_ == "boolean":
         return f"(CASE {kind} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)", [path_param]
+    if as_ == "list":
+        return (
+            f"(CASE WHEN {kind} = 'array' AND json_array_length({column_sql}, %s) > 0 THEN {value} END)",
+            [path_param] * 3,
+        )
     if as_ == "date":
         return f"(CASE WHEN {kind} = 'text' THEN date({value}) END)", [path_param] * 2
     return f"(CASE WHEN {kind} = 'text' THEN {sqlite_datetime(value)} END)", [path_param] * 4
@@ -81,6 +91,7 @@ OUTPUT_FIELDS = {
     "boolean": models.BooleanField,
     "date": models.DateField,
     "datetime": models.DateTimeField,
+    "list": models.JSONField,
 }
 
 
