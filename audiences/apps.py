@@ -10,7 +10,7 @@ class AudiencesConfig(AppConfig):
         from audiences.models import AudienceMembership, MembershipHistory
         from audiences.provider import AudienceProvider
         from audiences.selectors import person_traits
-        from computed.services import register_usage_finder
+        from computed.extensions import register_usage_finder
         from identity.extensions import register_trait_source
         from people import extensions
         from people.conditions import register_attribute_provider
