@@ -6,10 +6,10 @@ import hashlib
 import io
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from audiences.models import Audience, RetiredAudienceKey
+from identity.staff_tokens import management_token_create
 from people.models import AttributeDefinition
 
 URL = "/api/audiences/"
@@ -19,7 +19,7 @@ GERMANS = {"condition": {"attribute": "country", "op": "equals", "value": "DE"}}
 @pytest.fixture
 def api(admin_user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
     return client
 
 
@@ -409,7 +409,7 @@ def test_bad_requests_are_clear(api, make_audience, method, path, data, status, 
 
 def test_marketeer_may_manage_audiences(marketeer_user, germans):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=marketeer_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=marketeer_user).raw}")
     assert (
         client.post(URL, {"key": "g", "name": "G", "definition": GERMANS}, format="json").status_code == 201
     )

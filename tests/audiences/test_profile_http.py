@@ -6,10 +6,10 @@ import base64
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from identity.policy import ensure_default_types
 from identity.services import access_token_create
+from identity.staff_tokens import management_token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PROFILE = "/v1/spaces/main/collections/users/profiles/user_id:u1"
@@ -24,7 +24,7 @@ def setup(make_source, admin_user):
     ensure_default_types()
     write_key = make_source("Web").write_key
     profile = {"HTTP_AUTHORIZATION": basic(access_token_create(name="server").raw)}
-    staff = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=admin_user).key}"}
+    staff = {"HTTP_AUTHORIZATION": f"Token {management_token_create(user=admin_user).raw}"}
     return write_key, profile, staff
 
 
