@@ -31,7 +31,8 @@ from identity.models import (
 )
 from identity.policy import forget_cached_policy
 from identity.schemas import define_attribute, infer_type
-from people.models import EventDefinition, EventPropertyDefinition, Source
+from people import services as people_services
+from people.models import Source
 from people.selectors import organization_today
 
 
@@ -283,29 +284,40 @@ class SeenUndefinedAdmin(ModelAdmin):
         return False
 
     @admin.action(
-        description="Promote to a definition (event, property or attribute)", permissions=["delete"]
+        description="Promote to a definition (event with its seen properties, property or attribute)",
+        permissions=["delete"],
     )
     def promote(self, request, queryset):
+        """Events become definitions with every property they were seen with (their example and the
+        property rows seen for them); the promoted rows leave the list."""
         promoted = 0
-        with transaction.atomic():
-            for row in queryset:
-                if row.kind == SeenUndefined.Kind.EVENT:
-                    EventDefinition.objects.get_or_create(name=row.event_name)
-                elif row.kind == SeenUndefined.Kind.PROPERTY:
-                    definition, _ = EventDefinition.objects.get_or_create(name=row.event_name)
-                    kind = infer_type(row.example) or "text"
-                    EventPropertyDefinition.objects.get_or_create(
-                        definition=definition,
-                        key=row.key,
-                        defaults={"type": kind if kind != "list" else "text"},
-                    )
-                elif row.kind == SeenUndefined.Kind.TRAIT:
-                    kind = infer_type(row.example)
-                    if kind is None or define_attribute(key=row.key, type_=kind, example=row.example) is None:
-                        messages.error(request, f"Trait {row.key!r} cannot be defined automatically.")
-                        continue
+        for row in queryset:
+            if row.kind == SeenUndefined.Kind.TRAIT:
+                kind = infer_type(row.example)
+                if kind is None or define_attribute(key=row.key, type_=kind, example=row.example) is None:
+                    messages.error(request, f"Trait {row.key!r} cannot be defined automatically.")
+                    continue
                 row.delete()
                 promoted += 1
+                continue
+            seen = SeenUndefined.objects.filter(event_name=row.event_name, kind=SeenUndefined.Kind.PROPERTY)
+            if row.kind == SeenUndefined.Kind.PROPERTY:
+                seen = seen.filter(pk=row.pk)
+            properties = {
+                key: infer_type(value) or "text"
+                for key, value in (row.example.items() if isinstance(row.example, dict) else [])
+            }
+            properties.update({p.key: infer_type(p.example) or "text" for p in seen})
+            try:
+                with transaction.atomic():
+                    people_services.event_definition_promote(name=row.event_name, properties=properties)
+                    seen.delete()
+                    if row.kind == SeenUndefined.Kind.EVENT:
+                        row.delete()
+            except ValidationError as exc:
+                messages.error(request, f"{row}: {'; '.join(exc.messages)}")
+                continue
+            promoted += 1
         messages.success(request, f"Promoted {promoted} item(s) to definitions.")
 
 

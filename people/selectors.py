@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
+from people import extensions
 from people.attributes import STANDARD_ATTRIBUTES, read_attribute
 from people.models import AttributeChange, AttributeDefinition, Event, OrganizationSettings, Person
 
@@ -131,3 +133,24 @@ def _row(key, label, type_, value, meta, sources, standard) -> dict:
 
 def person_recent_changes(*, person: Person, limit: int = 20) -> QuerySet[AttributeChange]:
     return person.attribute_changes.select_related("source", "actor").order_by("-recorded_at")[:limit]
+
+
+def profile_360_context(*, person: Person, request=None) -> dict:
+    """Everything the Person 360 page shows besides the edit form.
+
+    Higher apps add sections through ``people.extensions.register_person_panel``; each panel's own
+    data stays under ``panel["context"]`` (its template reads it at the top level)."""
+    panels = [
+        {"key": panel.key, "title": panel.title, "template": panel.template, **panel.context(person, request)}
+        for panel in sorted(extensions.person_panels.values(), key=lambda p: p.order)
+    ]
+    return {
+        "person": person,
+        "device": person_latest_device(person=person),
+        "attribute_rows": person_attribute_rows(person=person),
+        "timeline": person_recent_events(person=person, limit=25),
+        "recent_changes": person_recent_changes(person=person, limit=10),
+        "channel_contacts": person.channel_contacts.select_related("channel").order_by("channel__name"),
+        "panels": panels,
+        "events_url": reverse("admin:people_event_changelist") + f"?person={person.pk}",
+    }

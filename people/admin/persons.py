@@ -1,0 +1,263 @@
+"""People: the list (search, bulk update) and the Person 360 page."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html
+from import_export.admin import ImportExportMixin
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import (
+    ChoicesDropdownFilter,
+    RangeDateTimeFilter,
+)
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
+from unfold.decorators import display
+from unfold.paginator import InfinitePaginator
+
+from people import extensions, selectors, services
+from people.admin.person_filters import CountryFilter, CustomAttributeFilter, LastContactedFilter
+from people.attributes import STANDARD_ATTRIBUTES, AttributeValueError, UnknownAttributeError, normalize_phone
+from people.models import (
+    AttributeDefinition,
+    Person,
+)
+from people.resources import PersonResource
+
+PHONE_LIKE = re.compile(r"\+?[\d\s().-]{6,20}")
+
+
+class PersonForm(forms.ModelForm):
+    """Edits go through the attribute service (validation, audit), not straight to the row."""
+
+    class Meta:
+        model = Person
+        fields = ["kind", *STANDARD_ATTRIBUTES.keys(), "custom"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The values as the page was loaded travel with the form, so a save only writes what the
+        # operator changed, not what changed in the database meanwhile (ingestion, other users).
+        for field in self.fields.values():
+            field.show_hidden_initial = True
+
+    def _loaded(self, name: str):
+        field = self.fields[name]
+        raw = self.data.get(self.add_initial_prefix(name))
+        if raw is None:
+            return self.initial.get(name)
+        try:
+            return field.to_python(
+                field.hidden_widget().value_from_datadict(
+                    self.data, self.files, self.add_initial_prefix(name)
+                )
+            )
+        except ValidationError:
+            return self.initial.get(name)
+
+    def clean(self):
+        data = super().clean()
+        custom = data.get("custom") or {}
+        if not isinstance(custom, dict):
+            self.add_error("custom", 'Custom attributes are an object: {"key": value, ...}.')
+            return data
+        try:
+            services.validate_attribute_writes(self.attribute_writes())
+        except ValidationError as exc:
+            key = getattr(exc, "key", None)
+            self.add_error(key if key in self.fields else "custom", exc.messages[0])
+        return data
+
+    def attribute_writes(self) -> list[services.AttributeWrite]:
+        """What the operator changed, compared with the form as it was loaded (not with the row now:
+        values that changed meanwhile, e.g. by ingestion, are left alone)."""
+        data = self.cleaned_data
+        writes = [
+            services.AttributeWrite(k, data.get(k)) for k in STANDARD_ATTRIBUTES if k in self.changed_data
+        ]
+        if "custom" in self.changed_data:
+            before = self._loaded("custom") or {}
+            after = data.get("custom") or {}
+            writes += [services.AttributeWrite(k, v) for k, v in after.items() if before.get(k) != v]
+            writes += [services.AttributeWrite(k, op="unset") for k in before if k not in after]
+        return writes
+
+
+@admin.register(Person)
+class PersonAdmin(ImportExportMixin, ModelAdmin):
+    form = PersonForm
+    resource_classes = [PersonResource]
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+    list_display = ["display_name", "email", "phone", "kind", "country", "last_activity_at", "event_count"]
+    list_filter = [
+        ("kind", ChoicesDropdownFilter),
+        CountryFilter,
+        LastContactedFilter,
+        CustomAttributeFilter,
+        ("last_activity_at", RangeDateTimeFilter),
+    ]
+    list_filter_submit = True
+    search_fields = ["first_name"]  # enables the search box; get_search_results does the work
+    search_help_text = "Name, email, phone, unified id, or any identifier"
+    show_full_result_count = False
+    paginator = InfinitePaginator
+    ordering = ["-pk"]
+    actions = ["bulk_update"]
+    change_form_before_template = "admin/people/person/profile_360.html"
+    readonly_fields = [
+        "uid",
+        "created_at",
+        "modified_at",
+        "first_seen_at",
+        "last_activity_at",
+        "event_count",
+        "session_count",
+        "last_contacted_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["kind"]}),
+        ("Standard attributes", {"fields": list(STANDARD_ATTRIBUTES.keys())}),
+        ("Custom attributes", {"fields": ["custom"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).live()
+
+    @display(description="Name", ordering="last_name")
+    def display_name(self, obj: Person) -> str:
+        return str(obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Route the term by its shape so each kind of search can use an index: an email, a phone
+        number, a unified id, any identifier (through identity's registered search); otherwise a
+        name prefix (every word must start a first or last name)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        found = Q(pk__in=[])
+        if "@" in term:
+            found |= Q(email=term.lower())
+        with contextlib.suppress(ValueError):
+            found |= Q(uid=uuid.UUID(term))
+        if PHONE_LIKE.fullmatch(term):
+            with contextlib.suppress(ValidationError):
+                found |= Q(phone=normalize_phone("phone", term))
+        ids: set[int] = set()
+        for search in extensions.person_searches.values():
+            ids.update(search(term))
+        if ids:
+            found |= Q(pk__in=ids)
+        if "@" not in term:
+            words = Q()
+            for word in term.split()[:4]:
+                words &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+            found |= words
+        return queryset.filter(found), False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        for name, func in extensions.person_actions.items():
+            actions[name] = (func, name, getattr(func, "short_description", name))
+        return actions
+
+    def save_model(self, request, obj: Person, form, change):
+        """Attribute values go through the services (validation, source rules, audit rows): a new
+        profile through ``person_create``, an edit through ``person_write_attributes``."""
+        writes = form.attribute_writes()
+        try:
+            if change:
+                if "kind" in form.changed_data:
+                    Person.objects.filter(pk=obj.pk).update(kind=obj.kind)
+                stored = Person.objects.get(pk=obj.pk)
+                services.person_write_attributes(person=stored, writes=writes, actor=request.user)
+            else:
+                obj.pk = services.person_create(kind=obj.kind, writes=writes, actor=request.user).pk
+        except (AttributeValueError, UnknownAttributeError) as exc:
+            messages.error(request, f"Attributes not saved: {exc.messages[0]}")
+            if not change:
+                obj.pk = services.person_create(kind=obj.kind, actor=request.user).pk
+        obj.refresh_from_db()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        person = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if person is not None:
+            extra_context.update(selectors.profile_360_context(person=person, request=request))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Update attributes of selected people (as a job)", permissions=["change"])
+    def bulk_update(self, request, queryset):
+        form = BulkUpdateForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            ids = list(queryset.values_list("pk", flat=True))
+            job = services.job_start(
+                kind="people.bulk_update",
+                params={
+                    "person_ids": ids,
+                    "key": form.cleaned_data["attribute"],
+                    "value": form.cleaned_data["value"],
+                    "op": form.cleaned_data["operation"],
+                },
+                created_by=request.user,
+                total=len(ids),
+            )
+            url = reverse("admin:people_job_change", args=[job.pk])
+            messages.success(
+                request,
+                format_html(
+                    'Bulk update of {} people started: <a href="{}">follow job #{}</a>.',
+                    len(ids),
+                    url,
+                    job.pk,
+                ),
+            )
+            return HttpResponseRedirect(url)
+        return render(
+            request,
+            "admin/people/person/bulk_update.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Bulk update attributes",
+                "form": form,
+                "queryset": queryset[:20],
+                "count": queryset.count(),
+                "selected_ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across", "0"),
+                "opts": self.model._meta,
+            },
+        )
+
+
+class BulkUpdateForm(forms.Form):
+    attribute = forms.ChoiceField(choices=())
+    operation = forms.ChoiceField(
+        choices=[("set", "Set to a value"), ("unset", "Reset to empty")], initial="set"
+    )
+    value = forms.CharField(required=False, help_text="Cast to the attribute's type.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(key, f"{spec.label} (standard)") for key, spec in STANDARD_ATTRIBUTES.items()]
+        choices += [(d.key, f"{d.label} ({d.get_type_display()})") for d in AttributeDefinition.objects.all()]
+        self.fields["attribute"].choices = choices
+
+    def clean(self):
+        data = super().clean()
+        if data.get("operation") == "set" and data.get("attribute"):
+            try:
+                services.validate_attribute_writes(
+                    [services.AttributeWrite(data["attribute"], data.get("value"))]
+                )
+            except ValidationError as exc:
+                self.add_error("value", exc.messages[0])
+        return data
