@@ -141,7 +141,12 @@ def profile_360_context(*, person: Person, request=None) -> dict:
     Higher apps add sections through ``people.extensions.register_person_panel``; each panel's own
     data stays under ``panel["context"]`` (its template reads it at the top level)."""
     panels = [
-        {"key": panel.key, "title": panel.title, "template": panel.template, **panel.context(person, request)}
+        {
+            "key": panel.key,
+            "title": panel.title,
+            "template": panel.template,
+            "context": panel.context(person, request),
+        }
         for panel in sorted(extensions.person_panels.values(), key=lambda p: p.order)
     ]
     return {

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
@@ -26,6 +27,7 @@ from unfold.paginator import InfinitePaginator
 
 from people import extensions, selectors, services
 from people.admin.person_filters import CountryFilter, CustomAttributeFilter, LastContactedFilter
+from people.admin.person_form import PersonForm
 from people.attributes import STANDARD_ATTRIBUTES, AttributeValueError, UnknownAttributeError, normalize_phone
 from people.models import (
     AttributeDefinition,
@@ -34,62 +36,6 @@ from people.models import (
 from people.resources import PersonResource
 
 PHONE_LIKE = re.compile(r"\+?[\d\s().-]{6,20}")
-
-
-class PersonForm(forms.ModelForm):
-    """Edits go through the attribute service (validation, audit), not straight to the row."""
-
-    class Meta:
-        model = Person
-        fields = ["kind", *STANDARD_ATTRIBUTES.keys(), "custom"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # The values as the page was loaded travel with the form, so a save only writes what the
-        # operator changed, not what changed in the database meanwhile (ingestion, other users).
-        for field in self.fields.values():
-            field.show_hidden_initial = True
-
-    def _loaded(self, name: str):
-        field = self.fields[name]
-        raw = self.data.get(self.add_initial_prefix(name))
-        if raw is None:
-            return self.initial.get(name)
-        try:
-            return field.to_python(
-                field.hidden_widget().value_from_datadict(
-                    self.data, self.files, self.add_initial_prefix(name)
-                )
-            )
-        except ValidationError:
-            return self.initial.get(name)
-
-    def clean(self):
-        data = super().clean()
-        custom = data.get("custom") or {}
-        if not isinstance(custom, dict):
-            self.add_error("custom", 'Custom attributes are an object: {"key": value, ...}.')
-            return data
-        try:
-            services.validate_attribute_writes(self.attribute_writes())
-        except ValidationError as exc:
-            key = getattr(exc, "key", None)
-            self.add_error(key if key in self.fields else "custom", exc.messages[0])
-        return data
-
-    def attribute_writes(self) -> list[services.AttributeWrite]:
-        """What the operator changed, compared with the form as it was loaded (not with the row now:
-        values that changed meanwhile, e.g. by ingestion, are left alone)."""
-        data = self.cleaned_data
-        writes = [
-            services.AttributeWrite(k, data.get(k)) for k in STANDARD_ATTRIBUTES if k in self.changed_data
-        ]
-        if "custom" in self.changed_data:
-            before = self._loaded("custom") or {}
-            after = data.get("custom") or {}
-            writes += [services.AttributeWrite(k, v) for k, v in after.items() if before.get(k) != v]
-            writes += [services.AttributeWrite(k, op="unset") for k in before if k not in after]
-        return writes
 
 
 @admin.register(Person)
@@ -124,11 +70,36 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
         "session_count",
         "last_contacted_at",
     ]
-    fieldsets = [
-        (None, {"fields": ["kind"]}),
-        ("Standard attributes", {"fields": list(STANDARD_ATTRIBUTES.keys())}),
-        ("Custom attributes", {"fields": ["custom"]}),
-    ]
+
+    @staticmethod
+    def _form_class(request) -> type[PersonForm]:
+        """The form with the custom attribute fields, built once per request."""
+        if not hasattr(request, "_attune_person_form"):
+            request._attune_person_form = PersonForm.with_custom_fields()
+        return request._attune_person_form
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = self._form_class(request)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        form = self._form_class(request)
+        fieldsets = [
+            (None, {"fields": ["kind"]}),
+            ("Standard attributes", {"fields": list(STANDARD_ATTRIBUTES.keys())}),
+        ]
+        if form.definitions:
+            fieldsets.append(
+                (
+                    "Custom attributes",
+                    {
+                        "fields": form.custom_field_names(),
+                        "description": "Defined under Data model → Attribute definitions. "
+                        "Leave a field empty to clear the value.",
+                    },
+                )
+            )
+        return fieldsets
 
     def get_queryset(self, request):
         return super().get_queryset(request).live()
@@ -192,7 +163,11 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
         person = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if person is not None:
-            extra_context.update(selectors.profile_360_context(person=person, request=request))
+            context = selectors.profile_360_context(person=person, request=request)
+            for panel in context["panels"]:
+                # Each panel's template reads its own data at the top level.
+                panel["html"] = render_to_string(panel["template"], panel["context"], request)
+            extra_context.update(context)
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Update attributes of selected people (as a job)", permissions=["change"])
