@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import re
+import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -159,3 +163,76 @@ def profile_360_context(*, person: Person, request=None) -> dict:
         "panels": panels,
         "events_url": reverse("admin:people_event_changelist") + f"?person={person.pk}",
     }
+
+
+ZONE_TABLE = "/usr/share/zoneinfo/zone.tab"
+
+
+def organization_phone_region() -> str | None:
+    """The region (ISO country) national phone numbers are read in: the country of the organization's
+    timezone (``Europe/Berlin`` → ``DE``), from the system's zone table; ``None`` when unknown."""
+    zone = organization().timezone
+    return _zone_countries().get(zone)
+
+
+@functools.cache
+def _zone_countries() -> dict[str, str]:
+    try:
+        with open(ZONE_TABLE, encoding="utf-8") as table:
+            rows = [line.split("\t") for line in table if line.strip() and not line.startswith("#")]
+    except OSError:
+        return {}
+    return {row[2].strip(): row[0].strip() for row in rows if len(row) >= 3}
+
+
+PHONE_LIKE = re.compile(r"\+?[\d\s().-]{6,20}")
+
+
+def person_search_q(*, term: str) -> Q:
+    """What the person list's search box finds, by the shape of the term, each kind index-backed:
+
+    - with ``@``: part of an email (``ada@``, ``@example.com``; trigram index on PostgreSQL);
+    - a unified id;
+    - a phone number in international or national format (``+49 1547 929020``, ``01547 929020``): read
+      in the organization's region, and matched on its national digits at the end of the stored E.164
+      number (trigram index);
+    - any identifier, through the searches higher apps register (``extensions.person_searches``);
+    - otherwise a name: every word must start a first or last name.
+    """
+    term = term.replace("\x00", "")
+    found = Q(pk__in=[])
+    if "@" in term and len(term) >= 3:  # "@" alone, or "a@", would list everyone
+        found |= Q(email__contains=term.lower())
+    with contextlib.suppress(ValueError):
+        found |= Q(uid=uuid.UUID(term))
+    if PHONE_LIKE.fullmatch(term):
+        found |= _phone_q(term)
+    ids: set[int] = set()
+    for search in extensions.person_searches.values():
+        ids.update(search(term))
+    if ids:
+        found |= Q(pk__in=ids)
+    if "@" not in term:
+        words = Q()
+        for word in term.split()[:4]:
+            words &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+        found |= words
+    return found
+
+
+def _phone_q(term: str) -> Q:
+    import phonenumbers
+
+    digits = re.sub(r"\D", "", term)
+    found = Q(pk__in=[])
+    international = term.startswith(("+", "00"))
+    region = None if international else organization_phone_region()
+    with contextlib.suppress(phonenumbers.NumberParseException):
+        number = phonenumbers.parse("+" + term.lstrip("+0") if international else term, region)
+        if phonenumbers.is_possible_number(number):
+            found |= Q(phone=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    national = digits.lstrip("0")
+    if not international and len(national) >= 6:
+        # A national number without its trunk prefix ends the stored E.164 number in any region.
+        found |= Q(phone__endswith=national)
+    return found

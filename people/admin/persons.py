@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import re
-import uuid
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -28,14 +23,12 @@ from unfold.paginator import InfinitePaginator
 from people import extensions, selectors, services
 from people.admin.person_filters import CountryFilter, CustomAttributeFilter, LastContactedFilter
 from people.admin.person_form import PersonForm
-from people.attributes import STANDARD_ATTRIBUTES, AttributeValueError, UnknownAttributeError, normalize_phone
+from people.attributes import STANDARD_ATTRIBUTES, AttributeValueError, UnknownAttributeError
 from people.models import (
     AttributeDefinition,
     Person,
 )
 from people.resources import PersonResource
-
-PHONE_LIKE = re.compile(r"\+?[\d\s().-]{6,20}")
 
 
 @admin.register(Person)
@@ -54,7 +47,7 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
     ]
     list_filter_submit = True
     search_fields = ["first_name"]  # enables the search box; get_search_results does the work
-    search_help_text = "Name, email, phone, unified id, or any identifier"
+    search_help_text = "Name, part of an email, phone (any format), unified id or any identifier"
     show_full_result_count = False
     paginator = InfinitePaginator
     ordering = ["-pk"]
@@ -109,31 +102,12 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
         return str(obj)
 
     def get_search_results(self, request, queryset, search_term):
-        """Route the term by its shape so each kind of search can use an index: an email, a phone
-        number, a unified id, any identifier (through identity's registered search); otherwise a
-        name prefix (every word must start a first or last name)."""
+        """Route the term by its shape so each kind of search can use an index (see
+        ``people.selectors.person_search``)."""
         term = search_term.strip()
         if not term:
             return queryset, False
-        found = Q(pk__in=[])
-        if "@" in term:
-            found |= Q(email=term.lower())
-        with contextlib.suppress(ValueError):
-            found |= Q(uid=uuid.UUID(term))
-        if PHONE_LIKE.fullmatch(term):
-            with contextlib.suppress(ValidationError):
-                found |= Q(phone=normalize_phone("phone", term))
-        ids: set[int] = set()
-        for search in extensions.person_searches.values():
-            ids.update(search(term))
-        if ids:
-            found |= Q(pk__in=ids)
-        if "@" not in term:
-            words = Q()
-            for word in term.split()[:4]:
-                words &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
-            found |= words
-        return queryset.filter(found), False
+        return queryset.filter(selectors.person_search_q(term=term)), False
 
     def get_actions(self, request):
         actions = super().get_actions(request)
