@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -41,6 +42,19 @@ def person_link(person) -> str:
         return "—"
     url = reverse("admin:people_person_change", args=[person.pk])
     return format_html('<a href="{}">{}</a>', url, person)
+
+
+def _event_as_stored(event) -> dict:
+    """An accepted event as the debugger shows it: what was stored, with all four times."""
+    times = ("timestamp", "original_timestamp", "sent_at", "received_at")
+    return {
+        "type": event.type,
+        "event": event.name,
+        "messageId": event.message_id,
+        **{name: getattr(event, name).isoformat() for name in times if getattr(event, name)},
+        "properties": event.properties,
+        "context": event.context,
+    }
 
 
 @admin.register(IdentifierType)
@@ -383,6 +397,7 @@ class SourceActivityAdmin(ModelAdmin):
 
     def get_urls(self):
         return [
+            path("debugger/", self.admin_site.admin_view(self.debugger_view), name="identity_debugger_index"),
             path(
                 "debugger/<int:source_id>/",
                 self.admin_site.admin_view(self.debugger_view),
@@ -400,20 +415,32 @@ class SourceActivityAdmin(ModelAdmin):
         }
         return super().changelist_view(request, extra_context)
 
-    def debugger_view(self, request, source_id: int):
-        source = get_object_or_404(Source, pk=source_id)
+    def debugger_view(self, request, source_id: int | None = None):
+        """The latest messages of one source, refreshed every few seconds; without a source, the
+        source picker (reachable from the sidebar)."""
         if not request.user.has_perm("identity.view_sourcedailystat"):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
+        chosen = request.GET.get("source")
+        if source_id is None and chosen and chosen.isdigit():
+            return HttpResponseRedirect(reverse("admin:identity_debugger", args=[int(chosen)]))
+        sources = Source.objects.select_related("channel").order_by("name")
+        source = get_object_or_404(Source, pk=source_id) if source_id is not None else None
+        if source is None and len(sources) == 1:
+            return HttpResponseRedirect(reverse("admin:identity_debugger", args=[sources[0].pk]))
+        messages_ = selectors.source_debugger(source=source) if source else {}
+        for event in messages_.get("accepted", []):
+            event.debug_payload = _event_as_stored(event)
         return TemplateResponse(
             request,
             "admin/identity/debugger.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Event debugger: {source.name}",
+                "title": f"Event debugger: {source.name}" if source else "Event debugger",
                 "source": source,
+                "sources": sources,
                 "now": timezone.now(),
-                **selectors.source_debugger(source=source),
+                **messages_,
             },
         )

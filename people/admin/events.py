@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from unfold.contrib.filters.admin import (
     RangeDateTimeFilter,
@@ -70,6 +72,9 @@ class PersonUidFilter(admin.SimpleListFilter):
             return queryset.none()
 
 
+RECENT_DAYS = 7
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ["name", "type", "person_link", "channel", "source", "timestamp", "received_at"]
@@ -85,12 +90,31 @@ class EventAdmin(ReadOnlyAdmin):
     paginator = InfinitePaginator
     search_fields = ["=message_id"]
 
-    def get_ordering(self, request):
-        # Newest first by event time where an index serves it (one person, one event name); else by
-        # arrival (primary key): sorting every event by time on each page load would not scale.
-        if request.GET.get("person") or request.GET.get("name"):
-            return ["-timestamp", "-pk"]
-        return ["-pk"]
+    list_before_template = "admin/people/event/list_note.html"
+    ordering = ["-timestamp", "-pk"]
+
+    def get_queryset(self, request):
+        """Newest first by event time. Sorting every event by time on each page load would not scale,
+        so without a person, an event name or a time range the list shows the last
+        ``RECENT_DAYS`` days (the BRIN index on event time finds them)."""
+        queryset = super().get_queryset(request)
+        match = getattr(request, "resolver_match", None)
+        if match is None or not match.url_name.endswith("changelist"):
+            return queryset
+        if self._recent_only(request):
+            queryset = queryset.filter(timestamp__gte=timezone.now() - timedelta(days=RECENT_DAYS))
+        return queryset
+
+    @staticmethod
+    def _recent_only(request) -> bool:
+        narrowed = any(request.GET.get(k) for k in ("person", "name")) or any(
+            k.startswith("timestamp_") and v for k, v in request.GET.items()
+        )
+        return not narrowed
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"recent_days": RECENT_DAYS, "recent_only": self._recent_only(request)}
+        return super().changelist_view(request, {**(extra_context or {}), **context})
 
     @display(description="Person")
     def person_link(self, obj: Event) -> str:

@@ -19,6 +19,7 @@ from unfold.contrib.filters.admin import (
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 from unfold.decorators import display
 from unfold.paginator import InfinitePaginator
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
 from people import extensions, selectors, services
 from people.admin.person_filters import CountryFilter, CustomAttributeFilter, LastContactedFilter
@@ -188,11 +189,18 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
 
 
 class BulkUpdateForm(forms.Form):
-    attribute = forms.ChoiceField(choices=())
+    attribute = forms.ChoiceField(choices=(), widget=UnfoldAdminSelectWidget)
     operation = forms.ChoiceField(
-        choices=[("set", "Set to a value"), ("unset", "Reset to empty")], initial="set"
+        choices=[("set", "Set to a value"), ("unset", "Reset to empty")],
+        initial="set",
+        widget=UnfoldAdminSelectWidget,
     )
-    value = forms.CharField(required=False, help_text="Cast to the attribute's type.")
+    value = forms.CharField(
+        required=False,
+        widget=UnfoldAdminTextInputWidget,
+        help_text="Written as the attribute's type: 2026-11-30 for a date, yes or no for true/false, "
+        "12.5 for a number. Leave empty when resetting.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
