@@ -20,12 +20,19 @@ migrate: venv
 	$(PY) manage.py migrate --noinput
 
 # Web server and a django-q2 worker together; demo data and an admin login on first start.
+# Ctrl-C reaches both processes from the terminal and each stops on its own; the shell only waits for
+# the worker (it is stopped explicitly when the web server ends another way, or on a TERM).
+# Never `trap 'kill 0'`: it signals its own shell again and again (RecursionError, segfault).
 run: migrate
 	$(PY) manage.py bootstrap
-	@echo "Attune: http://$(HOST):$(PORT)/admin/  (API docs: http://$(HOST):$(PORT)/api/docs/)"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(PY) manage.py qcluster & \
-	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	@echo "Attune: http://$(HOST):$(PORT)/admin/  (API docs: http://$(HOST):$(PORT)/api/docs/)  Ctrl-C stops both."
+	@$(PY) manage.py qcluster & worker=$$!; \
+	  trap 'interrupted=1' INT; \
+	  trap 'kill -TERM $$worker 2>/dev/null' TERM; \
+	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload; \
+	  [ -n "$$interrupted" ] || kill -TERM $$worker 2>/dev/null; \
+	  wait $$worker 2>/dev/null; \
+	  echo "Attune stopped."
 
 # The whole suite: PostgreSQL when DATABASE_URL is set, else SQLite.
 test: venv

@@ -291,6 +291,11 @@ UNFOLD = {
                         "icon": "monitoring",
                         "link": reverse_lazy("admin:identity_sourcedailystat_changelist"),
                         "permission": _can("identity.view_sourcedailystat"),
+                        # The debugger's pages live under this one's address; only one is highlighted.
+                        "active": lambda request: (
+                            request.path.startswith("/admin/identity/sourcedailystat/")
+                            and "/debugger/" not in request.path
+                        ),
                     },
                     {
                         "title": _("Rejected messages"),

@@ -363,6 +363,45 @@ class InboundBatchAdmin(ModelAdmin):
         messages.success(request, f"Queued {n} batch(es) again.")
 
 
+ACTIVITY_DAYS = 14
+
+
+def _activity_chart(*, today, source_id: str | None) -> dict:
+    """Messages per day (accepted, rejected, dropped) over the last ``ACTIVITY_DAYS`` days, of one
+    source or all: a handful of rows of the daily counters, never the events."""
+    from datetime import timedelta
+
+    from django.db.models import Sum
+
+    from people.dashboard import chart_options
+
+    days = [today - timedelta(days=i) for i in range(ACTIVITY_DAYS - 1, -1, -1)]
+    rows = SourceDailyStat.objects.filter(day__gte=days[0], day__lte=today)
+    if source_id and source_id.isdigit():
+        rows = rows.filter(source_id=int(source_id))
+    per_day = {
+        row["day"]: row
+        for row in rows.values("day").annotate(a=Sum("accepted"), r=Sum("rejected"), d=Sum("dropped"))
+    }
+    series = [("Accepted", "a", "#10b981"), ("Rejected", "r", "#ef4444"), ("Dropped", "d", "#f59e0b")]
+    data = {
+        "labels": [d.strftime("%b %d") for d in days],
+        "datasets": [
+            {
+                "label": label,
+                "data": [(per_day.get(d) or {}).get(key) or 0 for d in days],
+                "backgroundColor": colour,
+            }
+            for label, key, colour in series
+        ],
+    }
+    return {
+        "activity_days": ACTIVITY_DAYS,
+        "activity_chart": json.dumps(data),
+        "activity_chart_options": chart_options(x_title="Day", y_title="Messages", stacked=True),
+    }
+
+
 @admin.register(SourceDailyStat)
 class SourceActivityAdmin(ModelAdmin):
     """Per source: messages accepted / rejected / dropped today, and the event debugger."""
@@ -412,6 +451,7 @@ class SourceActivityAdmin(ModelAdmin):
             **(extra_context or {}),
             "today": today,
             "activity": selectors.source_activity(day=today),
+            **_activity_chart(today=today, source_id=request.GET.get("source__id__exact")),
         }
         return super().changelist_view(request, extra_context)
 
