@@ -82,3 +82,123 @@ def test_last_contacted_filter_through_the_filter_sheet(page, live_server, admin
     from playwright.sync_api import expect
 
     expect(page.locator("#result_list tbody tr")).to_have_count(min(never, 100))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_360_page_shows_identifiers_computed_values_and_purchase_statistics(page, live_server, admin_user):
+    # given a demo person with orders before today
+    from datetime import timedelta
+
+    from playwright.sync_api import expect
+
+    from identity.models import Identity
+    from people.lastcontacted import day_bounds
+    from people.models import Event
+    from people.selectors import organization_today, organization_tz
+
+    call_command("load_demo", people=60, seed=11, verbosity=0)
+    start, _ = day_bounds(organization_today(), organization_tz())
+    person, orders = None, 0
+    for candidate in Person.objects.live().order_by("pk"):
+        bought = Event.objects.filter(person=candidate, name="Order Completed")
+        n = bought.count()
+        recent = bought.filter(timestamp__gte=start - timedelta(days=360)).count()
+        if n >= 2 and recent == n and not bought.filter(timestamp__gte=start).exists():
+            person, orders = candidate, n
+            break
+    assert person is not None
+    login(page, live_server, admin_user)
+    # when
+    page.goto(f"{live_server.url}/admin/people/person/{person.pk}/change/")
+    # then every identifier value is shown, and the order count as a computed value and a statistic
+    identifiers = page.locator("[data-section=identity]")
+    for value in Identity.objects.filter(person=person).values_list("value", flat=True):
+        expect(identifiers).to_contain_text(value)
+    row = page.locator("[data-section=computed] tr", has_text="orders_lifetime")
+    expect(row.locator("td").nth(1)).to_have_text(str(orders))
+    statistics = page.locator("[data-section=purchase_statistics]")
+    expect(
+        statistics.locator("dt", has_text="Purchases, 1 year").locator("xpath=following-sibling::dd[1]")
+    ).to_have_text(str(orders))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_person_form_has_typed_custom_fields_and_a_list_table(page, live_server, admin_user):
+    # given attribute definitions of several types
+    from playwright.sync_api import expect
+
+    from people.services import attribute_definition_create
+
+    attribute_definition_create(key="visits", label="Visits", type="integer")
+    attribute_definition_create(key="vip", label="VIP", type="boolean")
+    attribute_definition_create(key="renewal", label="Renewal", type="date")
+    attribute_definition_create(
+        key="orders",
+        label="Orders",
+        type="list",
+        item_schema=[{"key": "sku", "type": "text"}, {"key": "qty", "type": "integer"}],
+    )
+    person = Person.objects.create(first_name="Ada")
+    login(page, live_server, admin_user)
+    page.goto(f"{live_server.url}/admin/people/person/{person.pk}/change/")
+    # then there is no JSON box to type in: a number, a yes/no choice, a date picker and a table
+    expect(page.locator("textarea[name=custom]")).to_have_count(0)
+    expect(page.locator("input[name=custom__visits]")).to_have_attribute("type", "number")
+    expect(page.locator("details:has(textarea[name=custom__orders])")).not_to_have_attribute("open", "")
+    # when the operator fills them in by clicking and typing
+    page.fill("input[name=custom__visits]", "7")
+    page.select_option("select[name=custom__vip]", "true")
+    page.fill("input[name=custom__renewal]", "2027-01-31")
+    page.click("[data-list-table] [data-add-row]")
+    page.fill("[data-list-table] input[aria-label=sku]", "SKU-1")
+    page.fill("[data-list-table] input[aria-label=qty]", "2")
+    page.click("button[name=_continue]")
+    page.wait_for_load_state("networkidle")
+    # then the values are stored typed, and shown again in the form
+    person.refresh_from_db()
+    assert person.custom == {
+        "visits": 7,
+        "vip": True,
+        "renewal": "2027-01-31",
+        "orders": [{"sku": "SKU-1", "qty": 2}],
+    }
+    expect(page.locator("[data-list-table] input[aria-label=sku]")).to_have_value("SKU-1")
+    expect(page.locator("[data-section=attributes]")).to_contain_text("2027-01-31")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_charts_render_with_data_axes_and_tooltips(page, live_server, admin_user):
+    # given demo data (events over the last weeks, three sources)
+    call_command("load_demo", people=40, seed=5, verbosity=0)
+    from django.core.cache import cache
+
+    cache.delete("attune:dashboard")
+    login(page, live_server, admin_user)
+    # when the dashboard has drawn its charts
+    page.wait_for_function("() => window.Chart && document.querySelectorAll('canvas.chart').length >= 2")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('canvas.chart')].every(c => Chart.getChart(c))"
+    )
+    charts = page.evaluate(
+        """() => [...document.querySelectorAll('canvas.chart')].map((canvas) => {
+            const chart = Chart.getChart(canvas);
+            return {
+                series: chart.data.datasets.map((d) => d.label),
+                total: chart.data.datasets.reduce((sum, d) => sum + d.data.reduce((a, b) => a + b, 0), 0),
+                x: chart.options.scales.x.title.text,
+                y: chart.options.scales.y.title.text,
+                tooltip: chart.options.plugins.tooltip.enabled,
+                height: canvas.getBoundingClientRect().height,
+            };
+        })"""
+    )
+    # then both charts have titled axes, tooltips and the data of the page's figures
+    events, profiles = charts
+    from people.models import Event
+
+    assert (events["x"], events["y"], profiles["y"]) == ("Day", "Events", "New profiles")
+    assert events["tooltip"] and profiles["tooltip"]
+    assert set(events["series"]) <= {"Website", "iOS app", "Email service", "No source (API, imports)"}
+    assert len(events["series"]) >= 2
+    assert 0 < events["total"] <= Event.objects.count()
+    assert events["height"] > 100
