@@ -89,6 +89,7 @@ class EventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     paginator = InfinitePaginator
     search_fields = ["=message_id"]
+    search_help_text = "Message id (exact)"
 
     list_before_template = "admin/people/event/list_note.html"
     ordering = ["-timestamp", "-pk"]
