@@ -139,7 +139,15 @@ def person_recent_changes(*, person: Person, limit: int = 20) -> QuerySet[Attrib
     return person.attribute_changes.select_related("source", "actor").order_by("-recorded_at")[:limit]
 
 
-def profile_360_context(*, person: Person, request=None) -> dict:
+def profile_360_context(
+    *,
+    person: Person,
+    request=None,
+    kinds: tuple[str, ...] = ("events", "changes"),
+    event_name: str = "",
+    before: datetime | None = None,
+    as_of: datetime | None = None,
+) -> dict:
     """Everything the Person 360 page shows besides the edit form.
 
     Higher apps add sections through ``people.extensions.register_person_panel``; each panel's own
@@ -157,8 +165,12 @@ def profile_360_context(*, person: Person, request=None) -> dict:
         "person": person,
         "device": person_latest_device(person=person),
         "attribute_rows": person_attribute_rows(person=person),
-        "timeline": person_recent_events(person=person, limit=25),
-        "recent_changes": person_recent_changes(person=person, limit=10),
+        "timeline": person_timeline(person=person, kinds=kinds, event_name=event_name, before=before),
+        "event_names": list(
+            Event.objects.filter(person=person).order_by().values_list("name", flat=True).distinct()[:50]
+        ),
+        "as_of": as_of,
+        "as_of_rows": person_attributes_as_of(person=person, at=as_of) if as_of else [],
         "channel_contacts": person.channel_contacts.select_related("channel").order_by("channel__name"),
         "panels": panels,
         "events_url": reverse("admin:people_event_changelist") + f"?person={person.pk}",
@@ -236,3 +248,58 @@ def _phone_q(term: str) -> Q:
         # A national number without its trunk prefix ends the stored E.164 number in any region.
         found |= Q(phone__endswith=national)
     return found
+
+
+TIMELINE_KINDS = ("events", "changes")
+
+
+def person_timeline(
+    *,
+    person: Person,
+    kinds: tuple[str, ...] = TIMELINE_KINDS,
+    event_name: str = "",
+    before: datetime | None = None,
+    limit: int = 25,
+) -> dict:
+    """One page of a person's timeline, newest first: events and attribute changes merged by time.
+
+    ``before`` pages back (the ``next_before`` of the previous page). Each kind is read with one
+    indexed query of at most ``limit`` rows, so a page costs two queries however long the history."""
+    items: list[dict] = []
+    if "events" in kinds:
+        events = Event.objects.filter(person=person).select_related("channel", "source")
+        if event_name:
+            events = events.filter(name=event_name)
+        if before is not None:
+            events = events.filter(timestamp__lt=before)
+        for event in events.order_by("-timestamp", "-pk")[:limit]:
+            items.append({"kind": "event", "at": event.timestamp, "event": event})
+    if "changes" in kinds and not event_name:
+        changes = person.attribute_changes.select_related("source", "actor")
+        if before is not None:
+            changes = changes.filter(effective_at__lt=before)
+        for change in changes.order_by("-effective_at", "-pk")[:limit]:
+            items.append({"kind": "change", "at": change.effective_at, "change": change})
+    items.sort(key=lambda item: item["at"], reverse=True)
+    page = items[:limit]
+    more = len(items) > limit or (len(page) == limit)
+    return {"items": page, "next_before": page[-1]["at"] if page and more else None}
+
+
+def person_attributes_as_of(*, person: Person, at: datetime) -> list[dict]:
+    """The person's standard and custom attributes as they were at ``at``, rebuilt from the change log
+    (the latest change of each key at or before ``at``), beside today's values. A key never changed
+    by then reads as empty; ``recorded`` says whether the log knew the key at that time."""
+    at_then: dict[str, object] = {}
+    for key, value in (
+        person.attribute_changes.filter(effective_at__lte=at)
+        .order_by("key", "-effective_at", "-pk")
+        .values_list("key", "new_value")
+    ):
+        at_then.setdefault(key, value)
+    rows = person_attribute_rows(person=person)
+    return [
+        {**row, "then": at_then.get(row["key"]), "recorded": row["key"] in at_then}
+        for row in rows
+        if row["key"] in at_then or row["value"] not in (None, "")
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -9,6 +11,8 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from unfold.admin import ModelAdmin
@@ -138,7 +142,9 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
         person = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if person is not None:
-            context = selectors.profile_360_context(person=person, request=request)
+            context = selectors.profile_360_context(
+                person=person, request=request, **_timeline_params(request)
+            )
             for panel in context["panels"]:
                 # Each panel's template reads its own data at the top level.
                 panel["html"] = render_to_string(panel["template"], panel["context"], request)
@@ -186,6 +192,27 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
                 "opts": self.model._meta,
             },
         )
+
+
+def _timeline_params(request) -> dict:
+    """The 360 page's timeline filters, paging cursor and "as of" time from the query string; a value
+    that does not parse is ignored (the page still renders)."""
+    kind = request.GET.get("tl_kind", "")
+    params = {
+        "kinds": (kind,) if kind in selectors.TIMELINE_KINDS else selectors.TIMELINE_KINDS,
+        "event_name": request.GET.get("tl_event", "")[:200],
+    }
+    for name, key in (("before", "tl_before"), ("as_of", "as_of")):
+        raw = request.GET.get(key, "").strip()
+        with contextlib.suppress(ValueError, TypeError):
+            parsed = parse_datetime(raw) if raw else None
+            if parsed is not None:
+                params[name] = (
+                    timezone.make_aware(parsed, selectors.organization_tz())
+                    if timezone.is_naive(parsed)
+                    else parsed
+                )
+    return params
 
 
 class BulkUpdateForm(forms.Form):

@@ -23,3 +23,17 @@ def distinct_crumbs(parts) -> list:
     parts = list(parts or [])
     titles = [str(part.get("title", "")).strip().lower() for part in parts]
     return [part for i, part in enumerate(parts) if i + 1 >= len(parts) or titles[i] != titles[i + 1]]
+
+
+@register.filter
+def attr_value(value) -> str:
+    """An attribute value as a marketer reads it: yes/no, JSON for lists, "empty" for none."""
+    if value is None or value == "":
+        return "empty"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, (list, dict)):
+        return as_json(value)
+    return str(value)

@@ -202,3 +202,44 @@ def test_dashboard_charts_render_with_data_axes_and_tooltips(page, live_server, 
     assert len(events["series"]) >= 2
     assert 0 < events["total"] <= Event.objects.count()
     assert events["height"] > 100
+
+
+@pytest.mark.django_db(transaction=True)
+def test_360_timeline_filter_and_as_of_navigate_without_saving_the_person(page, live_server, admin_user):
+    # given a person with a plan change and two kinds of events
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    from people.models import AttributeChange, Event
+    from people.services import AttributeWrite, attribute_definition_create, person_write_attributes
+
+    attribute_definition_create(key="plan", label="Plan", type="text")
+    person = Person.objects.create(first_name="Ada")
+    start = timezone.now() - timedelta(days=3)
+    person_write_attributes(person=person, writes=[AttributeWrite("plan", "free")], at=start)
+    Event.objects.create(person=person, name="Signed Up", timestamp=start, message_id="m1")
+    Event.objects.create(
+        person=person, name="Order Completed", timestamp=start + timedelta(days=1), message_id="m2"
+    )
+    changes = AttributeChange.objects.count()
+    login(page, live_server, admin_user)
+    page.goto(f"{live_server.url}/admin/people/person/{person.pk}/change/")
+    # when the marketer filters the timeline to one event
+    page.select_option("[data-timeline-filters] select[data-param=tl_event]", "Order Completed")
+    page.click("[data-timeline-filters] [data-get-submit]")
+    page.wait_for_url("**tl_event=Order+Completed**")
+    # then only that event is listed
+    expect(page.locator("[data-timeline-item]")).to_have_count(1)
+    expect(page.locator("[data-timeline-item]")).to_contain_text("Order Completed")
+    # when they ask for the profile as of the day before the plan was set, pressing Enter
+    page.fill(
+        "[data-section=as-of] input[data-param=as_of]", (start - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    )
+    page.press("[data-section=as-of] input[data-param=as_of]", "Enter")
+    page.wait_for_url("**as_of=**")
+    # then the plan reads "not recorded" then, "free" now, and nothing was saved
+    expect(page.locator("[data-as-of] tr", has_text="Plan")).to_contain_text("not recorded")
+    expect(page.locator("[data-as-of] tr", has_text="Plan")).to_contain_text("free")
+    assert AttributeChange.objects.count() == changes
