@@ -29,6 +29,7 @@ from people import extensions, selectors, services
 from people.admin.person_filters import CountryFilter, CustomAttributeFilter, LastContactedFilter
 from people.admin.person_form import PersonForm
 from people.attributes import STANDARD_ATTRIBUTES, AttributeValueError, UnknownAttributeError
+from people.dashboard import about, estimated_count
 from people.models import (
     AttributeDefinition,
     Person,
@@ -55,6 +56,7 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
     search_help_text = "Name, part of an email, phone (any format), unified id or any identifier"
     show_full_result_count = False
     paginator = InfinitePaginator
+    list_before_template = "admin/people/person/list_note.html"
     ordering = ["-pk"]
     actions = ["bulk_update"]
     change_form_before_template = "admin/people/person/profile_360.html"
@@ -113,6 +115,16 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
         if not term:
             return queryset, False
         return queryset.filter(selectors.person_search_q(term=term)), False
+
+    def changelist_view(self, request, extra_context=None):
+        """Unfiltered, the list says how many people there are: exact on small tables, an estimate
+        from PostgreSQL's statistics on large ones ("about 1.2M"); filtered lists page without a count."""
+        narrowed = any(value for key, value in request.GET.items() if key not in {"p", "o"})
+        total = None
+        if not narrowed:
+            count = estimated_count(Person, Person.objects.live())
+            total = about(count, estimated=count > 100_000)
+        return super().changelist_view(request, {**(extra_context or {}), "people_total": total})
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -67,7 +67,14 @@ def test_person_360_page_shows_every_section(client, demo, admin_user):
     # then
     body = response.content.decode()
     assert response.status_code == 200
-    for section in ["Basic information", "Activity", "Recent device", "Attributes", "Recent events"]:
+    for section in [
+        "Basic information",
+        "Activity",
+        "Recent device",
+        "Attributes",
+        "Timeline",
+        "The profile as of a time",
+    ]:
         assert section in body
     assert str(person.uid) in body
     assert person.email in body

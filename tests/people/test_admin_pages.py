@@ -172,3 +172,35 @@ def test_dashboard_charts_have_axes_and_each_sources_values(
     assert "Events today 4" in body
     assert "4 events in 14 days" in body
     assert "Rejected today 0 (0.0%)" in body
+
+
+def test_people_list_says_how_many_people_exactly_or_about(client, admin_user, monkeypatch):
+    # given 3 people (exact) ...
+    Person.objects.bulk_create([Person(first_name=f"P{i}") for i in range(3)])
+    client.force_login(admin_user)
+    url = reverse("admin:people_person_changelist")
+    assert "3 people in all." in text_of(client.get(url).content.decode())
+    # ... and a large table, estimated from the planner's statistics
+    from people.admin import persons
+
+    monkeypatch.setattr(persons, "estimated_count", lambda model, queryset=None: 1_234_567)
+    assert "about 1.2M people in all." in text_of(client.get(url).content.decode())
+    # a search names no total
+    assert "in all." not in text_of(client.get(url, {"q": "P1"}).content.decode())
+
+
+@pytest.mark.parametrize(
+    ("value", "estimated", "shown"),
+    [
+        (0, True, "0"),
+        (99_999, True, "99,999"),
+        (123_456, False, "123,456"),
+        (123_456, True, "about 123.5k"),
+        (1_000_000, True, "about 1.0M"),
+        (2_500_000_000, True, "about 2.5B"),
+    ],
+)
+def test_counts_read_as_estimates_only_when_estimated_and_large(value, estimated, shown):
+    from people.dashboard import about
+
+    assert about(value, estimated=estimated) == shown
