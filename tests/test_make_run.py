@@ -1,6 +1,7 @@
 """`make run` starts the web server and the worker, and one Ctrl-C stops both cleanly (no
 RecursionError from the worker's signal handler, no "Segmentation fault" from the shell)."""
 
+import contextlib
 import os
 import pty
 import select
@@ -44,6 +45,17 @@ def read_until(fd: int, output: bytearray, marker: bytes, timeout: float) -> boo
     return marker in output
 
 
+def wait_for(pid: int, timeout: float) -> int | None:
+    """The exit status of ``pid``, or ``None`` if it has not ended within ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.2)
+    return None
+
+
 def test_ctrl_c_on_make_run_stops_server_and_worker_cleanly(tmp_path):
     # given `make run` on a terminal, with its own SQLite database and port
     port = free_port()
@@ -62,9 +74,11 @@ def test_ctrl_c_on_make_run_stops_server_and_worker_cleanly(tmp_path):
         assert read_until(fd, output, b"Quit the server", 180), output.decode(errors="replace")[-2000:]
         # when the operator presses Ctrl-C (the terminal signals the whole foreground group)
         os.write(fd, b"\x03")
-        stopped = read_until(fd, output, b"Attune stopped.", 60)
-        _, status = os.waitpid(pid, 0)
+        stopped = read_until(fd, output, b"Attune stopped.", 90)
+        status = wait_for(pid, 30)
     finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)  # make runs in its own session: only its processes
         with_pid = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True)
         for leftover in with_pid.stdout.split():
             os.kill(int(leftover), 15)
@@ -75,4 +89,4 @@ def test_ctrl_c_on_make_run_stops_server_and_worker_cleanly(tmp_path):
     assert "RecursionError" not in text and "Segmentation fault" not in text
     assert with_pid.stdout == ""  # nothing left running on the port
     # make itself ends as interrupted, the convention for Ctrl-C (not with a crash signal)
-    assert os.WIFEXITED(status) or os.WTERMSIG(status) == signal.SIGINT
+    assert status is not None and (os.WIFEXITED(status) or os.WTERMSIG(status) == signal.SIGINT)
