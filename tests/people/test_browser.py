@@ -243,3 +243,42 @@ def test_360_timeline_filter_and_as_of_navigate_without_saving_the_person(page, 
     expect(page.locator("[data-as-of] tr", has_text="Plan")).to_contain_text("not recorded")
     expect(page.locator("[data-as-of] tr", has_text="Plan")).to_contain_text("free")
     assert AttributeChange.objects.count() == changes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_event_debugger_refreshes_by_itself(page, live_server, admin_user):
+    # given the debugger of a source, open in the browser, from the sidebar
+    from playwright.sync_api import expect
+
+    from people.models import Channel, Event
+    from people.services import source_create
+
+    source = source_create(name="Website", channel=Channel.objects.create(key="web", name="Web")).source
+    person = Person.objects.create(first_name="Ada")
+    Event.objects.create(
+        person=person, name="Page Viewed", source=source, timestamp=timezone_now(), message_id="m1"
+    )
+    login(page, live_server, admin_user)
+    page.click("#nav-sidebar-apps a:has-text('Event debugger')")
+    expect(page.locator("[data-section=accepted]")).to_contain_text("Page Viewed")
+    page.evaluate("window.notReloaded = true")
+    # when a new message arrives
+    Event.objects.create(
+        person=person,
+        name="Order Completed",
+        source=source,
+        timestamp=timezone_now(),
+        message_id="m2",
+        properties={"coupon": None},
+    )
+    # then it appears within a refresh (5 s) without reloading, its payload as JSON
+    expect(page.locator("[data-section=accepted]")).to_contain_text("Order Completed", timeout=12_000)
+    assert page.evaluate("window.notReloaded === true")
+    page.locator("[data-message=m2] summary").click()
+    expect(page.locator("[data-message=m2] pre")).to_contain_text('"coupon": null')
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
