@@ -110,7 +110,7 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """Route the term by its shape so each kind of search can use an index (see
-        ``people.selectors.person_search``)."""
+        ``people.selectors.person_search_q``)."""
         term = search_term.strip()
         if not term:
             return queryset, False
