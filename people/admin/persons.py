@@ -198,6 +198,7 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
                 "title": "Bulk update attributes",
                 "form": form,
                 "queryset": queryset[:20],
+                "attribute_types": form.attribute_types,
                 "count": queryset.count(),
                 "selected_ids": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
                 "select_across": request.POST.get("select_across", "0"),
@@ -243,9 +244,14 @@ class BulkUpdateForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        definitions = list(AttributeDefinition.objects.all())
         choices = [(key, f"{spec.label} (standard)") for key, spec in STANDARD_ATTRIBUTES.items()]
-        choices += [(d.key, f"{d.label} ({d.get_type_display()})") for d in AttributeDefinition.objects.all()]
+        choices += [(d.key, f"{d.label} ({d.get_type_display()})") for d in definitions]
         self.fields["attribute"].choices = choices
+        # The value input follows the chosen attribute's type (a date picker for dates ...).
+        types = {key: spec.type for key, spec in STANDARD_ATTRIBUTES.items()}
+        types.update({d.key: d.type for d in definitions})
+        self.attribute_types = types
 
     def clean(self):
         data = super().clean()

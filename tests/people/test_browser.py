@@ -282,3 +282,34 @@ def timezone_now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_update_value_input_follows_the_attribute_type(page, live_server, admin_user):
+    # given two people and a date attribute
+    from playwright.sync_api import expect
+
+    from people.services import attribute_definition_create
+
+    attribute_definition_create(key="renewal", label="Renewal", type="date")
+    people = [Person.objects.create(first_name="Ada"), Person.objects.create(first_name="Grace")]
+    login(page, live_server, admin_user)
+    page.goto(f"{live_server.url}/admin/people/person/")
+    # when both are selected and the bulk update action is chosen
+    for person in people:
+        page.check(f"input[name=_selected_action][value='{person.pk}']")
+    page.select_option("select[name=action]", "bulk_update")
+    page.click("button[name=index]")
+    # then the value box is visible and becomes a date picker for a date attribute
+    value = page.locator("#bulk-update-form input[name=value]")
+    expect(value).to_be_visible()
+    page.select_option("#bulk-update-form select[name=attribute]", "renewal")
+    expect(value).to_have_attribute("type", "date")
+    page.select_option("#bulk-update-form select[name=attribute]", "first_name")
+    expect(value).to_have_attribute("type", "text")
+    page.select_option("#bulk-update-form select[name=attribute]", "renewal")
+    value.fill("2027-03-01")
+    page.click("#bulk-update-form button[name=apply]")
+    page.wait_for_url("**/admin/people/job/**")
+    # and the job sets it on both
+    assert sorted(p.custom.get("renewal") for p in Person.objects.all()) == ["2027-03-01", "2027-03-01"]
