@@ -20,12 +20,24 @@ migrate: venv
 	$(PY) manage.py migrate --noinput
 
 # Web server and a django-q2 worker together; demo data and an admin login on first start.
+# Ctrl-C reaches both processes from the terminal and each stops on its own; the shell waits for the
+# worker (stopped explicitly when the web server ends another way, on a TERM, or when it has not
+# stopped 20 s after Ctrl-C, e.g. interrupted while still starting).
+# Never `trap 'kill 0'`: it signals its own shell again and again (RecursionError, segfault).
 run: migrate
 	$(PY) manage.py bootstrap
-	@echo "Attune: http://$(HOST):$(PORT)/admin/  (API docs: http://$(HOST):$(PORT)/api/docs/)"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(PY) manage.py qcluster & \
-	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	@echo "Attune: http://$(HOST):$(PORT)/admin/  (API docs: http://$(HOST):$(PORT)/api/docs/)  Ctrl-C stops both."
+	@$(PY) manage.py qcluster & worker=$$!; \
+	  trap 'interrupted=1' INT; \
+	  trap 'kill -TERM $$worker 2>/dev/null' TERM; \
+	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload; \
+	  [ -n "$$interrupted" ] || kill -TERM $$worker 2>/dev/null; \
+	  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do kill -0 $$worker 2>/dev/null || break; sleep 1; done; \
+	  kill -TERM $$worker 2>/dev/null; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 $$worker 2>/dev/null || break; sleep 1; done; \
+	  if kill -0 $$worker 2>/dev/null; then pkill -KILL -P $$worker; kill -KILL $$worker; fi 2>/dev/null; \
+	  wait $$worker 2>/dev/null; \
+	  echo "Attune stopped."
 
 # The whole suite: PostgreSQL when DATABASE_URL is set, else SQLite.
 test: venv

@@ -293,6 +293,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 
+def _can(permission: str | None):
+    """A sidebar item shows only to users who may open the page behind it."""
+    if permission is None:
+        return lambda request: request.user.is_active and request.user.is_staff
+    return lambda request: request.user.has_perm(permission)
+
+
+# One sidebar for every page: the marketer's pages first, then data collection, identity, the data
+# model and settings. Apps added later appear under "All applications" until they get a section here.
 UNFOLD = {
     "SITE_TITLE": "Attune",
     "SITE_HEADER": "Attune",
@@ -305,142 +314,228 @@ UNFOLD = {
         "navigation": [
             {
                 "title": _("People"),
+                "separator": True,
                 "items": [
-                    {"title": _("Dashboard"), "icon": "dashboard", "link": reverse_lazy("admin:index")},
+                    {
+                        "title": _("Dashboard"),
+                        "icon": "dashboard",
+                        "link": reverse_lazy("admin:index"),
+                        "permission": _can(None),
+                    },
                     {
                         "title": _("People"),
                         "icon": "people",
                         "link": reverse_lazy("admin:people_person_changelist"),
+                        "permission": _can("people.view_person"),
                     },
                     {
                         "title": _("Events"),
                         "icon": "bolt",
                         "link": reverse_lazy("admin:people_event_changelist"),
+                        "permission": _can("people.view_event"),
                     },
                     {
-                        "title": _("Rejected messages"),
-                        "icon": "report",
-                        "link": reverse_lazy("admin:people_rejectedmessage_changelist"),
+                        "title": _("Computed attributes"),
+                        "icon": "functions",
+                        "link": reverse_lazy("admin:computed_computedattribute_changelist"),
+                        "permission": _can("computed.view_computedattribute"),
+                    },
+                    {
+                        "title": _("Audiences"),
+                        "icon": "groups",
+                        "link": reverse_lazy("admin:audiences_audience_changelist"),
+                        "permission": _can("audiences.view_audience"),
                     },
                     {
                         "title": _("Jobs"),
                         "icon": "pending_actions",
                         "link": reverse_lazy("admin:people_job_changelist"),
+                        "permission": _can("people.view_job"),
                     },
                 ],
             },
             {
-                "title": _("Identity"),
+                "title": _("Data collection"),
+                "separator": True,
                 "items": [
                     {
-                        "title": _("Identities"),
-                        "icon": "fingerprint",
-                        "link": reverse_lazy("admin:identity_identity_changelist"),
+                        "title": _("Sources"),
+                        "icon": "input",
+                        "link": reverse_lazy("admin:people_source_changelist"),
+                        "permission": _can("people.view_source"),
                     },
                     {
-                        "title": _("Merges"),
-                        "icon": "merge",
-                        "link": reverse_lazy("admin:identity_merge_changelist"),
-                    },
-                    {
-                        "title": _("Identifier types"),
-                        "icon": "badge",
-                        "link": reverse_lazy("admin:identity_identifiertype_changelist"),
-                    },
-                    {
-                        "title": _("Inbound batches"),
-                        "icon": "inbox",
-                        "link": reverse_lazy("admin:identity_inboundbatch_changelist"),
+                        "title": _("Event debugger"),
+                        "icon": "troubleshoot",
+                        "link": reverse_lazy("admin:identity_debugger_index"),
+                        "permission": _can("identity.view_sourcedailystat"),
                     },
                     {
                         "title": _("Source activity"),
                         "icon": "monitoring",
                         "link": reverse_lazy("admin:identity_sourcedailystat_changelist"),
+                        "permission": _can("identity.view_sourcedailystat"),
+                        # The debugger's pages live under this one's address; only one is highlighted.
+                        "active": lambda request: (
+                            request.path.startswith("/admin/identity/sourcedailystat/")
+                            and "/debugger/" not in request.path
+                        ),
+                    },
+                    {
+                        "title": _("Rejected messages"),
+                        "icon": "report",
+                        "link": reverse_lazy("admin:people_rejectedmessage_changelist"),
+                        "permission": _can("people.view_rejectedmessage"),
                     },
                     {
                         "title": _("Seen but undefined"),
                         "icon": "help",
                         "link": reverse_lazy("admin:identity_seenundefined_changelist"),
+                        "permission": _can("identity.view_seenundefined"),
+                    },
+                    {
+                        "title": _("Inbound batches"),
+                        "icon": "inbox",
+                        "link": reverse_lazy("admin:identity_inboundbatch_changelist"),
+                        "permission": _can("identity.view_inboundbatch"),
+                    },
+                ],
+            },
+            {
+                "title": _("Identity"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Identities"),
+                        "icon": "fingerprint",
+                        "link": reverse_lazy("admin:identity_identity_changelist"),
+                        "permission": _can("identity.view_identity"),
+                    },
+                    {
+                        "title": _("Merges"),
+                        "icon": "merge",
+                        "link": reverse_lazy("admin:identity_merge_changelist"),
+                        "permission": _can("identity.view_merge"),
+                    },
+                    {
+                        "title": _("Identifier types"),
+                        "icon": "badge",
+                        "link": reverse_lazy("admin:identity_identifiertype_changelist"),
+                        "permission": _can("identity.view_identifiertype"),
                     },
                     {
                         "title": _("Suppressed identifiers"),
                         "icon": "block",
                         "link": reverse_lazy("admin:identity_suppressedidentifier_changelist"),
-                    },
-                ],
-            },
-            {
-                "title": _("Access"),
-                "items": [
-                    {
-                        "title": _("Management API tokens"),
-                        "icon": "vpn_key",
-                        "link": reverse_lazy("admin:authtoken_tokenproxy_changelist"),
-                    },
-                    {
-                        "title": _("Profile API tokens"),
-                        "icon": "key",
-                        "link": reverse_lazy("admin:identity_accesstoken_changelist"),
-                    },
-                    {
-                        "title": _("Admin login attempts"),
-                        "icon": "lock_person",
-                        "link": reverse_lazy("admin:axes_accessattempt_changelist"),
+                        "permission": _can("identity.view_suppressedidentifier"),
                     },
                 ],
             },
             {
                 "title": _("Privacy"),
+                "separator": True,
                 "items": [
                     {
                         "title": _("Privacy requests"),
                         "icon": "policy",
                         "link": reverse_lazy("admin:privacy_privacyrequest_changelist"),
+                        "permission": _can("privacy.view_privacyrequest"),
                     },
                     {
                         "title": _("Suppressed profiles"),
                         "icon": "block",
                         "link": reverse_lazy("admin:privacy_suppression_changelist"),
+                        "permission": _can("privacy.view_suppression"),
                     },
                     {
                         "title": _("Tombstones"),
                         "icon": "delete_forever",
                         "link": reverse_lazy("admin:privacy_tombstone_changelist"),
+                        "permission": _can("privacy.view_tombstone"),
                     },
                     {
                         "title": _("Privacy audit log"),
                         "icon": "history",
                         "link": reverse_lazy("admin:privacy_auditentry_changelist"),
+                        "permission": _can("privacy.view_auditentry"),
                     },
                 ],
             },
             {
                 "title": _("Data model"),
+                "separator": True,
                 "items": [
                     {
                         "title": _("Attribute definitions"),
                         "icon": "label",
                         "link": reverse_lazy("admin:people_attributedefinition_changelist"),
+                        "permission": _can("people.view_attributedefinition"),
                     },
                     {
                         "title": _("Event definitions"),
                         "icon": "schema",
                         "link": reverse_lazy("admin:people_eventdefinition_changelist"),
+                        "permission": _can("people.view_eventdefinition"),
                     },
                     {
                         "title": _("Context definitions"),
                         "icon": "devices",
                         "link": reverse_lazy("admin:people_contextdefinition_changelist"),
+                        "permission": _can("people.view_contextdefinition"),
                     },
                     {
                         "title": _("Channels"),
                         "icon": "hub",
                         "link": reverse_lazy("admin:people_channel_changelist"),
+                        "permission": _can("people.view_channel"),
+                    },
+                ],
+            },
+            {
+                "title": _("Settings"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Organization"),
+                        "icon": "apartment",
+                        "link": reverse_lazy("admin:people_organizationsettings_changelist"),
+                        "permission": _can("people.view_organizationsettings"),
                     },
                     {
-                        "title": _("Sources"),
-                        "icon": "input",
-                        "link": reverse_lazy("admin:people_source_changelist"),
+                        "title": _("Profile API tokens"),
+                        "icon": "key",
+                        "link": reverse_lazy("admin:identity_accesstoken_changelist"),
+                        "permission": _can("identity.view_accesstoken"),
+                    },
+                    {
+                        "title": _("Management API tokens"),
+                        "icon": "vpn_key",
+                        "link": reverse_lazy("admin:authtoken_tokenproxy_changelist"),
+                        "permission": _can("authtoken.view_tokenproxy"),
+                    },
+                    {
+                        "title": _("Admin login attempts"),
+                        "icon": "lock_person",
+                        "link": reverse_lazy("admin:axes_accessattempt_changelist"),
+                        "permission": _can("axes.view_accessattempt"),
+                    },
+                    {
+                        "title": _("Users"),
+                        "icon": "person",
+                        "link": reverse_lazy("admin:auth_user_changelist"),
+                        "permission": _can("auth.view_user"),
+                    },
+                    {
+                        "title": _("Groups"),
+                        "icon": "group",
+                        "link": reverse_lazy("admin:auth_group_changelist"),
+                        "permission": _can("auth.view_group"),
+                    },
+                    {
+                        "title": _("Task queue"),
+                        "icon": "schedule",
+                        "link": reverse_lazy("admin:django_q_success_changelist"),
+                        "permission": _can("django_q.view_success"),
                     },
                 ],
             },

@@ -34,7 +34,8 @@ from identity.models import (
     SuppressedIdentifier,
 )
 from identity.schemas import define_attribute, infer_type
-from people.models import EventDefinition, EventPropertyDefinition, Source
+from people import services as people_services
+from people.models import Source
 from people.selectors import organization_today
 
 
@@ -43,6 +44,19 @@ def person_link(person) -> str:
         return "—"
     url = reverse("admin:people_person_change", args=[person.pk])
     return format_html('<a href="{}">{}</a>', url, person)
+
+
+def _event_as_stored(event) -> dict:
+    """An accepted event as the debugger shows it: what was stored, with all four times."""
+    times = ("timestamp", "original_timestamp", "sent_at", "received_at")
+    return {
+        "type": event.type,
+        "event": event.name,
+        "messageId": event.message_id,
+        **{name: getattr(event, name).isoformat() for name in times if getattr(event, name)},
+        "properties": event.properties,
+        "context": event.context,
+    }
 
 
 @admin.register(IdentifierType)
@@ -349,29 +363,40 @@ class SeenUndefinedAdmin(ModelAdmin):
         return False
 
     @admin.action(
-        description="Promote to a definition (event, property or attribute)", permissions=["delete"]
+        description="Promote to a definition (event with its seen properties, property or attribute)",
+        permissions=["delete"],
     )
     def promote(self, request, queryset):
+        """Events become definitions with every property they were seen with (their example and the
+        property rows seen for them); the promoted rows leave the list."""
         promoted = 0
-        with transaction.atomic():
-            for row in queryset:
-                if row.kind == SeenUndefined.Kind.EVENT:
-                    EventDefinition.objects.get_or_create(name=row.event_name)
-                elif row.kind == SeenUndefined.Kind.PROPERTY:
-                    definition, _ = EventDefinition.objects.get_or_create(name=row.event_name)
-                    kind = infer_type(row.example) or "text"
-                    EventPropertyDefinition.objects.get_or_create(
-                        definition=definition,
-                        key=row.key,
-                        defaults={"type": kind if kind != "list" else "text"},
-                    )
-                elif row.kind == SeenUndefined.Kind.TRAIT:
-                    kind = infer_type(row.example)
-                    if kind is None or define_attribute(key=row.key, type_=kind, example=row.example) is None:
-                        messages.error(request, f"Trait {row.key!r} cannot be defined automatically.")
-                        continue
+        for row in queryset:
+            if row.kind == SeenUndefined.Kind.TRAIT:
+                kind = infer_type(row.example)
+                if kind is None or define_attribute(key=row.key, type_=kind, example=row.example) is None:
+                    messages.error(request, f"Trait {row.key!r} cannot be defined automatically.")
+                    continue
                 row.delete()
                 promoted += 1
+                continue
+            seen = SeenUndefined.objects.filter(event_name=row.event_name, kind=SeenUndefined.Kind.PROPERTY)
+            if row.kind == SeenUndefined.Kind.PROPERTY:
+                seen = seen.filter(pk=row.pk)
+            properties = {
+                key: infer_type(value) or "text"
+                for key, value in (row.example.items() if isinstance(row.example, dict) else [])
+            }
+            properties.update({p.key: infer_type(p.example) or "text" for p in seen})
+            try:
+                with transaction.atomic():
+                    people_services.event_definition_promote(name=row.event_name, properties=properties)
+                    seen.delete()
+                    if row.kind == SeenUndefined.Kind.EVENT:
+                        row.delete()
+            except ValidationError as exc:
+                messages.error(request, f"{row}: {'; '.join(exc.messages)}")
+                continue
+            promoted += 1
         messages.success(request, f"Promoted {promoted} item(s) to definitions.")
 
 
@@ -401,6 +426,45 @@ class InboundBatchAdmin(ModelAdmin):
         with transaction.atomic():
             n = queue.retry(list(queryset))
         messages.success(request, f"Queued {n} batch(es) again.")
+
+
+ACTIVITY_DAYS = 14
+
+
+def _activity_chart(*, today, source_id: str | None) -> dict:
+    """Messages per day (accepted, rejected, dropped) over the last ``ACTIVITY_DAYS`` days, of one
+    source or all: a handful of rows of the daily counters, never the events."""
+    from datetime import timedelta
+
+    from django.db.models import Sum
+
+    from people.dashboard import chart_options
+
+    days = [today - timedelta(days=i) for i in range(ACTIVITY_DAYS - 1, -1, -1)]
+    rows = SourceDailyStat.objects.filter(day__gte=days[0], day__lte=today)
+    if source_id and source_id.isdigit():
+        rows = rows.filter(source_id=int(source_id))
+    per_day = {
+        row["day"]: row
+        for row in rows.values("day").annotate(a=Sum("accepted"), r=Sum("rejected"), d=Sum("dropped"))
+    }
+    series = [("Accepted", "a", "#10b981"), ("Rejected", "r", "#ef4444"), ("Dropped", "d", "#f59e0b")]
+    data = {
+        "labels": [d.strftime("%b %d") for d in days],
+        "datasets": [
+            {
+                "label": label,
+                "data": [(per_day.get(d) or {}).get(key) or 0 for d in days],
+                "backgroundColor": colour,
+            }
+            for label, key, colour in series
+        ],
+    }
+    return {
+        "activity_days": ACTIVITY_DAYS,
+        "activity_chart": json.dumps(data),
+        "activity_chart_options": chart_options(x_title="Day", y_title="Messages", stacked=True),
+    }
 
 
 @admin.register(SourceDailyStat)
@@ -437,6 +501,7 @@ class SourceActivityAdmin(ModelAdmin):
 
     def get_urls(self):
         return [
+            path("debugger/", self.admin_site.admin_view(self.debugger_view), name="identity_debugger_index"),
             path(
                 "debugger/<int:source_id>/",
                 self.admin_site.admin_view(self.debugger_view),
@@ -451,23 +516,36 @@ class SourceActivityAdmin(ModelAdmin):
             **(extra_context or {}),
             "today": today,
             "activity": selectors.source_activity(day=today),
+            **_activity_chart(today=today, source_id=request.GET.get("source__id__exact")),
         }
         return super().changelist_view(request, extra_context)
 
-    def debugger_view(self, request, source_id: int):
-        source = get_object_or_404(Source, pk=source_id)
+    def debugger_view(self, request, source_id: int | None = None):
+        """The latest messages of one source, refreshed every few seconds; without a source, the
+        source picker (reachable from the sidebar)."""
         if not request.user.has_perm("identity.view_sourcedailystat"):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
+        chosen = request.GET.get("source")
+        if source_id is None and chosen and chosen.isdigit():
+            return HttpResponseRedirect(reverse("admin:identity_debugger", args=[int(chosen)]))
+        sources = Source.objects.select_related("channel").order_by("name")
+        source = get_object_or_404(Source, pk=source_id) if source_id is not None else None
+        if source is None and len(sources) == 1:
+            return HttpResponseRedirect(reverse("admin:identity_debugger", args=[sources[0].pk]))
+        messages_ = selectors.source_debugger(source=source) if source else {}
+        for event in messages_.get("accepted", []):
+            event.debug_payload = _event_as_stored(event)
         return TemplateResponse(
             request,
             "admin/identity/debugger.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Event debugger: {source.name}",
+                "title": f"Event debugger: {source.name}" if source else "Event debugger",
                 "source": source,
+                "sources": sources,
                 "now": timezone.now(),
-                **selectors.source_debugger(source=source),
+                **messages_,
             },
         )

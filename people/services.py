@@ -593,3 +593,59 @@ def attribute_definition_update(*, definition: AttributeDefinition, **fields: An
     validate_attribute_definition(definition)
     definition.save()
     return definition
+
+
+@transaction.atomic
+def person_create(
+    *, kind: str = Person.Kind.PERSON, writes: Sequence[AttributeWrite] = (), actor=None
+) -> Person:
+    """Create a profile (an operator in the admin, an import) with its first attribute values.
+
+    The values go through the same rules as every attribute write (validated and cast first, an audit
+    row each); an invalid value raises ``AttributeValueError`` and no profile is created. The higher
+    apps learn of the new profile after commit (new profiles are scored on creation)."""
+    from django.core.exceptions import ValidationError
+
+    if kind not in Person.Kind.values:
+        expected = ", ".join(Person.Kind.values)
+        raise ValidationError({"kind": f"Unknown kind {kind!r}; expected one of {expected}."})
+    validate_attribute_writes(writes)
+    person = Person.objects.create(kind=kind)
+    if writes:
+        person_write_attributes(person=person, writes=writes, actor=actor, notify=False)
+    notify_people_changed([person.pk], reason="created")
+    return person
+
+
+@transaction.atomic
+def event_definition_promote(*, name: str, properties: dict[str, str] | None = None):
+    """Define an event first seen without a definition, with the properties it was seen with
+    (``{key: type}``, e.g. inferred from an example). An existing definition and its existing
+    properties are kept as they are; only missing properties are added (running it twice is harmless).
+    A bad name, key or type raises ``ValidationError`` naming it, and nothing is written."""
+    from django.core.exceptions import ValidationError
+
+    from people.models import EventDefinition, EventPropertyDefinition
+
+    definition = EventDefinition.objects.filter(name=name).first()
+    if definition is None:
+        definition = EventDefinition(name=name)
+        definition.full_clean()
+        definition.save()
+    existing = set(definition.properties.values_list("key", flat=True))
+    new = []
+    for key, type_ in (properties or {}).items():
+        if key in existing:
+            continue
+        prop = EventPropertyDefinition(
+            definition=definition,
+            key=key,
+            type=AttributeType.TEXT if type_ == AttributeType.LIST else type_,
+        )
+        try:
+            prop.full_clean(exclude=["definition"])
+        except ValidationError as exc:
+            raise ValidationError(f"Property {key!r} of {name!r}: {'; '.join(exc.messages)}") from exc
+        new.append(prop)
+    EventPropertyDefinition.objects.bulk_create(new)
+    return definition

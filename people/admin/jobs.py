@@ -1,0 +1,83 @@
+"""Jobs: long work with a progress bar."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+from unfold.decorators import display
+
+from people.admin.base import ReadOnlyAdmin
+from people.models import (
+    Job,
+)
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "kind_label",
+        "status_badge",
+        "progress_bar",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "kind"]
+    readonly_fields = [
+        "kind",
+        "status",
+        "progress_bar",
+        "params_summary",
+        "result",
+        "error",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    fields = readonly_fields
+    change_form_before_template = "admin/people/job/refresh.html"
+
+    def get_queryset(self, request):
+        # params can hold many person ids (bulk updates): the list does not need them.
+        queryset = super().get_queryset(request).select_related("created_by")
+        return (
+            queryset.defer("params") if request.resolver_match.url_name.endswith("changelist") else queryset
+        )
+
+    @display(description="Kind")
+    def kind_label(self, obj: Job) -> str:
+        from people.jobs import job_label
+
+        return job_label(obj.kind)
+
+    @display(
+        description="Status",
+        label={"queued": "info", "running": "warning", "succeeded": "success", "failed": "danger"},
+    )
+    def status_badge(self, obj: Job) -> str:
+        return obj.status
+
+    @display(description="Progress")
+    def progress_bar(self, obj: Job) -> str:
+        return format_html(
+            '<div style="min-width:10rem" title="{} of {}">'
+            '<div style="background:#e5e7eb;border-radius:4px;height:8px">'
+            '<div style="background:#7c3aed;border-radius:4px;height:8px;width:{}%"></div></div>'
+            "<small>{}% &middot; {} / {}</small></div>",
+            obj.progress_done,
+            obj.progress_total,
+            obj.progress_percent,
+            obj.progress_percent,
+            obj.progress_done,
+            obj.progress_total,
+        )
+
+    @display(description="Parameters")
+    def params_summary(self, obj: Job) -> str:
+        params = dict(obj.params)
+        ids = params.pop("person_ids", None)
+        if ids is not None:
+            params["people"] = f"{len(ids)} selected"
+        return ", ".join(f"{k}={v!r}" for k, v in params.items())
