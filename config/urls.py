@@ -10,4 +10,6 @@ urlpatterns = [
     path("api/", include("config.api.urls")),
     # Tracking (Segment/RudderStack /v1/*, mParticle /v2/*) and the Profile API.
     path("", include("identity.urls")),
+    # The client actions API (/v1/actions, /v1/actions/act).
+    path("", include("actions.urls")),
 ]

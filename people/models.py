@@ -43,6 +43,11 @@ class OrganizationSettings(models.Model):
         max_length=64, help_text="Governs 'today', calendar days and action time ranges."
     )
     webhook_signing_key = models.CharField(max_length=128, blank=True)
+    webhook_signing_key_previous = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The key before the last rotation; it signs too until the rotation is finished.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,0 +1,603 @@
+"""Writes of the actions app: definitions, the client API's deliveries and acts, hooks, webhooks.
+
+Every write goes through here (admin, management API and client API only parse and call one of
+these). Targeting itself lives in ``actions.targeting``; webhook sending in ``actions.webhooks``.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from actions import allocation, targeting, webhooks
+from actions.models import (
+    ACT_EVENTS,
+    Action,
+    ActionProperty,
+    CappingRule,
+    Hook,
+    Reaction,
+    ReactionKind,
+    TestUser,
+    WebhookDelivery,
+)
+from people.models import Channel, OrganizationSettings, Person, Source
+
+CHILD_FIELDS = {
+    "properties": (
+        ActionProperty,
+        ("channel", "name", "kind", "value", "attribute", "value_type", "fallback"),
+    ),
+    "capping_rules": (CappingRule, ("channels", "reaction", "group", "count", "within_days")),
+    "hooks": (Hook, ("reaction", "channel", "kind", "event_name", "url", "extra", "synchronous")),
+    "test_users": (TestUser, ("person", "channel", "skip_targeting")),
+}
+ACTION_FIELDS = (
+    "name",
+    "type",
+    "tags",
+    "state",
+    "channels",
+    "start_date",
+    "start_time",
+    "end_date",
+    "end_time",
+    "trait_conditions",
+    "context_conditions",
+    "audience_ids",
+    "slot",
+    "allocation",
+)
+
+
+class ActionError(Exception):
+    """A client-API refusal with its HTTP status, code and message."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def definitions_changed() -> None:
+    """Compiled definitions are cached per process; drop them after commit."""
+
+    def forget() -> None:
+        targeting.forget_compiled()
+        _hook_cache.clear()
+
+    transaction.on_commit(forget)
+    forget()
+
+
+# ------------------------------------------------------------------ definitions
+
+
+def _replace_children(action: Action, children: dict[str, list[dict]]) -> None:
+    for relation, rows in children.items():
+        if rows is None:
+            continue
+        model, fields = CHILD_FIELDS[relation]
+        getattr(action, relation).all().delete()
+        for index, row in enumerate(rows):
+            unknown = set(row) - set(fields)
+            if unknown:
+                raise ValidationError(
+                    {f"{relation}[{index}]": f"unknown field(s) {', '.join(sorted(unknown))}"}
+                )
+            obj = model(action=action, **row)
+            try:
+                obj.full_clean(exclude=["action"])
+            except ValidationError as exc:
+                raise ValidationError(
+                    {f"{relation}[{index}].{key}": msgs for key, msgs in exc.message_dict.items()}
+                ) from exc
+            obj.save()
+
+
+@transaction.atomic
+def action_create(
+    *,
+    name: str,
+    type: str,
+    created_by=None,
+    properties: list[dict] | None = None,
+    capping_rules: list[dict] | None = None,
+    hooks: list[dict] | None = None,
+    test_users: list[dict] | None = None,
+    **fields: Any,
+) -> Action:
+    unknown = set(fields) - set(ACTION_FIELDS)
+    if unknown:
+        raise ValidationError({key: "unknown field" for key in unknown})
+    action = Action(name=name, type=type, created_by=created_by, **fields)
+    action.full_clean()
+    action.save()
+    _replace_children(
+        action,
+        {"properties": properties, "capping_rules": capping_rules, "hooks": hooks, "test_users": test_users},
+    )
+    definitions_changed()
+    return action
+
+
+@transaction.atomic
+def action_update(
+    *,
+    action: Action,
+    properties: list[dict] | None = None,
+    capping_rules: list[dict] | None = None,
+    hooks: list[dict] | None = None,
+    test_users: list[dict] | None = None,
+    **fields: Any,
+) -> Action:
+    """Change fields; child lists given replace the existing ones."""
+    unknown = set(fields) - set(ACTION_FIELDS)
+    if unknown:
+        raise ValidationError({key: "unknown field" for key in unknown})
+    action = Action.objects.select_for_update().get(pk=action.pk)
+    for key, value in fields.items():
+        setattr(action, key, value)
+    action.full_clean()
+    action.save()
+    _replace_children(
+        action,
+        {"properties": properties, "capping_rules": capping_rules, "hooks": hooks, "test_users": test_users},
+    )
+    definitions_changed()
+    return action
+
+
+@transaction.atomic
+def action_saved(*, action: Action) -> Action:
+    """The admin saved ``action`` and its inlines (each validated by its form): refresh caches."""
+    definitions_changed()
+    return action
+
+
+@transaction.atomic
+def action_set_state(*, action: Action, state: str) -> Action:
+    if state not in Action.State.values:
+        raise ValidationError({"state": f"expected one of {', '.join(Action.State.values)}"})
+    if action.state != state:
+        Action.objects.filter(pk=action.pk).update(state=state, updated_at=timezone.now())
+        action.state = state
+        definitions_changed()
+    return action
+
+
+@transaction.atomic
+def action_duplicate(*, action: Action, name: str = "", created_by=None) -> Action:
+    """An inactive copy with the same properties, targeting, capping, hooks and test users."""
+    copy = Action.objects.get(pk=action.pk)
+    copy.pk = None
+    copy.name = (name or f"Copy of {action.name}")[:200]
+    copy.state = Action.State.INACTIVE
+    copy.created_by = created_by
+    copy.created_at = timezone.now()
+    copy.save()
+    for relation, (model, fields) in CHILD_FIELDS.items():
+        model.objects.bulk_create(
+            [
+                model(
+                    action=copy,
+                    **{
+                        f if f != "person" else "person_id": getattr(row, f if f != "person" else "person_id")
+                        for f in fields
+                    },
+                )
+                for row in getattr(action, relation).all()
+            ]
+        )
+    definitions_changed()
+    return copy
+
+
+@transaction.atomic
+def action_delete(*, action: Action) -> None:
+    """Deleting is refused while the action is active or staging (set it inactive first), like the
+    other definitions that are in use."""
+    if action.state != Action.State.INACTIVE:
+        raise ValidationError(
+            f"'{action.name}' is {action.state}: set it inactive before deleting it "
+            "(or duplicate it to change it)."
+        )
+    action.delete()
+    definitions_changed()
+
+
+# ------------------------------------------------------------------ people of the client API
+
+
+@dataclass
+class Resolved:
+    person: Person | None
+    suppressed: bool = False
+    identifiers: dict[str, str] = field(default_factory=dict)
+
+
+def _suppressed(idents: set[tuple[str, str]]) -> bool:
+    from identity.extensions import blocked_identifiers
+    from identity.models import SuppressedIdentifier
+
+    if not idents:
+        return False
+    if blocked_identifiers(idents):
+        return True
+    values = {v for _, v in idents}
+    found = SuppressedIdentifier.objects.filter(value__in=values).values_list("type__key", "value")
+    return any(pair in idents for pair in found)
+
+
+def person_resolve(*, source: Source, user_id: str | None, anonymous_id: str | None) -> Resolved:
+    """The profile of the client's ids, resolved as tracking does: an unknown id gets a profile
+    (unless the source may not create people); a person any of whose identifiers is suppressed or
+    blocked by a privacy filter is returned as suppressed."""
+    from identity.models import Identity
+    from identity.selectors import person_by_identifier
+    from identity.services import ingest_batch
+
+    ids = {k: v for k, v in (("user_id", user_id), ("anonymous_id", anonymous_id)) if v}
+    asked = {(k, v) for k, v in ids.items()}
+    if _suppressed(asked):
+        return Resolved(None, True, ids)
+    by_user = person_by_identifier(type_key="user_id", value=user_id) if user_id else None
+    by_anon = person_by_identifier(type_key="anonymous_id", value=anonymous_id) if anonymous_id else None
+    person = by_user or by_anon
+    linked = person is not None and (not user_id or by_user) and (not anonymous_id or by_anon == person)
+    if not linked and source.protection != Source.Protection.READ_ONLY:
+        message = {"type": "identify", "messageId": f"actions-{uuid.uuid4()}"}
+        if user_id:
+            message["userId"] = user_id
+        if anonymous_id:
+            message["anonymousId"] = anonymous_id
+        ingest_batch(source=source, messages=[message])
+        by_user = person_by_identifier(type_key="user_id", value=user_id) if user_id else None
+        by_anon = person_by_identifier(type_key="anonymous_id", value=anonymous_id) if anonymous_id else None
+        person = by_user or by_anon
+    if person is None:
+        return Resolved(None, False, ids)
+    idents = set(
+        Identity.objects.filter(Q(person_id=person.pk) | Q(person__merged_into_id=person.pk)).values_list(
+            "type__key", "value"
+        )
+    )
+    if _suppressed(idents):
+        return Resolved(None, True, ids)
+    return Resolved(person, False, ids)
+
+
+# ------------------------------------------------------------------ deliveries (GET|POST /v1/actions)
+
+
+def _lock_for_caps(
+    actions: list[targeting.Compiled], view: targeting.PersonView, kinds: tuple[str, ...]
+) -> None:
+    """Serialize the check-and-insert of capped reactions: the action rows for global rules (every
+    client racing for the last coupons waits here), the person row for per-person rules."""
+    global_ids = sorted(a.id for a in actions if targeting.has_global_rules(a, kinds))
+    if global_ids:
+        list(Action.objects.select_for_update().filter(pk__in=global_ids).order_by("pk").values_list("pk"))
+    if any(r.group == CappingRule.Group.USER and r.reaction in kinds for a in actions for r in a.rules):
+        list(Person.objects.select_for_update().filter(pk=view.person.pk).values_list("pk"))
+
+
+def actions_for(
+    *,
+    person: Person,
+    channel: str,
+    type: str | None = None,
+    tags: tuple[str, ...] = (),
+    context: dict | None = None,
+    now=None,
+    rng: random.Random | None = None,
+) -> list[dict]:
+    """The actions ``person`` gets on ``channel``, personalized; each is logged as delivered (one
+    bulk insert) and the person is recorded as contacted on the channel."""
+    ask = targeting.Ask(
+        channel=channel, type=type, tags=tuple(tags), context=context or {}, now=now or timezone.now()
+    )
+    view = targeting.PersonView(person)
+    eligible: list[targeting.Compiled] = []
+    capped: list[targeting.Compiled] = []
+    for action in targeting.compiled_actions():
+        steps = targeting.evaluate(action, view, ask, with_capping=False)
+        if not targeting.passed(steps):
+            continue
+        skipped = any(s.name == "capping" and s.passed is None for s in steps)
+        (eligible if skipped or not action.rules else capped).append(action)
+    if capped:
+        hidden = targeting.capping_reasons(capped, view, ask)
+        eligible += [a for a in capped if a.id not in hidden]
+    eligible = allocation.choose(eligible, rng=rng)
+    if not eligible:
+        return []
+    with transaction.atomic():
+        capped_ids = {a.id for a in capped}
+        delivered_capped = [
+            a
+            for a in eligible
+            if a.id in capped_ids and any(r.reaction == ReactionKind.DELIVERED for r in a.rules)
+        ]
+        if delivered_capped:
+            _lock_for_caps(delivered_capped, view, (ReactionKind.DELIVERED,))
+            hidden = targeting.capping_reasons(delivered_capped, view, ask, kinds=(ReactionKind.DELIVERED,))
+            eligible = [a for a in eligible if a.id not in hidden]
+        eligible.sort(key=lambda a: a.id)
+        props = {a.id: a.properties_for(channel) for a in eligible}
+        values = (
+            view.values(set().union(*(targeting.property_keys(p) for p in props.values()))) if props else {}
+        )
+        Reaction.objects.bulk_create(
+            [
+                Reaction(
+                    action_id=a.id,
+                    person_id=person.pk,
+                    channel=channel,
+                    kind=ReactionKind.DELIVERED,
+                    created_at=ask.now,
+                    context=ask.context,
+                )
+                for a in eligible
+            ]
+        )
+        if eligible:
+            _record_contact(person, channel, ask.now)
+            _run_hooks(
+                [a.id for a in eligible],
+                ReactionKind.DELIVERED,
+                channel,
+                person,
+                {},
+                ask.context,
+                {},
+                ask.now,
+            )
+    return [
+        {
+            "id": a.id,
+            "type": a.type,
+            "tags": list(a.tags),
+            "properties": targeting.render_properties(props[a.id], values),
+        }
+        for a in eligible
+    ]
+
+
+def _record_contact(person: Person, channel_key: str, at) -> None:
+    from people.services import contact_record
+
+    channel = _channel(channel_key)
+    contact_record(person=person, channel=channel, at=at)
+
+
+def _channel(key: str) -> Channel | None:
+    cache_key = f"attune:actions:channel:{key}"
+    found = cache.get(cache_key)
+    if found is None:
+        found = Channel.objects.filter(key=key).first() or False
+        cache.set(cache_key, found, 60)
+    return found or None
+
+
+# ------------------------------------------------------------------ acts (POST /v1/actions/act)
+
+
+@dataclass
+class ActResult:
+    status: int
+    body: dict
+
+
+def act(
+    *,
+    source: Source,
+    person: Person,
+    action_id: int,
+    event: str,
+    identifiers: dict[str, str],
+    context: dict | None = None,
+    properties: dict | None = None,
+    now=None,
+) -> ActResult:
+    """Record the client's reaction. ``accept`` re-checks state, channel, test user, time range,
+    traits, audiences and the accept capping rules (exactly, under concurrency) and calls the
+    synchronous accept hook, whose status ≥ 300 fails the act with nothing recorded."""
+    kind = ACT_EVENTS.get(event)
+    if kind is None:
+        raise ActionError(400, "invalid_event", f"event must be one of {', '.join(ACT_EVENTS)}")
+    now = now or timezone.now()
+    context, properties = context or {}, properties or {}
+    channel = source.channel.key
+    compiled = targeting.compiled_action(action_id)
+    if compiled is None:
+        raise ActionError(404, "action_not_found", f"There is no action {action_id}.")
+    view = targeting.PersonView(person)
+    ask = targeting.Ask(channel=channel, context=context, now=now)
+    with transaction.atomic():
+        sync_result = None
+        if kind == ReactionKind.ACCEPTED:
+            _lock_for_caps([compiled], view, (ReactionKind.ACCEPTED,))
+            steps = targeting.evaluate(
+                compiled,
+                view,
+                ask,
+                check_type_and_tags=False,
+                check_context=False,
+                capping_kinds=(ReactionKind.ACCEPTED,),
+            )
+            failed = next((s for s in steps if s.passed is False), None)
+            if failed:
+                raise ActionError(
+                    403,
+                    f"not_allowed_{failed.name}",
+                    f"The person may not accept this action: {failed.reason}.",
+                )
+            sync_hooks = list(
+                Hook.objects.filter(
+                    action_id=action_id, reaction=kind, kind=Hook.Kind.WEBHOOK, synchronous=True
+                ).filter(Q(channel="") | Q(channel=channel))
+            )
+            for hook in sync_hooks:
+                body = webhooks.action_body(
+                    event=kind,
+                    action_id=action_id,
+                    identifiers=identifiers,
+                    channel=channel,
+                    user_properties=properties,
+                    custom_properties=hook.extra,
+                    at=now,
+                )
+                sync_result = webhooks.call_now(hook=hook, person=person, body=body)
+                if sync_result["statusCode"] is None or sync_result["statusCode"] >= 300:
+                    status = sync_result["statusCode"] or 502
+                    return ActResult(
+                        status if status >= 300 else 502,
+                        {
+                            "code": "hook_failed",
+                            "message": sync_result["error"] or f"The accept hook answered {status}.",
+                            "hook": sync_result,
+                        },
+                    )
+        Reaction.objects.create(
+            action_id=action_id,
+            person_id=person.pk,
+            channel=channel,
+            kind=kind,
+            created_at=now,
+            context=context,
+            properties=properties,
+        )
+        _run_hooks([action_id], kind, channel, person, identifiers, context, properties, now, source=source)
+    body: dict[str, Any] = {"success": True, "reaction": kind}
+    if sync_result is not None:
+        body["hook"] = sync_result
+    return ActResult(200, body)
+
+
+def _run_hooks(
+    action_ids: list[int],
+    kind: str,
+    channel: str,
+    person: Person,
+    identifiers: dict[str, str],
+    context: dict,
+    properties: dict,
+    now,
+    source: Source | None = None,
+) -> None:
+    """Asynchronous hooks of ``(kind, channel)``: stored events and queued webhook deliveries."""
+    hooks = [
+        h
+        for h in _hooks_of(kind)
+        if h.action_id in action_ids and h.channel in ("", channel) and not h.synchronous
+    ]
+    if not hooks:
+        return
+    messages = []
+    for hook in hooks:
+        if hook.kind == Hook.Kind.TRACK_EVENT:
+            message = {
+                "type": "track",
+                "event": hook.event_name,
+                "messageId": f"action-hook-{uuid.uuid4()}",
+                "properties": {**properties, "actionId": hook.action_id, "reaction": kind},
+                "context": context,
+                "timestamp": now.isoformat(),
+            }
+            message.update({"userId": identifiers["user_id"]} if identifiers.get("user_id") else {})
+            message.update(
+                {"anonymousId": identifiers["anonymous_id"]} if identifiers.get("anonymous_id") else {}
+            )
+            if "userId" in message or "anonymousId" in message:
+                messages.append(message)
+        else:
+            body = webhooks.action_body(
+                event=kind,
+                action_id=hook.action_id,
+                identifiers=identifiers,
+                channel=channel,
+                user_properties=properties,
+                custom_properties=hook.extra,
+                at=now,
+            )
+            webhooks.enqueue(
+                hook=hook, action_id=hook.action_id, person=person, event=kind, url=hook.url, body=body
+            )
+    if messages and source is not None:
+        from identity.services import ingest_batch
+
+        ingest_batch(source=source, messages=messages)
+
+
+def _hooks_of(kind: str) -> list[Hook]:
+    """Hooks of one reaction kind (cached with the compiled definitions' lifetime)."""
+    key = ("hooks", kind)
+    now = targeting.monotonic_time.monotonic()
+    entry = _hook_cache.get(key)
+    if entry is None or now - entry[0] > targeting.CACHE_SECONDS:
+        entry = (now, list(Hook.objects.filter(reaction=kind)))
+        _hook_cache[key] = entry
+    return entry[1]
+
+
+_hook_cache: dict[tuple, tuple[float, list[Hook]]] = {}
+
+
+# ------------------------------------------------------------------ webhooks and keys
+
+
+@transaction.atomic
+def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a logged webhook again (a new delivery row with the same body, signed afresh)."""
+    return webhooks.enqueue(
+        hook=delivery.hook,
+        action_id=delivery.action_id,
+        person=delivery.person,
+        event=delivery.event,
+        url=delivery.url,
+        body=delivery.body,
+    )
+
+
+@transaction.atomic
+def signing_key_rotate() -> OrganizationSettings:
+    """A new signing key; the old one keeps signing too (two ``v1=``) until the rotation is finished."""
+    org = OrganizationSettings.objects.select_for_update().get(pk=_org().pk)
+    org.webhook_signing_key_previous = org.webhook_signing_key
+    org.webhook_signing_key = secrets.token_hex(32)
+    org.save(update_fields=["webhook_signing_key", "webhook_signing_key_previous", "updated_at"])
+    _forget_org()
+    return org
+
+
+@transaction.atomic
+def signing_key_finish_rotation() -> OrganizationSettings:
+    """Stop signing with the previous key (once every receiver knows the new one)."""
+    org = OrganizationSettings.objects.select_for_update().get(pk=_org().pk)
+    if org.webhook_signing_key_previous:
+        org.webhook_signing_key_previous = ""
+        org.save(update_fields=["webhook_signing_key_previous", "updated_at"])
+        _forget_org()
+    return org
+
+
+def _org() -> OrganizationSettings:
+    from people.selectors import organization
+
+    return organization()
+
+
+def _forget_org() -> None:
+    from people.selectors import ORGANIZATION_CACHE_KEY
+
+    cache.delete(ORGANIZATION_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(ORGANIZATION_CACHE_KEY))
