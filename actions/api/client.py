@@ -156,11 +156,15 @@ class ClientView(TrackingAPIView):
             raise BodyError("invalid_request", "The body must be a JSON object.")
         return body
 
-    def person(self, request, body: dict) -> services.Resolved:
+    def ids(self, body: dict) -> tuple[str | None, str | None]:
         user_id = _text(body.get("userId"), "userId")
         anonymous_id = _text(body.get("anonymousId"), "anonymousId")
         if not (user_id or anonymous_id):
             raise BodyError("invalid_request", "Give a userId or an anonymousId.")
+        return user_id, anonymous_id
+
+    def person(self, request, body: dict) -> services.Resolved:
+        user_id, anonymous_id = self.ids(body)
         return services.person_resolve(source=request.auth, user_id=user_id, anonymous_id=anonymous_id)
 
 
@@ -234,6 +238,7 @@ class ActView(ClientView):
         properties = _object(body.get("properties"), "properties")
         if event not in ("show", "hide", "decline", "accept"):
             raise BodyError("invalid_request", "'event' must be one of show, hide, decline, accept.")
+        self.ids(body)
         if targeting.compiled_action(action_id) is None:
             raise services.ActionError(404, "action_not_found", f"There is no action {action_id}.")
         resolved = self.person(request, body)
