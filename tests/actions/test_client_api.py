@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from actions.models import Reaction
-from identity.models import Identity, SuppressedIdentifier
+from identity.models import Identity
 from people.models import Person
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +93,10 @@ def test_list_attribute_items_in_a_template(api, make_action, known, points):
         {"amount": 40, "due": "2026-10-01"},
     ]
     known(first_name="Ada", payments=payments)
-    template = "Next: {{payments.0.amount}} on {{payments.0.due}}. {{#each payments 3}}{{@number}}) {{amount}} due {{due|?}}; {{/each}}"
+    template = (
+        "Next: {{payments.0.amount}} on {{payments.0.due}}. "
+        "{{#each payments 3}}{{@number}}) {{amount}} due {{due|?}}; {{/each}}"
+    )
     make_action(**banner(properties=[{"name": "text", "kind": "template", "value": template}]))
     # when
     response = api.post("/v1/actions", {"userId": "u1"})
@@ -208,7 +211,8 @@ def test_accept_of_an_action_the_person_may_not_have_is_403(api, make_action, kn
     assert response.status_code == 403
     assert response.json() == {
         "code": "not_allowed_traits",
-        "message": "The person may not accept this action: first_name equals 'Ada' is false (the person has 'Bob').",
+        "message": "The person may not accept this action: "
+        "first_name equals 'Ada' is false (the person has 'Bob').",
     }
     assert not Reaction.objects.exists()
 
