@@ -86,21 +86,24 @@ def basic(key: str) -> str:
 
 
 @pytest.fixture
-def api(client, web):
-    """POST/GET the client API with the web source's write key."""
+def api(client, web, django_capture_on_commit_callbacks):
+    """POST/GET the client API with the web source's write key (after-commit work runs, as in
+    production after the request's transaction)."""
 
     class Api:
         def post(self, path, body, key=None):
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            return client.generic(
-                "POST",
-                path,
-                data,
-                content_type="application/json",
-                HTTP_AUTHORIZATION=basic(key or web.write_key),
-            )
+            with django_capture_on_commit_callbacks(execute=True):
+                return client.generic(
+                    "POST",
+                    path,
+                    data,
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=basic(key or web.write_key),
+                )
 
         def get(self, path, key=None, **params):
-            return client.get(path, params, HTTP_AUTHORIZATION=basic(key or web.write_key))
+            with django_capture_on_commit_callbacks(execute=True):
+                return client.get(path, params, HTTP_AUTHORIZATION=basic(key or web.write_key))
 
     return Api()
