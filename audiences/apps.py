@@ -4,3 +4,42 @@ from django.apps import AppConfig
 class AudiencesConfig(AppConfig):
     name = "audiences"
     verbose_name = "Audiences"
+
+    def ready(self) -> None:
+        from audiences import panels
+        from audiences.models import AudienceMembership, MembershipHistory
+        from audiences.provider import AudienceProvider
+        from audiences.selectors import person_traits
+        from identity.extensions import register_trait_source
+        from people import extensions
+        from people.conditions import register_attribute_provider
+        from people.personal_data import register_personal_data
+
+        register_personal_data(
+            AudienceMembership,
+            person_field="person",
+            description="Audience memberships (current and past versions)",
+        )
+        register_personal_data(
+            MembershipHistory, person_field="person", description="Entries into and exits from audiences"
+        )
+        # Conditions may name another audience's membership: {"attribute": "audience:<key>", ...}.
+        register_attribute_provider(AudienceProvider())
+        # The Profile API serves memberships as boolean traits (class=audience).
+        register_trait_source("audience", read=person_traits, label="Audiences")
+        # Custom attribute keys may not reuse an audience key (both are Profile API trait names).
+        extensions.register_key_owner("audience", panels.key_in_use)
+        extensions.register_person_panel(
+            "audiences",
+            title="Audiences",
+            template="audiences/panels/audiences.html",
+            context=panels.person_audiences_context,
+            order=30,
+        )
+        extensions.register_dashboard_stat(
+            "audiences_active",
+            label="Active audiences",
+            value=panels.active_count,
+            link="/admin/audiences/audience/?state__exact=active",
+            order=40,
+        )

@@ -1,1 +1,173 @@
-"""Models of this app arrive with its issue."""
+"""Audiences: rule and funnel definitions with a versioned, materialized membership.
+
+- ``Audience``: the definition and its lifecycle (draft → processing → active, disabled), plus the
+  statistics of its last refresh (member count, when, how long, errors).
+- ``AudienceMembership``: the members of one version of an audience. A refresh writes version N+1
+  with one ``INSERT … SELECT``, diffs it against version N, and switches ``Audience.version`` in one
+  UPDATE; the rows of version N are purged afterwards (PostHog's cohort versions).
+- ``MembershipHistory``: every entry and exit (append-only); the hook for webhooks and timelines.
+- ``AudienceRefresh``: one row per refresh run (size over time, durations, failures).
+- ``RetiredAudienceKey``: keys of deleted audiences, never reused.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.timezone import now
+
+from people.models import Job, Person, key_validator
+
+
+class Audience(models.Model):
+    class Type(models.TextChoices):
+        RULES = "rules", "Rules"
+        FUNNEL = "funnel", "Funnel"
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PROCESSING = "processing", "Processing"
+        ACTIVE = "active", "Active"
+        DISABLED = "disabled", "Disabled"
+
+    key = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[key_validator],
+        help_text="Unique forever (a deleted audience's key is never reused); the Profile API trait name.",
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.RULES)
+    include_anonymous = models.BooleanField(
+        default=False, help_text="Also profiles known only by anonymous identifiers (fixed at creation)."
+    )
+    definition = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
+    duplicated_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
+    )
+    uses = models.ManyToManyField(
+        "self", symmetrical=False, related_name="used_by", blank=True, editable=False
+    )
+    sliding = models.BooleanField(
+        default=False, editable=False, help_text="Membership can change with time alone (windows)."
+    )
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    # Materialized membership: the current version and the last refresh.
+    version = models.PositiveIntegerField(default=0, editable=False)
+    member_count = models.PositiveIntegerField(default=0, editable=False)
+    refresh_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_refresh_seconds = models.FloatField(null=True, blank=True, editable=False)
+    error_count = models.PositiveIntegerField(default=0, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(default=now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["key"]
+        indexes = [models.Index(fields=["state"], name="audience_state_idx")]
+
+    def __str__(self) -> str:
+        return self.name or self.key
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state == self.State.DRAFT
+
+
+class AudienceMembership(models.Model):
+    """A person in one version of an audience, with the time they entered (kept across versions).
+
+    Primary key (audience, version, person): a refresh inserts a whole version at once. No database
+    FK constraints (per-row checks would cost more than the statement); deletion cascades in the ORM.
+    """
+
+    pk = models.CompositePrimaryKey("audience", "version", "person")
+    audience = models.ForeignKey(
+        Audience, on_delete=models.CASCADE, related_name="memberships", db_index=False, db_constraint=False
+    )
+    version = models.PositiveIntegerField()
+    person = models.ForeignKey(
+        Person,
+        on_delete=models.CASCADE,
+        related_name="audience_memberships",
+        db_index=False,
+        db_constraint=False,
+    )
+    entered_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [models.Index(fields=["person"], name="audience_member_person_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.audience_id}v{self.version}/{self.person_id}"
+
+
+class MembershipHistory(models.Model):
+    """One entry into or exit from an audience (append-only, ordered by id)."""
+
+    class Kind(models.TextChoices):
+        ENTERED = "entered", "Entered"
+        EXITED = "exited", "Exited"
+
+    id = models.BigAutoField(primary_key=True)
+    audience = models.ForeignKey(
+        Audience, on_delete=models.CASCADE, related_name="history", db_index=False, db_constraint=False
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="audience_history", db_index=False, db_constraint=False
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    at = models.DateTimeField(default=now)
+    version = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["audience", "id"], name="audience_history_idx"),
+            models.Index(fields=["person", "at"], name="audience_history_person_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.kind} {self.audience_id}"
+
+
+class AudienceRefresh(models.Model):
+    """One refresh run of an audience: its size and diff, or why it failed."""
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="refreshes")
+    started_at = models.DateTimeField(default=now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    member_count = models.PositiveIntegerField(default=0)
+    entered = models.PositiveIntegerField(default=0)
+    exited = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["audience", "started_at"], name="audience_refresh_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.audience_id}@{self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RetiredAudienceKey(models.Model):
+    """The key of a deleted audience: never given to another one."""
+
+    key = models.CharField(max_length=64, unique=True)
+    retired_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return self.key

@@ -331,7 +331,7 @@ UNFOLD = {
 
 # Task paths (strings, so people imports no higher app) enqueued after commit with the ids of people
 # whose attributes or events changed: the higher apps' incremental refresh.
-ATTUNE_PERSON_CHANGED_TASKS: list[str] = ["computed.tasks.refresh_people"]
+ATTUNE_PERSON_CHANGED_TASKS: list[str] = ["computed.tasks.refresh_people", "audiences.tasks.refresh_people"]
 # Dotted paths of functions ``load(stdout) -> None`` that add each higher app's demo data after
 # people's (``manage.py load_demo``): identities, computed attributes ...
 ATTUNE_DEMO_HOOKS: list[str] = ["identity.demo.load", "computed.demo.load"]

@@ -2,7 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from audiences.api.profiles import AudiencesView
+from people.builder import condition_metadata
+
 urlpatterns = [
+    # What the visual condition builder offers (people/widgets.py); staff only.
+    path("admin/conditions/metadata/", condition_metadata, name="condition-metadata"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -10,6 +15,12 @@ urlpatterns = [
     path("api/", include("config.api.urls")),
     # Tracking (Segment/RudderStack /v1/*, mParticle /v2/*) and the Profile API.
     path("", include("identity.urls")),
+    # The Profile API's /audiences (defined by the audiences app, beside identity's Profile API).
+    path(
+        "v1/spaces/<str:space>/collections/users/profiles/<str:identifier>/audiences",
+        AudiencesView.as_view(),
+        name="profile-audiences",
+    ),
     # The client actions API (/v1/actions, /v1/actions/act).
     path("", include("actions.urls")),
 ]

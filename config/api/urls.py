@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("people.api.urls")),
     path("", include("computed.api.urls")),
+    path("", include("audiences.api.urls")),
 ]

@@ -1,0 +1,394 @@
+"""Admin for audiences: the visual builder (people.widgets) with a live count, activation and refresh
+as jobs with progress, disable, duplicate with edit impact, members (linked to the Person 360 page),
+size and entries/exits as charts, explain for a chosen person, CSV export. Thin hooks over services."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from unfold.admin import ModelAdmin
+from unfold.decorators import action, display
+
+from audiences import export, selectors, services
+from audiences.models import Audience
+from people.models import Person
+from people.widgets import ConditionBuilderWidget
+
+State = Audience.State
+
+
+class AudienceForm(forms.ModelForm):
+    type = forms.ChoiceField(
+        choices=Audience.Type.choices,
+        widget=forms.RadioSelect,
+        initial=Audience.Type.RULES,
+        help_text="Fixed at creation.",
+    )
+    definition = forms.JSONField(
+        required=False,
+        widget=ConditionBuilderWidget(mode="audience", type_field="type"),
+        help_text="Pick attributes, events and properties; the count updates as you build.",
+    )
+
+    class Meta:
+        model = Audience
+        fields = ["key", "name", "description", "type", "include_anonymous", "definition"]
+
+    def __init__(self, *args, preview_url: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["definition"].widget.preview_url = preview_url
+        if self.instance.pk:
+            for name in ("key", "type", "include_anonymous"):
+                if name in self.fields:
+                    self.fields[name].disabled = True
+        self.fields[
+            "include_anonymous"
+        ].help_text = "Also profiles known only by anonymous identifiers (fixed at creation)."
+
+
+def _messages(exc: ValidationError) -> str:
+    if hasattr(exc, "error_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)
+
+
+@admin.register(Audience)
+class AudienceAdmin(ModelAdmin):
+    form = AudienceForm
+    list_display = [
+        "key",
+        "name",
+        "type",
+        "state_badge",
+        "progress",
+        "member_count",
+        "last_refreshed_at",
+        "error_count",
+    ]
+    list_filter = ["state", "type", "include_anonymous"]
+    search_fields = ["key", "name"]
+    list_select_related = ["job"]
+    readonly_fields = [
+        "state_badge",
+        "progress",
+        "member_count",
+        "last_refreshed_at",
+        "last_refresh_seconds",
+        "error_count",
+        "last_error",
+        "last_error_at",
+        "uses_list",
+        "used_by",
+        "duplicated_from",
+        "created_at",
+        "created_by",
+        "activated_at",
+        "activated_by",
+    ]
+    actions_detail = ["activate_one", "refresh_one", "duplicate_one", "disable_one", "export_one"]
+    change_form_after_template = "admin/audiences/audience_page.html"
+
+    def get_fieldsets(self, request, obj=None):
+        definition = "definition" if obj is None or obj.is_editable else "definition_readonly"
+        sections = [
+            (None, {"fields": ["key", "name", "description", "type", "include_anonymous", definition]})
+        ]
+        if obj is not None:
+            sections.append(
+                (
+                    "Status",
+                    {
+                        "fields": [
+                            "state_badge",
+                            "progress",
+                            "member_count",
+                            "last_refreshed_at",
+                            "last_refresh_seconds",
+                            "error_count",
+                            "last_error",
+                            "last_error_at",
+                            "uses_list",
+                            "used_by",
+                            "duplicated_from",
+                        ]
+                    },
+                )
+            )
+            sections.append(
+                ("History", {"fields": ["created_at", "created_by", "activated_at", "activated_by"]})
+            )
+        return sections
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        if obj is not None and not obj.is_editable:
+            fields += ["key", "name", "description", "type", "include_anonymous", "definition_readonly"]
+        return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and not obj.is_editable:
+            kwargs["fields"] = []
+        form_class = super().get_form(request, obj, change, **kwargs)
+        preview_url = reverse("admin:audiences_audience_preview")
+
+        class Form(form_class):
+            def __init__(self, *args, **kw):
+                kw["preview_url"] = preview_url
+                super().__init__(*args, **kw)
+
+            def clean(self):
+                data = super().clean()
+                if self.errors:
+                    return data
+                try:
+                    services.validate(
+                        audience_type=data.get("type") or self.instance.type,
+                        definition=data.get("definition"),
+                        include_anonymous=bool(data.get("include_anonymous")),
+                        key=data.get("key") or self.instance.key,
+                        pk=self.instance.pk,
+                    )
+                except ValidationError as exc:
+                    self.add_error("definition", _messages(exc))
+                return data
+
+        return Form
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self.page_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def page_context(self, request, obj: Audience) -> dict:
+        members = list(selectors.current_members(obj)[:50])
+        daily = selectors.daily_changes(obj)
+        sizes = selectors.size_over_time(obj)
+        peak_daily = max([max(d["entered"], d["exited"]) for d in daily] or [1]) or 1
+        peak_size = max([s["member_count"] for s in sizes] or [1]) or 1
+        for d in daily:
+            d["entered_pct"] = round(100 * d["entered"] / peak_daily)
+            d["exited_pct"] = round(100 * d["exited"] / peak_daily)
+        for s in sizes:
+            s["pct"] = max(1, round(100 * s["member_count"] / peak_size))
+        explain, explain_error, explain_person = None, "", None
+        reference = request.GET.get("explain", "").strip()
+        if reference:
+            person = Person.objects.filter(pk=int(reference)).first() if reference.isdigit() else None
+            if person is None:
+                explain_error = f"No profile with id {reference!r}."
+            else:
+                try:
+                    explain = selectors.explain(obj, person)
+                    explain_person = person
+                except Exception as exc:  # noqa: BLE001 - shown to the marketer, never a 500
+                    explain_error = f"Cannot explain: {exc}"
+        impact = None
+        if obj.duplicated_from_id and obj.state == State.DRAFT:
+            try:
+                impact = selectors.impact(obj)
+            except Exception as exc:  # noqa: BLE001
+                impact = {"error": str(exc)}
+        return {
+            "audience": obj,
+            "members": members,
+            "daily": daily,
+            "sizes": sizes,
+            "explain": explain,
+            "explain_json": json.dumps(explain, indent=2, default=str) if explain else "",
+            "explain_error": explain_error,
+            "explain_person": explain_person,
+            "explain_reference": reference,
+            "impact": impact,
+            "export_url": reverse("admin:audiences_audience_export", args=[obj.pk]),
+            "export_columns": export.FIXED,
+        }
+
+    @display(description="Definition")
+    def definition_readonly(self, obj: Audience) -> str:
+        return format_html(
+            "<pre class='text-xs whitespace-pre-wrap'>{}</pre>", json.dumps(obj.definition, indent=2)
+        )
+
+    @display(description="State", label={"Active": "success", "Processing": "warning", "Disabled": "danger"})
+    def state_badge(self, obj: Audience) -> str:
+        return obj.get_state_display()
+
+    @display(description="Progress")
+    def progress(self, obj: Audience) -> str:
+        if obj.job_id and obj.job.status in ("queued", "running"):
+            url = reverse("admin:people_job_change", args=[obj.job_id])
+            return format_html('<a href="{}">{}% (job #{})</a>', url, obj.job.progress_percent, obj.job_id)
+        return "100%" if obj.state == State.ACTIVE else "—"
+
+    @display(description="Uses")
+    def uses_list(self, obj: Audience) -> str:
+        return ", ".join(obj.uses.values_list("key", flat=True)) or "—"
+
+    @display(description="Used by (where used)")
+    def used_by(self, obj: Audience) -> str:
+        return "; ".join(services.where_used(obj)) or "nothing"
+
+    def save_model(self, request, obj: Audience, form, change):
+        data = form.cleaned_data
+        if change:
+            saved = services.audience_update(
+                audience=obj,
+                name=data["name"],
+                description=data.get("description", ""),
+                definition=data["definition"],
+            )
+        else:
+            saved = services.audience_create(
+                key=data["key"],
+                name=data["name"],
+                description=data.get("description", ""),
+                audience_type=data["type"],
+                include_anonymous=bool(data.get("include_anonymous")),
+                definition=data["definition"],
+                user=request.user,
+            )
+        obj.pk = saved.pk
+        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and request.method == "POST":
+            try:
+                services.audience_delete(audience=obj)
+            except ValidationError as exc:
+                messages.error(request, _messages(exc))
+                return self._back(obj)
+            messages.success(request, f"Deleted the audience {obj.key}; its key will not be reused.")
+            return HttpResponseRedirect(reverse("admin:audiences_audience_changelist"))
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        services.audience_delete(audience=obj)
+
+    # ------------------------------------------------------------ actions
+
+    def _confirm(self, request, obj, verb: str, note: str):
+        return TemplateResponse(
+            request,
+            "admin/audiences/confirm.html",
+            {**self.admin_site.each_context(request), "obj": obj, "verb": verb, "note": note, "title": verb},
+        )
+
+    def _back(self, obj) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:audiences_audience_change", args=[obj.pk]))
+
+    def _job_message(self, request, job, text: str) -> None:
+        url = reverse("admin:people_job_change", args=[job.pk])
+        messages.success(request, format_html('{}: <a href="{}">follow job #{}</a>.', text, url, job.pk))
+
+    @action(description="Activate", url_path="activate", permissions=["change"])
+    def activate_one(self, request: HttpRequest, object_id: str):
+        obj = Audience.objects.get(pk=object_id)
+        if request.method != "POST":
+            return self._confirm(request, obj, "Activate", "Every profile will be evaluated as a job.")
+        try:
+            job = services.audience_activate(audience=obj, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, _messages(exc))
+            return self._back(obj)
+        self._job_message(request, job, "Processing started")
+        return self._back(obj)
+
+    @action(description="Refresh", url_path="refresh", permissions=["change"])
+    def refresh_one(self, request: HttpRequest, object_id: str):
+        obj = Audience.objects.get(pk=object_id)
+        if request.method != "POST":
+            return self._confirm(request, obj, "Refresh", "The whole membership is recomputed as a job.")
+        try:
+            job = services.audience_refresh(audience=obj, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, _messages(exc))
+            return self._back(obj)
+        self._job_message(request, job, "Refresh started")
+        return self._back(obj)
+
+    @action(description="Disable", url_path="disable", permissions=["change"])
+    def disable_one(self, request: HttpRequest, object_id: str):
+        obj = Audience.objects.get(pk=object_id)
+        if request.method != "POST":
+            return self._confirm(request, obj, "Disable", "It stops updating and no longer counts anywhere.")
+        try:
+            services.audience_disable(audience=obj)
+            messages.success(request, f"{obj.key} is disabled.")
+        except ValidationError as exc:
+            messages.error(request, _messages(exc))
+        return self._back(obj)
+
+    @action(description="Duplicate", url_path="duplicate", permissions=["add"])
+    def duplicate_one(self, request: HttpRequest, object_id: str):
+        obj = Audience.objects.get(pk=object_id)
+        if request.method != "POST":
+            return self._confirm(
+                request, obj, "Duplicate", "Creates an editable draft; it shows +N / −M against this one."
+            )
+        copy = services.audience_duplicate(audience=obj, user=request.user)
+        messages.success(request, f"Created the draft {copy.key}.")
+        return self._back(copy)
+
+    @action(description="Export CSV", url_path="export-form", permissions=["view"])
+    def export_one(self, request: HttpRequest, object_id: str):
+        return HttpResponseRedirect(reverse("admin:audiences_audience_change", args=[object_id]) + "#export")
+
+    def get_urls(self):
+        extra = [
+            path(
+                "preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="audiences_audience_preview",
+            ),
+            path(
+                "<int:object_id>/export.csv",
+                self.admin_site.admin_view(self.export_view),
+                name="audiences_audience_export",
+            ),
+        ]
+        return [*extra, *super().get_urls()]
+
+    def preview_view(self, request: HttpRequest) -> JsonResponse:
+        """The builder's live count: ``POST {"type", "include_anonymous", "definition"}``."""
+        if not self.has_view_permission(request) or request.method != "POST":
+            raise PermissionDenied
+        try:
+            body = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return JsonResponse({"definition": ["expected JSON"]}, status=400)
+        if not isinstance(body, dict):
+            return JsonResponse({"definition": ["expected an object"]}, status=400)
+        try:
+            compiled = services.validate(
+                audience_type=body.get("type") or "rules",
+                definition=body.get("definition"),
+                include_anonymous=bool(body.get("include_anonymous")),
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"definition": exc.messages}
+            return JsonResponse(errors, status=400)
+        return JsonResponse(selectors.preview(compiled), json_dumps_params={"default": str})
+
+    def export_view(self, request: HttpRequest, object_id: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        obj = Audience.objects.get(pk=object_id)
+        columns = [c for c in request.GET.getlist("columns") if c] or ["uid", "email_sha256"]
+        extra = [c.strip() for c in request.GET.get("attributes", "").split(",") if c.strip()]
+        columns += extra
+        try:
+            export.check_columns(columns)
+        except ValidationError as exc:
+            messages.error(request, _messages(exc))
+            return self._back(obj)
+        response = StreamingHttpResponse(export.stream_csv(obj, columns), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{obj.key}.csv"'
+        return response

@@ -1,0 +1,299 @@
+"""Materialized membership: full refreshes (versioned, set-based) and real-time refreshes of a few people.
+
+Full refresh of one audience (``refresh``), in one transaction holding the audience row:
+
+1. ``INSERT INTO membership SELECT audience, N+1, person, COALESCE(old.entered_at, now) FROM (<members>)``
+   — the compiled definition's one SELECT over everyone, never a Python loop;
+2. two ``INSERT … SELECT`` into the history: who is in N+1 and not in N (entered), and the reverse
+   (exited);
+3. ``UPDATE audience SET version = N+1, member_count, last refresh …`` (the atomic switch), then the
+   rows of version N are deleted.
+
+A failure rolls all of it back (the previous membership stays) and is counted on the audience row.
+A refresh claims the audience with ``refresh_started_at``; a claim older than ``REFRESH_TIMEOUT`` (a
+dead worker) is taken over by the next refresh.
+
+Real time (``refresh_people``): the same compiled SELECT restricted to the changed people, per level
+of audiences (an audience after those it names), diffed against their current rows.
+
+Entries and exits are announced after commit to ``settings.ATTUNE_MEMBERSHIP_CHANGED_TASKS`` as
+``async_task(path, audience_id=…, first_history_id=…, last_history_id=…)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from audiences import definition as definitions
+from audiences.models import Audience, AudienceMembership, AudienceRefresh, MembershipHistory
+from people.selectors import organization_tz
+
+log = logging.getLogger(__name__)
+REFRESH_TIMEOUT = timedelta(minutes=30)
+M = AudienceMembership._meta.db_table
+H = MembershipHistory._meta.db_table
+
+
+def announce(audience_id: int, first_id: int | None, last_id: int | None) -> None:
+    """After commit: tell the subscribed apps (actions' webhooks) which history rows are new."""
+    if first_id is None:
+        return
+    paths = getattr(settings, "ATTUNE_MEMBERSHIP_CHANGED_TASKS", [])
+    if not paths:
+        return
+    from django_q.tasks import async_task
+
+    def enqueue() -> None:
+        for path in paths:
+            async_task(path, audience_id=audience_id, first_history_id=first_id, last_history_id=last_id)
+
+    transaction.on_commit(enqueue)
+
+
+# ---------------------------------------------------------------- full refresh
+
+
+@dataclass
+class RefreshResult:
+    audience_id: int
+    ran: bool
+    version: int = 0
+    member_count: int = 0
+    entered: int = 0
+    exited: int = 0
+    seconds: float = 0.0
+    error: str = ""
+
+
+def claim(audience_id: int, now: datetime) -> bool:
+    """Mark the audience as refreshing unless another live refresh holds it."""
+    return bool(
+        Audience.objects.filter(pk=audience_id)
+        .filter(Q(refresh_started_at__isnull=True) | Q(refresh_started_at__lt=now - REFRESH_TIMEOUT))
+        .update(refresh_started_at=now)
+    )
+
+
+def refresh(audience_id: int, *, now: datetime | None = None, progress=None) -> RefreshResult:
+    """Recompute the whole membership of one audience (see the module docstring)."""
+    now = now or timezone.now()
+    if not claim(audience_id, now):
+        return RefreshResult(audience_id, ran=False, error="another refresh is running")
+    started = time.monotonic()
+    try:
+        with transaction.atomic():
+            result = _refresh_locked(audience_id, now=now, started=started, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - the audience row records any failure for the marketer
+        log.exception("refresh of audience %s failed", audience_id)
+        message = f"{type(exc).__name__}: {exc}"[:4000]
+        seconds = time.monotonic() - started
+        with transaction.atomic():
+            Audience.objects.filter(pk=audience_id).update(
+                refresh_started_at=None,
+                error_count=F("error_count") + 1,
+                last_error=message,
+                last_error_at=timezone.now(),
+            )
+            AudienceRefresh.objects.create(
+                audience_id=audience_id,
+                started_at=now,
+                finished_at=timezone.now(),
+                seconds=seconds,
+                error=message,
+            )
+        return RefreshResult(audience_id, ran=True, seconds=seconds, error=message)
+    return result
+
+
+def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress) -> RefreshResult:
+    audience = Audience.objects.select_for_update().get(pk=audience_id)
+    compiled = definitions.compile_audience(audience)
+    old, new = audience.version, audience.version + 1
+    members_sql, params = definitions.members_sql(compiled, now=now, tz=organization_tz())
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {M} WHERE audience_id = %s AND version > %s", [audience_id, old])
+        cursor.execute(
+            f"INSERT INTO {M} (audience_id, version, person_id, entered_at) "
+            f"SELECT %s, %s, m.id, COALESCE(o.entered_at, %s) FROM ({members_sql}) m "
+            f"LEFT JOIN {M} o ON o.audience_id = %s AND o.version = %s AND o.person_id = m.id",
+            [audience_id, new, now, *params, audience_id, old],
+        )
+        member_count = cursor.rowcount
+        if progress is not None:
+            progress.advance(80)
+        diff = (
+            f"INSERT INTO {H} (audience_id, person_id, kind, at, version) "
+            f"SELECT %s, a.person_id, %s, %s, %s FROM {M} a WHERE a.audience_id = %s AND a.version = %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {M} b WHERE b.audience_id = %s AND b.version = %s "
+            f"AND b.person_id = a.person_id)"
+        )
+        cursor.execute(diff, [audience_id, "entered", now, new, audience_id, new, audience_id, old])
+        entered = cursor.rowcount
+        cursor.execute(diff, [audience_id, "exited", now, new, audience_id, old, audience_id, new])
+        exited = cursor.rowcount
+        cursor.execute(f"DELETE FROM {M} WHERE audience_id = %s AND version <= %s", [audience_id, old])
+    seconds = time.monotonic() - started
+    Audience.objects.filter(pk=audience_id).update(
+        version=new,
+        member_count=member_count,
+        refresh_started_at=None,
+        last_refreshed_at=now,
+        last_refresh_seconds=seconds,
+        sliding=compiled.has_sliding_window(),
+    )
+    AudienceRefresh.objects.create(
+        audience_id=audience_id,
+        started_at=now,
+        finished_at=timezone.now(),
+        version=new,
+        member_count=member_count,
+        entered=entered,
+        exited=exited,
+        seconds=seconds,
+    )
+    if entered or exited:
+        span = MembershipHistory.objects.filter(audience_id=audience_id, version=new, at=now).order_by("id")
+        first, last = span.values_list("id", flat=True).first(), span.values_list("id", flat=True).last()
+        announce(audience_id, first, last)
+    if progress is not None:
+        progress.advance(20)
+    return RefreshResult(audience_id, True, new, member_count, entered, exited, seconds)
+
+
+# ---------------------------------------------------------------- real time
+
+
+_compiled_cache: dict[tuple, definitions.Compiled] = {}
+
+
+def _compiled(audience: Audience) -> definitions.Compiled:
+    """Active definitions never change in place: compile each once per process."""
+    key = (
+        audience.pk,
+        audience.type,
+        audience.include_anonymous,
+        json.dumps(audience.definition, sort_keys=True),
+    )
+    if key not in _compiled_cache:
+        if len(_compiled_cache) > 1000:
+            _compiled_cache.clear()
+        _compiled_cache[key] = definitions.compile_audience(audience)
+    return _compiled_cache[key]
+
+
+def levels(audiences: Sequence[Audience]) -> list[list[Audience]]:
+    """Audiences in dependency order: each level only names audiences of earlier levels."""
+    by_key = {a.key: a for a in audiences}
+    level: dict[str, int] = {}
+
+    def depth(a: Audience, seen: frozenset = frozenset()) -> int:
+        if a.key in level:
+            return level[a.key]
+        names = [k for k in _compiled(a).audience_keys() if k in by_key and k not in seen]
+        level[a.key] = 1 + max((depth(by_key[k], seen | {a.key}) for k in names), default=-1)
+        return level[a.key]
+
+    for a in audiences:
+        depth(a)
+    out: list[list[Audience]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for a in audiences:
+        out[level[a.key]].append(a)
+    return out
+
+
+ATTRIBUTE_REASONS = {"attributes", "bulk update"}
+
+
+def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime | None = None) -> int:
+    """Re-evaluate the active audiences for a few people; returns the number of entries and exits."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return 0
+    now = now or timezone.now()
+    tz = organization_tz()
+    audiences = list(Audience.objects.filter(state=Audience.State.ACTIVE).order_by("pk"))
+    if reason in ATTRIBUTE_REASONS:
+        # Only attributes changed: funnels and pure event conditions cannot move.
+        audiences = [a for a in audiences if _compiled(a).attribute_keys()]
+    if not audiences:
+        return 0
+    changes = 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Shares with other real-time refreshes; waits for a full refresh's switch.
+                cursor.execute(
+                    f"SELECT id FROM {Audience._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+                    [[a.pk for a in audiences]],
+                )
+        versions = dict(
+            Audience.objects.filter(pk__in=[a.pk for a in audiences]).values_list("pk", "version")
+        )
+        for level in levels(audiences):
+            changes += _refresh_level(level, ids, versions, now=now, tz=tz)
+    return changes
+
+
+def _refresh_level(level: list[Audience], ids: list[int], versions: dict[int, int], *, now, tz) -> int:
+    parts, params = [], []
+    for audience in level:
+        sql, p = definitions.members_sql(_compiled(audience), now=now, tz=tz, person_ids=ids)
+        parts.append(f"SELECT %s AS audience_id, m.id AS person_id FROM ({sql}) m")
+        params += [audience.pk, *p]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        new = {(a, p) for a, p in cursor.fetchall()}
+    current = set()
+    for audience in level:
+        current |= {
+            (audience.pk, p)
+            for p in AudienceMembership.objects.filter(
+                audience_id=audience.pk, version=versions[audience.pk], person_id__in=ids
+            ).values_list("person_id", flat=True)
+        }
+    entered, exited = new - current, current - new
+    if not entered and not exited:
+        return 0
+    AudienceMembership.objects.bulk_create(
+        [
+            AudienceMembership(audience_id=a, version=versions[a], person_id=p, entered_at=now)
+            for a, p in entered
+        ]
+    )
+    for audience_id in {a for a, _ in exited}:
+        AudienceMembership.objects.filter(
+            audience_id=audience_id,
+            version=versions[audience_id],
+            person_id__in=[p for a, p in exited if a == audience_id],
+        ).delete()
+    rows = MembershipHistory.objects.bulk_create(
+        [
+            MembershipHistory(audience_id=a, person_id=p, kind=kind, at=now, version=versions[a])
+            for kind, pairs in (("entered", entered), ("exited", exited))
+            for a, p in sorted(pairs)
+        ]
+    )
+    by_audience: dict[int, list[int]] = {}
+    for row in rows:
+        by_audience.setdefault(row.audience_id, []).append(row.pk)
+    for audience_id, history_ids in by_audience.items():
+        delta = sum(1 for a, _ in entered if a == audience_id) - sum(1 for a, _ in exited if a == audience_id)
+        Audience.objects.filter(pk=audience_id).update(member_count=F("member_count") + delta)
+        if all(h is not None for h in history_ids):
+            announce(audience_id, min(history_ids), max(history_ids))
+        else:  # a backend that does not return ids from bulk inserts
+            span = MembershipHistory.objects.filter(audience_id=audience_id, at=now).values_list(
+                "id", flat=True
+            )
+            announce(audience_id, min(span), max(span))
+    return len(entered) + len(exited)

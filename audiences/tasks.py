@@ -1,0 +1,19 @@
+"""django-q2 entry points of the audiences app. They take ids and are safe to run twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def refresh_people(person_ids: Sequence[int], reason: str = "") -> int:
+    """Enqueued by people after commit (ATTUNE_PERSON_CHANGED_TASKS) when people change."""
+    from audiences.services import refresh_people as refresh
+
+    return refresh(person_ids, reason=reason)
+
+
+def reevaluate_windows() -> list[str]:
+    """The scheduled refresh of audiences whose windows slide (daily, organization timezone)."""
+    from audiences.services import reevaluate_sliding
+
+    return reevaluate_sliding()
