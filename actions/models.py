@@ -258,6 +258,9 @@ class WebhookDelivery(models.Model):
     hook = models.ForeignKey(
         Hook, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
     )
+    audience_webhook = models.ForeignKey(
+        "AudienceWebhook", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
     action = models.ForeignKey(
         Action, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
     )
@@ -287,3 +290,32 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.url} ({self.status})"
+
+
+class AudienceWebhook(models.Model):
+    """Calls a URL when people enter or exit an audience (batches of changes, signed like action hooks)."""
+
+    name = models.CharField(max_length=200)
+    audience = models.ForeignKey(
+        "audiences.Audience",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Empty = every audience.",
+    )
+    on_entered = models.BooleanField(default=True)
+    on_exited = models.BooleanField(default=True)
+    url = models.URLField(max_length=500)
+    extra = models.JSONField(default=dict, blank=True, help_text="Sent as customProperties.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not (self.on_entered or self.on_exited):
+            raise ValidationError("Choose entered, exited or both.")
+        if not isinstance(self.extra, dict):
+            raise ValidationError({"extra": "Expected a JSON object."})

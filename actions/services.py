@@ -23,6 +23,7 @@ from actions.models import (
     ACT_EVENTS,
     Action,
     ActionProperty,
+    AudienceWebhook,
     CappingRule,
     Hook,
     Reaction,
@@ -554,12 +555,88 @@ _hook_cache: dict[tuple, tuple[float, list[Hook]]] = {}
 
 # ------------------------------------------------------------------ webhooks and keys
 
+AUDIENCE_BATCH = 500
+
+
+@transaction.atomic
+def audience_webhooks_queue(*, audience_id: int, first_history_id: int, last_history_id: int) -> list:
+    """One delivery per matching webhook and batch of up to ``AUDIENCE_BATCH`` changes:
+    ``{event: "audience_membership_changed", audienceId, audienceKey, changes: [{event: entered|exited,
+    userId, personId, at}], customProperties, timestamp}``. Idempotent per history range."""
+    from audiences.models import Audience, MembershipHistory
+    from identity.models import Identity
+
+    hooks = list(
+        AudienceWebhook.objects.filter(enabled=True).filter(
+            Q(audience_id=audience_id) | Q(audience__isnull=True)
+        )
+    )
+    audience = Audience.objects.filter(pk=audience_id).first()
+    if not hooks or audience is None:
+        return []
+    rows = list(
+        MembershipHistory.objects.filter(
+            audience_id=audience_id, id__gte=first_history_id, id__lte=last_history_id
+        )
+        .order_by("id")
+        .values("id", "person_id", "person__uid", "kind", "at")
+    )
+    user_ids = dict(
+        Identity.objects.filter(
+            person_id__in={r["person_id"] for r in rows}, type__key="user_id"
+        ).values_list("person_id", "value")
+    )
+    now = timezone.now()
+    queued = []
+    for hook in hooks:
+        wanted = {k for k, on in (("entered", hook.on_entered), ("exited", hook.on_exited)) if on}
+        changes = [r for r in rows if r["kind"] in wanted]
+        for start in range(0, len(changes), AUDIENCE_BATCH):
+            chunk = changes[start : start + AUDIENCE_BATCH]
+            body = webhooks.dumps(
+                {
+                    "event": "audience_membership_changed",
+                    "audienceId": audience.pk,
+                    "audienceKey": audience.key,
+                    "changes": [
+                        {
+                            "event": r["kind"],
+                            "userId": user_ids.get(r["person_id"]),
+                            "personId": str(r["person__uid"]),
+                            "at": r["at"].isoformat(),
+                        }
+                        for r in chunk
+                    ],
+                    "customProperties": hook.extra,
+                    "timestamp": now.isoformat(),
+                    "historyRange": [chunk[0]["id"], chunk[-1]["id"]],
+                }
+            )
+            event = "audience_" + (
+                "entered"
+                if {r["kind"] for r in chunk} == {"entered"}
+                else ("exited" if {r["kind"] for r in chunk} == {"exited"} else "changed")
+            )
+            queued.append(
+                webhooks.enqueue(
+                    hook=None,
+                    action_id=None,
+                    person=None,
+                    event=event,
+                    url=hook.url,
+                    body=body,
+                    audience_webhook=hook,
+                )
+            )
+    return queued
+
 
 @transaction.atomic
 def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a logged webhook again (a new delivery row with the same body, signed afresh)."""
     return webhooks.enqueue(
         hook=delivery.hook,
+        audience_webhook=delivery.audience_webhook,
         action_id=delivery.action_id,
         person=delivery.person,
         event=delivery.event,

@@ -30,3 +30,15 @@ def deliver_due_webhooks(now: datetime | None = None) -> int:
     for delivery_id in due:
         webhooks.attempt(delivery_id, now=now)
     return len(due)
+
+
+def audience_membership_changed(*, audience_id: int, first_history_id: int, last_history_id: int) -> int:
+    """Audiences announce entries and exits here (``ATTUNE_MEMBERSHIP_CHANGED_TASKS``): queue the
+    signed webhook deliveries of the matching audience webhooks. Returns the deliveries queued."""
+    from actions import services
+
+    return len(
+        services.audience_webhooks_queue(
+            audience_id=audience_id, first_history_id=first_history_id, last_history_id=last_history_id
+        )
+    )

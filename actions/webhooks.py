@@ -69,11 +69,19 @@ def action_body(
 
 
 def enqueue(
-    *, hook: Hook | None, action_id: int | None, person, event: str, url: str, body: str
+    *,
+    hook: Hook | None,
+    action_id: int | None,
+    person,
+    event: str,
+    url: str,
+    body: str,
+    audience_webhook=None,
 ) -> WebhookDelivery:
     """Log a delivery and send it from a django-q2 task after the commit."""
     delivery = WebhookDelivery.objects.create(
         hook=hook,
+        audience_webhook=audience_webhook,
         action_id=action_id,
         person=person,
         event=event,

@@ -335,3 +335,6 @@ ATTUNE_PERSON_CHANGED_TASKS: list[str] = ["computed.tasks.refresh_people", "audi
 # Dotted paths of functions ``load(stdout) -> None`` that add each higher app's demo data after
 # people's (``manage.py load_demo``): identities, computed attributes ...
 ATTUNE_DEMO_HOOKS: list[str] = ["identity.demo.load", "computed.demo.load"]
+# Task paths that audiences call after commit with (audience_id=, first_history_id=, last_history_id=)
+# when people enter or exit an audience: the actions app's audience webhooks.
+ATTUNE_MEMBERSHIP_CHANGED_TASKS: list[str] = ["actions.tasks.audience_membership_changed"]
