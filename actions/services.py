@@ -559,6 +559,16 @@ AUDIENCE_BATCH = 500
 
 
 @transaction.atomic
+def audience_webhook_save(*, webhook: AudienceWebhook | None = None, **fields: Any) -> AudienceWebhook:
+    webhook = webhook or AudienceWebhook()
+    for key, value in fields.items():
+        setattr(webhook, key, value)
+    webhook.full_clean()
+    webhook.save()
+    return webhook
+
+
+@transaction.atomic
 def audience_webhooks_queue(*, audience_id: int, first_history_id: int, last_history_id: int) -> list:
     """One delivery per matching webhook and batch of up to ``AUDIENCE_BATCH`` changes:
     ``{event: "audience_membership_changed", audienceId, audienceKey, changes: [{event: entered|exited,

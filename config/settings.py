@@ -191,6 +191,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+# Named enums of the actions API (several apps have a "state" or "kind").
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "ActionStateEnum": "actions.models.Action.State",
+    "ActionPropertyKindEnum": "actions.models.ActionProperty.Kind",
+    "ActionHookKindEnum": "actions.models.Hook.Kind",
+    "ActionReactionKindEnum": "actions.models.ReactionKind",
+    "WebhookDeliveryStatusEnum": "actions.models.WebhookDelivery.Status",
+}
 
 # Ingestion limits (identity app reads these).
 INGEST_MAX_BODY_BYTES = int(os.environ.get("INGEST_MAX_BODY_BYTES", str(4 * 1024 * 1024)))

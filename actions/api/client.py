@@ -18,6 +18,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 from actions import services, targeting
+from actions.api import schema  # noqa: F401 - registers the OpenAPI security scheme
 from identity.api.auth import WriteKeyAuthentication, credentials, source_for_write_key
 from identity.api.body import BodyError, read_body
 from identity.api.tracking import TrackingAPIView

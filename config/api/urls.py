@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("people.api.urls")),
     path("", include("computed.api.urls")),
     path("", include("audiences.api.urls")),
+    path("", include("actions.api.urls")),
 ]
