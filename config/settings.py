@@ -338,6 +338,35 @@ UNFOLD = {
     },
 }
 
+# The actions app's sidebar group.
+UNFOLD["SIDEBAR"]["navigation"].append(
+    {
+        "title": _("Actions"),
+        "items": [
+            {
+                "title": _("Actions"),
+                "icon": "campaign",
+                "link": reverse_lazy("admin:actions_action_changelist"),
+            },
+            {
+                "title": _("Reactions"),
+                "icon": "touch_app",
+                "link": reverse_lazy("admin:actions_reaction_changelist"),
+            },
+            {
+                "title": _("Webhook deliveries"),
+                "icon": "webhook",
+                "link": reverse_lazy("admin:actions_webhookdelivery_changelist"),
+            },
+            {
+                "title": _("Audience webhooks"),
+                "icon": "notifications",
+                "link": reverse_lazy("admin:actions_audiencewebhook_changelist"),
+            },
+        ],
+    }
+)
+
 # Task paths (strings, so people imports no higher app) enqueued after commit with the ids of people
 # whose attributes or events changed: the higher apps' incremental refresh.
 ATTUNE_PERSON_CHANGED_TASKS: list[str] = ["computed.tasks.refresh_people", "audiences.tasks.refresh_people"]
