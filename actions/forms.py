@@ -7,6 +7,13 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from unfold.widgets import (
+    UnfoldAdminCheckboxSelectMultiple,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminSplitDateTimeWidget,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from actions.models import Action, ActionProperty, CappingRule, Hook
 from actions.targeting import CONTEXT_TYPES
@@ -61,7 +68,7 @@ class ContextConditionsWidget(forms.Widget):
             if isinstance(v, bool):
                 row["value_text"] = "true" if v else "false"
         rows += [{} for _ in range(EMPTY_ROWS)]
-        ops = sorted({op for t in CONTEXT_TYPES for op in OPERATORS[t]})
+        ops = list(dict.fromkeys(op for t in CONTEXT_TYPES for op in OPERATORS[t]))
         context["widget"].update(
             {"rows": rows, "channels": self.channels, "types": CONTEXT_TYPES, "ops": ops, "count": len(rows)}
         )
@@ -120,9 +127,14 @@ class ContextConditionsField(forms.Field):
 
 class ActionForm(forms.ModelForm):
     channels = forms.MultipleChoiceField(
-        choices=(), widget=forms.CheckboxSelectMultiple, required=False, help_text="Served on these channels."
+        choices=(),
+        widget=UnfoldAdminCheckboxSelectMultiple,
+        required=False,
+        help_text="Served on these channels.",
     )
-    tags = forms.CharField(required=False, help_text="Comma-separated, e.g. home, summer.")
+    tags = forms.CharField(
+        required=False, widget=UnfoldAdminTextInputWidget, help_text="Comma-separated, e.g. home, summer."
+    )
     trait_conditions = forms.JSONField(
         required=False,
         widget=ConditionBuilderWidget(mode="condition"),
@@ -135,7 +147,7 @@ class ActionForm(forms.ModelForm):
     audience_ids = forms.TypedMultipleChoiceField(
         choices=(),
         coerce=int,
-        widget=forms.CheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultiple,
         required=False,
         label="Audiences",
         help_text="A member of any of these (none = no restriction).",
@@ -173,13 +185,19 @@ class ActionForm(forms.ModelForm):
 
 
 class PropertyForm(forms.ModelForm):
-    channel = forms.ChoiceField(choices=(), required=False)
-    attribute = forms.ChoiceField(choices=(), required=False)
+    channel = forms.ChoiceField(choices=(), required=False, widget=UnfoldAdminSelectWidget)
+    attribute = forms.ChoiceField(
+        choices=(), required=False, widget=UnfoldAdminSelectWidget, help_text="For attribute values."
+    )
 
     class Meta:
         model = ActionProperty
         fields = ["channel", "name", "kind", "value", "attribute", "value_type", "fallback"]
-        widgets = {"value": forms.Textarea(attrs={"rows": 2}), "fallback": forms.TextInput()}
+        widgets = {
+            "value": UnfoldAdminTextareaWidget(attrs={"rows": 2, "cols": 30}),
+            "fallback": UnfoldAdminTextInputWidget(attrs={"size": 10}),
+            "name": UnfoldAdminTextInputWidget(attrs={"size": 10}),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -189,7 +207,10 @@ class PropertyForm(forms.ModelForm):
 
 class CappingRuleForm(forms.ModelForm):
     channels = forms.MultipleChoiceField(
-        choices=(), widget=forms.CheckboxSelectMultiple, required=False, help_text="None = every channel."
+        choices=(),
+        widget=UnfoldAdminCheckboxSelectMultiple,
+        required=False,
+        help_text="None = every channel.",
     )
 
     class Meta:
@@ -202,11 +223,11 @@ class CappingRuleForm(forms.ModelForm):
 
 
 class HookForm(forms.ModelForm):
-    channel = forms.ChoiceField(choices=(), required=False)
+    channel = forms.ChoiceField(choices=(), required=False, widget=UnfoldAdminSelectWidget)
     extra = forms.JSONField(
         required=False,
         initial=dict,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}),
         help_text='Optional, sent as customProperties, e.g. {"coupon": "SUMMER"}.',
     )
 
@@ -228,7 +249,7 @@ class HookForm(forms.ModelForm):
 
 
 class TestUserForm(forms.ModelForm):
-    channel = forms.ChoiceField(choices=(), required=False)
+    channel = forms.ChoiceField(choices=(), required=False, widget=UnfoldAdminSelectWidget)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -236,16 +257,23 @@ class TestUserForm(forms.ModelForm):
 
 
 class SimulateForm(forms.Form):
-    person = forms.CharField(help_text="Profile id, unified id, or any identifier (user id, email ...).")
-    channel = forms.ChoiceField(choices=())
-    type = forms.CharField(required=False)
-    tags = forms.CharField(required=False, help_text="Comma-separated.")
+    person = forms.CharField(
+        widget=UnfoldAdminTextInputWidget,
+        help_text="Profile id, unified id, or any identifier (user id, email ...).",
+    )
+    channel = forms.ChoiceField(choices=(), widget=UnfoldAdminSelectWidget)
+    type = forms.CharField(required=False, widget=UnfoldAdminTextInputWidget)
+    tags = forms.CharField(required=False, widget=UnfoldAdminTextInputWidget, help_text="Comma-separated.")
     context = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
         help_text="One per line: page.path = /home",
     )
-    at = forms.DateTimeField(required=False, help_text="Simulate at this time (default now).")
+    at = forms.SplitDateTimeField(
+        required=False,
+        widget=UnfoldAdminSplitDateTimeWidget,
+        help_text="Simulate at this time in the organization's timezone (default now).",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -372,7 +372,7 @@ UNFOLD["SIDEBAR"]["navigation"].append(
 ATTUNE_PERSON_CHANGED_TASKS: list[str] = ["computed.tasks.refresh_people", "audiences.tasks.refresh_people"]
 # Dotted paths of functions ``load(stdout) -> None`` that add each higher app's demo data after
 # people's (``manage.py load_demo``): identities, computed attributes ...
-ATTUNE_DEMO_HOOKS: list[str] = ["identity.demo.load", "computed.demo.load"]
+ATTUNE_DEMO_HOOKS: list[str] = ["identity.demo.load", "computed.demo.load", "actions.demo.load"]
 # Task paths that audiences call after commit with (audience_id=, first_history_id=, last_history_id=)
 # when people enter or exit an audience: the actions app's audience webhooks.
 ATTUNE_MEMBERSHIP_CHANGED_TASKS: list[str] = ["actions.tasks.audience_membership_changed"]
