@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from unfold.widgets import (
-    UnfoldAdminCheckboxSelectMultiple,
+    UnfoldAdminCheckboxSelectMultipleWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminSplitDateTimeWidget,
     UnfoldAdminTextareaWidget,
@@ -128,7 +128,7 @@ class ContextConditionsField(forms.Field):
 class ActionForm(forms.ModelForm):
     channels = forms.MultipleChoiceField(
         choices=(),
-        widget=UnfoldAdminCheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
         required=False,
         help_text="Served on these channels.",
     )
@@ -147,7 +147,7 @@ class ActionForm(forms.ModelForm):
     audience_ids = forms.TypedMultipleChoiceField(
         choices=(),
         coerce=int,
-        widget=UnfoldAdminCheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
         required=False,
         label="Audiences",
         help_text="A member of any of these (none = no restriction).",
@@ -208,7 +208,7 @@ class PropertyForm(forms.ModelForm):
 class CappingRuleForm(forms.ModelForm):
     channels = forms.MultipleChoiceField(
         choices=(),
-        widget=UnfoldAdminCheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
         required=False,
         help_text="None = every channel.",
     )

@@ -17,7 +17,7 @@ from bench import db, generate, load, probes, report
 from bench.report import Row
 from bench.sizes import SIZES, Size, smoke
 
-WORKLOADS = ("ingest", "track", "merge", "profile_api", "computed")
+WORKLOADS = ("ingest", "track", "merge", "profile_api", "computed", "actions")
 
 
 @dataclass
