@@ -15,7 +15,7 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from actions import allocation, targeting, webhooks
@@ -242,36 +242,50 @@ def person_resolve(*, source: Source, user_id: str | None, anonymous_id: str | N
     """The profile of the client's ids, resolved as tracking does: an unknown id gets a profile
     (unless the source may not create people); a person any of whose identifiers is suppressed or
     blocked by a privacy filter is returned as suppressed."""
-    from identity.models import Identity
+    from identity.extensions import blocked_identifiers
+    from identity.models import Identity, SuppressedIdentifier
     from identity.selectors import person_by_identifier
     from identity.services import ingest_batch
 
     ids = {k: v for k, v in (("user_id", user_id), ("anonymous_id", anonymous_id)) if v}
-    asked = {(k, v) for k, v in ids.items()}
-    if _suppressed(asked):
-        return Resolved(None, True, ids)
-    by_user = person_by_identifier(type_key="user_id", value=user_id) if user_id else None
-    by_anon = person_by_identifier(type_key="anonymous_id", value=anonymous_id) if anonymous_id else None
-    person = by_user or by_anon
-    linked = person is not None and (not user_id or by_user) and (not anonymous_id or by_anon == person)
-    if not linked and source.protection != Source.Protection.READ_ONLY:
-        message = {"type": "identify", "messageId": f"actions-{uuid.uuid4()}"}
-        if user_id:
-            message["userId"] = user_id
-        if anonymous_id:
-            message["anonymousId"] = anonymous_id
-        ingest_batch(source=source, messages=[message])
+
+    def lookup() -> Person | None:
         by_user = person_by_identifier(type_key="user_id", value=user_id) if user_id else None
         by_anon = person_by_identifier(type_key="anonymous_id", value=anonymous_id) if anonymous_id else None
-        person = by_user or by_anon
+        if user_id and anonymous_id and by_anon != by_user:
+            return None  # not linked yet: tracking would create, attach or merge
+        return by_user or by_anon
+
+    person = lookup()
     if person is None:
-        return Resolved(None, False, ids)
-    idents = set(
-        Identity.objects.filter(Q(person_id=person.pk) | Q(person__merged_into_id=person.pk)).values_list(
-            "type__key", "value"
+        if _suppressed(set(ids.items())):
+            return Resolved(None, True, ids)
+        if source.protection != Source.Protection.READ_ONLY:
+            message = {"type": "identify", "messageId": f"actions-{uuid.uuid4()}"}
+            message.update({"userId": user_id} if user_id else {})
+            message.update({"anonymousId": anonymous_id} if anonymous_id else {})
+            ingest_batch(source=source, messages=[message])
+        person = lookup()
+        if person is None and user_id:
+            person = person_by_identifier(type_key="user_id", value=user_id)
+        if person is None:
+            return Resolved(None, False, ids)
+    # One query: the person's identifiers, each with whether it is on the suppression list.
+    rows = (
+        Identity.objects.filter(person_id=person.pk)
+        .annotate(
+            on_list=Exists(
+                SuppressedIdentifier.objects.filter(type_id=OuterRef("type_id"), value=OuterRef("value"))
+            )
         )
+        .values_list("type__key", "value", "on_list")
     )
-    if _suppressed(idents):
+    idents = set(ids.items())
+    for key, value, on_list in rows:
+        if on_list:
+            return Resolved(None, True, ids)
+        idents.add((key, value))
+    if blocked_identifiers(idents):
         return Resolved(None, True, ids)
     return Resolved(person, False, ids)
 
@@ -308,30 +322,31 @@ def actions_for(
     )
     view = targeting.PersonView(person)
     eligible: list[targeting.Compiled] = []
-    capped: list[targeting.Compiled] = []
+    capped: list[targeting.Compiled] = []  # capped, no rule on delivered: checked now
+    locked: list[targeting.Compiled] = []  # with a rule on delivered: checked under a lock below
     for action in targeting.compiled_actions():
         steps = targeting.evaluate(action, view, ask, with_capping=False)
         if not targeting.passed(steps):
             continue
-        skipped = any(s.name == "capping" and s.passed is None for s in steps)
-        (eligible if skipped or not action.rules else capped).append(action)
+        if any(s.name == "capping" and s.passed is None for s in steps) or not action.rules:
+            eligible.append(action)
+        elif any(r.reaction == ReactionKind.DELIVERED for r in action.rules):
+            locked.append(action)
+        else:
+            capped.append(action)
     if capped:
         hidden = targeting.capping_reasons(capped, view, ask)
         eligible += [a for a in capped if a.id not in hidden]
-    eligible = allocation.choose(eligible, rng=rng)
-    if not eligible:
+    if not (eligible or locked):
         return []
     with transaction.atomic():
-        capped_ids = {a.id for a in capped}
-        delivered_capped = [
-            a
-            for a in eligible
-            if a.id in capped_ids and any(r.reaction == ReactionKind.DELIVERED for r in a.rules)
-        ]
-        if delivered_capped:
-            _lock_for_caps(delivered_capped, view, (ReactionKind.DELIVERED,))
-            hidden = targeting.capping_reasons(delivered_capped, view, ask, kinds=(ReactionKind.DELIVERED,))
-            eligible = [a for a in eligible if a.id not in hidden]
+        if locked:
+            _lock_for_caps(locked, view, (ReactionKind.DELIVERED,))
+            hidden = targeting.capping_reasons(locked, view, ask)
+            eligible += [a for a in locked if a.id not in hidden]
+        eligible = allocation.choose(eligible, rng=rng)
+        if not eligible:
+            return []
         eligible.sort(key=lambda a: a.id)
         props = {a.id: a.properties_for(channel) for a in eligible}
         values = (
