@@ -88,18 +88,43 @@ def _text(value: Any, field: str, *, required: bool = False, limit: int = MAX_ID
     return text
 
 
+MAX_DEPTH = 20
+
+
 def _object(value: Any, field: str) -> dict:
+    """A JSON object PostgreSQL can store: no NUL, no lone surrogates, finite numbers, bounded nesting."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise BodyError("invalid_request", f"'{field}' must be an object.")
-    try:
-        json.dumps(value, allow_nan=False)
-    except ValueError as exc:
-        raise BodyError("invalid_request", f"'{field}' holds a value that is not JSON ({exc}).") from exc
-    if "\\u0000" in json.dumps(value):
-        raise BodyError("invalid_request", f"'{field}' holds a NUL character.")
+    problem = _json_problem(value, 0)
+    if problem:
+        raise BodyError("invalid_request", f"'{field}' {problem}.")
     return value
+
+
+def _json_problem(value: Any, depth: int) -> str | None:
+    if depth > MAX_DEPTH:
+        return f"is nested deeper than {MAX_DEPTH} levels"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "holds a NUL character"
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            return "holds a lone surrogate (not valid Unicode)"
+        return None
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return "holds a number that is not finite"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _json_problem(key, depth + 1) or _json_problem(item, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            problem = _json_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -124,6 +149,8 @@ class ClientView(TrackingAPIView):
     def handle_exception(self, exc):
         if isinstance(exc, services.ActionError):
             return Response({"code": exc.code, "message": exc.message}, status=exc.status)
+        if isinstance(exc, RecursionError):
+            return Response({"code": "invalid_json", "message": "The body is nested too deeply."}, status=400)
         if isinstance(exc, DatabaseError):
             logger.exception("actions API database error")
             return Response(

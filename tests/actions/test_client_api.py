@@ -379,6 +379,35 @@ def test_bad_input_is_400_with_code_and_message(api, make_action, path, body, co
     assert not Reaction.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (b'{"userId": "u1", "context": {"a": NaN}}', "'context' holds a number that is not finite."),
+        (
+            b'{"userId": "u1", "context": {"a": "\\ud800"}}',
+            "'context' holds a lone surrogate (not valid Unicode).",
+        ),
+        (b'{"userId": "u1", "context": {"a": "x\\u0000"}}', "'context' holds a NUL character."),
+        (
+            b'{"userId": "u1", "context": ' + b'{"a": ' * 30 + b"1" + b"}" * 30 + b"}",
+            "'context' is nested deeper than 20 levels.",
+        ),
+        (b'{"userId": "\\udc00"}', "'userId' must be a non-empty string of at most 255 characters."),
+    ],
+)
+def test_values_postgresql_cannot_store_are_400(api, make_action, raw, message):
+    make_action(name="x")
+    response = api.post("/v1/actions", raw)
+    assert response.status_code == 400
+    assert response.json() == {"code": "invalid_request", "message": message}
+
+
+def test_absurdly_nested_body_is_400_not_500(api, web):
+    response = api.post("/v1/actions", b"[" * 100_000 + b"]" * 100_000)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_json"
+
+
 @pytest.mark.parametrize("auth", [None, "Basic " + base64.b64encode(b"wrong:").decode()])
 def test_missing_or_unknown_write_key_is_401(client, web, auth):
     headers = {"HTTP_AUTHORIZATION": auth} if auth else {}
