@@ -314,9 +314,12 @@ def actions_for(
     context: dict | None = None,
     now=None,
     rng: random.Random | None = None,
+    source: Source | None = None,
+    identifiers: dict[str, str] | None = None,
 ) -> list[dict]:
     """The actions ``person`` gets on ``channel``, personalized; each is logged as delivered (one
-    bulk insert) and the person is recorded as contacted on the channel."""
+    bulk insert) and the person is recorded as contacted on the channel. Hooks on ``delivered`` run
+    (stored events need the ``source`` and the client's ``identifiers``)."""
     ask = targeting.Ask(
         channel=channel, type=type, tags=tuple(tags), context=context or {}, now=now or timezone.now()
     )
@@ -372,10 +375,11 @@ def actions_for(
                 ReactionKind.DELIVERED,
                 channel,
                 person,
-                {},
+                identifiers or {},
                 ask.context,
                 {},
                 ask.now,
+                source=source,
             )
     return [
         {

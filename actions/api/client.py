@@ -235,7 +235,13 @@ class ActionsView(ClientView):
         if resolved.suppressed or resolved.person is None:
             return Response([])
         found = services.actions_for(
-            person=resolved.person, channel=request.auth.channel.key, type=type_, tags=tags, context=context
+            person=resolved.person,
+            channel=request.auth.channel.key,
+            type=type_,
+            tags=tags,
+            context=context,
+            source=request.auth,
+            identifiers=resolved.identifiers,
         )
         return Response(found)
 

@@ -52,20 +52,21 @@ def _setup(ctx) -> list[int]:
     from audiences.models import Audience
 
     Action.objects.filter(name__startswith="bench ").delete()
-    for audience in Audience.objects.filter(key__startswith="bench_"):
-        audience_services.audience_disable(audience=audience)
-        audience_services.audience_delete(audience=audience)
     audiences = []
-    for n, countries in enumerate(
-        [COUNTRIES[:3], COUNTRIES[2:5], COUNTRIES[4:7], COUNTRIES[6:9], COUNTRIES[8:]]
-    ):
-        created = audience_services.audience_create(
-            key=f"bench_{n}",
-            name=f"bench audience {n}",
-            definition={"condition": {"attribute": "country", "op": "in", "value": countries}},
-        )
-        audiences.append(audience_services.activate(created).pk)
-        ctx.log(f"  audience bench_{n}: {Audience.objects.get(pk=audiences[-1]).member_count} members")
+    groups = [COUNTRIES[:3], COUNTRIES[2:5], COUNTRIES[4:7], COUNTRIES[6:9], COUNTRIES[8:]]
+    for n, countries in enumerate(groups):
+        audience = Audience.objects.filter(key=f"bench_{n}").first()
+        if audience is None:
+            audience = audience_services.audience_create(
+                key=f"bench_{n}",
+                name=f"bench audience {n}",
+                definition={"condition": {"attribute": "country", "op": "in", "value": countries}},
+            )
+            audience = audience_services.activate(audience)
+        else:  # kept across runs (deleted audience keys cannot be reused): bring it up to date
+            audience_services.refresh(audience)
+        audiences.append(audience.pk)
+        ctx.log(f"  audience bench_{n}: {Audience.objects.get(pk=audience.pk).member_count} members")
     ids = []
     for i in range(N_ACTIONS):
         action = services.action_create(

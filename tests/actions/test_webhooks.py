@@ -228,3 +228,20 @@ def test_key_rotation_signs_with_both_keys_until_finished(api, make_action, know
     assert verify(first["headers"]["X-Attune-Signature"], first["body"], new_key)
     assert second["headers"]["X-Attune-Signature"].count("v1=") == 1
     assert not verify(second["headers"]["X-Attune-Signature"], second["body"], old_key)
+
+
+def test_hooks_on_delivered_run_for_the_client_api(api, make_action, known):
+    person = known()
+    with Receiver() as receiver:
+        action = make_action(
+            name="Seen",
+            hooks=[
+                {"reaction": "delivered", "kind": "webhook", "url": receiver.url},
+                {"reaction": "delivered", "kind": "track_event", "event_name": "Banner Delivered"},
+            ],
+        )
+        api.post("/v1/actions", {"userId": "u1", "context": {"page": {"path": "/"}}})
+    assert [(r["json"]["event"], r["json"]["actionId"], r["json"]["userId"]) for r in receiver.requests] == [
+        ("delivered", action.pk, "u1")
+    ]
+    assert Event.objects.get(name="Banner Delivered").person_id == person.pk
