@@ -6,6 +6,15 @@ class ActionsConfig(AppConfig):
     verbose_name = "Actions"
 
     def ready(self) -> None:
+        # django-q2 imports its broker module lazily on the first async_task; two threads of one
+        # worker doing that at once can see a half-imported package (ImportError). Import it now.
+        import django_q.brokers.orm  # noqa: F401
+        import django_q.tasks  # noqa: F401
+        from django.conf import settings
+
+        if settings.Q_CLUSTER.get("redis"):
+            import django_q.brokers.redis_broker  # noqa: F401
+
         from actions import panels
         from actions.models import Reaction, TestUser, WebhookDelivery
         from people import extensions

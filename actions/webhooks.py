@@ -89,7 +89,8 @@ def enqueue(
         body=body,
         next_attempt_at=timezone.now(),
     )
-    transaction.on_commit(lambda: _async(delivery.pk))
+    # robust: if queueing fails, the act still answers; the minute sweeper sends the pending delivery.
+    transaction.on_commit(lambda: _async(delivery.pk), robust=True)
     return delivery
 
 

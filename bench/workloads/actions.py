@@ -55,10 +55,10 @@ def _setup(ctx) -> list[int]:
     audiences = []
     groups = [COUNTRIES[:3], COUNTRIES[2:5], COUNTRIES[4:7], COUNTRIES[6:9], COUNTRIES[8:]]
     for n, countries in enumerate(groups):
-        audience = Audience.objects.filter(key=f"bench_{n}").first()
+        audience = Audience.objects.filter(name=f"bench audience {n}", state=Audience.State.ACTIVE).first()
         if audience is None:
             audience = audience_services.audience_create(
-                key=f"bench_{n}",
+                key=audience_services.free_key(f"bench_{n}"),
                 name=f"bench audience {n}",
                 definition={"condition": {"attribute": "country", "op": "in", "value": countries}},
             )
@@ -66,7 +66,7 @@ def _setup(ctx) -> list[int]:
         else:  # kept across runs (deleted audience keys cannot be reused): bring it up to date
             audience_services.refresh(audience)
         audiences.append(audience.pk)
-        ctx.log(f"  audience bench_{n}: {Audience.objects.get(pk=audience.pk).member_count} members")
+        ctx.log(f"  audience {audience.key}: {Audience.objects.get(pk=audience.pk).member_count} members")
     ids = []
     for i in range(N_ACTIONS):
         action = services.action_create(

@@ -245,3 +245,26 @@ def test_hooks_on_delivered_run_for_the_client_api(api, make_action, known):
         ("delivered", action.pk, "u1")
     ]
     assert Event.objects.get(name="Banner Delivered").person_id == person.pk
+
+
+def test_a_queueing_failure_does_not_fail_the_act_and_the_sweeper_sends_it(
+    api, make_action, known, monkeypatch
+):
+    # given: the task queue is down when the act commits
+    known()
+    with Receiver() as receiver:
+        action = hook_action(make_action, receiver.url)
+
+        def broken(delivery_id):
+            raise ImportError("broker unavailable")
+
+        monkeypatch.setattr(webhooks, "_async", broken)
+        # when
+        response = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "accept"})
+        pending = WebhookDelivery.objects.get().status
+        tasks.deliver_due_webhooks(now=timezone.now() + timedelta(seconds=1))
+    # then
+    assert response.status_code == 200
+    assert pending == "pending"
+    assert WebhookDelivery.objects.get().status == "succeeded"
+    assert len(receiver.requests) == 1
