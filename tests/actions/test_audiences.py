@@ -68,6 +68,7 @@ def test_an_audience_targeted_by_an_action_cannot_be_deleted(make_action, known)
         audience_services.audience_delete(audience=vip)
 
 
+@pytest.mark.postgres  # audiences announces changes on PostgreSQL only (no history span on SQLite)
 def test_entered_and_exited_webhooks(known, web, org, django_capture_on_commit_callbacks):
     # given: a webhook on the vip audience for entries only, and one for every audience
     known("u1", first_name="Ada")
