@@ -129,6 +129,7 @@ def run(ctx) -> list[Row]:
     ]
     seconds = ctx.scale.profile_seconds
     p50s, p99s, served, act_rates, act_p99, hook_rates = [], [], [], [], [], []
+    max_rates, half, half_p50, half_p99 = [], [], [], []
     from actions import services
     from actions.models import Action
 
@@ -143,6 +144,17 @@ def run(ctx) -> list[Row]:
             ctx.log(
                 f"  run {r + 1} /v1/actions at {RATE}/s: p50 {p50s[-1]:.2f} ms, "
                 f"p99 {p99s[-1]:.2f} ms, {dict(res.statuses)}"
+            )
+            res = closed_loop(srv.port, deal([(q, 1) for q in reqs], CLIENTS), seconds=seconds)
+            max_rates.append(res.statuses.get(200, 0) / res.seconds)
+            ctx.log(f"  run {r + 1} /v1/actions saturated: {max_rates[-1]:,.0f} req/s, {dict(res.statuses)}")
+            half.append(max(5.0, round(max_rates[-1] / 2)))
+            res = open_loop(srv.port, deal([(q, 1) for q in reqs], CLIENTS), rate=half[-1], seconds=seconds)
+            half_p50.append(res.p(50))
+            half_p99.append(res.p(99))
+            ctx.log(
+                f"  run {r + 1} /v1/actions at half the max rate ({half[-1]:.0f}/s): "
+                f"p50 {half_p50[-1]:.2f} ms, p99 {half_p99[-1]:.2f} ms, {dict(res.statuses)}"
             )
             res = closed_loop(srv.port, deal([(a, 1) for a in acts], CLIENTS), seconds=seconds)
             act_rates.append(res.statuses.get(200, 0) / res.seconds)
@@ -185,6 +197,24 @@ def run(ctx) -> list[Row]:
             meets=ok and median(p99s) <= 20,
         ),
         Row("Actions API", f"POST /v1/actions answered at {RATE} req/s offered", median(served), "req/s"),
+        Row(
+            "Actions API",
+            f"POST /v1/actions max rate ({CLIENTS} clients, closed loop)",
+            median(max_rates),
+            "req/s",
+        ),
+        Row(
+            "Actions API",
+            f"POST /v1/actions p50 at half the max rate ({median(half):.0f} req/s)",
+            median(half_p50),
+            "ms",
+        ),
+        Row(
+            "Actions API",
+            f"POST /v1/actions p99 at half the max rate ({median(half):.0f} req/s)",
+            median(half_p99),
+            "ms",
+        ),
         Row(
             "Actions API",
             f"POST /v1/actions/act max rate ({CLIENTS} clients, closed loop)",
