@@ -531,7 +531,8 @@ def _rule_filter(rule: Rule, action_id: int, now: datetime) -> Q:
 def capping_reasons(
     actions: list[Compiled], view: PersonView, ask: Ask, *, kinds: tuple[str, ...] | None = None
 ) -> dict[int, str]:
-    """``{action_id: reason}`` for actions a capping rule hides; one query per group (user, all)."""
+    """``{action_id: reason}`` for actions a capping rule hides: one read of the person's reactions for
+    the per-person rules, one aggregate (a ``FILTER`` per rule) for the rules over everyone."""
     from actions.models import Reaction
 
     user_rules, all_rules = [], []
@@ -541,16 +542,32 @@ def capping_reasons(
                 continue
             (user_rules if rule.group == CappingRule.Group.USER else all_rules).append((action.id, rule))
     counts: dict[int, int] = {}
-    for rules, base in (
-        (user_rules, lambda: Reaction.objects.filter(person_id__in=view.person_ids())),
-        (all_rules, lambda: Reaction.objects.all()),
-    ):
-        if not rules:
-            continue
+    if user_rules:
+        # One person's reactions are few: read (action, kind, channel, time) once, count per rule here.
+        rows = list(
+            Reaction.objects.filter(
+                person_id__in=view.person_ids(),
+                action_id__in={aid for aid, _ in user_rules},
+                kind__in={r.reaction for _, r in user_rules},
+            ).values_list("action_id", "kind", "channel", "created_at")
+        )
+        for aid, rule in user_rules:
+            since = ask.now - timedelta(days=rule.within_days) if rule.within_days else None
+            counts[rule.id] = sum(
+                1
+                for action_id, kind, channel, at in rows
+                if action_id == aid
+                and kind == rule.reaction
+                and (not rule.channels or channel in rule.channels)
+                and (since is None or at >= since)
+            )
+    if all_rules:
         aggregates = {
-            f"r{rule.id}": Count("pk", filter=_rule_filter(rule, aid, ask.now)) for aid, rule in rules
+            f"r{rule.id}": Count("pk", filter=_rule_filter(rule, aid, ask.now)) for aid, rule in all_rules
         }
-        qs = base().filter(action_id__in={aid for aid, _ in rules}, kind__in={r.reaction for _, r in rules})
+        qs = Reaction.objects.filter(
+            action_id__in={aid for aid, _ in all_rules}, kind__in={r.reaction for _, r in all_rules}
+        )
         counts.update({int(k[1:]): v for k, v in qs.aggregate(**aggregates).items()})
     reasons: dict[int, str] = {}
     for action_id, rule in [*user_rules, *all_rules]:
