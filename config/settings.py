@@ -241,6 +241,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+# Named enums of the actions API (several apps have a "state" or "kind").
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "ActionStateEnum": "actions.models.Action.State",
+    "ActionPropertyKindEnum": "actions.models.ActionProperty.Kind",
+    "ActionHookKindEnum": "actions.models.Hook.Kind",
+    "ActionReactionKindEnum": "actions.models.ReactionKind",
+    "WebhookDeliveryStatusEnum": "actions.models.WebhookDelivery.Status",
+}
 
 # Ingestion limits (identity app reads these).
 INGEST_MAX_BODY_BYTES = int(os.environ.get("INGEST_MAX_BODY_BYTES", str(4 * 1024 * 1024)))
@@ -292,6 +301,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
 
 def _can(permission: str | None):
     """A sidebar item shows only to users who may open the page behind it."""
@@ -351,6 +361,36 @@ UNFOLD = {
                         "icon": "pending_actions",
                         "link": reverse_lazy("admin:people_job_changelist"),
                         "permission": _can("people.view_job"),
+                    },
+                ],
+            },
+            {
+                "title": _("Actions"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Actions"),
+                        "icon": "campaign",
+                        "link": reverse_lazy("admin:actions_action_changelist"),
+                        "permission": _can("actions.view_action"),
+                    },
+                    {
+                        "title": _("Reactions"),
+                        "icon": "touch_app",
+                        "link": reverse_lazy("admin:actions_reaction_changelist"),
+                        "permission": _can("actions.view_reaction"),
+                    },
+                    {
+                        "title": _("Webhook deliveries"),
+                        "icon": "webhook",
+                        "link": reverse_lazy("admin:actions_webhookdelivery_changelist"),
+                        "permission": _can("actions.view_webhookdelivery"),
+                    },
+                    {
+                        "title": _("Audience webhooks"),
+                        "icon": "notifications",
+                        "link": reverse_lazy("admin:actions_audiencewebhook_changelist"),
+                        "permission": _can("actions.view_audiencewebhook"),
                     },
                 ],
             },
@@ -543,9 +583,18 @@ UNFOLD = {
     },
 }
 
+# The actions app's sidebar group.
 # Task paths (strings, so people imports no higher app) enqueued after commit with the ids of people
 # whose attributes or events changed: the higher apps' incremental refresh.
 ATTUNE_PERSON_CHANGED_TASKS: list[str] = ["computed.tasks.refresh_people", "audiences.tasks.refresh_people"]
 # Dotted paths of functions ``load(stdout) -> None`` that add each higher app's demo data after
 # people's (``manage.py load_demo``): identities, computed attributes ...
-ATTUNE_DEMO_HOOKS: list[str] = ["identity.demo.load", "computed.demo.load", "audiences.demo.load"]
+ATTUNE_DEMO_HOOKS: list[str] = [
+    "identity.demo.load",
+    "computed.demo.load",
+    "audiences.demo.load",
+    "actions.demo.load",
+]
+# Task paths that audiences call after commit with (audience_id=, first_history_id=, last_history_id=)
+# when people enter or exit an audience: the actions app's audience webhooks.
+ATTUNE_MEMBERSHIP_CHANGED_TASKS: list[str] = ["actions.tasks.audience_membership_changed"]

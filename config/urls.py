@@ -21,4 +21,6 @@ urlpatterns = [
         AudiencesView.as_view(),
         name="profile-audiences",
     ),
+    # The client actions API (/v1/actions, /v1/actions/act).
+    path("", include("actions.urls")),
 ]

@@ -75,6 +75,11 @@ class OrganizationSettings(models.Model):
         blank=True,
         help_text="Events older than this many days are deleted by a daily job. Empty: kept forever.",
     )
+    webhook_signing_key_previous = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The key before the last rotation; it signs too until the rotation is finished.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = OrganizationSettingsManager()

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("computed.api.urls")),
     path("", include("privacy.api.urls")),
     path("", include("audiences.api.urls")),
+    path("", include("actions.api.urls")),
 ]

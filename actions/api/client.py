@@ -1,0 +1,294 @@
+"""The client actions API (write key; the channel comes from the source).
+
+``GET|POST /v1/actions`` → ``[{id, type, tags, properties}]`` (each logged as delivered);
+``POST /v1/actions/act`` records shown/hidden/declined/accepted. Errors are ``{"code", "message"}``
+like the tracking endpoints: 400 bad input, 401 key, 403 refused, 404 unknown action.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.db import DatabaseError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+
+from actions import services, targeting
+from actions.api import schema  # noqa: F401 - registers the OpenAPI security scheme
+from identity.api.auth import WriteKeyAuthentication, credentials, source_for_write_key
+from identity.api.body import BodyError, read_body
+from identity.api.tracking import TrackingAPIView
+
+logger = logging.getLogger(__name__)
+MAX_ID = 255
+MAX_TAGS = 50
+
+ErrorSerializer = inline_serializer(
+    "ActionsError", {"code": serializers.CharField(), "message": serializers.CharField()}
+)
+ActionOut = inline_serializer(
+    "ClientAction",
+    {
+        "id": serializers.IntegerField(),
+        "type": serializers.CharField(),
+        "tags": serializers.ListField(child=serializers.CharField()),
+        "properties": serializers.DictField(),
+    },
+    many=True,
+)
+ActOut = inline_serializer(
+    "ClientActResult",
+    {
+        "success": serializers.BooleanField(),
+        "reaction": serializers.CharField(),
+        "hook": serializers.DictField(required=False),
+    },
+)
+
+
+class ActionsWriteKeyAuthentication(WriteKeyAuthentication):
+    """The tracking write key (HTTP Basic username, ``writeKey`` in a POST body, ``?writeKey=``);
+    a GET has no body to read."""
+
+    def authenticate(self, request):
+        if request.method != "GET":
+            return super().authenticate(request)
+        found = credentials(request)
+        key = (found[1] if found else "") or request.query_params.get("writeKey", "")
+        if not key:
+            return None
+        source = source_for_write_key(key)
+        if source is None:
+            raise exceptions.AuthenticationFailed("Unknown or disabled write key.")
+        return (self.anonymous_user(), source)
+
+    @staticmethod
+    def anonymous_user():
+        from django.contrib.auth.models import AnonymousUser
+
+        return AnonymousUser()
+
+
+def _text(value: Any, field: str, *, required: bool = False, limit: int = MAX_ID) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise BodyError("invalid_request", f"'{field}' is required.")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BodyError("invalid_request", f"'{field}' must be a string.")
+    text = str(value).strip()
+    if not text or len(text) > limit or "\x00" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        raise BodyError(
+            "invalid_request", f"'{field}' must be a non-empty string of at most {limit} characters."
+        )
+    return text
+
+
+MAX_DEPTH = 20
+
+
+def _object(value: Any, field: str) -> dict:
+    """A JSON object PostgreSQL can store: no NUL, no lone surrogates, finite numbers, bounded nesting."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BodyError("invalid_request", f"'{field}' must be an object.")
+    problem = _json_problem(value, 0)
+    if problem:
+        raise BodyError("invalid_request", f"'{field}' {problem}.")
+    return value
+
+
+def _json_problem(value: Any, depth: int) -> str | None:
+    if depth > MAX_DEPTH:
+        return f"is nested deeper than {MAX_DEPTH} levels"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "holds a NUL character"
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            return "holds a lone surrogate (not valid Unicode)"
+        return None
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return "holds a number that is not finite"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _json_problem(key, depth + 1) or _json_problem(item, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            problem = _json_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        value = [t for t in value.split(",") if t.strip()]
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise BodyError("invalid_request", f"'tags' must be a list of at most {MAX_TAGS} strings.")
+    return tuple(_text(t, "tags[]", required=True, limit=64) for t in value)
+
+
+def _methods(response):
+    if "Access-Control-Allow-Methods" in response:
+        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    return response
+
+
+class ClientView(TrackingAPIView):
+    authentication_classes = [ActionsWriteKeyAuthentication]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.ActionError):
+            return Response({"code": exc.code, "message": exc.message}, status=exc.status)
+        if isinstance(exc, RecursionError):
+            return Response({"code": "invalid_json", "message": "The body is nested too deeply."}, status=400)
+        if isinstance(exc, DatabaseError):
+            logger.exception("actions API database error")
+            return Response(
+                {"code": "unavailable", "message": "The request could not be processed; try again."},
+                status=503,
+            )
+        return super().handle_exception(exc)
+
+    def dispatch(self, request, *args, **kwargs):
+        return _methods(super().dispatch(request, *args, **kwargs))
+
+    def payload(self, request) -> dict:
+        if request.method == "GET":
+            query = request.query_params
+            context = query.get("context")
+            if context:
+                try:
+                    context = json.loads(context)
+                except ValueError as exc:
+                    raise BodyError("invalid_request", "'context' must be a JSON object.") from exc
+            tags = query.getlist("tags")
+            return {
+                "userId": query.get("userId"),
+                "anonymousId": query.get("anonymousId"),
+                "type": query.get("type"),
+                "tags": tags[0] if len(tags) == 1 else tags,
+                "context": context or None,
+            }
+        body, _ = read_body(request)
+        if not isinstance(body, dict):
+            raise BodyError("invalid_request", "The body must be a JSON object.")
+        return body
+
+    def ids(self, body: dict) -> tuple[str | None, str | None]:
+        user_id = _text(body.get("userId"), "userId")
+        anonymous_id = _text(body.get("anonymousId"), "anonymousId")
+        if not (user_id or anonymous_id):
+            raise BodyError("invalid_request", "Give a userId or an anonymousId.")
+        return user_id, anonymous_id
+
+    def person(self, request, body: dict) -> services.Resolved:
+        user_id, anonymous_id = self.ids(body)
+        return services.person_resolve(source=request.auth, user_id=user_id, anonymous_id=anonymous_id)
+
+
+COMMON_PARAMS = [
+    OpenApiParameter("userId", str, description="The person's user id (or give anonymousId)."),
+    OpenApiParameter("anonymousId", str),
+    OpenApiParameter("type", str, description="Only actions of this camelCase type."),
+    OpenApiParameter("tags", str, description="Comma-separated; every tag must be on the action."),
+    OpenApiParameter("context", str, description="The request context as a JSON object."),
+]
+
+
+class ActionsView(ClientView):
+    @extend_schema(
+        operation_id="client_actions_list",
+        summary="Actions for a person (each logged as delivered)",
+        tags=["actions (client)"],
+        parameters=COMMON_PARAMS,
+        responses={200: ActionOut, 400: ErrorSerializer, 401: ErrorSerializer},
+    )
+    def get(self, request):
+        return self._answer(request)
+
+    @extend_schema(
+        operation_id="client_actions_query",
+        summary="Actions for a person (POST form: {userId|anonymousId, type, tags, context})",
+        tags=["actions (client)"],
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: ActionOut, 400: ErrorSerializer, 401: ErrorSerializer},
+    )
+    def post(self, request):
+        return self._answer(request)
+
+    def _answer(self, request):
+        body = self.payload(request)
+        type_ = _text(body.get("type"), "type", limit=64)
+        tags = _tags(body.get("tags"))
+        context = _object(body.get("context"), "context")
+        resolved = self.person(request, body)
+        if resolved.suppressed or resolved.person is None:
+            return Response([])
+        found = services.actions_for(
+            person=resolved.person,
+            channel=request.auth.channel.key,
+            type=type_,
+            tags=tags,
+            context=context,
+            source=request.auth,
+            identifiers=resolved.identifiers,
+        )
+        return Response(found)
+
+
+class ActView(ClientView):
+    @extend_schema(
+        operation_id="client_actions_act",
+        summary="Record a reaction (show, hide, decline or accept)",
+        tags=["actions (client)"],
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={
+            200: ActOut,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="Suppressed person, or an accept not allowed."),
+            404: OpenApiResponse(ErrorSerializer, description="Unknown action."),
+        },
+    )
+    def post(self, request):
+        body = self.payload(request)
+        action_id = body.get("actionId")
+        if isinstance(action_id, str) and action_id.isdigit():
+            action_id = int(action_id)
+        if isinstance(action_id, bool) or not isinstance(action_id, int) or not 0 < action_id < 2**63:
+            raise BodyError("invalid_request", "'actionId' must be an action's id (a positive integer).")
+        event = _text(body.get("event"), "event", required=True, limit=16)
+        context = _object(body.get("context"), "context")
+        properties = _object(body.get("properties"), "properties")
+        if event not in ("show", "hide", "decline", "accept"):
+            raise BodyError("invalid_request", "'event' must be one of show, hide, decline, accept.")
+        self.ids(body)
+        if targeting.compiled_action(action_id) is None:
+            raise services.ActionError(404, "action_not_found", f"There is no action {action_id}.")
+        resolved = self.person(request, body)
+        if resolved.suppressed:
+            raise services.ActionError(403, "suppressed", "This person is suppressed; nothing was recorded.")
+        if resolved.person is None:
+            raise services.ActionError(
+                403, "unknown_person", "The person is unknown and this source may not create people."
+            )
+        result = services.act(
+            source=request.auth,
+            person=resolved.person,
+            action_id=action_id,
+            event=event,
+            identifiers=resolved.identifiers,
+            context=context,
+            properties=properties,
+        )
+        return Response(result.body, status=result.status)

@@ -1,0 +1,25 @@
+"""The actions app's section of the Person 360 page and its dashboard number."""
+
+from __future__ import annotations
+
+
+def reactions_context(person, request) -> dict:
+    from actions.selectors import person_reactions
+
+    return {"action_reactions": person_reactions(person_id=person.pk)}
+
+
+def active_count() -> int:
+    from actions.models import Action
+
+    return Action.objects.filter(state=Action.State.ACTIVE).count()
+
+
+def actions_using_audience(audience) -> list[str]:
+    from actions.models import Action
+
+    return [
+        f"action {name!r}"
+        for name, ids in Action.objects.exclude(audience_ids=[]).values_list("name", "audience_ids")
+        if audience.pk in (ids or [])
+    ]

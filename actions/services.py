@@ -1,0 +1,709 @@
+"""Writes of the actions app: definitions, the client API's deliveries and acts, hooks, webhooks.
+
+Every write goes through here (admin, management API and client API only parse and call one of
+these). Targeting itself lives in ``actions.targeting``; webhook sending in ``actions.webhooks``.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from actions import allocation, targeting, webhooks
+from actions.models import (
+    ACT_EVENTS,
+    Action,
+    ActionProperty,
+    AudienceWebhook,
+    CappingRule,
+    Hook,
+    Reaction,
+    ReactionKind,
+    TestUser,
+    WebhookDelivery,
+)
+from people.models import Channel, OrganizationSettings, Person, Source
+
+CHILD_FIELDS = {
+    "properties": (
+        ActionProperty,
+        ("channel", "name", "kind", "value", "attribute", "value_type", "fallback"),
+    ),
+    "capping_rules": (CappingRule, ("channels", "reaction", "group", "count", "within_days")),
+    "hooks": (Hook, ("reaction", "channel", "kind", "event_name", "url", "extra", "synchronous")),
+    "test_users": (TestUser, ("person", "channel", "skip_targeting")),
+}
+ACTION_FIELDS = (
+    "name",
+    "type",
+    "tags",
+    "state",
+    "channels",
+    "start_date",
+    "start_time",
+    "end_date",
+    "end_time",
+    "trait_conditions",
+    "context_conditions",
+    "audience_ids",
+    "slot",
+    "allocation",
+)
+
+
+class ActionError(Exception):
+    """A client-API refusal with its HTTP status, code and message."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def definitions_changed() -> None:
+    """Compiled definitions are cached per process; drop them after commit."""
+
+    def forget() -> None:
+        targeting.forget_compiled()
+        _hook_cache.clear()
+
+    transaction.on_commit(forget)
+    forget()
+
+
+# ------------------------------------------------------------------ definitions
+
+
+def _replace_children(action: Action, children: dict[str, list[dict]]) -> None:
+    for relation, rows in children.items():
+        if rows is None:
+            continue
+        model, fields = CHILD_FIELDS[relation]
+        getattr(action, relation).all().delete()
+        for index, row in enumerate(rows):
+            unknown = set(row) - set(fields)
+            if unknown:
+                raise ValidationError(
+                    {f"{relation}[{index}]": f"unknown field(s) {', '.join(sorted(unknown))}"}
+                )
+            obj = model(action=action, **row)
+            try:
+                obj.full_clean(exclude=["action"])
+            except ValidationError as exc:
+                raise ValidationError(
+                    {f"{relation}[{index}].{key}": msgs for key, msgs in exc.message_dict.items()}
+                ) from exc
+            obj.save()
+
+
+@transaction.atomic
+def action_create(
+    *,
+    name: str,
+    type: str,
+    created_by=None,
+    properties: list[dict] | None = None,
+    capping_rules: list[dict] | None = None,
+    hooks: list[dict] | None = None,
+    test_users: list[dict] | None = None,
+    **fields: Any,
+) -> Action:
+    unknown = set(fields) - set(ACTION_FIELDS)
+    if unknown:
+        raise ValidationError({key: "unknown field" for key in unknown})
+    action = Action(name=name, type=type, created_by=created_by, **fields)
+    action.full_clean()
+    action.save()
+    _replace_children(
+        action,
+        {"properties": properties, "capping_rules": capping_rules, "hooks": hooks, "test_users": test_users},
+    )
+    definitions_changed()
+    return action
+
+
+@transaction.atomic
+def action_update(
+    *,
+    action: Action,
+    properties: list[dict] | None = None,
+    capping_rules: list[dict] | None = None,
+    hooks: list[dict] | None = None,
+    test_users: list[dict] | None = None,
+    **fields: Any,
+) -> Action:
+    """Change fields; child lists given replace the existing ones."""
+    unknown = set(fields) - set(ACTION_FIELDS)
+    if unknown:
+        raise ValidationError({key: "unknown field" for key in unknown})
+    action = Action.objects.select_for_update().get(pk=action.pk)
+    for key, value in fields.items():
+        setattr(action, key, value)
+    action.full_clean()
+    action.save()
+    _replace_children(
+        action,
+        {"properties": properties, "capping_rules": capping_rules, "hooks": hooks, "test_users": test_users},
+    )
+    definitions_changed()
+    return action
+
+
+@transaction.atomic
+def action_saved(*, action: Action) -> Action:
+    """The admin saved ``action`` and its inlines (each validated by its form): refresh caches."""
+    definitions_changed()
+    return action
+
+
+@transaction.atomic
+def action_set_state(*, action: Action, state: str) -> Action:
+    if state not in Action.State.values:
+        raise ValidationError({"state": f"expected one of {', '.join(Action.State.values)}"})
+    if action.state != state:
+        Action.objects.filter(pk=action.pk).update(state=state, updated_at=timezone.now())
+        action.state = state
+        definitions_changed()
+    return action
+
+
+@transaction.atomic
+def action_duplicate(*, action: Action, name: str = "", created_by=None) -> Action:
+    """An inactive copy with the same properties, targeting, capping, hooks and test users."""
+    copy = Action.objects.get(pk=action.pk)
+    copy.pk = None
+    copy.name = (name or f"Copy of {action.name}")[:200]
+    copy.state = Action.State.INACTIVE
+    copy.created_by = created_by
+    copy.created_at = timezone.now()
+    copy.save()
+    for relation, (model, fields) in CHILD_FIELDS.items():
+        model.objects.bulk_create(
+            [
+                model(
+                    action=copy,
+                    **{
+                        f if f != "person" else "person_id": getattr(row, f if f != "person" else "person_id")
+                        for f in fields
+                    },
+                )
+                for row in getattr(action, relation).all()
+            ]
+        )
+    definitions_changed()
+    return copy
+
+
+@transaction.atomic
+def action_delete(*, action: Action) -> None:
+    """Deleting is refused while the action is active or staging (set it inactive first), like the
+    other definitions that are in use."""
+    if action.state != Action.State.INACTIVE:
+        raise ValidationError(
+            f"'{action.name}' is {action.state}: set it inactive before deleting it "
+            "(or duplicate it to change it)."
+        )
+    action.delete()
+    definitions_changed()
+
+
+# ------------------------------------------------------------------ people of the client API
+
+
+@dataclass
+class Resolved:
+    person: Person | None
+    suppressed: bool = False
+    identifiers: dict[str, str] = field(default_factory=dict)
+
+
+def _suppressed(idents: set[tuple[str, str]]) -> bool:
+    from identity.extensions import blocked_identifiers
+    from identity.models import SuppressedIdentifier
+
+    if not idents:
+        return False
+    if blocked_identifiers(idents):
+        return True
+    values = {v for _, v in idents}
+    found = SuppressedIdentifier.objects.filter(value__in=values).values_list("type__key", "value")
+    return any(pair in idents for pair in found)
+
+
+def person_resolve(*, source: Source, user_id: str | None, anonymous_id: str | None) -> Resolved:
+    """The profile of the client's ids, resolved as tracking does: an unknown id gets a profile
+    (unless the source may not create people); a person any of whose identifiers is suppressed or
+    blocked by a privacy filter is returned as suppressed."""
+    from identity.extensions import blocked_identifiers
+    from identity.models import Identity, SuppressedIdentifier
+    from identity.selectors import person_by_identifier
+    from identity.services import ingest_batch
+
+    ids = {k: v for k, v in (("user_id", user_id), ("anonymous_id", anonymous_id)) if v}
+
+    def lookup() -> Person | None:
+        by_user = person_by_identifier(type_key="user_id", value=user_id) if user_id else None
+        by_anon = person_by_identifier(type_key="anonymous_id", value=anonymous_id) if anonymous_id else None
+        if user_id and anonymous_id and by_anon != by_user:
+            return None  # not linked yet: tracking would create, attach or merge
+        return by_user or by_anon
+
+    person = lookup()
+    if person is None:
+        if _suppressed(set(ids.items())):
+            return Resolved(None, True, ids)
+        if source.protection != Source.Protection.READ_ONLY:
+            message = {"type": "identify", "messageId": f"actions-{uuid.uuid4()}"}
+            message.update({"userId": user_id} if user_id else {})
+            message.update({"anonymousId": anonymous_id} if anonymous_id else {})
+            ingest_batch(source=source, messages=[message])
+        person = lookup()
+        if person is None and user_id:
+            person = person_by_identifier(type_key="user_id", value=user_id)
+        if person is None:
+            return Resolved(None, False, ids)
+    # One query: the person's identifiers, each with whether it is on the suppression list.
+    rows = (
+        Identity.objects.filter(person_id=person.pk)
+        .annotate(
+            on_list=Exists(
+                SuppressedIdentifier.objects.filter(type_id=OuterRef("type_id"), value=OuterRef("value"))
+            )
+        )
+        .values_list("type__key", "value", "on_list")
+    )
+    idents = set(ids.items())
+    for key, value, on_list in rows:
+        if on_list:
+            return Resolved(None, True, ids)
+        idents.add((key, value))
+    if blocked_identifiers(idents):
+        return Resolved(None, True, ids)
+    return Resolved(person, False, ids)
+
+
+# ------------------------------------------------------------------ deliveries (GET|POST /v1/actions)
+
+
+def _lock_for_caps(
+    actions: list[targeting.Compiled], view: targeting.PersonView, kinds: tuple[str, ...]
+) -> None:
+    """Serialize the check-and-insert of capped reactions: the action rows for global rules (every
+    client racing for the last coupons waits here), the person row for per-person rules."""
+    global_ids = sorted(a.id for a in actions if targeting.has_global_rules(a, kinds))
+    if global_ids:
+        list(Action.objects.select_for_update().filter(pk__in=global_ids).order_by("pk").values_list("pk"))
+    if any(r.group == CappingRule.Group.USER and r.reaction in kinds for a in actions for r in a.rules):
+        list(Person.objects.select_for_update().filter(pk=view.person.pk).values_list("pk"))
+
+
+def actions_for(
+    *,
+    person: Person,
+    channel: str,
+    type: str | None = None,
+    tags: tuple[str, ...] = (),
+    context: dict | None = None,
+    now=None,
+    rng: random.Random | None = None,
+    source: Source | None = None,
+    identifiers: dict[str, str] | None = None,
+) -> list[dict]:
+    """The actions ``person`` gets on ``channel``, personalized; each is logged as delivered (one
+    bulk insert) and the person is recorded as contacted on the channel. Hooks on ``delivered`` run
+    (stored events need the ``source`` and the client's ``identifiers``)."""
+    ask = targeting.Ask(
+        channel=channel, type=type, tags=tuple(tags), context=context or {}, now=now or timezone.now()
+    )
+    view = targeting.PersonView(person)
+    eligible: list[targeting.Compiled] = []
+    capped: list[targeting.Compiled] = []  # capped, no rule on delivered: checked now
+    locked: list[targeting.Compiled] = []  # with a rule on delivered: checked under a lock below
+    for action in targeting.compiled_actions():
+        steps = targeting.evaluate(action, view, ask, with_capping=False)
+        if not targeting.passed(steps):
+            continue
+        if any(s.name == "capping" and s.passed is None for s in steps) or not action.rules:
+            eligible.append(action)
+        elif any(r.reaction == ReactionKind.DELIVERED for r in action.rules):
+            locked.append(action)
+        else:
+            capped.append(action)
+    if capped:
+        hidden = targeting.capping_reasons(capped, view, ask)
+        eligible += [a for a in capped if a.id not in hidden]
+    if not (eligible or locked):
+        return []
+    with transaction.atomic():
+        if locked:
+            _lock_for_caps(locked, view, (ReactionKind.DELIVERED,))
+            hidden = targeting.capping_reasons(locked, view, ask)
+            eligible += [a for a in locked if a.id not in hidden]
+        eligible = allocation.choose(eligible, rng=rng)
+        if not eligible:
+            return []
+        eligible.sort(key=lambda a: a.id)
+        props = {a.id: a.properties_for(channel) for a in eligible}
+        values = (
+            view.values(set().union(*(targeting.property_keys(p) for p in props.values()))) if props else {}
+        )
+        Reaction.objects.bulk_create(
+            [
+                Reaction(
+                    action_id=a.id,
+                    person_id=person.pk,
+                    channel=channel,
+                    kind=ReactionKind.DELIVERED,
+                    created_at=ask.now,
+                    context=ask.context,
+                )
+                for a in eligible
+            ]
+        )
+        if eligible:
+            _record_contact(person, channel, ask.now)
+            _run_hooks(
+                [a.id for a in eligible],
+                ReactionKind.DELIVERED,
+                channel,
+                person,
+                identifiers or {},
+                ask.context,
+                {},
+                ask.now,
+                source=source,
+            )
+    return [
+        {
+            "id": a.id,
+            "type": a.type,
+            "tags": list(a.tags),
+            "properties": targeting.render_properties(props[a.id], values),
+        }
+        for a in eligible
+    ]
+
+
+def _record_contact(person: Person, channel_key: str, at) -> None:
+    from people.services import contact_record
+
+    channel = _channel(channel_key)
+    contact_record(person=person, channel=channel, at=at)
+
+
+def _channel(key: str) -> Channel | None:
+    cache_key = f"attune:actions:channel:{key}"
+    found = cache.get(cache_key)
+    if found is None:
+        found = Channel.objects.filter(key=key).first() or False
+        cache.set(cache_key, found, 60)
+    return found or None
+
+
+# ------------------------------------------------------------------ acts (POST /v1/actions/act)
+
+
+@dataclass
+class ActResult:
+    status: int
+    body: dict
+
+
+def act(
+    *,
+    source: Source,
+    person: Person,
+    action_id: int,
+    event: str,
+    identifiers: dict[str, str],
+    context: dict | None = None,
+    properties: dict | None = None,
+    now=None,
+) -> ActResult:
+    """Record the client's reaction. ``accept`` re-checks state, channel, test user, time range,
+    traits, audiences and the accept capping rules (exactly, under concurrency) and calls the
+    synchronous accept hook, whose status ≥ 300 fails the act with nothing recorded."""
+    kind = ACT_EVENTS.get(event)
+    if kind is None:
+        raise ActionError(400, "invalid_event", f"event must be one of {', '.join(ACT_EVENTS)}")
+    now = now or timezone.now()
+    context, properties = context or {}, properties or {}
+    channel = source.channel.key
+    compiled = targeting.compiled_action(action_id)
+    if compiled is None:
+        raise ActionError(404, "action_not_found", f"There is no action {action_id}.")
+    view = targeting.PersonView(person)
+    ask = targeting.Ask(channel=channel, context=context, now=now)
+    with transaction.atomic():
+        sync_result = None
+        if kind == ReactionKind.ACCEPTED:
+            _lock_for_caps([compiled], view, (ReactionKind.ACCEPTED,))
+            steps = targeting.evaluate(
+                compiled,
+                view,
+                ask,
+                check_type_and_tags=False,
+                check_context=False,
+                capping_kinds=(ReactionKind.ACCEPTED,),
+            )
+            failed = next((s for s in steps if s.passed is False), None)
+            if failed:
+                raise ActionError(
+                    403,
+                    f"not_allowed_{failed.name}",
+                    f"The person may not accept this action: {failed.reason}.",
+                )
+            sync_hooks = list(
+                Hook.objects.filter(
+                    action_id=action_id, reaction=kind, kind=Hook.Kind.WEBHOOK, synchronous=True
+                ).filter(Q(channel="") | Q(channel=channel))
+            )
+            for hook in sync_hooks:
+                body = webhooks.action_body(
+                    event=kind,
+                    action_id=action_id,
+                    identifiers=identifiers,
+                    channel=channel,
+                    user_properties=properties,
+                    custom_properties=hook.extra,
+                    at=now,
+                )
+                sync_result = webhooks.call_now(hook=hook, person=person, body=body)
+                if sync_result["statusCode"] is None or sync_result["statusCode"] >= 300:
+                    status = sync_result["statusCode"] or 502
+                    return ActResult(
+                        status if status >= 300 else 502,
+                        {
+                            "code": "hook_failed",
+                            "message": sync_result["error"] or f"The accept hook answered {status}.",
+                            "hook": sync_result,
+                        },
+                    )
+        Reaction.objects.create(
+            action_id=action_id,
+            person_id=person.pk,
+            channel=channel,
+            kind=kind,
+            created_at=now,
+            context=context,
+            properties=properties,
+        )
+        _run_hooks([action_id], kind, channel, person, identifiers, context, properties, now, source=source)
+    body: dict[str, Any] = {"success": True, "reaction": kind}
+    if sync_result is not None:
+        body["hook"] = sync_result
+    return ActResult(200, body)
+
+
+def _run_hooks(
+    action_ids: list[int],
+    kind: str,
+    channel: str,
+    person: Person,
+    identifiers: dict[str, str],
+    context: dict,
+    properties: dict,
+    now,
+    source: Source | None = None,
+) -> None:
+    """Asynchronous hooks of ``(kind, channel)``: stored events and queued webhook deliveries."""
+    hooks = [
+        h
+        for h in _hooks_of(kind)
+        if h.action_id in action_ids and h.channel in ("", channel) and not h.synchronous
+    ]
+    if not hooks:
+        return
+    messages = []
+    for hook in hooks:
+        if hook.kind == Hook.Kind.TRACK_EVENT:
+            message = {
+                "type": "track",
+                "event": hook.event_name,
+                "messageId": f"action-hook-{uuid.uuid4()}",
+                "properties": {**properties, "actionId": hook.action_id, "reaction": kind},
+                "context": context,
+                "timestamp": now.isoformat(),
+            }
+            message.update({"userId": identifiers["user_id"]} if identifiers.get("user_id") else {})
+            message.update(
+                {"anonymousId": identifiers["anonymous_id"]} if identifiers.get("anonymous_id") else {}
+            )
+            if "userId" in message or "anonymousId" in message:
+                messages.append(message)
+        else:
+            body = webhooks.action_body(
+                event=kind,
+                action_id=hook.action_id,
+                identifiers=identifiers,
+                channel=channel,
+                user_properties=properties,
+                custom_properties=hook.extra,
+                at=now,
+            )
+            webhooks.enqueue(
+                hook=hook, action_id=hook.action_id, person=person, event=kind, url=hook.url, body=body
+            )
+    if messages and source is not None:
+        from identity.services import ingest_batch
+
+        ingest_batch(source=source, messages=messages)
+
+
+def _hooks_of(kind: str) -> list[Hook]:
+    """Hooks of one reaction kind (cached with the compiled definitions' lifetime)."""
+    key = ("hooks", kind)
+    now = targeting.monotonic_time.monotonic()
+    entry = _hook_cache.get(key)
+    if entry is None or now - entry[0] > targeting.CACHE_SECONDS:
+        entry = (now, list(Hook.objects.filter(reaction=kind)))
+        _hook_cache[key] = entry
+    return entry[1]
+
+
+_hook_cache: dict[tuple, tuple[float, list[Hook]]] = {}
+
+
+# ------------------------------------------------------------------ webhooks and keys
+
+AUDIENCE_BATCH = 500
+
+
+@transaction.atomic
+def audience_webhook_save(*, webhook: AudienceWebhook | None = None, **fields: Any) -> AudienceWebhook:
+    webhook = webhook or AudienceWebhook()
+    for key, value in fields.items():
+        setattr(webhook, key, value)
+    webhook.full_clean()
+    webhook.save()
+    return webhook
+
+
+@transaction.atomic
+def audience_webhooks_queue(*, audience_id: int, first_history_id: int, last_history_id: int) -> list:
+    """One delivery per matching webhook and batch of up to ``AUDIENCE_BATCH`` changes:
+    ``{event: "audience_membership_changed", audienceId, audienceKey, changes: [{event: entered|exited,
+    userId, personId, at}], customProperties, timestamp}``. Idempotent per history range."""
+    from audiences.models import Audience, MembershipHistory
+    from identity.models import Identity
+
+    hooks = list(
+        AudienceWebhook.objects.filter(enabled=True).filter(
+            Q(audience_id=audience_id) | Q(audience__isnull=True)
+        )
+    )
+    audience = Audience.objects.filter(pk=audience_id).first()
+    if not hooks or audience is None:
+        return []
+    rows = list(
+        MembershipHistory.objects.filter(
+            audience_id=audience_id, id__gte=first_history_id, id__lte=last_history_id
+        )
+        .order_by("id")
+        .values("id", "person_id", "person__uid", "kind", "at")
+    )
+    user_ids = dict(
+        Identity.objects.filter(
+            person_id__in={r["person_id"] for r in rows}, type__key="user_id"
+        ).values_list("person_id", "value")
+    )
+    now = timezone.now()
+    queued = []
+    for hook in hooks:
+        wanted = {k for k, on in (("entered", hook.on_entered), ("exited", hook.on_exited)) if on}
+        changes = [r for r in rows if r["kind"] in wanted]
+        for start in range(0, len(changes), AUDIENCE_BATCH):
+            chunk = changes[start : start + AUDIENCE_BATCH]
+            body = webhooks.dumps(
+                {
+                    "event": "audience_membership_changed",
+                    "audienceId": audience.pk,
+                    "audienceKey": audience.key,
+                    "changes": [
+                        {
+                            "event": r["kind"],
+                            "userId": user_ids.get(r["person_id"]),
+                            "personId": str(r["person__uid"]),
+                            "at": r["at"].isoformat(),
+                        }
+                        for r in chunk
+                    ],
+                    "customProperties": hook.extra,
+                    "timestamp": now.isoformat(),
+                    "historyRange": [chunk[0]["id"], chunk[-1]["id"]],
+                }
+            )
+            event = "audience_" + (
+                "entered"
+                if {r["kind"] for r in chunk} == {"entered"}
+                else ("exited" if {r["kind"] for r in chunk} == {"exited"} else "changed")
+            )
+            queued.append(
+                webhooks.enqueue(
+                    hook=None,
+                    action_id=None,
+                    person=None,
+                    event=event,
+                    url=hook.url,
+                    body=body,
+                    audience_webhook=hook,
+                )
+            )
+    return queued
+
+
+@transaction.atomic
+def delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a logged webhook again (a new delivery row with the same body, signed afresh)."""
+    return webhooks.enqueue(
+        hook=delivery.hook,
+        audience_webhook=delivery.audience_webhook,
+        action_id=delivery.action_id,
+        person=delivery.person,
+        event=delivery.event,
+        url=delivery.url,
+        body=delivery.body,
+    )
+
+
+@transaction.atomic
+def signing_key_rotate() -> OrganizationSettings:
+    """A new signing key; the old one keeps signing too (two ``v1=``) until the rotation is finished."""
+    org = OrganizationSettings.objects.select_for_update().get(pk=_org().pk)
+    org.webhook_signing_key_previous = org.webhook_signing_key
+    org.webhook_signing_key = secrets.token_hex(32)
+    org.save(update_fields=["webhook_signing_key", "webhook_signing_key_previous", "updated_at"])
+    _forget_org()
+    return org
+
+
+@transaction.atomic
+def signing_key_finish_rotation() -> OrganizationSettings:
+    """Stop signing with the previous key (once every receiver knows the new one)."""
+    org = OrganizationSettings.objects.select_for_update().get(pk=_org().pk)
+    if org.webhook_signing_key_previous:
+        org.webhook_signing_key_previous = ""
+        org.save(update_fields=["webhook_signing_key_previous", "updated_at"])
+        _forget_org()
+    return org
+
+
+def _org() -> OrganizationSettings:
+    from people.selectors import organization
+
+    return organization()
+
+
+def _forget_org() -> None:
+    from people.selectors import ORGANIZATION_CACHE_KEY
+
+    cache.delete(ORGANIZATION_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(ORGANIZATION_CACHE_KEY))

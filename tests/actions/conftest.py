@@ -1,0 +1,137 @@
+import base64
+import json
+
+import pytest
+from django.core.cache import cache
+
+from actions import allocation, services, targeting
+from identity.models import Identity
+from identity.policy import ensure_default_types
+from identity.services import ingest_batch
+from people.models import OrganizationSettings
+
+
+@pytest.fixture(autouse=True)
+def _fresh_action_caches():
+    targeting.forget_compiled()
+    services._hook_cache.clear()
+    allocation.forget_stats()
+    cache.clear()
+    yield
+    targeting.forget_compiled()
+    services._hook_cache.clear()
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def identifier_types(request):
+    if request.node.get_closest_marker("django_db") is None and "db" not in request.fixturenames:
+        return
+    request.getfixturevalue("db")
+    ensure_default_types()
+
+
+@pytest.fixture
+def org(db):
+    """The organization in Europe/Berlin with a signing key."""
+    org, _ = OrganizationSettings.objects.update_or_create(
+        pk=1, defaults={"name": "Acme", "timezone": "Europe/Berlin", "webhook_signing_key": "k" * 64}
+    )
+    cache.clear()
+    return org
+
+
+@pytest.fixture
+def web(make_source, org):
+    """A web source (its write key) on channel ``web``; an ``app`` channel exists too."""
+    from tests.factories import make_channel
+
+    make_channel("app")
+    return make_source("Website", channel=make_channel("web"))
+
+
+@pytest.fixture
+def app_source(make_source, web):
+    from tests.factories import make_channel
+
+    return make_source("App", channel=make_channel("app"))
+
+
+@pytest.fixture
+def known(web):
+    """A person known by user id ``u1`` (created through tracking, as clients do)."""
+
+    def make(user_id="u1", **traits):
+        message = {"type": "identify", "userId": user_id, "traits": traits, "messageId": f"id-{user_id}"}
+        ingest_batch(source=web.source, messages=[message])
+        return Identity.objects.get(type__key="user_id", value=user_id).person
+
+    return make
+
+
+@pytest.fixture
+def make_action(web):
+    def make(**fields):
+        fields.setdefault("name", "Banner")
+        fields.setdefault("type", "banner")
+        fields.setdefault("state", "active")
+        fields.setdefault("channels", ["web"])
+        return services.action_create(**fields)
+
+    return make
+
+
+def basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+@pytest.fixture
+def api(client, web, django_capture_on_commit_callbacks):
+    """POST/GET the client API with the web source's write key (after-commit work runs, as in
+    production after the request's transaction)."""
+
+    class Api:
+        def post(self, path, body, key=None):
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            with django_capture_on_commit_callbacks(execute=True):
+                return client.generic(
+                    "POST",
+                    path,
+                    data,
+                    content_type="application/json",
+                    HTTP_AUTHORIZATION=basic(key or web.write_key),
+                )
+
+        def get(self, path, key=None, **params):
+            with django_capture_on_commit_callbacks(execute=True):
+                return client.get(path, params, HTTP_AUTHORIZATION=basic(key or web.write_key))
+
+    return Api()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_migration_rows(request, django_db_blocker):
+    """A transactional test ends with a flush, which removes rows that data migrations created
+    (django-q2 schedules, default identifier types); after a module with such tests, put them back
+    for the tests that follow."""
+    yield
+    transactional = any(
+        (m := item.get_closest_marker("django_db")) is not None and m.kwargs.get("transaction")
+        for item in request.session.items
+        if item.module is request.module
+    )
+    if not transactional:
+        return
+    import importlib
+
+    from django.apps import apps
+
+    with django_db_blocker.unblock():
+        for module, function in [
+            ("identity.migrations.0002_default_identifier_types", "create_defaults"),
+            ("identity.migrations.0003_inbound_batch", "create_schedule"),
+            ("computed.migrations.0002_daily_reevaluation_schedule", "create_schedule"),
+            ("audiences.migrations.0002_sliding_window_schedule", "create_schedule"),
+            ("actions.migrations.0002_due_webhooks_schedule", "create_schedule"),
+        ]:
+            getattr(importlib.import_module(module), function)(apps, None)

@@ -1,0 +1,465 @@
+"""The client actions API over HTTP: answers, delivered logging, acts, suppression and bad input."""
+
+import base64
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from actions.models import Reaction
+from identity.models import Identity
+from people.models import Person
+
+pytestmark = pytest.mark.django_db
+
+
+def banner(**overrides):
+    fields = {
+        "name": "Hello",
+        "type": "banner",
+        "tags": ["home"],
+        "properties": [
+            {"name": "title", "kind": "template", "value": "Hi {{first_name|there}}!"},
+            {"name": "title", "channel": "app", "kind": "text", "value": "Hi (app)"},
+            {"name": "cta", "kind": "text", "value": "Shop now"},
+            {
+                "name": "points",
+                "kind": "trait",
+                "attribute": "loyalty_points",
+                "value_type": "integer",
+                "fallback": "0",
+            },
+        ],
+    }
+    fields.update(overrides)
+    return fields
+
+
+@pytest.fixture
+def points(db):
+    from people.models import AttributeDefinition
+
+    AttributeDefinition.objects.create(key="loyalty_points", label="Points", type="decimal")
+    AttributeDefinition.objects.create(
+        key="payments",
+        label="Payments",
+        type="list",
+        item_schema=[{"key": "amount", "type": "decimal"}, {"key": "due", "type": "date"}],
+    )
+
+
+def test_post_returns_personalized_actions_and_logs_them_delivered(api, make_action, known, points):
+    # given
+    person = known(first_name="Ada", loyalty_points=12.0)
+    action = make_action(**banner())
+    # when
+    response = api.post("/v1/actions", {"userId": "u1", "type": "banner", "tags": ["home"], "context": {}})
+    # then
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "id": action.pk,
+            "type": "banner",
+            "tags": ["home"],
+            "properties": {"title": "Hi Ada!", "cta": "Shop now", "points": 12},
+        }
+    ]
+    delivered = Reaction.objects.get()
+    assert (delivered.person_id, delivered.kind, delivered.channel) == (person.pk, "delivered", "web")
+    person.refresh_from_db()
+    assert person.last_contacted_at == delivered.created_at
+
+
+def test_get_form_with_fallbacks_and_the_app_channel_value(client, app_source, make_action, known, points):
+    # given: a person without a first name or points, asking on the app channel
+    known()
+    make_action(**banner(channels=["web", "app"]))
+    auth = "Basic " + base64.b64encode(f"{app_source.write_key}:".encode()).decode()
+    # when
+    response = client.get("/v1/actions", {"userId": "u1", "tags": "home"}, HTTP_AUTHORIZATION=auth)
+    # then
+    assert response.status_code == 200
+    assert response.json()[0]["properties"] == {"title": "Hi (app)", "cta": "Shop now", "points": 0}
+    assert Reaction.objects.get().channel == "app"
+
+
+def test_list_attribute_items_in_a_template(api, make_action, known, points):
+    # given: three of four payments are shown
+    payments = [
+        {"amount": 10, "due": "2026-07-01"},
+        {"amount": 20.5, "due": "2026-08-01"},
+        {"amount": 30, "due": "2026-09-01"},
+        {"amount": 40, "due": "2026-10-01"},
+    ]
+    known(first_name="Ada", payments=payments)
+    template = (
+        "Next: {{payments.0.amount}} on {{payments.0.due}}. "
+        "{{#each payments 3}}{{@number}}) {{amount}} due {{due|?}}; {{/each}}"
+    )
+    make_action(**banner(properties=[{"name": "text", "kind": "template", "value": template}]))
+    # when
+    response = api.post("/v1/actions", {"userId": "u1"})
+    # then
+    assert response.json()[0]["properties"]["text"] == (
+        "Next: 10 on 2026-07-01. 1) 10 due 2026-07-01; 2) 20.5 due 2026-08-01; 3) 30 due 2026-09-01; "
+    )
+
+
+def test_unknown_anonymous_id_gets_a_profile_as_in_tracking(api, make_action):
+    make_action(**banner(properties=[]))
+    response = api.post("/v1/actions", {"anonymousId": "anon-7"})
+    assert response.status_code == 200
+    assert len(response.json()) == 1
+    assert (
+        Identity.objects.get(type__key="anonymous_id", value="anon-7").person_id
+        == Reaction.objects.get().person_id
+    )
+
+
+def test_read_only_source_does_not_create_people(client, make_source, make_action, web):
+    from tests.factories import make_channel
+
+    read_only = make_source("RO", channel=make_channel("web"), protection="read_only")
+    make_action(**banner(properties=[]))
+    auth = "Basic " + base64.b64encode(f"{read_only.write_key}:".encode()).decode()
+    response = client.post(
+        "/v1/actions", {"userId": "nobody"}, content_type="application/json", HTTP_AUTHORIZATION=auth
+    )
+    assert response.status_code == 200
+    assert response.json() == []
+    assert not Person.objects.exists()
+
+
+def test_suppressed_person_gets_nothing_and_acts_are_refused(api, make_action, known, web):
+    # given: the person's email (not the asked id) is suppressed
+    from identity.services import identifier_suppress, ingest_batch
+
+    person = known(first_name="Ada")
+    message = {"type": "identify", "userId": "u1", "traits": {"email": "ada@example.com"}, "messageId": "m-e"}
+    ingest_batch(source=web.source, messages=[message])
+    assert Identity.objects.filter(person=person, type__key="email").exists()
+    action = make_action(**banner(properties=[]))
+    identifier_suppress(type_key="email", value="ada@example.com")
+    # when
+    listed = api.post("/v1/actions", {"userId": "u1"})
+    acted = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "show"})
+    # then
+    assert listed.status_code == 200 and listed.json() == []
+    assert acted.status_code == 403
+    assert acted.json() == {
+        "code": "suppressed",
+        "message": "This person is suppressed; nothing was recorded.",
+    }
+    assert not Reaction.objects.filter(person=person).exists()
+
+
+def test_privacy_filters_suppress_too(api, make_action, known):
+    from identity import extensions
+
+    known()
+    make_action(**banner(properties=[]))
+    extensions.register_message_filter(
+        "test", lambda idents: {i: "erased" for i in idents if i == ("user_id", "u1")}
+    )
+    try:
+        assert api.post("/v1/actions", {"userId": "u1"}).json() == []
+    finally:
+        extensions.message_filters.pop("test")
+
+
+@pytest.mark.parametrize(
+    "event,kind", [("show", "shown"), ("hide", "hidden"), ("decline", "declined"), ("accept", "accepted")]
+)
+def test_act_records_the_reaction(api, make_action, known, event, kind):
+    person = known()
+    action = make_action(**banner(properties=[]))
+    response = api.post(
+        "/v1/actions/act",
+        {
+            "actionId": action.pk,
+            "userId": "u1",
+            "event": event,
+            "context": {"page": "/"},
+            "properties": {"x": 1},
+        },
+    )
+    assert response.status_code == 200
+    assert response.json() == {"success": True, "reaction": kind}
+    reaction = Reaction.objects.get()
+    assert (reaction.person_id, reaction.kind, reaction.channel, reaction.properties) == (
+        person.pk,
+        kind,
+        "web",
+        {"x": 1},
+    )
+
+
+def test_act_on_unknown_action_is_404(api, known):
+    known()
+    response = api.post("/v1/actions/act", {"actionId": 999999, "userId": "u1", "event": "show"})
+    assert response.status_code == 404
+    assert response.json() == {"code": "action_not_found", "message": "There is no action 999999."}
+
+
+def test_accept_of_an_action_the_person_may_not_have_is_403(api, make_action, known):
+    known(first_name="Bob")
+    action = make_action(
+        **banner(properties=[], trait_conditions={"attribute": "first_name", "op": "equals", "value": "Ada"})
+    )
+    response = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "accept"})
+    assert response.status_code == 403
+    assert response.json() == {
+        "code": "not_allowed_traits",
+        "message": "The person may not accept this action: "
+        "first_name equals 'Ada' is false (the person has 'Bob').",
+    }
+    assert not Reaction.objects.exists()
+
+
+def test_accept_rechecks_state(api, make_action, known):
+    from actions import services
+
+    known()
+    action = make_action(**banner(properties=[]))
+    services.action_set_state(action=action, state="inactive")
+    response = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "accept"})
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_allowed_state"
+
+
+def test_accept_capping_rule(api, make_action, known):
+    known()
+    action = make_action(
+        **banner(properties=[], capping_rules=[{"reaction": "accepted", "group": "user", "count": 1}])
+    )
+    first = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "accept"})
+    second = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "accept"})
+    assert first.status_code == 200
+    assert second.status_code == 403
+    assert (
+        second.json()["message"]
+        == "The person may not accept this action: 1 accepted by this person ever (limit 1)."
+    )
+    assert Reaction.objects.filter(kind="accepted").count() == 1
+
+
+def test_per_user_capping_counts_merged_profiles_and_every_channel(api, make_action, known, web):
+    # given: a delivery logged on the app channel for a profile later merged into u1's
+    person = known()
+    other = Person.objects.create()
+    other.merged_into = person
+    other.save()
+    action = make_action(
+        **banner(
+            properties=[],
+            channels=["web", "app"],
+            capping_rules=[{"reaction": "delivered", "group": "user", "count": 1}],
+        )
+    )
+    Reaction.objects.create(action=action, person=other, channel="app", kind="delivered")
+    # when / then
+    assert api.post("/v1/actions", {"userId": "u1"}).json() == []
+
+
+def test_rule_channels_limit_what_is_counted(api, make_action, known):
+    person = known()
+    action = make_action(
+        **banner(
+            properties=[],
+            capping_rules=[{"reaction": "delivered", "group": "user", "count": 1, "channels": ["app"]}],
+        )
+    )
+    Reaction.objects.create(action=action, person=person, channel="web", kind="delivered")
+    assert len(api.post("/v1/actions", {"userId": "u1"}).json()) == 1
+
+
+def test_within_days_window(api, make_action, known):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    person = known()
+    action = make_action(
+        **banner(
+            properties=[],
+            capping_rules=[{"reaction": "delivered", "group": "user", "count": 1, "within_days": 7}],
+        )
+    )
+    old = Reaction.objects.create(action=action, person=person, channel="web", kind="delivered")
+    Reaction.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    assert len(api.post("/v1/actions", {"userId": "u1"}).json()) == 1
+    assert api.post("/v1/actions", {"userId": "u1"}).json() == []
+
+
+def test_global_cap(api, make_action, known):
+    known("u1")
+    known("u2")
+    make_action(
+        **banner(properties=[], capping_rules=[{"reaction": "delivered", "group": "all", "count": 1}])
+    )
+    assert len(api.post("/v1/actions", {"userId": "u1"}).json()) == 1
+    assert api.post("/v1/actions", {"userId": "u2"}).json() == []
+
+
+@pytest.mark.parametrize(
+    "path,body,code,message",
+    [
+        ("/v1/actions", b"{nope", "invalid_json", None),
+        ("/v1/actions", [], "invalid_request", "The body must be a JSON object."),
+        ("/v1/actions", {}, "invalid_request", "Give a userId or an anonymousId."),
+        ("/v1/actions", {"userId": {"a": 1}}, "invalid_request", "'userId' must be a string."),
+        (
+            "/v1/actions",
+            {"userId": "x" * 300},
+            "invalid_request",
+            "'userId' must be a non-empty string of at most 255 characters.",
+        ),
+        (
+            "/v1/actions",
+            {"userId": "a\u0000b"},
+            "invalid_request",
+            "'userId' must be a non-empty string of at most 255 characters.",
+        ),
+        (
+            "/v1/actions",
+            {"userId": "u1", "tags": "x" * 100},
+            "invalid_request",
+            "'tags[]' must be a non-empty string of at most 64 characters.",
+        ),
+        ("/v1/actions", {"userId": "u1", "tags": [1.5]}, "invalid_request", "'tags[]' must be a string."),
+        ("/v1/actions", {"userId": "u1", "context": [1]}, "invalid_request", "'context' must be an object."),
+        ("/v1/actions", {"userId": "u1", "type": ["a"]}, "invalid_request", "'type' must be a string."),
+        (
+            "/v1/actions/act",
+            {"userId": "u1", "event": "show"},
+            "invalid_request",
+            "'actionId' must be an action's id (a positive integer).",
+        ),
+        (
+            "/v1/actions/act",
+            {"actionId": -1, "userId": "u1", "event": "show"},
+            "invalid_request",
+            "'actionId' must be an action's id (a positive integer).",
+        ),
+        (
+            "/v1/actions/act",
+            {"actionId": 10**30, "userId": "u1", "event": "show"},
+            "invalid_request",
+            "'actionId' must be an action's id (a positive integer).",
+        ),
+        ("/v1/actions/act", {"actionId": 1, "userId": "u1"}, "invalid_request", "'event' is required."),
+        (
+            "/v1/actions/act",
+            {"actionId": 1, "userId": "u1", "event": "click"},
+            "invalid_request",
+            "'event' must be one of show, hide, decline, accept.",
+        ),
+        (
+            "/v1/actions/act",
+            {"actionId": 1, "userId": "u1", "event": "show", "properties": "x"},
+            "invalid_request",
+            "'properties' must be an object.",
+        ),
+        (
+            "/v1/actions/act",
+            {"actionId": 1, "event": "show"},
+            "invalid_request",
+            "Give a userId or an anonymousId.",
+        ),
+    ],
+)
+def test_bad_input_is_400_with_code_and_message(api, make_action, path, body, code, message):
+    make_action(**banner(properties=[]))
+    response = api.post(path, body)
+    assert response.status_code == 400
+    assert response.json()["code"] == code
+    if message:
+        assert response.json()["message"] == message
+    assert not Reaction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (b'{"userId": "u1", "context": {"a": NaN}}', "'context' holds a number that is not finite."),
+        (
+            b'{"userId": "u1", "context": {"a": "\\ud800"}}',
+            "'context' holds a lone surrogate (not valid Unicode).",
+        ),
+        (b'{"userId": "u1", "context": {"a": "x\\u0000"}}', "'context' holds a NUL character."),
+        (
+            b'{"userId": "u1", "context": ' + b'{"a": ' * 30 + b"1" + b"}" * 30 + b"}",
+            "'context' is nested deeper than 20 levels.",
+        ),
+        (b'{"userId": "\\udc00"}', "'userId' must be a non-empty string of at most 255 characters."),
+    ],
+)
+def test_values_postgresql_cannot_store_are_400(api, make_action, raw, message):
+    make_action(name="x")
+    response = api.post("/v1/actions", raw)
+    assert response.status_code == 400
+    assert response.json() == {"code": "invalid_request", "message": message}
+
+
+def test_absurdly_nested_body_is_400_not_500(api, web):
+    response = api.post("/v1/actions", b"[" * 100_000 + b"]" * 100_000)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("auth", [None, "Basic " + base64.b64encode(b"wrong:").decode()])
+def test_missing_or_unknown_write_key_is_401(client, web, auth):
+    headers = {"HTTP_AUTHORIZATION": auth} if auth else {}
+    response = client.post("/v1/actions", {"userId": "u1"}, content_type="application/json", **headers)
+    assert response.status_code == 401
+    assert set(response.json()) == {"code", "message"}
+    response = client.get("/v1/actions", {"userId": "u1"}, **headers)
+    assert response.status_code == 401
+
+
+def test_get_with_bad_context_json_is_400(api, known):
+    response = api.get("/v1/actions", userId="u1", context="{bad")
+    assert response.status_code == 400
+    assert response.json() == {"code": "invalid_request", "message": "'context' must be a JSON object."}
+
+
+def test_cors_preflight_allows_get_and_post(client, web):
+    response = client.options("/v1/actions", HTTP_ORIGIN="https://shop.example")
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
+
+
+def test_through_a_real_http_server(live_server, make_action, known, web):
+    # given
+    known(first_name="Ada")
+    action = make_action(
+        **banner(properties=[{"name": "title", "kind": "template", "value": "Hi {{first_name|there}}"}])
+    )
+    auth = "Basic " + base64.b64encode(f"{web.write_key}:".encode()).decode()
+
+    def call(path, body):
+        request = urllib.request.Request(
+            live_server.url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Authorization": auth, "Content-Type": "text/plain"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    # when
+    listed = call("/v1/actions", {"userId": "u1"})
+    accepted = call("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "accept"})
+    missing = call("/v1/actions/act", {"actionId": action.pk + 100, "userId": "u1", "event": "accept"})
+    # then
+    assert listed == (
+        200,
+        [{"id": action.pk, "type": "banner", "tags": ["home"], "properties": {"title": "Hi Ada"}}],
+    )
+    assert accepted == (200, {"success": True, "reaction": "accepted"})
+    assert missing[0] == 404
+    assert sorted(Reaction.objects.values_list("kind", flat=True)) == ["accepted", "delivered"]
