@@ -31,6 +31,7 @@ from config.api.parsers import loads
 from people.conditions.attributes import all_attributes
 from people.models import Person
 from people.services import copy_field_values
+from people.widgets import ConditionBuilderWidget
 
 State = ComputedAttribute.State
 
@@ -87,10 +88,12 @@ class ComputedAttributeForm(forms.ModelForm):
         widget=UnfoldAdminIntegerFieldWidget,
     )
     amount_property = _text("For top: ties broken by the sum of this.", "amount")
-    rules = _json_field(
-        "Scoring rules",
-        'JSON list of {"condition": {...}, "points": 10, "label": "..."}; '
-        "conditions as in docs/conditions.md.",
+    rules = forms.CharField(
+        label="Scoring rules",
+        required=False,
+        widget=ConditionBuilderWidget(mode="rules"),
+        help_text="Each rule: a label, its points (negative to subtract) and the conditions a person "
+        "must meet to get them.",
     )
 
     class Meta:
