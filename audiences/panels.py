@@ -16,6 +16,7 @@ def person_audiences_context(person, request) -> dict:
             result = {"member": False, "matched": False, "steps": [], "error": str(exc)}
         explained.append({"audience": audience, **result})
     return {
+        "person": person,
         "audience_rows": person_audiences(person_id=person.pk),
         "audience_explained": explained,
         "audience_timeline": person_history(person_id=person.pk, limit=50),
