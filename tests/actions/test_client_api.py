@@ -402,10 +402,20 @@ def test_values_postgresql_cannot_store_are_400(api, make_action, raw, message):
     assert response.json() == {"code": "invalid_request", "message": message}
 
 
-def test_absurdly_nested_body_is_400_not_500(api, web):
-    response = api.post("/v1/actions", b"[" * 100_000 + b"]" * 100_000)
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "The body must be a JSON object."),
+        (
+            b'{"userId": "u1", "context": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "'context' must be an object.",
+        ),
+    ],
+)
+def test_absurdly_nested_body_is_400_not_500(api, web, raw, message):
+    response = api.post("/v1/actions", raw)
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid_json"
+    assert response.json() == {"code": "invalid_request", "message": message}
 
 
 @pytest.mark.parametrize("auth", [None, "Basic " + base64.b64encode(b"wrong:").decode()])

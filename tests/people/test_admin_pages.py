@@ -124,7 +124,7 @@ def test_one_sidebar_with_computed_attributes_and_settings_by_permission(client,
     [
         ("people", "People"),
         ("ada", "People › Ada Lovelace"),
-        ("computed", "Computed attributes"),
+        ("computed", "Computed › Computed attributes"),
         ("identities", "Identity › Identities"),
     ],
 )

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -269,7 +270,7 @@ def test_contacts_in_one_transaction_enqueue_one_refresh(
     # given a change task that records its calls
     calls = []
     monkeypatch.setattr(
-        "django_q.tasks.async_task", lambda path, ids, reason, **kw: calls.append((ids, reason))
+        "django_q.tasks.async_task", lambda path, ids, reason, **kw: calls.append((path, ids, reason))
     )
     sms = make_channel("sms")
     ann, bob = make_person(), make_person()
@@ -278,8 +279,11 @@ def test_contacts_in_one_transaction_enqueue_one_refresh(
         services.contact_record(person=ann, channel=sms, at=timezone.now())
         services.contact_record(person=bob, channel=None, at=timezone.now())
         services.contact_record(person=bob, channel=None, at=timezone.now() - timedelta(days=9))
-    # then one task carries both people
-    assert calls == [(sorted([ann.pk, bob.pk]), "contact")]
+    # then one task per higher app's task path carries both people
+    assert calls == [
+        (path, sorted([ann.pk, bob.pk]), "contact") for path in settings.ATTUNE_PERSON_CHANGED_TASKS
+    ]
+    assert len(calls) == 2
 
 
 def test_updating_a_schema_replaces_its_properties(api, make_channel):

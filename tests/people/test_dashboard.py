@@ -39,8 +39,9 @@ def figures(body: str) -> dict[str, list[str]]:
     pieces = parser.pieces
     found: dict[str, list[str]] = {}
     for label, value in zip(pieces, pieces[1:], strict=False):
-        if label in ("People", "Events today", "Rejected today") and re.fullmatch(r"[\d,]+", value):
-            found.setdefault(label, []).append(value)
+        number = re.fullmatch(r"([\d,]+)(?: \([\d.]+%\))?", value)  # "2" or "2 (40.0%)"
+        if label in ("Profiles", "Events today", "Rejected today") and number:
+            found.setdefault(label, []).append(number.group(1))
     return found
 
 
@@ -64,7 +65,7 @@ def test_dashboard_counts_live_people_and_todays_events_and_rejections(
     # then each figure sits beside its label
     assert response.status_code == 200
     assert figures(response.content.decode()) == {
-        "People": ["7"],
+        "Profiles": ["7"],
         "Events today": ["3"],
         "Rejected today": ["2"],
     }
