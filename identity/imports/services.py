@@ -116,7 +116,14 @@ def remembered_mapping(headers: list[str]) -> Mapping | None:
         .order_by("-created_at")
         .first()
     )
-    return Mapping.from_dict(job.params["mapping"]) if job else None
+    if job is None:
+        return None
+    mapping = Mapping.from_dict(job.params["mapping"])
+    for column, key in mapping.new_keys.items():  # attributes that import created exist now
+        if mapping.columns.get(column, "").startswith("new:"):
+            mapping.columns[column] = f"attr:{key}"
+    mapping.new_keys = {}
+    return mapping
 
 
 # --- checking rows in batches -------------------------------------------------------------------
@@ -139,6 +146,10 @@ class Batcher:
         self.now = now
         self.policy = Policy.load()
         self.definitions = {d.key: d for d in AttributeDefinition.objects.all()}
+        for column, target in mapping.columns.items():  # new attributes (not created yet in a preview)
+            key = mapping.new_keys.get(column)
+            if target.startswith("new:") and key and key not in self.definitions:
+                self.definitions[key] = AttributeDefinition(key=key, label=column, type=target[4:])
 
     def check(self, rows: list[tuple[int, list[str]]]) -> Checked:
         checked = Checked()
