@@ -93,7 +93,11 @@ def build_message(
             continue
         if key in MESSAGE_FIELDS:
             message[MESSAGE_FIELDS[key]] = raw
-        elif key in TRAIT_IDENTIFIERS:
+        elif key in TRAIT_IDENTIFIERS:  # also the standard attribute: it must be a valid value
+            try:
+                validate_attribute_writes([AttributeWrite(key, raw)], definitions)
+            except ValidationError as exc:
+                raise RowError(f"Column '{column}': {' '.join(exc.messages)}") from None
             traits[key] = raw
         else:
             external.append({"id": raw, "type": key, "collection": "users"})

@@ -242,7 +242,12 @@ def _describe_kept(person: Person, key: str, reason: str) -> str:
     meta = person.attribute_meta.get(key) or {}
     source = Source.objects.filter(pk=meta.get("source")).values_list("name", flat=True).first()
     setter = source or "an operator"
-    return f"kept {_show(getattr_value(person, key))}: {reason}, set by {setter} at {meta.get('at', '?')}"
+    at = (meta.get("at") or "?")[:16].replace("T", " ")
+    why = {
+        "lower source priority": f"set by {setter} (a higher-priority source) at {at}",
+        "older than the stored value": f"newer value from {setter} at {at}",
+    }.get(reason, f"{reason} ({setter}, {at})")
+    return f"kept {_show(getattr_value(person, key))}: {why}"
 
 
 def getattr_value(person: Person, key: str):

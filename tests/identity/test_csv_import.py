@@ -306,7 +306,7 @@ def test_preview_shows_old_to_new_and_why_sdk_values_are_kept():
     assert first.action == "update"
     assert ("first_name", "Pat", "Patricia") in first.changes
     assert first.kept[0][0] == "city" and first.kept[0][1].startswith(
-        "kept Paris: lower source priority, set by Website SDK at 2030-01-01"
+        "kept Paris: set by Website SDK (a higher-priority source) at 2030-01-01 00:00"
     )
     assert second.action == "create" and ("city", "(empty)", "Rome") in second.changes
     assert third.action == "error" and "match key" in third.summary
