@@ -305,6 +305,16 @@ UNFOLD = {
                         "link": reverse_lazy("admin:people_person_changelist"),
                     },
                     {
+                        "title": _("Import people"),
+                        "icon": "upload_file",
+                        "link": reverse_lazy("people_import_upload"),
+                    },
+                    {
+                        "title": _("Export people"),
+                        "icon": "download",
+                        "link": reverse_lazy("people_export"),
+                    },
+                    {
                         "title": _("Events"),
                         "icon": "bolt",
                         "link": reverse_lazy("admin:people_event_changelist"),
