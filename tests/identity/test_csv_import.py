@@ -311,3 +311,25 @@ def test_preview_shows_old_to_new_and_why_sdk_values_are_kept():
     assert second.action == "create" and ("city", "(empty)", "Rome") in second.changes
     assert third.action == "error" and "match key" in third.summary
     assert not Person.objects.filter(city="Lyon").exists()
+
+
+def test_a_latin1_byte_after_the_sniffed_sample_rejects_only_its_row():
+    # given a UTF-8 file whose first 64 KiB are clean and a later row with a Latin-1 byte
+    good = "".join(f"p{i}@example.com,Name{i},Oslo\n" for i in range(2500))
+    data = (
+        "email,first_name,city\n" + good
+    ).encode() + b"late@example.com,Ren\xe9,Oslo\nlast@example.com,Li,Rome\n"
+    assert len(data) > 64 * 1024
+    job, rejected = run(data, EMAIL_COLUMNS)
+    assert rejected == {2502: "The row has bytes that are not valid text in the file's encoding."}
+    assert job.result["created"] == 2501
+
+
+def test_a_suppressed_identifier_drops_its_row_with_the_reason():
+    from identity.services import identifier_suppress
+
+    identifier_suppress(type_key="email", value="gone@example.com", reason="erased")
+    job, rejected = run("email,first_name,city\ngone@example.com,G,X\nok@example.com,O,Y\n", EMAIL_COLUMNS)
+    assert rejected[2].startswith("Dropped: an identifier is suppressed")
+    assert job.result["dropped"] == 1 and job.result["created"] == 1
+    assert not Identity.objects.filter(value="gone@example.com").exists()
