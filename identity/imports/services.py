@@ -352,7 +352,7 @@ def run_import(job: Job, progress) -> dict:
     token = params["token"]
     mapping = Mapping.from_dict(params["mapping"])
     info, rows = open_table(upload_path(token))
-    batcher = Batcher(mapping, info.headers, run_id=f"{token[:8]}", now=params["now"])
+    batcher = Batcher(mapping, info.headers, run_id=f"{token[:8]}-{job.pk}", now=params["now"])
     source = csv_import_source()
     counts: Counter = Counter()
     with rejects_path(token).open("w", newline="", encoding="utf-8") as out:

@@ -333,3 +333,29 @@ def test_a_suppressed_identifier_drops_its_row_with_the_reason():
     assert rejected[2].startswith("Dropped: an identifier is suppressed")
     assert job.result["dropped"] == 1 and job.result["created"] == 1
     assert not Identity.objects.filter(value="gone@example.com").exists()
+
+
+def test_a_second_import_of_the_same_upload_applies_again_and_a_retried_job_does_not_duplicate():
+    from people.jobrunner import run as run_job
+
+    token, _ = upload("email,city\nre@example.com,Oslo\n")
+    columns = {"email": "id:email", "city": "attr:city"}
+    with _commits(execute=True):
+        first = import_start(
+            token=token, mapping=Mapping(columns=columns, time_mode="fixed", fixed_time="2024-01-01")
+        )
+    # when the same upload is imported again with a later row time and another city column meaning
+    with _commits(execute=True):
+        second = import_start(
+            token=token, mapping=Mapping(columns=columns, time_mode="fixed", fixed_time="2024-02-01")
+        )
+    second.refresh_from_db()
+    assert second.result["updated"] == 1 and second.result["dropped"] == 0
+    # and a retried job (claimed again) takes no row twice
+    from people.models import Event
+
+    events = Event.objects.count()
+    assert events == 2  # one identify event per imported row
+    Job.objects.filter(pk=first.pk).update(status=Job.Status.QUEUED)
+    run_job(first.pk)
+    assert Event.objects.count() == events
