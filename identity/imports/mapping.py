@@ -14,6 +14,10 @@ from people.models import AttributeDefinition, AttributeType
 
 IGNORE = "ignore"
 UID = "uid"
+EVENT = "event"  # events import: the column holding the event name
+MESSAGE_ID = "message_id"  # events import: an optional message id (dedupe)
+PROPERTY = "property"  # events import: an event property keyed after the column
+KINDS = {"people": "People (attributes and identifiers)", "events": "Historical events"}
 WRITE_MODES = {
     "create_update": "Create and update",
     "update_only": "Update only (rows of unknown people are rejected)",
@@ -48,6 +52,7 @@ class Mapping:
     ``new:<attribute type>`` (a new custom attribute keyed after the column)."""
 
     columns: dict[str, str]
+    kind: str = "people"  # or "events": each row is a tracked event (``track``)
     match_key: str = "email"  # an identifier type key, or "uid"
     write_mode: str = "create_update"
     time_mode: str = "now"
@@ -77,6 +82,12 @@ class Mapping:
         )
         return out
 
+    def property_columns(self) -> dict[str, str]:
+        return {c: column_key(c) for c, t in self.columns.items() if t == PROPERTY}
+
+    def column_of(self, target: str) -> str | None:
+        return next((c for c, t in self.columns.items() if t == target), None)
+
     def match_column(self) -> str | None:
         for column, target in self.columns.items():
             if (self.match_key == UID and target == UID) or target == f"id:{self.match_key}":
@@ -97,6 +108,9 @@ class Mapping:
                 continue
             if target in (IGNORE, UID):
                 pass
+            elif target in (EVENT, MESSAGE_ID, PROPERTY):
+                if self.kind != "events":
+                    problems.append(f"Column '{column}': events columns need the kind 'Historical events'.")
             elif target.startswith("attr:"):
                 key = target[5:]
                 if key not in STANDARD_ATTRIBUTES and key not in definitions:
@@ -113,10 +127,18 @@ class Mapping:
                 self.new_keys[column] = key
             else:
                 problems.append(f"Column '{column}': unknown choice '{target}'.")
-            if target != IGNORE:
+            if self.kind == "events" and target.startswith(("attr:", "new:")):
+                problems.append(
+                    f"Column '{column}': an events import writes event properties, not attributes."
+                )
+            if target not in (IGNORE, PROPERTY):
                 if target in targets:
                     problems.append(f"Columns '{targets[target]}' and '{column}' both map to {target}.")
                 targets[target] = column
+        if self.kind not in KINDS:
+            problems.append(f"Unknown import kind '{self.kind}'.")
+        if self.kind == "events" and self.column_of(EVENT) is None:
+            problems.append("Choose the column that holds the event name.")
         if self.write_mode not in WRITE_MODES:
             problems.append(f"Unknown write mode '{self.write_mode}'.")
         if self.match_column() is None:

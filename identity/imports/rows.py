@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 
-from identity.imports.mapping import MESSAGE_FIELDS, TRAIT_IDENTIFIERS, UID, Mapping
+from identity.imports.mapping import EVENT, MESSAGE_FIELDS, MESSAGE_ID, TRAIT_IDENTIFIERS, UID, Mapping
 from identity.normalize import Rejection, parse_time
 from identity.policy import InvalidIdentifier, Policy
 from people.models import AttributeDefinition
@@ -86,6 +86,15 @@ def build_message(
             raise RowError(f"Column '{column}': {raw.strip()[:60]} is too large for a whole number.")
         traits[key] = raw.strip()
     message: dict = {"type": "identify", "messageId": message_id, "timestamp": timestamp}
+    if mapping.kind == "events":
+        name = (values.get(mapping.column_of(EVENT)) or "").strip()
+        if not name:
+            raise RowError(f"The event name column '{mapping.column_of(EVENT)}' is empty.")
+        own_id = (values.get(mapping.column_of(MESSAGE_ID) or "") or "").strip()
+        properties = {
+            key: values[c] for c, key in mapping.property_columns().items() if values.get(c, "") != ""
+        }
+        message.update(type="track", event=name, properties=properties, messageId=own_id or message_id)
     external = []
     for column, key in mapping.identifier_columns().items():
         raw = (values.get(column) or "").strip()
@@ -103,7 +112,12 @@ def build_message(
             external.append({"id": raw, "type": key, "collection": "users"})
     if external:
         message["context"] = {"externalIds": external}
-    message["traits"] = traits
+    if mapping.kind == "events":  # a track message's email/phone identifiers come from context.traits
+        if traits:
+            message.setdefault("context", {})["traits"] = traits
+        message["traits"] = {}
+    else:
+        message["traits"] = traits
     return message
 
 
@@ -112,7 +126,10 @@ def add_identifier(message: dict, key: str, value: str) -> None:
     if key in MESSAGE_FIELDS:
         message[MESSAGE_FIELDS[key]] = value
     elif key in TRAIT_IDENTIFIERS:
-        message["traits"].setdefault(key, value)
+        if message.get("type") == "track":
+            message.setdefault("context", {}).setdefault("traits", {}).setdefault(key, value)
+        else:
+            message["traits"].setdefault(key, value)
     else:
         message.setdefault("context", {}).setdefault("externalIds", []).append(
             {"id": value, "type": key, "collection": "users"}

@@ -298,6 +298,12 @@ def _preview_one(number: int, message: dict, source: Source, batcher: Batcher) -
         person.attribute_meta = {}
     applied = apply_attribute_writes(person, cast, source=source, at=at)
     preview = RowPreview(number, "create" if dry.action == "create" else "update", dry.summary)
+    if message["type"] == "track":
+        props = ", ".join(f"{k}={v}" for k, v in message.get("properties", {}).items())
+        preview.changes = [
+            ("event", "(new)", f"{message['event']} at {message['timestamp']} {props}".strip())
+        ]
+        return preview
     preview.changes = [(k, _show(old), _show(new)) for k, (old, new) in applied.changed.items()]
     preview.kept = [(k, _describe_kept(person, k, why)) for k, why in applied.ignored.items()]
     if preview.action == "update" and not preview.changes:
@@ -374,7 +380,9 @@ def run_import(job: Job, progress) -> dict:
         "updated": counts["match"] + counts["attach"] + counts["merge"],
         "merged": counts["merge"],
         "rejected": counts["rejected"],
-        "dropped": counts["dropped"],
+        "dropped": counts["dropped"] - counts["duplicates"],
+        "duplicates": counts["duplicates"],
+        "events": counts["accepted"] if mapping.kind == "events" else 0,
         "file_name": params.get("file_name", ""),
     }
     return result
@@ -391,6 +399,8 @@ def _run_batch(batch, batcher: Batcher, source: Source, writer, counts: Counter)
             require_user_or_anonymous_id=False,
         )
         by_index = {r["index"]: r["message"] for r in result.rejected}
+        counts["accepted"] += result.accepted
+        counts["duplicates"] += result.duplicates
         rows_by_number = dict(batch)
         for index, number in enumerate(checked.numbers):
             if index in by_index:

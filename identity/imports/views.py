@@ -13,7 +13,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from identity.imports import export, services
-from identity.imports.mapping import IGNORE, TIME_MODES, UID, WRITE_MODES, Mapping, guess_target
+from identity.imports.mapping import (
+    EVENT,
+    IGNORE,
+    KINDS,
+    MESSAGE_ID,
+    PROPERTY,
+    TIME_MODES,
+    UID,
+    WRITE_MODES,
+    Mapping,
+    guess_target,
+)
 from identity.models import IdentifierType
 from people.attributes import STANDARD_ATTRIBUTES
 from people.models import AttributeDefinition, AttributeType, Job, Person
@@ -61,6 +72,10 @@ def _choices() -> list[tuple[str, list[tuple[str, str]]]]:
         ("Standard attributes", standard),
         ("Custom attributes", custom),
         ("Create an attribute", new),
+        (
+            "Historical events import",
+            [(EVENT, "Event name"), (MESSAGE_ID, "Message id (dedupe)"), (PROPERTY, "Event property")],
+        ),
     ]
 
 
@@ -74,6 +89,7 @@ def _mapping_from_post(post, headers: list[str]) -> Mapping:
     )
     return Mapping(
         columns=columns,
+        kind=post.get("kind", "people"),
         match_key=post.get("match_key", "email"),
         write_mode=post.get("write_mode", "create_update"),
         time_mode=post.get("time_mode", "now"),
@@ -127,6 +143,7 @@ def mapping_view(request, token: str):
             *[(k, k) for k in IdentifierType.objects.values_list("key", flat=True)],
         ],
         write_modes=WRITE_MODES.items(),
+        kinds=KINDS.items(),
         time_modes=TIME_MODES.items(),
         time_column_index=headers.index(mapping.time_column) if mapping.time_column in headers else "",
     )

@@ -359,3 +359,62 @@ def test_a_second_import_of_the_same_upload_applies_again_and_a_retried_job_does
     Job.objects.filter(pk=first.pk).update(status=Job.Status.QUEUED)
     run_job(first.pk)
     assert Event.objects.count() == events
+
+
+EVENT_COLUMNS = {
+    "email": "id:email",
+    "event": "event",
+    "at": "ignore",
+    "total": "property",
+    "message id": "message_id",
+}
+
+
+def test_historical_events_import_through_the_tracking_pipeline_and_dedupe():
+    from people.models import Event
+
+    # given a CSV of events with their time, a property and a message id
+    content = (
+        "email,event,at,total,message id\n"
+        "ev@example.com,Order Completed,2024-03-01T10:00:00Z,42.5,m-1\n"
+        "ev@example.com,Order Completed,2024-03-02T10:00:00Z,10,m-2\n"
+        "ev@example.com,,2024-03-03,1,m-3\n"
+        "ev@example.com,Order Completed,3000-01-01,1,m-4\n"
+    )
+    options = {"kind": "events", "time_mode": "column", "time_column": "at"}
+    # when imported
+    job, rejected = run(content, EVENT_COLUMNS, **options)
+    # then the events are recorded at their time on the resolved person; bad rows say why
+    person = Identity.objects.get(type__key="email", value="ev@example.com").person
+    events = list(Event.objects.filter(person=person, name="Order Completed").order_by("timestamp"))
+    assert [e.timestamp.isoformat() for e in events] == [
+        "2024-03-01T10:00:00+00:00",
+        "2024-03-02T10:00:00+00:00",
+    ]
+    assert events[0].properties["total"] in ("42.5", 42.5)
+    assert rejected[4] == "The event name column 'event' is empty." and 5 in rejected
+    assert job.result["events"] == 2
+    # and the same file again records nothing twice (message ids dedupe)
+    job, rejected = run(content, EVENT_COLUMNS, **options)
+    assert Event.objects.filter(person=person, name="Order Completed").count() == 2
+    assert job.result["duplicates"] == 2 and job.result["events"] == 0
+
+
+def test_events_mapping_refuses_attributes_and_needs_the_event_column():
+    token, _ = upload("email,city\na@example.com,Rome\n")
+    with pytest.raises(ValidationError) as exc:
+        import_start(
+            token=token, mapping=Mapping(columns={"email": "id:email", "city": "attr:city"}, kind="events")
+        )
+    assert exc.value.messages == [
+        "Column 'city': an events import writes event properties, not attributes.",
+        "Choose the column that holds the event name.",
+    ]
+
+
+def test_events_preview_shows_the_event_each_row_records():
+    token, _ = upload("email,event,at,total,message id\npv@example.com,Signed Up,2024-03-01,7,\n")
+    mapping = Mapping(columns=EVENT_COLUMNS, kind="events", time_mode="column", time_column="at")
+    (row,) = import_preview(token=token, mapping=mapping)
+    assert row.action == "create"
+    assert row.changes == [("event", "(new)", "Signed Up at 2024-03-01T00:00:00+00:00 total=7")]
