@@ -15,7 +15,17 @@ from bench.context import Context
 from bench.report import Row
 from bench.sizes import SIZES, smoke
 
-WORKLOADS = ("ingest", "track", "merge", "profile_api", "computed", "audiences", "actions", "privacy")
+WORKLOADS = (
+    "ingest",
+    "track",
+    "merge",
+    "profile_api",
+    "computed",
+    "audiences",
+    "actions",
+    "privacy",
+    "csv_import",
+)
 
 
 def log(msg: str) -> None:

@@ -339,6 +339,18 @@ UNFOLD = {
                         "permission": _can("people.view_person"),
                     },
                     {
+                        "title": _("Import people"),
+                        "icon": "upload_file",
+                        "link": reverse_lazy("people_import_upload"),
+                        "permission": _can("people.change_person"),
+                    },
+                    {
+                        "title": _("Export people"),
+                        "icon": "download",
+                        "link": reverse_lazy("people_export"),
+                        "permission": _can("people.view_person"),
+                    },
+                    {
                         "title": _("Events"),
                         "icon": "bolt",
                         "link": reverse_lazy("admin:people_event_changelist"),

@@ -8,6 +8,7 @@ from people.builder import condition_metadata
 urlpatterns = [
     # What the visual condition builder offers (people/widgets.py); staff only.
     path("admin/conditions/metadata/", condition_metadata, name="condition-metadata"),
+    path("admin/people/import/", include("identity.imports.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

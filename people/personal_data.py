@@ -74,26 +74,3 @@ def is_registered(model: type[models.Model]) -> bool:
 
 def get(model: type[models.Model]) -> PersonalData | None:
     return registry.get(model._meta.label)
-
-
-# --- Import filters ---------------------------------------------------------------------------------
-# ``register_import_filter(key, filter)`` with the shape of identity's message filters:
-# ``filter(idents: set[(type_key, value)]) -> {(type_key, value): reason}``. People's CSV import asks
-# once per file (set-based) and skips the rows of erased (tombstoned) or suppressed people. The privacy
-# app registers its filters here as well as with ingestion (people cannot import identity).
-
-import_filters: dict = {}
-
-
-def register_import_filter(key: str, import_filter) -> None:
-    import_filters[key] = import_filter
-
-
-def blocked_identifiers(idents: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    blocked: dict[tuple[str, str], str] = {}
-    if not idents:
-        return blocked
-    for import_filter in import_filters.values():
-        for ident, reason in import_filter(idents).items():
-            blocked.setdefault(ident, reason)
-    return blocked

@@ -9,7 +9,7 @@ class PrivacyConfig(AppConfig):
         from django.contrib.admin.models import LogEntry
 
         from identity.extensions import register_message_filter
-        from people.personal_data import register_import_filter, register_personal_data
+        from people.personal_data import register_personal_data
         from privacy import erasers, filters
         from privacy.models import PrivacyRequest, Suppression
 
@@ -17,8 +17,6 @@ class PrivacyConfig(AppConfig):
         register_message_filter("privacy.tombstones", filters.tombstone_filter)
         register_message_filter("privacy.suppressions", filters.suppression_filter)
         # People's CSV import skips the same people (it cannot import identity's registry).
-        register_import_filter("privacy.tombstones", filters.tombstone_filter)
-        register_import_filter("privacy.suppressions", filters.suppression_filter)
 
         register_personal_data(Suppression, person_field="person", description="Suppression of the profile")
         register_personal_data(

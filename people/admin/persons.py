@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,13 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
-from import_export.admin import ImportExportMixin
+from import_export.admin import ExportMixin
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import (
     ChoicesDropdownFilter,
     RangeDateTimeFilter,
 )
-from unfold.contrib.import_export.forms import ExportForm, ImportForm
+from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import display
 from unfold.paginator import InfinitePaginator
 from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
@@ -38,10 +39,9 @@ from people.resources import PersonResource
 
 
 @admin.register(Person)
-class PersonAdmin(ImportExportMixin, ModelAdmin):
+class PersonAdmin(ExportMixin, ModelAdmin):
     form = PersonForm
     resource_classes = [PersonResource]
-    import_form_class = ImportForm
     export_form_class = ExportForm
     list_display = ["display_name", "email", "phone", "kind", "country", "last_activity_at", "event_count"]
     list_filter = [
@@ -124,7 +124,15 @@ class PersonAdmin(ImportExportMixin, ModelAdmin):
         if not narrowed:
             count = estimated_count(Person, Person.objects.live())
             total = about(count, estimated=count > 100_000)
-        return super().changelist_view(request, {**(extra_context or {}), "people_total": total})
+        context = {
+            **(extra_context or {}),
+            "people_total": total,
+            # The import page (mapped columns, identity resolution, preview, job) and the full export
+            # (chosen columns, computed values, this list's filters).
+            "import_url": reverse("people_import_upload"),
+            "export_url": reverse("people_export") + "?" + urlencode({"filters": request.GET.urlencode()}),
+        }
+        return super().changelist_view(request, context)
 
     def get_actions(self, request):
         actions = super().get_actions(request)

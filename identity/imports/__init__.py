@@ -1,0 +1,14 @@
+"""CSV and XLSX import of people through identity resolution (see docs/import-export.md).
+
+Each row becomes an ``identify`` message of the *CSV import* source (CSV priority) and batches go
+through ``identity.services.ingest_batch``: identifiers are normalized, blocked values left out,
+limits and merges applied, attribute values written by the row's time, suppressed identifiers and
+privacy filters respected, exactly as for tracking. This package only reads the file, maps columns,
+checks each row (rejecting it alone with its reason) and reports.
+
+- ``reader``: the file (encoding, delimiter, quoting, XLSX), streamed row by row;
+- ``mapping``: what each column means, the match key, the write mode, the rows' time;
+- ``rows``: a row → a message, or the reason it is rejected;
+- ``services``: preview, start (a ``people.Job``), the job's run and its report;
+- ``views``: the admin pages (upload → mapping → preview → job → report).
+"""
