@@ -3,7 +3,8 @@
 Runs on whatever database ``DATABASE_URL`` names (demo data is enough: ``manage.py load_demo``). ``OLD.py``
 is an earlier ``identity/api/profiles.py`` (e.g. ``git show <commit>:identity/api/profiles.py > /tmp/old.py``)
 loaded beside the current one; both are called with the same ``RequestFactory`` requests (no server, no
-middleware), alternating blocks of requests so a busy shared machine slows both alike. Prints CPU ms
+middleware), alternating blocks of requests so a busy shared machine slows both alike. The old side
+also reads computed traits and looks the identifier up the way the code did before issue 13. Prints CPU ms
 (process time) and wall ms per request and queries per request for each, and the median ratio.
 """
 
@@ -80,9 +81,30 @@ def main(old_path: str, rounds: int = 8, block: int = 200) -> None:
 
         old_source = TraitSource(new_source.cls, old_read, new_source.label)
 
+    # ... and looks the identifier up through the ORM (compiled per call), as it did.
+    from identity import selectors as identity_selectors
+    from identity.policy import InvalidIdentifier, Policy
+
+    new_lookup = identity_selectors.person_by_identifier
+
+    def old_lookup(*, type_key, value):
+        policy = Policy.cached().get(type_key)
+        if policy is None:
+            return None
+        try:
+            normalised = policy.normalize(value)
+        except InvalidIdentifier:
+            return None
+        found = Identity.objects.select_related("person").filter(type_id=policy.id, value=normalised).first()
+        person = found.person if found else None
+        while person is not None and person.merged_into_id:
+            person = person.merged_into
+        return person
+
     def use(name):
         if new_source is not None:
             trait_sources["computed_trait"] = old_source if name == "old" else new_source
+        identity_selectors.person_by_identifier = old_lookup if name == "old" else new_lookup
 
     results = {"old": [], "new": []}
     walls = {"old": [], "new": []}

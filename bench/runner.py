@@ -15,7 +15,7 @@ from bench.context import Context
 from bench.report import Row
 from bench.sizes import SIZES, smoke
 
-WORKLOADS = ("ingest", "track", "merge", "profile_api", "computed", "privacy")
+WORKLOADS = ("ingest", "track", "merge", "profile_api", "computed", "privacy", "visibility")
 
 
 def log(msg: str) -> None:
