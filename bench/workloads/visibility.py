@@ -15,7 +15,7 @@ from urllib.parse import quote
 from bench import probes
 from bench.http import Client, Workers, build_request, open_loop
 from bench.report import Row, not_available
-from bench.workloads._common import deal, segment_post, server, streams, url_exists
+from bench.workloads._common import counters, deal, delta, segment_post, server, streams, url_exists
 
 MUTATES = True
 PROBES = int(os.environ.get("BENCH_VISIBILITY_PROBES", "20"))
@@ -90,13 +90,14 @@ def run(ctx) -> list[Row]:
                 res=open_loop(srv.port, deal(batches, 2), rate=INGEST_RATE / 100, seconds=seconds)
             )
         )
+        before, started = counters(ctx.conn), time.perf_counter()
         thread.start()
         time.sleep(3.0)  # ingestion under way
         client = Client(srv.port)
         for n, (_, user_id) in enumerate(sample):
             path = f"/v1/spaces/bench/collections/users/profiles/user_id:{quote(user_id, safe='@.')}/traits"
             path += f"?class=computed_trait&include={KEY}"
-            before = _count(client, path, token) or 0
+            seen = _count(client, path, token) or 0
             event = {
                 "type": "track",
                 "userId": user_id,
@@ -106,7 +107,7 @@ def run(ctx) -> list[Row]:
             sent = time.perf_counter()
             status, _ = client.request(segment_post("/v1/track", event, write_key))
             while status == 200 and time.perf_counter() - sent < TIMEOUT:
-                if (_count(client, path, token) or 0) > before:
+                if (_count(client, path, token) or 0) > seen:
                     lags.append(time.perf_counter() - sent)
                     break
                 time.sleep(0.05)
@@ -114,11 +115,12 @@ def run(ctx) -> list[Row]:
                 timeouts += 1
         client.close()
         thread.join()
+        ingested = delta(counters(ctx.conn), before)["events"] / (time.perf_counter() - started)
     ingest = load.get("res")
     ctx.log(
         f"  {len(lags)} probes seen, {timeouts} not within {TIMEOUT:.0f} s; lags "
         f"{', '.join(f'{x:.2f}' for x in sorted(lags))} s; "
-        f"ingestion {dict(ingest.statuses) if ingest else '?'}"
+        f"ingestion {dict(ingest.statuses) if ingest else '?'}, {ingested:,.0f} events/s written"
     )
     lags.sort()
 
@@ -139,6 +141,7 @@ def run(ctx) -> list[Row]:
             p95 if p95 is not None else TIMEOUT,
             "s",
             target=T_P95,
-            meets=p95 is not None and p95 <= 5,
+            meets=p95 is not None and p95 <= 5 and ingested >= 0.9 * INGEST_RATE,
         ),
+        Row("visibility event → Profile API", "events/s ingested meanwhile (inline)", ingested, "events/s"),
     ]
