@@ -194,3 +194,26 @@ def test_routes_are_plain_django_views_declared_in_the_openapi_schema(client, ad
     assert operation["security"] == [{"profileToken": []}]
     for name in ("external_ids", "events", "metadata"):
         assert f"/v1/spaces/{{space}}/collections/users/profiles/{{identifier}}/{name}" in schema["paths"]
+
+
+def test_a_tracked_event_reaches_the_computed_trait_over_http_only(
+    client, auth, make_source, django_capture_on_commit_callbacks
+):
+    # given an active computed attribute counting "Order Completed", and a source's write key
+    _active("orders", "Order Completed")
+    write_key = make_source("Shop").write_key
+    basic = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
+    path = f"{BASE}/user_id:buyer-1/traits"
+    # when two orders are tracked over HTTP (the computed refresh runs after the commit, in sync mode)
+    for n in (1, 2):
+        with django_capture_on_commit_callbacks(execute=True):
+            sent = client.post(
+                "/v1/track",
+                json.dumps({"userId": "buyer-1", "event": "Order Completed", "messageId": f"o{n}"}),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=basic,
+            )
+        assert sent.status_code == 200
+        # then the Profile API serves the updated count after each one
+        traits = client.get(path, {"class": "computed_trait"}, **auth).json()["traits"]
+        assert traits == {"orders": n}
