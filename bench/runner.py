@@ -25,6 +25,7 @@ WORKLOADS = (
     "actions",
     "privacy",
     "csv_import",
+    "visibility",
 )
 
 

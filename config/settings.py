@@ -205,6 +205,15 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# Queued ingestion's drain on a queue of its own: with INGEST_DRAIN_CLUSTER=ingest the drain tasks go to
+# the "ingest" queue, served by a second cluster started as `Q_CLUSTER_NAME=ingest manage.py qcluster`
+# (INGEST_DRAIN_WORKERS workers); computed refreshes and jobs stay on the default one. Empty: one queue.
+INGEST_DRAIN_CLUSTER = os.environ.get("INGEST_DRAIN_CLUSTER", "")
+Q_CLUSTER["ALT_CLUSTERS"] = (
+    {INGEST_DRAIN_CLUSTER: {"workers": int(os.environ.get("INGEST_DRAIN_WORKERS", "2"))}}
+    if INGEST_DRAIN_CLUSTER
+    else {}
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -127,7 +127,10 @@ def _kick() -> None:
             if now - _last_enqueue < THROTTLE:
                 return
             _last_enqueue = now
-    async_task(TASK, task_name="identity: process inbound batches", save=False)
+    # INGEST_DRAIN_CLUSTER: the drain's own django-q2 queue, so computed refreshes and jobs on the
+    # default cluster never delay it (docs/ingestion.md, "A queue of its own for the drain").
+    drain_cluster = getattr(settings, "INGEST_DRAIN_CLUSTER", "") or None
+    async_task(TASK, task_name="identity: process inbound batches", save=False, cluster=drain_cluster)
 
 
 # --- the worker ---------------------------------------------------------------------------------

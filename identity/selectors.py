@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
@@ -16,6 +18,16 @@ from identity.models import Identity, Merge, SourceDailyStat
 from identity.policy import InvalidIdentifier, Policy
 from people.attributes import STANDARD_ATTRIBUTES, read_attribute
 from people.models import Event, Person, RejectedMessage, Source
+
+
+@functools.cache
+def _person_by_identity_sql() -> str:
+    person = connection.ops.quote_name(Person._meta.db_table)
+    identity = connection.ops.quote_name(Identity._meta.db_table)
+    return (
+        f"SELECT {person}.* FROM {person} JOIN {identity} ON {identity}.person_id = {person}.id "
+        f"WHERE {identity}.type_id = %s AND {identity}.value = %s"
+    )
 
 
 def person_by_identifier(*, type_key: str, value: str) -> Person | None:
@@ -27,12 +39,11 @@ def person_by_identifier(*, type_key: str, value: str) -> Person | None:
         normalised = type_policy.normalize(value)
     except InvalidIdentifier:
         return None
-    identity = (
-        Identity.objects.select_related("person").filter(type_id=type_policy.id, value=normalised).first()
-    )
-    if identity is None:
+    # The Profile API runs this per request: one statement whose SQL is built once (no ORM
+    # compilation per call); RawQuerySet still applies the fields' converters. (type, value) is unique.
+    person = next(iter(Person.objects.raw(_person_by_identity_sql(), [type_policy.id, normalised])), None)
+    if person is None:
         return None
-    person = identity.person
     seen = set()
     while person.merged_into_id and person.pk not in seen:
         seen.add(person.pk)

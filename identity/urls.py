@@ -36,8 +36,8 @@ for short, message_type in SHORT.items():
 
 PROFILE = "v1/spaces/<str:space>/collections/users/profiles/<str:identifier>/"
 urlpatterns += [
-    path(PROFILE + "traits", profiles.TraitsView.as_view(), name="profile-traits"),
-    path(PROFILE + "external_ids", profiles.ExternalIdsView.as_view(), name="profile-external-ids"),
-    path(PROFILE + "events", profiles.EventsView.as_view(), name="profile-events"),
-    path(PROFILE + "metadata", profiles.MetadataView.as_view(), name="profile-metadata"),
+    path(PROFILE + "traits", profiles.traits_view, name="profile-traits"),
+    path(PROFILE + "external_ids", profiles.external_ids_view, name="profile-external-ids"),
+    path(PROFILE + "events", profiles.events_view, name="profile-events"),
+    path(PROFILE + "metadata", profiles.metadata_view, name="profile-metadata"),
 ]

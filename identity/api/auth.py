@@ -112,22 +112,36 @@ def forget_cached_tokens() -> None:
     _token_cache.clear()
 
 
+def access_token_for(request) -> AccessToken | None:
+    """The Profile API token a request presents (Basic username or Bearer), None when it presents none.
+
+    Counts the request against the token's rate limit first (``RateLimited``); an unknown or disabled
+    token is ``AuthenticationFailed`` (or ``RateLimited`` once the client has failed too often). Shared
+    by the plain Profile API views and ``AccessTokenAuthentication``.
+    """
+    found = credentials(request)
+    if not found or not found[1]:
+        return None
+    ratelimit.check("profile_token", found[1])
+    token = _token_by_hash(AccessToken.hash_token(found[1]))
+    if token is None:
+        raise ratelimit.refuse_failed(request, exceptions.AuthenticationFailed("Invalid access token."))
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
 class AccessTokenAuthentication(BaseAuthentication):
-    """Profile API: Basic with the access token as username, or ``Authorization: Bearer <token>``."""
+    """Profile API: Basic with the access token as username, or ``Authorization: Bearer <token>``.
+
+    The Profile API itself is served by plain Django views (``identity/api/profiles.py``) that call
+    ``access_token_for``; this class names the security scheme in the OpenAPI schema."""
 
     def authenticate(self, request):
-        found = credentials(request)
-        if not found or not found[1]:
-            return None
-        ratelimit.check("profile_token", found[1])
-        token = _token_by_hash(AccessToken.hash_token(found[1]))
-        if token is None:
-            raise ratelimit.refuse_failed(request, exceptions.AuthenticationFailed("Invalid access token."))
-        now = timezone.now()
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            AccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
-            token.last_used_at = now
-        return (AnonymousUser(), token)
+        token = access_token_for(request)
+        return None if token is None else (AnonymousUser(), token)
 
     def authenticate_header(self, request) -> str:
         return 'Basic realm="profiles"'

@@ -293,3 +293,23 @@ def test_a_known_identifier_seen_again_gets_the_batch_time_as_last_seen(ingest):
     identity = Identity.objects.get(type__key="user_id", value="u1")
     assert (identity.first_seen_at, identity.last_seen_at) == (first, later)
     assert Person.objects.get(pk=identity.person_id).event_count == 2
+
+
+@pytest.mark.parametrize(("configured", "cluster"), [("", None), ("ingest", "ingest")])
+def test_the_drain_goes_to_its_own_queue_when_a_drain_cluster_is_configured(
+    monkeypatch, settings, configured, cluster
+):
+    # given INGEST_DRAIN_CLUSTER set (or not)
+    from django_q import tasks as q_tasks
+
+    from identity import queue
+
+    settings.INGEST_DRAIN_CLUSTER = configured
+    sent = []
+    monkeypatch.setattr(q_tasks, "async_task", lambda *args, **kwargs: sent.append((args, kwargs)))
+    # when an accepted batch kicks the drain
+    queue._kick()
+    # then the drain task is queued for that cluster (None: the default queue)
+    assert sent == [
+        ((queue.TASK,), {"task_name": "identity: process inbound batches", "save": False, "cluster": cluster})
+    ]
