@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from audiences.api.profiles import AudiencesView
+from audiences.api.profiles import audiences_view
 from people.builder import condition_metadata
 
 urlpatterns = [
@@ -19,7 +19,7 @@ urlpatterns = [
     # The Profile API's /audiences (defined by the audiences app, beside identity's Profile API).
     path(
         "v1/spaces/<str:space>/collections/users/profiles/<str:identifier>/audiences",
-        AudiencesView.as_view(),
+        audiences_view,
         name="profile-audiences",
     ),
     # The client actions API (/v1/actions, /v1/actions/act).

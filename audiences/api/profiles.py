@@ -9,13 +9,37 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.response import Response
 
 from audiences.selectors import person_audiences
-from identity.api.profiles import COMMON_PARAMS, ERRORS, Cursor, ProfileAPIView, _int
+from identity.api.profiles import (
+    COMMON_PARAMS,
+    ERRORS,
+    Cursor,
+    ProfileSchemaView,
+    endpoint,
+    int_param,
+    page_cursor,
+    resolve_person,
+)
 
 
-class AudiencesView(ProfileAPIView):
+def audiences(request, identifier: str) -> dict:
+    """The active audiences a profile is a member of, with when it entered each."""
+    person = resolve_person(identifier)
+    limit = int_param(request, "limit", 25, 1, 200)
+    after = request.GET.get("next") or ""
+    rows = [r for r in person_audiences(person_id=person.pk) if r["key"] > after]
+    page, has_more = rows[:limit], len(rows) > limit
+    data = [{"key": r["key"], "name": r["name"], "entered_at": r["entered_at"].isoformat()} for r in page]
+    next_value = page[-1]["key"] if has_more else None
+    return {
+        "data": data,
+        "cursor": page_cursor(request, has_more=has_more, next_value=next_value, limit=limit),
+    }
+
+
+# Schema-only declaration of the operation (see identity.api.profiles.ProfileSchemaView).
+class AudiencesSchema(ProfileSchemaView):
     @extend_schema(
         operation_id="profile_audiences",
         summary="The audiences a profile is a member of",
@@ -44,17 +68,8 @@ class AudiencesView(ProfileAPIView):
             **ERRORS,
         },
     )
-    def get(self, request, space: str, identifier: str):
-        person = self.person(identifier)
-        limit = _int(request, "limit", 25, 1, 200)
-        after = request.query_params.get("next") or ""
-        rows = [r for r in person_audiences(person_id=person.pk) if r["key"] > after]
-        page, has_more = rows[:limit], len(rows) > limit
-        data = [{"key": r["key"], "name": r["name"], "entered_at": r["entered_at"].isoformat()} for r in page]
-        next_value = page[-1]["key"] if has_more else None
-        return Response(
-            {
-                "data": data,
-                "cursor": self.cursor(request, has_more=has_more, next_value=next_value, limit=limit),
-            }
-        )
+    def get(self, request, space: str, identifier: str):  # pragma: no cover - schema declaration
+        raise NotImplementedError
+
+
+audiences_view = endpoint(audiences, AudiencesSchema)

@@ -76,7 +76,7 @@ class ProfileError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def _int(request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request, name: str, default: int, low: int, high: int) -> int:
     raw = request.GET.get(name)
     if raw in (None, ""):
         return default
@@ -176,7 +176,7 @@ def endpoint(handler: Callable[..., dict], schema: type[APIView]) -> Callable:
     return csrf_exempt(view)
 
 
-def _person(identifier: str):
+def resolve_person(identifier: str):
     id_type, sep, value = identifier.partition(":")
     if not sep or not id_type or not value:
         raise ProfileError(400, "validation_error", "The identifier must be '<id_type>:<value>'.")
@@ -186,15 +186,15 @@ def _person(identifier: str):
     return person
 
 
-def _cursor(request, *, has_more: bool, next_value: str | None, limit: int) -> dict:
+def page_cursor(request, *, has_more: bool, next_value: str | None, limit: int) -> dict:
     return {"url": request.get_full_path(), "has_more": has_more, "next": next_value, "limit": limit}
 
 
 def traits(request, identifier: str) -> dict:
     """A profile's traits: standard, custom, then registered ones (computed traits, audiences)."""
-    person = _person(identifier)
+    person = resolve_person(identifier)
     params = request.GET
-    limit = _int(request, "limit", 10, 1, 200)
+    limit = int_param(request, "limit", 10, 1, 200)
     verbose = params.get("verbose", "").lower() in ("1", "true", "yes")
     classes = _list(request, "class")
     unknown = sorted(set(classes or ()) - set(trait_classes()))
@@ -210,14 +210,14 @@ def traits(request, identifier: str) -> dict:
     )
     return {
         "traits": dict(page.items),
-        "cursor": _cursor(request, has_more=page.has_more, next_value=page.next, limit=limit),
+        "cursor": page_cursor(request, has_more=page.has_more, next_value=page.next, limit=limit),
     }
 
 
 def external_ids(request, identifier: str) -> dict:
     """A profile's identifiers."""
-    person = _person(identifier)
-    limit = _int(request, "limit", 25, 1, 100)
+    person = resolve_person(identifier)
+    limit = int_param(request, "limit", 25, 1, 100)
     raw_next = request.GET.get("next")
     after = None
     if raw_next:
@@ -229,15 +229,15 @@ def external_ids(request, identifier: str) -> dict:
     )
     return {
         "data": page.items,
-        "cursor": _cursor(request, has_more=page.has_more, next_value=page.next, limit=limit),
+        "cursor": page_cursor(request, has_more=page.has_more, next_value=page.next, limit=limit),
     }
 
 
 def events(request, identifier: str) -> dict:
     """A profile's events, newest first by default."""
-    person = _person(identifier)
+    person = resolve_person(identifier)
     params = request.GET
-    limit = _int(request, "limit", 10, 1, 100)
+    limit = int_param(request, "limit", 10, 1, 100)
     sort = params.get("sort", "desc").lower()
     if sort not in ("asc", "desc"):
         raise ProfileError(400, "validation_error", "'sort' must be asc or desc.")
@@ -259,20 +259,19 @@ def events(request, identifier: str) -> dict:
     )
     return {
         "data": page.items,
-        "cursor": _cursor(request, has_more=page.has_more, next_value=page.next, limit=limit),
+        "cursor": page_cursor(request, has_more=page.has_more, next_value=page.next, limit=limit),
     }
 
 
 def metadata(request, identifier: str) -> dict:
     """A profile's metadata."""
-    return {"metadata": selectors.profile_metadata(person=_person(identifier))}
+    return {"metadata": selectors.profile_metadata(person=resolve_person(identifier))}
 
 
 # Schema-only: each subclass declares one Profile API operation for drf-spectacular. Never dispatched
 # (the URLs route to ``endpoint`` views); ``get`` exists so the schema generator sees a GET. (A comment,
 # not a docstring: drf-spectacular would publish a docstring as the operation's description.)
 class ProfileSchemaView(APIView):
-
     authentication_classes = [AccessTokenAuthentication]
     permission_classes = [HasAccessToken]
     throttle_classes: list = []
