@@ -19,6 +19,7 @@ from unfold.decorators import action, display
 from audiences import export, selectors, services
 from audiences.models import Audience
 from people.models import Person
+from people.services import copy_field_values
 from people.widgets import ConditionBuilderWidget
 
 State = Audience.State
@@ -258,7 +259,7 @@ class AudienceAdmin(ModelAdmin):
                 user=request.user,
             )
         obj.pk = saved.pk
-        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+        copy_field_values(saved, into=obj)
 
     def has_add_permission(self, request, obj=None):  # detail actions pass the object
         return super().has_add_permission(request)

@@ -25,7 +25,7 @@ from audiences import membership
 from audiences.models import Audience, AudienceMembership, RetiredAudienceKey
 from people import conditions
 from people.models import Job, key_validator
-from people.services import job_start
+from people.services import copy_field_values, job_start
 
 State = Audience.State
 
@@ -219,7 +219,7 @@ def audience_update(*, audience: Audience, **fields) -> Audience:
         locked.sliding = compiled.has_sliding_window()
         _set_uses(locked, compiled)
     locked.save()
-    audience.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    copy_field_values(locked, into=audience)
     return audience
 
 
@@ -319,7 +319,7 @@ def audience_activate(*, audience: Audience, user=None) -> Job:
     locked.job = job
     locked.activated_by = user
     locked.save(update_fields=["state", "job", "activated_by"])
-    audience.__dict__.update({k: v for k, v in locked.__dict__.items() if not k.startswith("_")})
+    copy_field_values(locked, into=audience)
     return job
 
 

@@ -51,8 +51,28 @@ def identity_tables() -> list[str]:
     return ["identity_identity"] if identity_available() else []
 
 
+# Tables keyed by person or audience without a database foreign key (bulk-written, partition-friendly):
+# TRUNCATE ... CASCADE does not reach them, and RESTART IDENTITY would let new audiences meet the old
+# rows of the ids they reuse.
+UNCONSTRAINED = (
+    "audiences_audience",
+    "audiences_audiencemembership",
+    "audiences_membershiphistory",
+    "privacy_privacyrequest",
+)
+
+
 def before_load(conn: psycopg.Connection) -> None:
     """Truncate what TRUNCATE people_person ... CASCADE does not reach."""
+    present = [
+        name
+        for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename = ANY(%s)",
+            [list(UNCONSTRAINED)],
+        ).fetchall()
+    ]
+    if present:
+        conn.execute(f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE")
     if identity_available():
         conn.execute(
             "TRUNCATE identity_seenmessage, identity_sourcedailystat, identity_seenundefined, "
