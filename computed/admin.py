@@ -36,15 +36,6 @@ from people.widgets import ConditionBuilderWidget
 State = ComputedAttribute.State
 
 
-def _json_field(label: str, help_text: str) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        required=False,
-        widget=UnfoldAdminTextareaWidget(attrs={"rows": 6, "class": "font-mono text-xs"}),
-        help_text=help_text,
-    )
-
-
 def _text(help_text: str = "", placeholder: str = "") -> forms.CharField:
     """A one-line builder field, drawn as the admin's other inputs."""
     attrs = {"placeholder": placeholder} if placeholder else {}
@@ -72,8 +63,15 @@ class ComputedAttributeForm(forms.ModelForm):
     event = _text("Event name, e.g. Order Completed.", "Order Completed")
     property = _text("Event property (dots for nested keys), or $timestamp, $weekday, $hour.", "amount")
     property_type = _choice([("", "default"), ("number", "number"), ("text", "text"), ("boolean", "boolean")])
-    filters = _json_field(
-        "Property filters", 'JSON list, e.g. [{"property": "payment", "op": "equals", "value": "card"}].'
+    filters = forms.CharField(
+        label="Property filters",
+        required=False,
+        widget=ConditionBuilderWidget(
+            mode="filters",
+            event_field="event",
+            attrs={"rows": 4, "class": "font-mono text-xs " + UnfoldAdminTextareaWidget().attrs["class"]},
+        ),
+        help_text="Only events whose properties match all of these count.",
     )
     exclude = _choice(
         [("", "nothing"), ("first", "the first matching event"), ("last", "the last matching event")]
