@@ -5,6 +5,7 @@ import os
 import shutil
 
 import pytest
+from django.conf import settings
 
 from computed.models import ComputedAttribute
 
@@ -47,6 +48,17 @@ def test_a_marketer_filters_an_aggregate_by_clicking(live_server, admin_user):
         filters.locator("[data-cb=property-type]").select_option("number")
         filters.locator("[data-cb=op]").select_option("gte")
         filters.locator("[data-cb=value]").fill("10")
+        # and: the period reads as the days it covers, live as the preset changes
+        page.select_option("#id_period_type", "full_days")
+        page.fill("#id_period_value", "30")
+        period = page.locator("#period-text")
+        period.filter(has_text="today is not included").wait_for()
+        assert period.inner_text().startswith("Covers: ")
+        assert f", {settings.ORGANIZATION_TIMEZONE}; today is not included" in period.inner_text()
+        page.fill("#id_period_value", "0")
+        period.filter(has_text="expected a whole number from 1 to 3660").wait_for()
+        page.fill("#id_period_value", "30")
+        period.filter(has_text="today is not included").wait_for()
         page.click("input[name=_save], button[name=_save]")
         page.wait_for_url("**/computedattribute/")
         browser.close()
@@ -55,3 +67,4 @@ def test_a_marketer_filters_an_aggregate_by_clicking(live_server, admin_user):
     assert saved.kind == "aggregate"
     assert saved.definition["event"] == "Order Completed"
     assert saved.definition["filters"] == [{"property": "amount", "op": "gte", "value": 10}]
+    assert saved.definition["period"] == {"type": "full_days", "value": 30}
