@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
@@ -23,26 +24,18 @@ from unfold.widgets import (
 )
 
 from computed import selectors, services
-from computed.aggregates import FUNCTIONS, PERIOD_TYPES
+from computed.aggregates import FUNCTIONS, PERIOD_TYPES, Period, _check_period
 from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
 from computed.plans import build_plan
 from config.api.parsers import loads
 from people.conditions.attributes import all_attributes
 from people.models import Person
+from people.selectors import organization_tz
 from people.services import copy_field_values
 from people.widgets import ConditionBuilderWidget
 
 State = ComputedAttribute.State
-
-
-def _json_field(label: str, help_text: str) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        required=False,
-        widget=UnfoldAdminTextareaWidget(attrs={"rows": 6, "class": "font-mono text-xs"}),
-        help_text=help_text,
-    )
 
 
 def _text(help_text: str = "", placeholder: str = "") -> forms.CharField:
@@ -72,8 +65,15 @@ class ComputedAttributeForm(forms.ModelForm):
     event = _text("Event name, e.g. Order Completed.", "Order Completed")
     property = _text("Event property (dots for nested keys), or $timestamp, $weekday, $hour.", "amount")
     property_type = _choice([("", "default"), ("number", "number"), ("text", "text"), ("boolean", "boolean")])
-    filters = _json_field(
-        "Property filters", 'JSON list, e.g. [{"property": "payment", "op": "equals", "value": "card"}].'
+    filters = forms.CharField(
+        label="Property filters",
+        required=False,
+        widget=ConditionBuilderWidget(
+            mode="filters",
+            event_field="event",
+            attrs={"rows": 4, "class": "font-mono text-xs " + UnfoldAdminTextareaWidget().attrs["class"]},
+        ),
+        help_text="Only events whose properties match all of these count.",
     )
     exclude = _choice(
         [("", "nothing"), ("first", "the first matching event"), ("last", "the last matching event")]
@@ -146,7 +146,7 @@ class ComputedAttributeForm(forms.ModelForm):
         period: dict = {"type": data.get("period_type") or "lifetime"}
         raw = (data.get("period_value") or "").strip()
         if raw:
-            period["value"] = int(raw) if raw.isdigit() else raw
+            period["value"] = int(raw) if raw.isascii() and raw.isdigit() else raw
         out = {
             "function": data.get("function"),
             "event": data.get("event"),
@@ -517,6 +517,7 @@ class ComputedAttributeAdmin(ModelAdmin):
             "functions": [{"key": f.name, "hint": f.signature} for f in context["function_reference"]],
         }
         context["formula_preview_url"] = reverse("admin:computed_computedattribute_formula_preview")
+        context["period_bounds_url"] = reverse("admin:computed_computedattribute_period_bounds")
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
@@ -525,7 +526,36 @@ class ComputedAttributeAdmin(ModelAdmin):
             self.admin_site.admin_view(self.formula_preview),
             name="computed_computedattribute_formula_preview",
         )
-        return [preview, *super().get_urls()]
+        period = path(
+            "period-bounds/",
+            self.admin_site.admin_view(self.period_bounds),
+            name="computed_computedattribute_period_bounds",
+        )
+        return [preview, period, *super().get_urls()]
+
+    def period_bounds(self, request: HttpRequest) -> JsonResponse:
+        """The builder's live period text: ``?type=full_days&value=30`` answers
+        ``{"text", "from", "to"}`` (bounds from the engine's ``Period.bounds``), or 400
+        ``{"period.value": "reason"}``."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        raw = request.GET.get("value", "").strip()[:64]
+        data = {"type": request.GET.get("type", "")}
+        if raw:
+            data["value"] = int(raw) if raw.isascii() and raw.isdigit() else raw
+        errors: dict = {}
+        period = _check_period(data, errors)
+        if errors:
+            return JsonResponse(errors, status=400)
+        tz = organization_tz()
+        low, high = period.bounds(_now(), tz)
+        return JsonResponse(
+            {
+                "text": period_text(period, _now(), tz),
+                "from": low.isoformat() if low else None,
+                "to": high.isoformat() if high else None,
+            }
+        )
 
     def formula_preview(self, request: HttpRequest) -> JsonResponse:
         """The formula editor's live check: the error with its position, or the output type and the
@@ -544,6 +574,31 @@ class ComputedAttributeAdmin(ModelAdmin):
             result = selectors.run_profile_test(kind="formula", definition=definition, person=person)
             answer.update({"person": str(person), "value": result["value"]})
         return JsonResponse(answer, json_dumps_params={"default": str})
+
+
+def _now():
+    return timezone.now()
+
+
+def period_text(period: Period, now, tz) -> str:
+    """What a period covers, in the organization's timezone, e.g. "1 Nov 00:00 – 30 Nov 00:00,
+    Europe/Berlin; today is not included" (bounds from the engine's ``Period.bounds``)."""
+    low, high = period.bounds(now, tz)
+    year = now.astimezone(tz).year
+
+    def shown(moment) -> str:
+        local = moment.astimezone(tz)
+        day = f"{local.day} {local:%b}" + ("" if local.year == year else f" {local.year}")
+        return f"{day} {local:%H:%M}"
+
+    if low is None and high is None:
+        return "All events ever (lifetime)"
+    if low is None:
+        return f"All events before {shown(high)}, {tz.key}; today is not included"
+    if high is None:
+        moving = "; moves with the clock" if period.type == "last_hours" else "; today is included"
+        return f"{shown(low)} – now, {tz.key}{moving}"
+    return f"{shown(low)} – {shown(high)}, {tz.key}; today is not included"
 
 
 def _person_by_reference(reference: str) -> Person | None:

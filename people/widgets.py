@@ -11,12 +11,15 @@ inputs (numbers, dates, booleans), groups nest AND/OR/NOT. Modes:
 - ``condition``: one condition tree (scoring rules, targeting);
 - ``funnel``: ``{"steps": [...]}`` (ordered event steps with "within" and "did not");
 - ``rules``: scoring rules ``[{"label", "points", "condition"}]`` (a computed scoring model);
+- ``filters``: event property filters ``[{"property", "op", "value"}]`` (a computed aggregate's
+  ``filters``); properties are suggested from the schema of the event named in the form field
+  ``event_field``;
 - ``audience``: ``{"condition": tree}`` or ``{"steps": [...]}``, switching with the select named by
   ``type_field`` (an audience's type).
 
 ``preview_url`` (optional): a URL answering ``POST {"type", "include_anonymous", "definition"}`` with
 ``{"count", "sample"}`` or ``{"definition...": [errors]}``; the widget shows the live count under it.
-A "Raw JSON" toggle shows the JSON for advanced users.
+A "Raw JSON" toggle shows the JSON for advanced users; a ``class`` in ``attrs`` styles its textarea.
 """
 
 from __future__ import annotations
@@ -34,9 +37,18 @@ class ConditionBuilderWidget(forms.Widget):
         js = ("people/conditions/builder.js",)
         css = {"all": ("people/conditions/builder.css",)}
 
-    def __init__(self, *, mode: str = "condition", preview_url: str = "", type_field: str = "", attrs=None):
+    def __init__(
+        self,
+        *,
+        mode: str = "condition",
+        preview_url: str = "",
+        type_field: str = "",
+        event_field: str = "",
+        attrs=None,
+    ):
         super().__init__(attrs)
         self.mode, self.preview_url, self.type_field = mode, preview_url, type_field
+        self.event_field = event_field
 
     def format_value(self, value):
         if value in (None, ""):
@@ -47,11 +59,15 @@ class ConditionBuilderWidget(forms.Widget):
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
+        # A class given in attrs styles the raw JSON textarea (e.g. the admin's bordered input).
+        raw_class = context["widget"]["attrs"].pop("class", "")
         context["widget"].update(
             {
+                "raw_class": raw_class,
                 "mode": self.mode,
                 "preview_url": self.preview_url,
                 "type_field": self.type_field,
+                "event_field": self.event_field,
                 "metadata_url": reverse("condition-metadata"),
             }
         )

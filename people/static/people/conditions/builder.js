@@ -43,6 +43,9 @@
     this.previewUrl = root.dataset.previewUrl || "";
     this.meta = null;
     var self = this;
+    // mode "filters": the event whose properties are suggested is typed in another field of the form.
+    this.eventInput = root.dataset.eventField ? document.querySelector("[name=" + root.dataset.eventField + "]") : null;
+    if (this.eventInput) this.eventInput.addEventListener("input", function () { if (self.meta) self.render(); });
     var raw = root.querySelector("[data-cb-raw-toggle]");
     raw.addEventListener("change", function () {
       self.textarea.style.display = raw.checked ? "block" : "none";
@@ -75,6 +78,7 @@
   Builder.prototype.kind = function () {
     if (this.mode === "funnel") return "funnel";
     if (this.mode === "rules") return "rules";
+    if (this.mode === "filters") return "filters";
     if (this.mode === "audience") return this.audienceType() === "funnel" ? "funnel" : "condition";
     return "condition";
   };
@@ -85,7 +89,7 @@
     try { data = this.textarea.value.trim() ? JSON.parse(this.textarea.value) : null; } catch (e) { data = null; }
     var kind = this.kind();
     if (this.mode === "audience" && data) data = kind === "funnel" ? (data.steps ? data : null) : (data.condition || null);
-    if (kind === "rules") {
+    if (kind === "rules" || kind === "filters") {
       this.model = Array.isArray(data) ? data : [];
     } else if (kind === "funnel") {
       this.model = data && data.steps ? data : { steps: [{ event: "", filters: [] }, { event: "", filters: [] }] };
@@ -109,6 +113,7 @@
   Builder.prototype.render = function () {
     this.tree.innerHTML = "";
     if (this.kind() === "rules") this.tree.appendChild(this.scoringRules(this.model));
+    else if (this.kind() === "filters") this.tree.appendChild(this.filterList(this.model));
     else if (this.kind() === "funnel") this.tree.appendChild(this.funnel(this.model));
     else this.tree.appendChild(this.node(this.model, function () {}, true));
     this.textarea.value = JSON.stringify(this.value());
@@ -407,11 +412,11 @@
     return box;
   };
 
-  Builder.prototype.filters = function (data, allowSameAs, listId) {
+  Builder.prototype.filters = function (data, allowSameAs, listId, knownProps) {
     var self = this;
     data.filters = data.filters || [];
     var box = el("div", { class: "cb-filters" });
-    var ev = this.eventByName(data.event) || { properties: [] };
+    var ev = knownProps ? { properties: knownProps } : (this.eventByName(data.event) || { properties: [] });
     data.filters.forEach(function (f, i) {
       var row = el("div", { class: "cb-filter" });
       row.appendChild(el("span", { text: "where " }));
@@ -440,7 +445,7 @@
       box.appendChild(row);
     });
     box.appendChild(el("button", { type: "button", class: "cb-small", "data-cb": "add-filter", text: "+ property filter", onclick: function () {
-      var props = (self.eventByName(data.event) || { properties: [] }).properties;
+      var props = knownProps || (self.eventByName(data.event) || { properties: [] }).properties;
       data.filters.push({ property: (props[0] || {}).key || "", op: "equals", value: "" }); self.changed(true);
     } }));
     return box;
@@ -469,6 +474,30 @@
     if (this.meta.channels.length)
       box.appendChild(select([["", "on any channel"]].concat(this.meta.channels.map(function (c) { return [c.key, "on " + c.name]; })),
         spec.channel || "", function (v) { if (v) spec.channel = v; else delete spec.channel; self.changed(false); }, { "data-cb": "channel" }));
+    return box;
+  };
+
+  /* ---------------------------------------------------------------- property filters alone */
+
+  // [{"property", "op", "value"}] (a computed aggregate's filters): the event leaf's filter rows, with
+  // properties suggested from the schema of the event named in the form's event field.
+  Builder.prototype.filterList = function (filters) {
+    var eventName = this.eventInput ? this.eventInput.value.trim() : "";
+    var propsList = el("datalist", { id: "cb-props-" + Math.random().toString(36).slice(2) });
+    var ev = this.eventByName(eventName);
+    var props = ev ? ev.properties : [];
+    if (!ev) {
+      // Unknown or no event: suggest every property of every defined event.
+      var seen = {};
+      props = [];
+      (this.meta.events || []).forEach(function (e) {
+        (e.properties || []).forEach(function (p) { if (!seen[p.key]) { seen[p.key] = 1; props.push(p); } });
+      });
+    }
+    props.forEach(function (p) { propsList.appendChild(el("option", { value: p.key })); });
+    var holder = { event: eventName, filters: filters };
+    var box = el("div", { class: "cb-filter-list", "data-cb": "filters" }, [propsList, this.filters(holder, false, propsList.id, props)]);
+    if (!filters.length) box.insertBefore(el("span", { class: "cb-empty", text: "Every event counts (no property filter). " }), box.lastChild);
     return box;
   };
 
