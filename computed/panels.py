@@ -148,7 +148,7 @@ def _step(step: dict) -> str:
             f"{mark} {step['attribute']} {op} {shown(step.get('value'))} (it is {shown(step.get('actual'))})"
         )
     if kind == "event":
-        count_op = OPS.get(step.get("count_op"), step.get("count_op"))
+        count_op = str(OPS.get(step.get("count_op"), step.get("count_op"))).removeprefix("is ")
         return f"{mark} {step['event']}: {step['count']} events, needs {count_op} {step.get('count_value')}"
     if kind == "list":
         return f"{mark} {step['attribute']}: {step['items']} items, {op} must match"

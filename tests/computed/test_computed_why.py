@@ -74,9 +74,9 @@ def test_360_explains_a_formula_an_aggregate_and_a_score(client, request, role, 
     # the score shows which rule scored and what it read
     score = why_text(body, "buyer_score")
     assert "Bought twice : +40 points" in score
-    assert "✓ Order Completed: 2 events, needs is at least 2" in score
+    assert "✓ Order Completed: 2 events, needs at least 2" in score
     assert "Browsed a lot : no points (10 if it matched)" in score
-    assert "✗ Page Viewed: 1 events, needs is at least 5" in score
+    assert "✗ Page Viewed: 1 events, needs at least 5" in score
     # nothing reads as Python or JSON
     for text in (aggregate, formula, score):
         assert "None" not in text and "{" not in text and "'" not in text
