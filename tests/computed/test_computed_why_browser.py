@@ -5,7 +5,7 @@ import pytest
 from tests.people.test_browser import login, page, pytestmark  # noqa: F401  (fixture, skip marks)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_why_expands_on_click_and_shows_the_matching_events(
     page,  # noqa: F811
     live_server,

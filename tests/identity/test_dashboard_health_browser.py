@@ -7,7 +7,7 @@ from tests.identity.test_dashboard_health import add_identities
 from tests.people.test_browser import login, page, pytestmark  # noqa: F401  (fixture, skip marks)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_health_charts_render_with_data(page, live_server, admin_user, make_person):  # noqa: F811
     # given profiles with 1, 2 and 3 identifiers
     from identity.models import Merge
