@@ -1,4 +1,6 @@
 """The identity-graph health charts, drawn by Chart.js in Chromium."""
+# In tests/people, after the computed and identity tests: its transactional flush removes the
+# migrations' rows (schedules) that those tests read, as the other browser tests here do.
 
 import pytest
 from django.core.cache import cache
@@ -7,7 +9,7 @@ from tests.identity.test_dashboard_health import add_identities
 from tests.people.test_browser import login, page, pytestmark  # noqa: F401  (fixture, skip marks)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_health_charts_render_with_data(page, live_server, admin_user, make_person):  # noqa: F811
     # given profiles with 1, 2 and 3 identifiers
     from identity.models import Merge
