@@ -8,6 +8,7 @@ class IdentityConfig(AppConfig):
     def ready(self) -> None:
         from identity import admin_extensions  # noqa: F401  (panels, actions, stats, search)
         from identity.api import schema  # noqa: F401  (OpenAPI security schemes)
+        from identity.health import health_context
         from identity.models import (
             GroupMembership,
             Identity,
@@ -17,7 +18,16 @@ class IdentityConfig(AppConfig):
             SeenUndefined,
             SuppressedIdentifier,
         )
+        from people.extensions import register_dashboard_section
         from people.personal_data import register_personal_data
+
+        register_dashboard_section(
+            "identity-health",
+            title="Identity-graph health",
+            template="admin/identity/dashboard/health.html",
+            context=health_context,
+            order=20,
+        )
 
         # What privacy exports and erases (people/personal_data.py).
         register_personal_data(Identity, person_field="person", description="Identifiers")

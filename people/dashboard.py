@@ -178,8 +178,13 @@ def _figures() -> dict:
                 "link": stat.link,
             }
         )
+    sections = [
+        {"key": section.key, "title": section.title, "template": section.template, "data": section.context()}
+        for section in sorted(extensions.dashboard_sections.values(), key=lambda s: (s.order, s.key))
+    ]
     return {
         "stats": stats,
+        "sections": sections,
         "chart_days": CHART_DAYS,
         "events_chart": json.dumps(events_by_source),
         "events_chart_options": chart_options(x_title="Day", y_title="Events", stacked=True),

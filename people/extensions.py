@@ -6,6 +6,8 @@ A higher app registers in its ``AppConfig.ready()``:
   a template and a function ``context(person, request) -> dict``.
 - ``register_person_action``: an admin action on the person list (manual merge ...).
 - ``register_dashboard_stat``: a number on the admin dashboard (identities, active computed ...).
+- ``register_dashboard_section``: a whole section of the admin dashboard (identity-graph health ...):
+  a template and a function ``context() -> dict`` (picklable: it is cached with the dashboard figures).
 - ``register_person_search``: a function ``(term) -> iterable of person ids`` for the person
   list search (look a person up by any identifier).
 - ``register_key_owner``: ``(key) -> bool``, whether a higher app already uses an attribute key
@@ -75,3 +77,23 @@ def register_source_link(key: str, link: Callable) -> None:
 def register_key_owner(label: str, owns: Callable[[str], bool]) -> None:
     """``owns(key)`` is true when ``label`` (e.g. "computed attribute") already uses ``key``."""
     key_owners[label] = owns
+
+
+@dataclass(frozen=True)
+class DashboardSection:
+    key: str
+    title: str
+    template: str
+    context: Callable[[], dict]
+    order: int = 100
+
+
+dashboard_sections: dict[str, DashboardSection] = {}
+
+
+def register_dashboard_section(
+    key: str, *, title: str, template: str, context: Callable[[], dict], order: int = 100
+) -> None:
+    """A section of the admin dashboard: ``template`` is rendered with ``section`` (its title) and
+    ``data`` (what ``context()`` returns; computed at most once a minute with the other figures)."""
+    dashboard_sections[key] = DashboardSection(key, title, template, context, order)
