@@ -33,6 +33,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def app_env(url: str, **extra: str) -> dict:
+    """The environment of the app's processes (gunicorn, qcluster): production settings, this database."""
+    return dict(
+        os.environ,
+        DATABASE_URL=url,
+        DEBUG="0",
+        SECRET_KEY="attune-bench-not-secret",
+        LOG_LEVEL="WARNING",
+        CONN_MAX_AGE="600",
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        **extra,
+    )
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    """SIGTERM, then SIGKILL after 30 s."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @dataclass
 class Server:
     """gunicorn serving config.wsgi with production settings (DEBUG off) against the bench database."""
@@ -46,17 +71,7 @@ class Server:
     extra_env: dict = field(default_factory=dict)
 
     def __enter__(self) -> Server:
-        env = dict(
-            os.environ,
-            DATABASE_URL=self.url,
-            DEBUG="0",
-            SECRET_KEY="attune-bench-not-secret",
-            ALLOWED_HOSTS="127.0.0.1,localhost",
-            LOG_LEVEL="WARNING",
-            CONN_MAX_AGE="600",
-            DJANGO_SETTINGS_MODULE="bench.settings",
-            **self.extra_env,
-        )
+        env = app_env(self.url, ALLOWED_HOSTS="127.0.0.1,localhost", **self.extra_env)
         cmd = [
             sys.executable,
             "-m",
@@ -102,13 +117,7 @@ class Server:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
         self._log.close()
 
     def worker_pids(self) -> list[int]:
@@ -216,60 +225,41 @@ class LoadResult:
 _REQUESTS: list = []  # set before forking: [(bytes, units)] per client process
 
 
-def _closed_worker(port: int, k: int, start_at: float, deadline: float, loop: bool, ok: tuple, q) -> None:
+def _worker(port: int, k: int, start_at: float, plan: tuple, ok: tuple, q) -> None:
+    """Client process ``k``: its requests on one keep-alive connection.
+
+    ``plan`` is ``("closed", deadline, loop)``: back to back until the list ends (or, with ``loop``, until
+    the deadline); or ``("open", interval, count)``: ``count`` requests, one every ``interval`` seconds,
+    each request's latency counted from its scheduled send time."""
     reqs = _REQUESTS[k]
     c = Client(port)
     lat, st, errors = [], Counter(), []
     units = sent = 0
-    while time.time() < start_at:
-        time.sleep(0.001)
-    t_first = time.time()
-    i = 0
-    while i < len(reqs) and time.time() < deadline:
-        data, n = reqs[i]
-        t0 = time.perf_counter()
-        try:
-            status, body = c.request(data)
-        except OSError as exc:
-            errors.append(repr(exc))
-            status, body = 0, b""
-        lat.append(time.perf_counter() - t0)
-        st[status] += 1
-        sent += 1
-        if status in ok:
-            units += n
-        elif len(errors) < 5:
-            errors.append(f"{status}: {body[:300]!r}")
-        i += 1
-        if loop and i == len(reqs):
-            i = 0
-    q.put((lat, st, t_first, time.time(), sent, units, errors))
-    c.close()
-
-
-def _open_worker(port: int, k: int, start_at: float, rate: float, duration: float, ok: tuple, q) -> None:
-    reqs = _REQUESTS[k]
-    c = Client(port)
-    lat, st, errors = [], Counter(), []
-    units = sent = 0
-    interval = 1.0 / rate
-    n_total = int(duration * rate)
-    # Stagger the processes inside one interval.
-    t_sched = start_at
+    kind = plan[0]
+    if kind == "open":
+        _, interval, count = plan
+        deadline = float("inf")
+    else:
+        _, deadline, loop = plan
+        interval, count = 0.0, float("inf") if loop else len(reqs)
     while time.time() < start_at:
         time.sleep(0.0005)
-    for i in range(n_total):
-        now = time.time()
-        if t_sched > now:
-            time.sleep(t_sched - now)
+    t_first = t_sched = time.time() if kind == "closed" else start_at
+    i = 0
+    while i < count and time.time() < deadline:
+        if kind == "open":
+            now = time.time()
+            if t_sched > now:
+                time.sleep(t_sched - now)
+        else:
+            t_sched = time.time()
         data, n = reqs[i % len(reqs)]
         try:
             status, body = c.request(data)
         except OSError as exc:
             errors.append(repr(exc))
             status, body = 0, b""
-        done = time.time()
-        lat.append(done - t_sched)  # from the scheduled time: queueing counts
+        lat.append(time.time() - t_sched)  # open loop: from the scheduled time, so queueing counts
         st[status] += 1
         sent += 1
         if status in ok:
@@ -277,12 +267,24 @@ def _open_worker(port: int, k: int, start_at: float, rate: float, duration: floa
         elif len(errors) < 5:
             errors.append(f"{status}: {body[:300]!r}")
         t_sched += interval
-    q.put((lat, st, start_at, time.time(), sent, units, errors))
+        i += 1
+    q.put((lat, st, t_first, time.time(), sent, units, errors))
     c.close()
 
 
-def _collect(procs, q, n) -> LoadResult:
-    parts = [q.get() for _ in range(n)]
+def _run(port: int, per_client: list, plans: list[tuple[float, tuple]], ok: tuple) -> LoadResult:
+    """Fork one client process per request list (``plans``: its start time and plan), gather results."""
+    global _REQUESTS
+    _REQUESTS = per_client
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker, args=(port, k, start_at, plan, ok, q))
+        for k, (start_at, plan) in enumerate(plans)
+    ]
+    for p in procs:
+        p.start()
+    parts = [q.get() for _ in procs]
     for p in procs:
         p.join()
     lat, st, errors = [], Counter(), []
@@ -308,38 +310,20 @@ def closed_loop(
 
     With ``seconds``, clients loop over their requests until the time is up; else each sends its list once.
     """
-    global _REQUESTS
-    _REQUESTS = per_client
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
     start_at = time.time() + 0.3
-    deadline = start_at + seconds if seconds else float("inf")
-    procs = [
-        ctx.Process(target=_closed_worker, args=(port, k, start_at, deadline, bool(seconds), ok, q))
-        for k in range(len(per_client))
-    ]
-    for p in procs:
-        p.start()
-    return _collect(procs, q, len(procs))
+    plan = ("closed", start_at + seconds if seconds else float("inf"), bool(seconds))
+    return _run(port, per_client, [(start_at, plan)] * len(per_client), ok)
 
 
 def open_loop(
     port: int, per_client: list[list[tuple[bytes, int]]], *, rate: float, seconds: float, ok=(200,)
 ) -> LoadResult:
-    """A fixed total request rate spread over the client processes, each on one keep-alive connection."""
-    global _REQUESTS
-    _REQUESTS = per_client
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
+    """A fixed total request rate spread over the client processes, each on one keep-alive connection
+    (the processes are staggered inside one interval)."""
     n = len(per_client)
     start_at = time.time() + 0.3
-    procs = [
-        ctx.Process(target=_open_worker, args=(port, k, start_at + k / rate, rate / n, seconds, ok, q))
-        for k in range(n)
-    ]
-    for p in procs:
-        p.start()
-    return _collect(procs, q, n)
+    plan = ("open", n / rate, int(seconds * rate / n))
+    return _run(port, per_client, [(start_at + k / rate, plan) for k in range(n)], ok)
 
 
 # --- where the CPU goes ----------------------------------------------------------------------------
@@ -421,17 +405,7 @@ class Workers:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Workers:
-        env = dict(
-            os.environ,
-            DATABASE_URL=self.url,
-            DEBUG="0",
-            SECRET_KEY="attune-bench-not-secret",
-            LOG_LEVEL="WARNING",
-            CONN_MAX_AGE="600",
-            Q_WORKERS=str(self.workers),
-            DJANGO_SETTINGS_MODULE="bench.settings",
-            **self.extra_env,
-        )
+        env = app_env(self.url, Q_WORKERS=str(self.workers), **self.extra_env)
         self._log = open("/tmp/attune-bench-qcluster.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"], cwd=REPO, env=env, stdout=self._log, stderr=self._log
@@ -442,11 +416,5 @@ class Workers:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
         self._log.close()
