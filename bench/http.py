@@ -9,6 +9,7 @@ cannot hide its queueing (no coordinated omission).
 from __future__ import annotations
 
 import base64
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,9 @@ from bench.db import REPO
 from bench.report import percentile
 
 HOST = "127.0.0.1"
+# gunicorn layout on this 2-core machine: gthread workers; DB waits overlap with other requests.
+WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
+THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "2"))
 
 
 def free_port() -> int:
@@ -324,6 +329,53 @@ def open_loop(
     start_at = time.time() + 0.3
     plan = ("open", n / rate, int(seconds * rate / n))
     return _run(port, per_client, [(start_at + k / rate, plan) for k in range(n)], ok)
+
+
+# --- a workload's server and load -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def served(ctx, *, mode: str = "", qcluster: int = 0) -> Iterator[Server]:
+    """gunicorn serving the app on the bench database (and ``qcluster`` django-q2 workers when asked),
+    in ingest ``mode`` when given; stopped on exit."""
+    env = {"BENCH_INGEST_MODE": mode} if mode else {}
+    with contextlib.ExitStack() as stack:
+        srv = stack.enter_context(Server(ctx.url, workers=WORKERS, threads=THREADS, extra_env=env))
+        if qcluster:
+            stack.enter_context(Workers(ctx.url, workers=qcluster, extra_env=env))
+        yield srv
+
+
+def drive(
+    ctx,
+    srv: Server,
+    reqs: list[tuple[bytes, int]],
+    *,
+    clients: int,
+    rate: float | None = None,
+    seconds: float | None = None,
+    cpu: str = "",
+) -> LoadResult:
+    """``reqs`` dealt over ``clients`` processes: open loop at ``rate`` requests/s for ``seconds``, or
+    closed loop (each list once, or looped for ``seconds``). With ``cpu``, the app's and the database's
+    CPU per request go to ``ctx.notes[cpu]``. Errors are logged."""
+    per_client = [reqs[k::clients] for k in range(clients)]
+
+    def go() -> LoadResult:
+        if rate:
+            return open_loop(srv.port, per_client, rate=rate, seconds=seconds)
+        return closed_loop(srv.port, per_client, seconds=seconds)
+
+    if cpu:
+        with CpuMeter(srv, ctx.conn) as meter:
+            res = go()
+        ctx.notes.setdefault(cpu, []).append(meter.per_request_ms(res.sent))
+        ctx.log(f"  cpu per request: {ctx.notes[cpu][-1]}")
+    else:
+        res = go()
+    if res.errors:
+        ctx.log(f"  errors: {res.errors[:2]}")
+    return res
 
 
 # --- where the CPU goes ----------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import os
 
-from bench.http import build_request, closed_loop, open_loop
-from bench.report import Row, median, not_available
-from bench.workloads._common import deal, server, url_exists
+from bench.http import build_request, drive
+from bench.report import Row, median
+from bench.workloads._common import missing, placeholders
 
 MUTATES = True
 RATE = 200
@@ -27,21 +27,17 @@ COUNTRIES = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "BR"]
 
 
 def unavailable(ctx) -> str | None:
-    from bench import adapters
-
-    if not adapters.identity_available():
-        return "identity app not merged"
-    if not url_exists("/v1/actions"):
-        return "client actions API not routed"
-    return None
+    return missing(identity=True, routes=("/v1/actions",))
 
 
 def placeholder(reason: str) -> list[Row]:
-    return [
-        not_available("Actions API", "POST /v1/actions p50 at 200 req/s", "ms", T_P50, reason),
-        not_available("Actions API", "POST /v1/actions p99 at 200 req/s", "ms", T_P99, reason),
-        not_available("Actions API", "POST /v1/actions/act max rate", "req/s", T_ACT, reason),
-    ]
+    return placeholders(
+        "Actions API",
+        reason,
+        ("POST /v1/actions p50 at 200 req/s", "ms", T_P50),
+        ("POST /v1/actions p99 at 200 req/s", "ms", T_P99),
+        ("POST /v1/actions/act max rate", "req/s", T_ACT),
+    )
 
 
 def _setup(ctx) -> list[int]:
@@ -133,11 +129,11 @@ def run(ctx) -> list[Row]:
     from actions import services
     from actions.models import Action
 
-    with server(ctx) as srv:
-        warm = closed_loop(srv.port, deal([(r, 1) for r in reqs[:200]], 4))
+    with served(ctx) as srv:
+        warm = drive(ctx, srv, [(r, 1) for r in reqs[:200]], clients=4)
         ctx.log(f"  warm-up: {dict(warm.statuses)}")
         for r in range(ctx.repeat):
-            res = open_loop(srv.port, deal([(q, 1) for q in reqs], CLIENTS), rate=RATE, seconds=seconds)
+            res = drive(ctx, srv, [(q, 1) for q in reqs], clients=CLIENTS, rate=RATE, seconds=seconds)
             p50s.append(res.p(50))
             p99s.append(res.p(99))
             served.append(res.statuses.get(200, 0) / res.seconds)
@@ -145,18 +141,18 @@ def run(ctx) -> list[Row]:
                 f"  run {r + 1} /v1/actions at {RATE}/s: p50 {p50s[-1]:.2f} ms, "
                 f"p99 {p99s[-1]:.2f} ms, {dict(res.statuses)}"
             )
-            res = closed_loop(srv.port, deal([(q, 1) for q in reqs], CLIENTS), seconds=seconds)
+            res = drive(ctx, srv, [(q, 1) for q in reqs], clients=CLIENTS, seconds=seconds)
             max_rates.append(res.statuses.get(200, 0) / res.seconds)
             ctx.log(f"  run {r + 1} /v1/actions saturated: {max_rates[-1]:,.0f} req/s, {dict(res.statuses)}")
             half.append(max(5.0, round(max_rates[-1] / 2)))
-            res = open_loop(srv.port, deal([(q, 1) for q in reqs], CLIENTS), rate=half[-1], seconds=seconds)
+            res = drive(ctx, srv, [(q, 1) for q in reqs], clients=CLIENTS, rate=half[-1], seconds=seconds)
             half_p50.append(res.p(50))
             half_p99.append(res.p(99))
             ctx.log(
                 f"  run {r + 1} /v1/actions at half the max rate ({half[-1]:.0f}/s): "
                 f"p50 {half_p50[-1]:.2f} ms, p99 {half_p99[-1]:.2f} ms, {dict(res.statuses)}"
             )
-            res = closed_loop(srv.port, deal([(a, 1) for a in acts], CLIENTS), seconds=seconds)
+            res = drive(ctx, srv, [(a, 1) for a in acts], clients=CLIENTS, seconds=seconds)
             act_rates.append(res.statuses.get(200, 0) / res.seconds)
             act_p99.append(res.p(99))
             ctx.log(
@@ -172,7 +168,7 @@ def run(ctx) -> list[Row]:
                 ],
             )
         for r in range(ctx.repeat):
-            res = closed_loop(srv.port, deal([(a, 1) for a in acts], CLIENTS), seconds=seconds)
+            res = drive(ctx, srv, [(a, 1) for a in acts], clients=CLIENTS, seconds=seconds)
             hook_rates.append(res.statuses.get(200, 0) / res.seconds)
             ctx.log(
                 f"  run {r + 1} /v1/actions/act with a webhook hook: {hook_rates[-1]:,.0f} req/s, "

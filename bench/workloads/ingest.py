@@ -4,22 +4,11 @@ through the Python service (``identity.pipeline.ingest_batch``) in one process, 
 
 from __future__ import annotations
 
-import contextlib
 import time
 
-from bench.http import CpuMeter, Server, Workers, closed_loop
+from bench.http import CpuMeter, closed_loop, served
 from bench.report import Row, median, not_available
-from bench.workloads._common import (
-    CLIENTS,
-    THREADS,
-    WORKERS,
-    counters,
-    deal,
-    delta,
-    segment_post,
-    streams,
-    url_exists,
-)
+from bench.workloads._common import CLIENTS, batches, counters, deal, delta, missing, placeholders, streams
 
 MUTATES = True
 BATCH = 100
@@ -28,22 +17,18 @@ T_PROCESSED = "≥ 5,000 events/s"
 
 
 def unavailable(ctx) -> str | None:
-    from bench import adapters
-
-    if not adapters.identity_available():
-        return "identity app (issue 3) not merged"
-    if not url_exists("/v1/batch"):
-        return "POST /v1/batch not routed yet (identity issue 3)"
-    return None
+    return missing(identity=True, routes=("/v1/batch",))
 
 
 def placeholder(reason: str) -> list[Row]:
-    return [
-        not_available("ingest /v1/batch", "events/s accepted (HTTP 200)", "events/s", T_ACCEPTED, reason),
-        not_available("ingest /v1/batch", "events/s fully processed", "events/s", T_PROCESSED, reason),
-        not_available("ingest /v1/batch", "request p50", "ms", "", reason),
-        not_available("ingest /v1/batch", "request p99", "ms", "", reason),
-    ]
+    return placeholders(
+        "ingest /v1/batch",
+        reason,
+        ("events/s accepted (HTTP 200)", "events/s", T_ACCEPTED),
+        ("events/s fully processed", "events/s", T_PROCESSED),
+        ("request p50", "ms", ""),
+        ("request p99", "ms", ""),
+    )
 
 
 def _wait_processed(
@@ -72,21 +57,11 @@ def _http(ctx, mode: str) -> dict:
     """Send the stream through /v1/batch ``repeat`` times in one ingest mode; medians and details."""
     write_key = ctx.state["write_keys"]["web"]
     n = ctx.scale.ingest_messages
-    env = {"BENCH_INGEST_MODE": mode}
     accepted, processed, p50, p99, details = [], [], [], [], []
-    with contextlib.ExitStack() as stack:
-        srv = stack.enter_context(Server(ctx.url, workers=WORKERS, threads=THREADS, extra_env=env))
-        if mode == "queued":
-            stack.enter_context(Workers(ctx.url, workers=2, extra_env=env))
+    with served(ctx, mode=mode, qcluster=2 if mode == "queued" else 0) as srv:
         for r in range(ctx.repeat):
             messages, mix = streams(ctx).ingest(n)
-            batches = [
-                (
-                    segment_post("/v1/batch", {"batch": messages[k : k + BATCH]}, write_key),
-                    len(messages[k : k + BATCH]),
-                )
-                for k in range(0, len(messages), BATCH)
-            ]
+            requests = batches(messages, write_key, BATCH)
             if mode == "queued":
                 # Tasks that earlier runs enqueued with no worker running (e.g. computed refreshes after
                 # inline ingest) would sit in front of the drain task: start from an empty task queue.
@@ -95,7 +70,7 @@ def _http(ctx, mode: str) -> dict:
                 ctx.conn.execute("DELETE FROM identity_inboundbatch")
             before = counters(ctx.conn)
             with CpuMeter(srv, ctx.conn) as cpu:
-                res = closed_loop(srv.port, deal(batches, CLIENTS))
+                res = closed_loop(srv.port, deal(requests, CLIENTS))
                 written, seconds = _wait_processed(
                     ctx, before, res.started, limit=600 if mode == "queued" else 120
                 )

@@ -3,9 +3,9 @@ profile into a known user, 20% two established profiles with their own events an
 
 from __future__ import annotations
 
-from bench.http import CpuMeter, closed_loop
-from bench.report import Row, median, not_available
-from bench.workloads._common import CLIENTS, counters, deal, delta, segment_post, server, streams, url_exists
+from bench.http import drive, served
+from bench.report import Row, median
+from bench.workloads._common import CLIENTS, counters, delta, missing, placeholders, segment_post, streams
 
 MUTATES = True
 T_RATE = "≥ 200 merges/s (reference goal)"
@@ -13,34 +13,24 @@ T_P99 = "< 50 ms (reference goal)"
 
 
 def unavailable(ctx) -> str | None:
-    from bench import adapters
-
-    if not adapters.identity_available():
-        return "identity app (issue 3) not merged"
-    if not url_exists("/v1/identify"):
-        return "POST /v1/identify not routed yet (identity issue 3)"
-    return None
+    return missing(identity=True, routes=("/v1/identify",))
 
 
 def placeholder(reason: str) -> list[Row]:
-    return [
-        not_available("merge storm /v1/identify", "merges/s", "merges/s", T_RATE, reason),
-        not_available("merge storm /v1/identify", "request p99", "ms", T_P99, reason),
-    ]
+    return placeholders(
+        "merge storm /v1/identify", reason, ("merges/s", "merges/s", T_RATE), ("request p99", "ms", T_P99)
+    )
 
 
 def run(ctx) -> list[Row]:
     write_key = ctx.state["write_keys"]["web"]
     rates, p50, p99 = [], [], []
-    with server(ctx) as srv:
+    with served(ctx) as srv:
         for r in range(ctx.repeat):
             messages = streams(ctx).merges(ctx.scale.merge_messages)
             reqs = [(segment_post("/v1/identify", m, write_key), 1) for m in messages]
             before = counters(ctx.conn)
-            with CpuMeter(srv, ctx.conn) as cpu:
-                res = closed_loop(srv.port, deal(reqs, CLIENTS))
-            ctx.notes.setdefault("merge", []).append(cpu.per_request_ms(res.sent))
-            ctx.log(f"  cpu per request: {ctx.notes['merge'][-1]}")
+            res = drive(ctx, srv, reqs, clients=CLIENTS, cpu="merge")
             written = delta(counters(ctx.conn), before)
             rates.append(written["merges"] / res.seconds)
             p50.append(res.p(50))
@@ -50,8 +40,6 @@ def run(ctx) -> list[Row]:
                 f"{rates[-1]:,.0f} merges/s, "
                 f"p50 {p50[-1]:.1f} ms, p99 {p99[-1]:.1f} ms, {dict(res.statuses)}"
             )
-            if res.errors:
-                ctx.log(f"  errors: {res.errors[:2]}")
     return [
         Row(
             "merge storm /v1/identify",

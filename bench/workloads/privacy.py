@@ -18,32 +18,24 @@ import os
 import threading
 import time
 
-from bench.http import closed_loop
-from bench.report import Row, median, not_available
-from bench.workloads._common import CLIENTS, deal, segment_post, server, streams, url_exists
+from bench.http import drive, served
+from bench.report import Row, median
+from bench.workloads._common import CLIENTS, batches, missing, placeholders, streams
 
 MUTATES = True
 VICTIM_EVENTS = int(os.environ.get("BENCH_PRIVACY_VICTIM_EVENTS", "100000"))
-BATCH = 100
 T_ERASE = "≤ 10 s (100k events, size M)"
 T_SHARE = "≥ 80% of baseline"
 
 
 def unavailable(ctx) -> str | None:
-    try:
-        from privacy.services import request_process  # noqa: F401
-    except ImportError as exc:
-        return f"privacy app (issue 10) not merged ({exc})"
-    if not url_exists("/v1/batch"):
-        return "POST /v1/batch not routed yet (identity issue 3)"
-    return None
+    return missing(imports=("privacy.services:request_process",), routes=("/v1/batch",))
 
 
 def placeholder(reason: str) -> list[Row]:
-    return [
-        not_available("privacy erasure", "100k-event person", "s", T_ERASE, reason),
-        not_available("privacy erasure", "ingestion meanwhile", "%", T_SHARE, reason),
-    ]
+    return placeholders(
+        "privacy erasure", reason, ("100k-event person", "s", T_ERASE), ("ingestion meanwhile", "%", T_SHARE)
+    )
 
 
 def _victim(ctx, run: int) -> tuple[str, int]:
@@ -64,15 +56,7 @@ def _victim(ctx, run: int) -> tuple[str, int]:
 
 
 def _requests(ctx, n: int) -> list[tuple[bytes, int]]:
-    write_key = ctx.state["write_keys"]["web"]
-    messages, _ = streams(ctx).ingest(n)
-    return [
-        (
-            segment_post("/v1/batch", {"batch": messages[i : i + BATCH]}, write_key),
-            len(messages[i : i + BATCH]),
-        )
-        for i in range(0, len(messages), BATCH)
-    ]
+    return batches(streams(ctx).ingest(n)[0], ctx.state["write_keys"]["web"])
 
 
 def run(ctx) -> list[Row]:
@@ -82,7 +66,7 @@ def run(ctx) -> list[Row]:
 
     n = max(2_000, min(ctx.scale.ingest_messages, 20_000))
     erase_s, share, base_rates, during_rates, alone_s = [], [], [], [], []
-    with server(ctx) as srv:
+    with served(ctx) as srv:
         for r in range(ctx.repeat):
             # Erasure alone (no load), for reference.
             user_id, _ = _victim(ctx, 2 * r)
@@ -93,7 +77,7 @@ def run(ctx) -> list[Row]:
             services.request_process(request_id=request.pk)
             alone_s.append(time.perf_counter() - t0)
 
-            base = closed_loop(srv.port, deal(_requests(ctx, n), CLIENTS))
+            base = drive(ctx, srv, _requests(ctx, n), clients=CLIENTS)
             base_rates.append(n / base.seconds)
 
             user_id, _ = _victim(ctx, 2 * r + 1)
@@ -113,7 +97,7 @@ def run(ctx) -> list[Row]:
             reqs = _requests(ctx, n)
             eraser = threading.Thread(target=erase)
             eraser.start()
-            during = closed_loop(srv.port, deal(reqs, CLIENTS))
+            during = drive(ctx, srv, reqs, clients=CLIENTS)
             eraser.join()
             during_rates.append(n / during.seconds)
             erase_s.append(took.get("s", float("nan")))

@@ -8,9 +8,9 @@ import os
 from urllib.parse import quote
 
 from bench import probes
-from bench.http import CpuMeter, build_request, closed_loop, open_loop
-from bench.report import Row, median, not_available
-from bench.workloads._common import counters, deal, delta, segment_post, server, streams, url_exists
+from bench.http import build_request, drive, served
+from bench.report import Row, median
+from bench.workloads._common import batches, counters, delta, missing, placeholders, streams
 
 MUTATES = True  # the "with ingestion" runs write events
 RATE = 500
@@ -29,21 +29,17 @@ def path(id_type: str, value: str) -> str:
 
 
 def unavailable(ctx) -> str | None:
-    from bench import adapters
-
-    if not adapters.identity_available():
-        return "identity app (issue 3) not merged"
-    if not url_exists(path("user_id", "u00000001")):
-        return "Profile API not routed yet (identity issue 3)"
-    return None
+    return missing(identity=True, routes=(path("user_id", "u00000001"),))
 
 
 def placeholder(reason: str) -> list[Row]:
-    return [
-        not_available("Profile API traits", "p50 at 500 req/s", "ms", "p50 ≤ 2 ms", reason),
-        not_available("Profile API traits", "p99 at 500 req/s", "ms", T_P99, reason),
-        not_available("Profile API traits", "max sustained rate", "req/s", T_MAX, reason),
-    ]
+    return placeholders(
+        "Profile API traits",
+        reason,
+        ("p50 at 500 req/s", "ms", "p50 ≤ 2 ms"),
+        ("p99 at 500 req/s", "ms", T_P99),
+        ("max sustained rate", "req/s", T_MAX),
+    )
 
 
 def _token() -> str:
@@ -70,10 +66,10 @@ def run(ctx) -> list[Row]:
     fixed_p50, fixed_p99, achieved, max_rate, max_p99 = [], [], [], [], []
     half_p50, half_p99, half_rate = [], [], []
     busy_p50, busy_p99, busy_events = [], [], []
-    with server(ctx) as srv:
-        closed_loop(srv.port, deal(reqs[:400], 4))  # warm caches and connections
+    with served(ctx) as srv:
+        drive(ctx, srv, reqs[:400], clients=4)  # warm caches and connections
         for r in range(ctx.repeat):
-            res = open_loop(srv.port, deal(reqs, CLIENTS), rate=RATE, seconds=seconds)
+            res = drive(ctx, srv, reqs, clients=CLIENTS, rate=RATE, seconds=seconds)
             fixed_p50.append(res.p(50))
             fixed_p99.append(res.p(99))
             achieved.append(res.statuses.get(200, 0) / res.seconds)
@@ -81,12 +77,7 @@ def run(ctx) -> list[Row]:
                 f"  run {r + 1} at {RATE}/s: p50 {fixed_p50[-1]:.2f} ms, p99 {fixed_p99[-1]:.2f} ms, "
                 f"{dict(res.statuses)}"
             )
-            if res.errors:
-                ctx.log(f"  errors: {res.errors[:2]}")
-            with CpuMeter(srv, ctx.conn) as cpu:
-                res = closed_loop(srv.port, deal(reqs, CLIENTS), seconds=seconds)
-            ctx.notes.setdefault("profile_api", []).append(cpu.per_request_ms(res.sent))
-            ctx.log(f"  cpu per request: {ctx.notes['profile_api'][-1]}")
+            res = drive(ctx, srv, reqs, clients=CLIENTS, seconds=seconds, cpu="profile_api")
             max_rate.append(res.statuses.get(200, 0) / res.seconds)
             max_p99.append(res.p(99))
             ctx.log(
@@ -94,7 +85,7 @@ def run(ctx) -> list[Row]:
                 f"p99 {max_p99[-1]:.1f} ms, {dict(res.statuses)}"
             )
             half = max(10.0, round(max_rate[-1] / 2))
-            res_half = open_loop(srv.port, deal(reqs, CLIENTS), rate=half, seconds=seconds)
+            res_half = drive(ctx, srv, reqs, clients=CLIENTS, rate=half, seconds=seconds)
             half_rate.append(half)
             half_p50.append(res_half.p(50))
             half_p99.append(res_half.p(99))
@@ -188,21 +179,18 @@ def _with_ingestion(ctx, srv, reqs, rate: float, seconds: float) -> dict:
 
     write_key = ctx.state["write_keys"]["web"]
     messages, _ = streams(ctx).ingest(int((seconds + 2) * INGEST_RATE))
-    batches = [
-        (segment_post("/v1/batch", {"batch": messages[k : k + INGEST_BATCH]}, write_key), INGEST_BATCH)
-        for k in range(0, len(messages), INGEST_BATCH)
-    ]
+    requests = batches(messages, write_key, INGEST_BATCH)
     ingest: dict = {}
     before = counters(ctx.conn)
     started = time.time()
     thread = threading.Thread(
         target=lambda: ingest.update(
-            res=open_loop(srv.port, deal(batches, 2), rate=INGEST_RATE / INGEST_BATCH, seconds=seconds + 2)
+            res=drive(ctx, srv, requests, clients=2, rate=INGEST_RATE / INGEST_BATCH, seconds=seconds + 2)
         )
     )
     thread.start()
     time.sleep(1.0)  # the ingest clients are forked and sending
-    res = open_loop(srv.port, deal(reqs, CLIENTS), rate=rate, seconds=seconds)
+    res = drive(ctx, srv, reqs, clients=CLIENTS, rate=rate, seconds=seconds)
     thread.join()
     written = delta(counters(ctx.conn), before)
     return {

@@ -13,9 +13,9 @@ import time
 from urllib.parse import quote
 
 from bench import probes
-from bench.http import Client, Workers, build_request, open_loop
-from bench.report import Row, not_available
-from bench.workloads._common import counters, deal, delta, segment_post, server, streams, url_exists
+from bench.http import Client, build_request, drive, served
+from bench.report import Row
+from bench.workloads._common import batches, counters, delta, missing, placeholders, segment_post, streams
 
 MUTATES = True
 PROBES = int(os.environ.get("BENCH_VISIBILITY_PROBES", "20"))
@@ -27,20 +27,12 @@ T_P95 = "p95 ≤ 5 s with 1k events/s ingested"
 
 
 def unavailable(ctx) -> str | None:
-    try:
-        from computed.services import activate_many  # noqa: F401
-    except ImportError:
-        return "computed app not merged"
-    if not url_exists("/v1/spaces/bench/collections/users/profiles/user_id:x/traits"):
-        return "Profile API not routed"
-    return None
+    traits = "/v1/spaces/bench/collections/users/profiles/user_id:x/traits"
+    return missing(imports=("computed.services:activate_many",), routes=(traits,))
 
 
 def placeholder(reason: str) -> list[Row]:
-    return [
-        not_available("visibility event → Profile API", "p50", "s", "", reason),
-        not_available("visibility event → Profile API", "p95", "s", T_P95, reason),
-    ]
+    return placeholders("visibility event → Profile API", reason, ("p50", "s", ""), ("p95", "s", T_P95))
 
 
 def _attribute() -> None:
@@ -77,17 +69,14 @@ def run(ctx) -> list[Row]:
     ][:PROBES]
     seconds = PROBES * 2.0 + 10
     messages, _ = streams(ctx).ingest(int(seconds * INGEST_RATE))
-    batches = [
-        (segment_post("/v1/batch", {"batch": messages[k : k + 100]}, write_key), 100)
-        for k in range(0, len(messages), 100)
-    ]
+    requests = batches(messages, write_key)
     lags: list[float] = []
     timeouts = 0
-    with server(ctx) as srv, Workers(ctx.url, workers=2):
+    with served(ctx, qcluster=2) as srv:
         load: dict = {}
         thread = threading.Thread(
             target=lambda: load.update(
-                res=open_loop(srv.port, deal(batches, 2), rate=INGEST_RATE / 100, seconds=seconds)
+                res=drive(ctx, srv, requests, clients=2, rate=INGEST_RATE / 100, seconds=seconds)
             )
         )
         before, started = counters(ctx.conn), time.perf_counter()
