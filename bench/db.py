@@ -45,8 +45,13 @@ def ensure_database(url: str, log=print) -> None:
         if not exists:
             log(f"creating database {name}")
             conn.execute(f'CREATE DATABASE "{name}"')
-        # Per-database settings a production deployment would also choose (the server config is shared).
-        conn.execute(f'ALTER DATABASE "{name}" SET jit = off')
+        # The bench's settings that a database may carry (work_mem, jit, …): on any server, its own
+        # cluster or not (the server-wide ones, shared_buffers…, only its own cluster can choose).
+        from bench import cluster
+
+        for setting, value in cluster.recommended().items():
+            if setting in cluster.PER_DATABASE:
+                conn.execute(f"ALTER DATABASE \"{name}\" SET {setting} = '{value}'")
 
 
 def migrate(url: str, log=print) -> None:
@@ -92,16 +97,12 @@ def columns(conn: psycopg.Connection, table: str) -> list[str]:
 
 
 def server_info(conn: psycopg.Connection) -> dict:
-    settings = {}
-    for name in (
-        "shared_buffers",
-        "work_mem",
-        "maintenance_work_mem",
-        "synchronous_commit",
-        "max_connections",
-        "max_wal_size",
-        "jit",
-    ):
+    """The server's version and the settings this database's sessions run with (the bench's chosen ones
+    and a few more that explain figures)."""
+    from bench import cluster
+
+    settings = {name: v["value"] for name, v in cluster.current(conn).items()}
+    for name in ("max_connections", "effective_io_concurrency", "huge_pages", "fsync", "full_page_writes"):
         settings[name] = conn.execute(f"SHOW {name}").fetchone()[0]
     version = conn.execute("SHOW server_version").fetchone()[0]
     return {"version": version, "settings": settings}

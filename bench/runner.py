@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import time
 import traceback
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from bench import db, generate, load, probes, report
+from bench import cluster, db, generate, load, probes, report
 from bench.context import Context
 from bench.report import Row
 from bench.sizes import SIZES, smoke
@@ -46,6 +48,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             default=None,
             help="last day of the 12-month event window (default: today, UTC)",
         )
+        sp.add_argument(
+            "--own-cluster",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="run on the bench's own PostgreSQL cluster with the bench's settings "
+            "(default: on for sizes M and L where it can run, off for S)",
+        )
+        cluster_options(sp)
+    run.add_argument(
+        "--allow-foreign-settings",
+        action="store_true",
+        help="run size M or L on a server whose settings differ from the bench's (the report says so)",
+    )
     run.add_argument("--only", default="", help=f"comma-separated subset of {','.join(WORKLOADS)}")
     run.add_argument("--smoke", action="store_true", help="CI: every workload briefly, one repetition")
     run.add_argument("--repeat", type=int, default=3, help="runs per workload; the median is reported")
@@ -62,21 +77,80 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="JSON output (default: bench/results/latest.json for M, none otherwise)",
     )
+    cl = sub.add_parser("cluster", help="the bench's own PostgreSQL cluster: start, stop or status")
+    cl.add_argument("action", choices=("start", "stop", "status"))
+    cluster_options(cl)
     prof = sub.add_parser("profile", help="cProfile one request kind in-process, with its SQL")
     prof.add_argument("kind", choices=("track", "batch", "identify", "profile_api", "computed"))
     prof.add_argument("-n", type=int, default=300)
     return p.parse_args(argv)
 
 
-def prepare(args: argparse.Namespace, *, force_reload: bool, keep: bool) -> tuple[str, generate.Spec, dict]:
+def cluster_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--cluster-dir", type=Path, default=cluster.DATA_DIR, help="the own cluster's data directory"
+    )
+    sp.add_argument("--cluster-port", type=int, default=cluster.PORT, help="the own cluster's port")
+
+
+def own_cluster(args: argparse.Namespace) -> cluster.Cluster | None:
+    """The bench's cluster when this run uses it: asked for, or by default at M and L where possible."""
+    wanted = args.own_cluster
+    if wanted is None:
+        wanted = args.size in ("M", "L") and cluster.Cluster.unavailable() is None
+        if args.size in ("M", "L") and not wanted:
+            log(f"no own cluster here ({cluster.Cluster.unavailable()}): using DATABASE_URL's server")
+    return cluster.Cluster(port=args.cluster_port, data_dir=args.cluster_dir) if wanted else None
+
+
+def postgres(args: argparse.Namespace, *, strict: bool) -> tuple[str, dict]:
+    """The bench database's URL on the server this run uses, started and configured; and the record of
+    that server's settings. ``strict``: refuse a foreign server whose settings differ (M and L runs)."""
     url = db.database_url()
+    wanted = cluster.recommended()
+    own = own_cluster(args)
+    if own:
+        own.ensure(wanted, log)
+        url = own.url(db.database_name(url))
+        where = f"the bench's own cluster {own.version}/{own.name}, port {own.port}, data in {own.data_dir}"
+    else:
+        parts = urlsplit(url)
+        where = f"DATABASE_URL's server {parts.hostname}:{parts.port or 5432} (not the bench's own cluster)"
+    db.ensure_database(url, log)
+    with db.connect(url) as conn:
+        settings = cluster.current(conn)
+    differ = cluster.compare(settings, wanted)
+    record = {
+        "cluster": "own" if own else "foreign",
+        "where": where,
+        "settings": {name: v["value"] for name, v in settings.items()},
+        "recommended": wanted,
+        "differ": differ,
+    }
+    if differ and own:
+        raise SystemExit(
+            f"bench: the own cluster does not run with the bench's settings: {'; '.join(differ)}"
+        )
+    if differ:
+        log(f"server settings differ: {'; '.join(differ)}")
+        if strict:
+            raise SystemExit(
+                f"bench: size {args.size} on a server whose settings differ from the bench's "
+                f"({'; '.join(differ)}). Use the own cluster (--own-cluster), or pass "
+                "--allow-foreign-settings to run anyway (the report then says the settings differ)."
+            )
+    return url, record
+
+
+def prepare(
+    args: argparse.Namespace, *, force_reload: bool, keep: bool, strict: bool = False
+) -> tuple[str, generate.Spec, dict, dict]:
+    url, pg = postgres(args, strict=strict)
     anchor = args.anchor or datetime.now(UTC).date()
     spec = generate.Spec(SIZES[args.size], args.seed, anchor)
-    db.ensure_database(url, log)
     db.migrate(url, log)
     db.setup_django(url)
     with db.connect(url) as conn:
-        conn.execute(f"ALTER DATABASE \"{db.database_name(url)}\" SET work_mem = '64MB'")
         state = load.get_state(conn, "dataset")
     from bench import adapters
 
@@ -104,7 +178,7 @@ def prepare(args: argparse.Namespace, *, force_reload: bool, keep: bool) -> tupl
         # the loaded database but has no bench/data yet. Generation is deterministic and writes only
         # missing chunks.
         generate.generate(spec, log=log)
-    return url, spec, state
+    return url, spec, state, pg
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
 
         profiling.main(args.kind, args.n, "")
         return 0
+    if args.command == "cluster":
+        return cluster_command(args)
     if args.command == "load":
         prepare(args, force_reload=True, keep=False)
         return 0
@@ -121,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(only) - set(WORKLOADS)
     if unknown:
         raise SystemExit(f"bench: unknown workload(s) {', '.join(sorted(unknown))}; choose from {WORKLOADS}")
-    url, spec, state = prepare(args, force_reload=args.reload, keep=args.keep_data)
+    git = report.git_state()
+    strict = args.size in ("M", "L") and not args.smoke and not args.allow_foreign_settings
+    url, spec, state, pg = prepare(args, force_reload=args.reload, keep=args.keep_data, strict=strict)
     scale = smoke(spec.size) if args.smoke else spec.size
     if args.ingest_messages:
         scale = dataclasses.replace(scale, ingest_messages=args.ingest_messages)
@@ -130,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     mach = report.machine(db.server_info(conn))
     rows: list[Row] = []
     failed = []
-    rows += run_probes(ctx, only)
+    rows += [dataclasses.replace(r, group="probes") for r in run_probes(ctx, only)]
     from bench import workloads
 
     for name in only:
@@ -138,45 +216,94 @@ def main(argv: list[str] | None = None) -> int:
         reason = module.unavailable(ctx)
         if reason:
             ctx.log(f"{name}: not available ({reason})")
-            rows += module.placeholder(reason)
+            rows += [dataclasses.replace(r, group=name) for r in module.placeholder(reason)]
             continue
         ctx.log(f"{name}: running")
         try:
-            rows += module.run(ctx)
+            rows += [dataclasses.replace(r, group=name) for r in module.run(ctx)]
         except Exception as exc:
             traceback.print_exc()
             failed.append(name)
-            rows += [report.Row(name, "error", None, "", note=f"error: {exc}", available=False, meets=False)]
+            rows += [
+                report.Row(
+                    name, "error", None, "", note=f"error: {exc}", available=False, meets=False, group=name
+                )
+            ]
         finally:
             load.mark_dirty(conn) if module.MUTATES else None
     rows = [r.finish() for r in rows]
-    table = report.markdown(rows)
+    partial = only != list(WORKLOADS)
+    started = mach.get("load_average_at_start")
+    extra = {
+        "commit": git["commit"],
+        "dirty": git["dirty"],
+        "dirty_paths": git["dirty_paths"],
+        "seed": spec.seed,
+        "anchor": spec.anchor.isoformat(),
+        "smoke": args.smoke,
+        "only": only if partial else None,
+        "postgresql": pg,
+        "data": {k: state.get(k) for k in ("persons", "events", "identities")},
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "load": state.get("timings", {}),
+        "notes": ctx.notes,
+    }
+    doc = report.document(rows, spec.size.name, mach, extra)
+    doc["runs"] = [
+        {
+            "date": doc["date"],
+            "commit": git["commit"],
+            "workloads": only if partial else None,
+            "load_average_at_start": started,
+        }
+    ]
     print()
-    print(
-        f"Attune bench, size {spec.size.name}{' (smoke)' if args.smoke else ''}, {mach['cores']} cores, "
-        f"{mach['memory_gb']} GB, PostgreSQL {mach['postgresql']}"
-    )
-    print(table)
+    print(report.header(doc))
+    print()
+    print(report.markdown(rows))
     output = args.output or (
         report.RESULTS / "latest.json" if spec.size.name == "M" and not args.smoke else None
     )
     if output:
-        extra = {
-            "seed": spec.seed,
-            "anchor": spec.anchor.isoformat(),
-            "smoke": args.smoke,
-            "data": {k: state.get(k) for k in ("persons", "events", "identities")},
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-            "load": state.get("timings", {}),
-            "notes": ctx.notes,
-        }
-        path = report.write_json(rows, spec.size.name, mach, extra, output)
-        (path.with_suffix(".md")).write_text(table + "\n")
-        print(f"\nwrote {path}")
+        write_results(doc, output, partial)
     conn.close()
     if failed:
         print(f"bench: workload error(s): {', '.join(failed)}")
         return 1
+    return 0
+
+
+def write_results(doc: dict, output: Path, partial: bool) -> None:
+    """The run's results file and its markdown twin. A partial run is stitched into an existing file
+    only where ``report.stitch`` allows; otherwise it goes to a file of its own beside it."""
+    if partial and output.exists():
+        try:
+            doc = report.stitch(json.loads(output.read_text()), doc, ["probes", *WORKLOADS])
+            log(f"{', '.join(doc['runs'][-1]['workloads'])}: rows replaced in {output}")
+        except (report.StitchRefused, ValueError, KeyError) as exc:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            log(f"not stitched into {output}: {exc}")
+            output = output.with_name(f"run-{stamp}.json")
+    path = report.save(doc, output)
+    path.with_suffix(".md").write_text(
+        report.header(doc) + "\n\n" + report.markdown(report.rows_of(doc)) + "\n"
+    )
+    print(f"\nwrote {path} and {path.with_suffix('.md').name}")
+
+
+def cluster_command(args: argparse.Namespace) -> int:
+    own = cluster.Cluster(port=args.cluster_port, data_dir=args.cluster_dir)
+    if args.action == "start":
+        own.ensure(cluster.recommended(), log)
+        print(f"running: {own.url('…')}")
+    elif args.action == "stop":
+        own.stop(log)
+    else:
+        reason = own.unavailable()
+        state = "running" if own.exists() and own.running() else "stopped" if own.exists() else "not created"
+        print(f"cluster {own.version}/{own.name}, port {own.port}, data {own.data_dir}: {state}")
+        if reason:
+            print(f"cannot run here: {reason}")
     return 0
 
 
