@@ -16,7 +16,7 @@ import os
 
 from bench.http import build_request, drive
 from bench.report import Row, median
-from bench.workloads._common import missing, placeholders
+from bench.workloads._common import missing, placeholders, server
 
 MUTATES = True
 RATE = 200
@@ -129,7 +129,7 @@ def run(ctx) -> list[Row]:
     from actions import services
     from actions.models import Action
 
-    with served(ctx) as srv:
+    with server(ctx) as srv:
         warm = drive(ctx, srv, [(r, 1) for r in reqs[:200]], clients=4)
         ctx.log(f"  warm-up: {dict(warm.statuses)}")
         for r in range(ctx.repeat):
