@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
+import sys
 import time
 import traceback
 from datetime import UTC, date, datetime
@@ -183,6 +185,9 @@ def prepare(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    # A terminated run (timeout, CI cancel) unwinds like an interrupted one, so the gunicorn and
+    # qcluster processes its workloads started are stopped, not left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.command == "profile":
         from bench import profiling
 
