@@ -24,7 +24,7 @@ from unfold.widgets import (
 )
 
 from computed import selectors, services
-from computed.aggregates import FUNCTIONS, PERIOD_TYPES, Period, _check_period
+from computed.aggregates import FUNCTIONS, PERIOD_TYPES, Period, check_period
 from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
 from computed.plans import build_plan
@@ -544,7 +544,7 @@ class ComputedAttributeAdmin(ModelAdmin):
         if raw:
             data["value"] = int(raw) if raw.isascii() and raw.isdigit() else raw
         errors: dict = {}
-        period = _check_period(data, errors)
+        period = check_period(data, errors)
         if errors:
             return JsonResponse(errors, status=400)
         tz = organization_tz()
