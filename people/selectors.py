@@ -39,6 +39,17 @@ def person_recent_events(*, person: Person, limit: int = 50) -> QuerySet[Event]:
     )
 
 
+def latest_events(*, after: int = 0, limit: int = 10) -> list[Event]:
+    """The newest events received after the event ``after`` (by id: the order they were stored),
+    newest first: the dashboard's live tail (the primary key index, however many events)."""
+    return list(
+        Event.objects.filter(pk__gt=after)
+        .select_related("person", "source")
+        .defer("context", "properties")
+        .order_by("-pk")[:limit]
+    )
+
+
 def person_latest_device(*, person: Person) -> dict:
     """Device information from the context of the person's latest event that has one.
 
