@@ -15,15 +15,10 @@ from django.core.management import call_command
 
 from people.models import Channel, Person
 from people.services import source_create
-from tests.people.test_browser import CHROMIUM, login, page  # noqa: F401 (the page fixture)
+from tests.browser import login
+from tests.browser import pytestmark as browser_marks
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("ATTUNE_REQUIRE_BROWSER"), reason="Chromium is not installed"
-    ),
-]
+pytestmark = [pytest.mark.slow, *browser_marks]
 
 
 def send_messages(browser_page, live_server, write_key: str) -> None:
@@ -54,7 +49,7 @@ def send_messages(browser_page, live_server, write_key: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_screenshot_tour(page, live_server, admin_user, tmp_path):  # noqa: F811
+def test_screenshot_tour(page, live_server, admin_user, tmp_path):
     from playwright.sync_api import expect
 
     out = Path(os.environ.get("ATTUNE_SCREENSHOTS") or tmp_path)
