@@ -29,7 +29,12 @@ from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 from people import extensions, selectors, services
 from people.admin.person_filters import CountryFilter, CustomAttributeFilter, LastContactedFilter
 from people.admin.person_form import PersonForm
-from people.attributes import STANDARD_ATTRIBUTES, AttributeValueError, UnknownAttributeError
+from people.attributes import (
+    STANDARD_ATTRIBUTES,
+    SYSTEM_ATTRIBUTES,
+    AttributeValueError,
+    UnknownAttributeError,
+)
 from people.dashboard import about, estimated_count
 from people.models import (
     AttributeDefinition,
@@ -60,16 +65,7 @@ class PersonAdmin(ExportMixin, ModelAdmin):
     ordering = ["-pk"]
     actions = ["bulk_update"]
     change_form_before_template = "admin/people/person/profile_360.html"
-    readonly_fields = [
-        "uid",
-        "created_at",
-        "modified_at",
-        "first_seen_at",
-        "last_activity_at",
-        "event_count",
-        "session_count",
-        "last_contacted_at",
-    ]
+    readonly_fields = ["uid", *SYSTEM_ATTRIBUTES]
 
     @staticmethod
     def _form_class(request) -> type[PersonForm]:
