@@ -37,6 +37,16 @@ from people.services import copy_field_values
 from people.widgets import ConditionBuilderWidget
 
 State = ComputedAttribute.State
+# The read-only "Status" section of an attribute's page.
+STATUS_FIELDS = [
+    "state_badge",
+    "progress",
+    "output_type",
+    "definition_json",
+    "dependencies_list",
+    "used_by",
+    "out_of_range",
+]
 
 
 def _text(help_text: str = "", placeholder: str = "") -> forms.CharField:
@@ -188,22 +198,7 @@ class ComputedAttributeAdmin(ModelAdmin):
     list_filter = ["state", "kind", "group"]
     search_fields = ["key", "name"]
     list_select_related = ["job"]
-    readonly_fields = [
-        "output_type",
-        "state_badge",
-        "progress",
-        "definition_json",
-        "dependencies_list",
-        "used_by",
-        "created_at",
-        "created_by",
-        "activated_at",
-        "activated_by",
-        "last_computed_at",
-        "error_count",
-        "last_error",
-        "out_of_range",
-    ]
+    readonly_fields = [*STATUS_FIELDS, *ComputedAttribute.HISTORY_FIELDS]
     actions = ["activate_selected", "disable_selected"]
     actions_detail = ["activate_one", "disable_one", "duplicate_one", "test_on_profile"]
     actions_list = ["create_purchase_statistics"]
@@ -234,33 +229,9 @@ class ComputedAttributeAdmin(ModelAdmin):
                     sections.append(
                         (f"{dict(ComputedAttribute.Kind.choices)[name]} builder", {"fields": fields})
                     )
-        status = [
-            "state_badge",
-            "progress",
-            "output_type",
-            "definition_json",
-            "dependencies_list",
-            "used_by",
-            "out_of_range",
-        ]
         if obj is not None:
-            sections.append(("Status", {"fields": status}))
-            sections.append(
-                (
-                    "History",
-                    {
-                        "fields": [
-                            "created_at",
-                            "created_by",
-                            "activated_at",
-                            "activated_by",
-                            "last_computed_at",
-                            "error_count",
-                            "last_error",
-                        ]
-                    },
-                )
-            )
+            sections.append(("Status", {"fields": STATUS_FIELDS}))
+            sections.append(("History", {"fields": list(ComputedAttribute.HISTORY_FIELDS)}))
         return sections
 
     def get_readonly_fields(self, request, obj=None):
