@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from people.extensions import TimelineBefore, TimelineEntry, timeline_before_q
+from people.extensions import TimelineBefore, TimelineEntry, timeline_page
 from people.templatetags.attune import as_json
 
 
@@ -12,12 +12,8 @@ def reaction_entries(person_ids: list[int], before: TimelineBefore | None, limit
     """From the reaction log, newest first."""
     from actions.models import Reaction
 
-    rows = (
-        Reaction.objects.filter(person_id__in=person_ids)
-        .filter(timeline_before_q(before, time_field="created_at"))
-        .select_related("action")
-        .order_by("-created_at", "-pk")[:limit]
-    )
+    reactions = Reaction.objects.filter(person_id__in=person_ids).select_related("action")
+    rows = timeline_page(reactions, before, limit, time_field="created_at")
     return [
         TimelineEntry(
             at=row.created_at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from people.extensions import TimelineBefore, TimelineEntry, timeline_before_q
+from people.extensions import TimelineBefore, TimelineEntry, timeline_page
 
 
 def membership_entries(
@@ -13,12 +13,8 @@ def membership_entries(
     """From the membership history (index on person and time), newest first."""
     from audiences.models import MembershipHistory
 
-    rows = (
-        MembershipHistory.objects.filter(person_id__in=person_ids)
-        .filter(timeline_before_q(before, time_field="at", id_field="id"))
-        .select_related("audience")
-        .order_by("-at", "-id")[:limit]
-    )
+    history = MembershipHistory.objects.filter(person_id__in=person_ids).select_related("audience")
+    rows = timeline_page(history, before, limit, time_field="at", id_field="id")
     return [
         TimelineEntry(
             at=row.at,

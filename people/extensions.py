@@ -148,8 +148,8 @@ def register_timeline_source(
     ``kind`` is the filter's value (``?tl_kind=``), ``label`` what the filter offers ("Audience entries
     and exits"), ``badge`` the word before each entry ("audience"). ``fetch(person_ids, before, limit)``
     returns at most ``limit`` entries of the given people (the person and the profiles merged into it),
-    newest first by ``(at, id)`` and strictly before ``before`` when given (``timeline_before_q`` builds
-    that filter): one indexed query, the page merges every kind by time."""
+    newest first by ``(at, id)`` and strictly before ``before`` when given (``timeline_page`` reads
+    such a page of a queryset): one indexed query, the page merges every kind by time."""
     timeline_sources[kind] = TimelineSource(kind, label, fetch, badge or kind, order)
 
 
@@ -162,3 +162,12 @@ def timeline_before_q(before: TimelineBefore | None, *, time_field: str, id_fiel
     if last_id is None:
         return older
     return older | Q(**{time_field: at, f"{id_field}__lt": last_id})
+
+
+def timeline_page(
+    queryset, before: TimelineBefore | None, limit: int, *, time_field: str, id_field: str = "pk"
+):
+    """The rows of ``queryset`` on one timeline page: older than ``before``, newest first by
+    ``(time, id)``, at most ``limit`` (an index on the person and the time serves it)."""
+    older = queryset.filter(timeline_before_q(before, time_field=time_field, id_field=id_field))
+    return older.order_by(f"-{time_field}", f"-{id_field}")[:limit]

@@ -254,7 +254,6 @@ def _event_entries(person_ids, before, limit, *, event_name: str = "") -> list[e
     events = Event.objects.filter(person_id__in=person_ids).select_related("channel", "source")
     if event_name:
         events = events.filter(name=event_name)
-    events = events.filter(extensions.timeline_before_q(before, time_field="timestamp"))
     return [
         extensions.TimelineEntry(
             at=event.timestamp,
@@ -263,13 +262,12 @@ def _event_entries(person_ids, before, limit, *, event_name: str = "") -> list[e
             detail=" · ".join(part.name for part in (event.channel, event.source) if part is not None),
             code=as_json(event.properties) if event.properties else "",
         )
-        for event in events.order_by("-timestamp", "-pk")[:limit]
+        for event in extensions.timeline_page(events, before, limit, time_field="timestamp")
     ]
 
 
 def _change_entries(person_ids, before, limit) -> list[extensions.TimelineEntry]:
     changes = AttributeChange.objects.filter(person_id__in=person_ids).select_related("source", "actor")
-    changes = changes.filter(extensions.timeline_before_q(before, time_field="effective_at"))
     return [
         extensions.TimelineEntry(
             at=change.effective_at,
@@ -277,7 +275,7 @@ def _change_entries(person_ids, before, limit) -> list[extensions.TimelineEntry]
             title=f"{change.key}: {attr_value(change.old_value)} → {attr_value(change.new_value)}",
             detail=change.source.name if change.source else str(change.actor) if change.actor else "system",
         )
-        for change in changes.order_by("-effective_at", "-pk")[:limit]
+        for change in extensions.timeline_page(changes, before, limit, time_field="effective_at")
     ]
 
 
@@ -288,13 +286,9 @@ def _contact_entries(person_ids, before, limit) -> list[extensions.TimelineEntry
     from people.models import EventDefinition, PersonChannelContact
 
     names = list(EventDefinition.objects.filter(is_contact=True).values_list("name", flat=True))
-    events = (
-        Event.objects.filter(person_id__in=person_ids, name__in=names)
-        .filter(extensions.timeline_before_q(before, time_field="timestamp"))
-        .select_related("channel", "source")
-        .order_by("-timestamp", "-pk")[:limit]
-        if names
-        else []
+    contact_events = Event.objects.filter(person_id__in=person_ids, name__in=names)
+    events = extensions.timeline_page(
+        contact_events.select_related("channel", "source"), before, limit, time_field="timestamp"
     )
     entries = [
         extensions.TimelineEntry(
