@@ -19,7 +19,7 @@ def reaction_entries(person_ids: list[int], before: TimelineBefore | None, limit
             at=row.created_at,
             id=row.pk,
             title=f"{row.get_kind_display()}: {row.action.name}",
-            detail=f"action {row.action.type}" + (f" on {row.channel}" if row.channel else ""),
+            detail=(f"on {row.channel} · " if row.channel else "") + f"action type {row.action.type}",
             link=reverse("admin:actions_action_change", args=[row.action_id]),
             code=as_json(row.properties) if row.properties else "",
         )

@@ -308,7 +308,7 @@ def test_360_timeline_shows_contacts_audience_entries_and_reactions_and_filters_
     # then each shows on the timeline, newest first, as a marketer reads it
     items = page.locator("[data-timeline-item]")
     expect(items.nth(0)).to_contain_text("Accepted: Spring promo")
-    expect(items.nth(0)).to_contain_text("action banner on web")
+    expect(items.nth(0)).to_contain_text("on web · action type banner")
     expect(items.nth(1)).to_contain_text("Entered Very important")
     expect(page.locator("[data-timeline-item=contacts]")).to_contain_text("Contacted on Email: Email Sent")
     # when the marketer shows only audience entries and exits

@@ -288,7 +288,7 @@ def test_timeline_shows_contacts_audience_entries_and_reactions(client, admin_us
         "contacts: Contacted on Email: Email Sent",
     ]
     assert "audience germans, version 0" in items[0]
-    assert "action banner on web" in items[1]
+    assert "on web · action type banner" in items[1]
     assert "the latest contact recorded on this channel" in items[3]
     assert '{"campaign": "welcome"}' in html.unescape(items[4])
     assert reverse("admin:audiences_audience_change", args=[germans.pk]) in body
