@@ -39,6 +39,11 @@ class ActionsConfig(AppConfig):
             context=panels.reactions_context,
             order=40,
         )
+        from actions.timeline import reaction_entries
+
+        extensions.register_timeline_source(
+            "reactions", label="Action reactions", badge="action", fetch=reaction_entries, order=40
+        )
         extensions.register_dashboard_stat(
             "actions_active",
             label="Active actions",

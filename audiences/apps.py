@@ -39,6 +39,15 @@ class AudiencesConfig(AppConfig):
             context=panels.person_audiences_context,
             order=30,
         )
+        from audiences.timeline import membership_entries
+
+        extensions.register_timeline_source(
+            "audiences",
+            label="Audience entries and exits",
+            badge="audience",
+            fetch=membership_entries,
+            order=30,
+        )
         extensions.register_dashboard_stat(
             "audiences_active",
             label="Active audiences",

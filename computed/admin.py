@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,8 +24,8 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from computed import selectors, services
-from computed.aggregates import FUNCTIONS, PERIOD_TYPES, Period, _check_period
+from computed import panels, selectors, services
+from computed.aggregates import FUNCTIONS, PERIOD_TYPES, Period, check_period
 from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
 from computed.plans import build_plan
@@ -36,6 +37,16 @@ from people.services import copy_field_values
 from people.widgets import ConditionBuilderWidget
 
 State = ComputedAttribute.State
+# The read-only "Status" section of an attribute's page.
+STATUS_FIELDS = [
+    "state_badge",
+    "progress",
+    "output_type",
+    "definition_json",
+    "dependencies_list",
+    "used_by",
+    "out_of_range",
+]
 
 
 def _text(help_text: str = "", placeholder: str = "") -> forms.CharField:
@@ -187,22 +198,7 @@ class ComputedAttributeAdmin(ModelAdmin):
     list_filter = ["state", "kind", "group"]
     search_fields = ["key", "name"]
     list_select_related = ["job"]
-    readonly_fields = [
-        "output_type",
-        "state_badge",
-        "progress",
-        "definition_json",
-        "dependencies_list",
-        "used_by",
-        "created_at",
-        "created_by",
-        "activated_at",
-        "activated_by",
-        "last_computed_at",
-        "error_count",
-        "last_error",
-        "out_of_range",
-    ]
+    readonly_fields = [*STATUS_FIELDS, *ComputedAttribute.HISTORY_FIELDS]
     actions = ["activate_selected", "disable_selected"]
     actions_detail = ["activate_one", "disable_one", "duplicate_one", "test_on_profile"]
     actions_list = ["create_purchase_statistics"]
@@ -233,33 +229,9 @@ class ComputedAttributeAdmin(ModelAdmin):
                     sections.append(
                         (f"{dict(ComputedAttribute.Kind.choices)[name]} builder", {"fields": fields})
                     )
-        status = [
-            "state_badge",
-            "progress",
-            "output_type",
-            "definition_json",
-            "dependencies_list",
-            "used_by",
-            "out_of_range",
-        ]
         if obj is not None:
-            sections.append(("Status", {"fields": status}))
-            sections.append(
-                (
-                    "History",
-                    {
-                        "fields": [
-                            "created_at",
-                            "created_by",
-                            "activated_at",
-                            "activated_by",
-                            "last_computed_at",
-                            "error_count",
-                            "last_error",
-                        ]
-                    },
-                )
-            )
+            sections.append(("Status", {"fields": STATUS_FIELDS}))
+            sections.append(("History", {"fields": list(ComputedAttribute.HISTORY_FIELDS)}))
         return sections
 
     def get_readonly_fields(self, request, obj=None):
@@ -531,7 +503,28 @@ class ComputedAttributeAdmin(ModelAdmin):
             self.admin_site.admin_view(self.period_bounds),
             name="computed_computedattribute_period_bounds",
         )
-        return [preview, period, *super().get_urls()]
+        why = path("why/", self.admin_site.admin_view(self.why_view), name="computed_computedattribute_why")
+        return [preview, period, why, *super().get_urls()]
+
+    def why_view(self, request: HttpRequest) -> JsonResponse:
+        """The 360 page's "Why is … ?" of one value, worked out when opened: ``?attribute=<id>&person=<id>``
+        answers ``{"html"}`` (the explanation, evaluated now); 400 ``{"error"}`` for ids that are not
+        whole numbers, 404 for an attribute not shown or a profile that does not exist."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        ids = {name: request.GET.get(name, "").strip() for name in ("attribute", "person")}
+        bad = [name for name, raw in ids.items() if not (raw.isascii() and raw.isdigit() and len(raw) <= 18)]
+        if bad:
+            return JsonResponse(
+                {"error": f"{' and '.join(bad)}: expected an id (a whole number)"}, status=400
+            )
+        person = Person.objects.live().filter(pk=int(ids["person"])).first()
+        row = panels.why_of(person, int(ids["attribute"])) if person is not None else None
+        if row is None:
+            what = "profile" if person is None else "computed attribute shown on the profile page"
+            return JsonResponse({"error": f"No such {what}."}, status=404)
+        html = render_to_string("computed/panels/why.html", {"why": row["why"]}, request)
+        return JsonResponse({"html": html})
 
     def period_bounds(self, request: HttpRequest) -> JsonResponse:
         """The builder's live period text: ``?type=full_days&value=30`` answers
@@ -544,7 +537,7 @@ class ComputedAttributeAdmin(ModelAdmin):
         if raw:
             data["value"] = int(raw) if raw.isascii() and raw.isdigit() else raw
         errors: dict = {}
-        period = _check_period(data, errors)
+        period = check_period(data, errors)
         if errors:
             return JsonResponse(errors, status=400)
         tz = organization_tz()

@@ -195,7 +195,7 @@ def check_aggregate(data: Any) -> Aggregate:
     exclude = data.get("exclude") or None
     if exclude not in (None, "first", "last"):
         errors["exclude"] = "expected first, last or nothing"
-    period = _check_period(data.get("period") or {"type": "lifetime"}, errors)
+    period = check_period(data.get("period") or {"type": "lifetime"}, errors)
     rank = data.get("rank", 1)
     amount = None
     if function == "top":
@@ -214,7 +214,9 @@ def check_aggregate(data: Any) -> Aggregate:
     )
 
 
-def _check_period(data: Any, errors: dict) -> Period:
+def check_period(data: Any, errors: dict) -> Period:
+    """The ``Period`` a definition's ``period`` object describes. Problems are added to ``errors``
+    (keyed ``period.type`` / ``period.value``) and an empty ``Period()`` is returned for them."""
     if not isinstance(data, dict) or data.get("type") not in PERIOD_TYPES:
         errors["period.type"] = f"expected one of: {', '.join(PERIOD_TYPES)}"
         return Period()

@@ -18,6 +18,17 @@ from people.models import AttributeType, Job, Person, key_validator
 
 
 class ComputedAttribute(models.Model):
+    # Who created and activated it and how its computing went (read-only in the admin and the API).
+    HISTORY_FIELDS = (
+        "created_at",
+        "created_by",
+        "activated_at",
+        "activated_by",
+        "last_computed_at",
+        "error_count",
+        "last_error",
+    )
+
     class Kind(models.TextChoices):
         FORMULA = "formula", "Custom formula"
         AGGREGATE = "aggregate", "Event aggregate"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-# The "why" of each value is a live re-evaluation (a few queries each): at most this many per page.
-WHY_LIMIT = 8
 SHOWN_EVENTS = 10
 OPS = {
     "eq": "is",
@@ -18,11 +16,28 @@ OPS = {
 
 
 def computed_values_context(person, request) -> dict:
+    """The values only: each "why" is a live re-evaluation (a few queries), fetched when it is opened
+    (``ComputedAttributeAdmin.why_view``), so the page load explains nothing."""
+    from django.urls import reverse
+
     from computed.selectors import person_computed_rows
 
     rows = person_computed_rows(person_id=person.pk, exclude_group="purchase_statistics")
-    add_why(person, rows[:WHY_LIMIT])
-    return {"computed_rows": rows, "why_limit": WHY_LIMIT, "why_left_out": max(0, len(rows) - WHY_LIMIT)}
+    return {
+        "computed_rows": rows,
+        "person_id": person.pk,
+        "why_url": reverse("admin:computed_computedattribute_why"),
+    }
+
+
+def why_of(person, attribute_pk: int) -> dict | None:
+    """One shown attribute's row of the 360 page with its ``why``; None when it is not shown."""
+    from computed.selectors import person_values
+
+    row = next((r for r in person_values(person_id=person.pk).values() if r["pk"] == attribute_pk), None)
+    if row is not None:
+        add_why(person, [row])
+    return row
 
 
 def shown(value) -> str:

@@ -15,9 +15,10 @@ from django.urls import reverse
 from people import extensions
 from people.lastcontacted import day_bounds
 from people.models import Event, Job, Person, RejectedMessage, Source
-from people.selectors import organization_today, organization_tz
+from people.selectors import latest_events, organization_today, organization_tz
 
 CHART_DAYS = 14
+LATEST_EVENTS = 10
 # Unfold's palette first, then distinct colours for further sources.
 SERIES_COLOURS = [
     "var(--color-primary-600)",
@@ -82,9 +83,8 @@ def chart_options(*, x_title: str, y_title: str, stacked: bool = False, legend: 
 def dashboard_callback(request, context: dict) -> dict:
     context.update(cache.get_or_set("attune:dashboard", _figures, timeout=60))
     context["recent_jobs"] = Job.objects.select_related("created_by").defer("params")[:8]
-    context["latest_events"] = (
-        Event.objects.select_related("person", "source").defer("context").order_by("-pk")[:10]
-    )
+    context["latest_events"] = latest_events(limit=LATEST_EVENTS)
+    context["latest_events_url"] = reverse("admin:people_event_latest")
     return context
 
 

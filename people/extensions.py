@@ -14,12 +14,17 @@ A higher app registers in its ``AppConfig.ready()``:
   (computed attributes), so custom attribute keys stay unique across apps.
 - ``register_source_link``: a link shown on each source in the admin, ``(source) -> (label, url)``
   (the event debugger, today's activity ...).
+- ``register_timeline_source``: a kind of entry on the Person 360 timeline (audience entries and
+  exits, action reactions): ``fetch(person_ids, before, limit) -> [TimelineEntry]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
 
 
 @dataclass(frozen=True)
@@ -97,3 +102,72 @@ def register_dashboard_section(
     """A section of the admin dashboard: ``template`` is rendered with ``section`` (its title) and
     ``data`` (what ``context()`` returns; computed at most once a minute with the other figures)."""
     dashboard_sections[key] = DashboardSection(key, title, template, context, order)
+
+
+# ---------------------------------------------------------------- the Person 360 timeline
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the Person 360 timeline.
+
+    ``id`` orders entries of one kind that share a time (newest first by ``(at, id)``) and makes the
+    paging cursor exact; ``code`` is an optional monospaced line (an event's properties as JSON)."""
+
+    at: datetime
+    id: int
+    title: str
+    detail: str = ""
+    link: str = ""
+    code: str = ""
+
+
+# ``(at, id)``: entries strictly older in the order ``(at, id)`` descending; ``id`` None: ``at`` older.
+TimelineBefore = tuple[datetime, int | None]
+# fetch(person_ids, before, limit) -> at most ``limit`` entries, newest first.
+TimelineFetch = Callable[[list[int], "TimelineBefore | None", int], list[TimelineEntry]]
+
+
+@dataclass(frozen=True)
+class TimelineSource:
+    kind: str
+    label: str
+    fetch: TimelineFetch
+    badge: str = ""
+    order: int = 100
+
+
+timeline_sources: dict[str, TimelineSource] = {}
+
+
+def register_timeline_source(
+    kind: str, *, label: str, fetch: TimelineFetch, badge: str = "", order: int = 100
+) -> None:
+    """A kind of entry on the Person 360 timeline (audience entries and exits, action reactions ...).
+
+    ``kind`` is the filter's value (``?tl_kind=``), ``label`` what the filter offers ("Audience entries
+    and exits"), ``badge`` the word before each entry ("audience"). ``fetch(person_ids, before, limit)``
+    returns at most ``limit`` entries of the given people (the person and the profiles merged into it),
+    newest first by ``(at, id)`` and strictly before ``before`` when given (``timeline_page`` reads
+    such a page of a queryset): one indexed query, the page merges every kind by time."""
+    timeline_sources[kind] = TimelineSource(kind, label, fetch, badge or kind, order)
+
+
+def timeline_before_q(before: TimelineBefore | None, *, time_field: str, id_field: str = "pk") -> Q:
+    """The keyset filter of a timeline page: rows older than ``before`` in ``(time, id)`` order."""
+    if before is None:
+        return Q()
+    at, last_id = before
+    older = Q(**{f"{time_field}__lt": at})
+    if last_id is None:
+        return older
+    return older | Q(**{time_field: at, f"{id_field}__lt": last_id})
+
+
+def timeline_page(
+    queryset, before: TimelineBefore | None, limit: int, *, time_field: str, id_field: str = "pk"
+):
+    """The rows of ``queryset`` on one timeline page: older than ``before``, newest first by
+    ``(time, id)``, at most ``limit`` (an index on the person and the time serves it)."""
+    older = queryset.filter(timeline_before_q(before, time_field=time_field, id_field=id_field))
+    return older.order_by(f"-{time_field}", f"-{id_field}")[:limit]

@@ -6,7 +6,7 @@ import contextlib
 import functools
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
@@ -15,6 +15,7 @@ from django.urls import reverse
 from people import extensions
 from people.attributes import STANDARD_ATTRIBUTES, read_attribute
 from people.models import AttributeChange, AttributeDefinition, Event, OrganizationSettings, Person
+from people.templatetags.attune import as_json, attr_value
 
 ORGANIZATION_CACHE_KEY = OrganizationSettings.objects.CACHE_KEY
 
@@ -35,6 +36,17 @@ def organization_today(now: datetime | None = None):
 def person_recent_events(*, person: Person, limit: int = 50) -> QuerySet[Event]:
     return (
         Event.objects.filter(person=person).select_related("channel", "source").order_by("-timestamp")[:limit]
+    )
+
+
+def latest_events(*, after: int = 0, limit: int = 10) -> list[Event]:
+    """The newest events received after the event ``after`` (by id: the order they were stored),
+    newest first: the dashboard's live tail (the primary key index, however many events)."""
+    return list(
+        Event.objects.filter(pk__gt=after)
+        .select_related("person", "source")
+        .defer("context", "properties")
+        .order_by("-pk")[:limit]
     )
 
 
@@ -124,9 +136,9 @@ def profile_360_context(
     *,
     person: Person,
     request=None,
-    kinds: tuple[str, ...] = ("events", "changes"),
+    kinds: tuple[str, ...] | None = None,
     event_name: str = "",
-    before: datetime | None = None,
+    before: str | None = None,
     as_of: datetime | None = None,
 ) -> dict:
     """Everything the Person 360 page shows besides the edit form.
@@ -147,6 +159,7 @@ def profile_360_context(
         "device": person_latest_device(person=person),
         "attribute_rows": person_attribute_rows(person=person),
         "timeline": person_timeline(person=person, kinds=kinds, event_name=event_name, before=before),
+        "timeline_kinds": timeline_kinds(),
         "event_names": list(
             Event.objects.filter(person=person).order_by().values_list("name", flat=True).distinct()[:50]
         ),
@@ -231,40 +244,198 @@ def _phone_q(term: str) -> Q:
     return found
 
 
-TIMELINE_KINDS = ("events", "changes")
+TIMELINE_PAGE = 25
+ONE_MICROSECOND = timedelta(microseconds=1)
+# The paging cursor in the page's address: "<time>~<kind>~<id>" of the last entry shown.
+CURSOR_SEPARATOR = "~"
+
+
+def _event_entries(person_ids, before, limit, *, event_name: str = "") -> list[extensions.TimelineEntry]:
+    events = Event.objects.filter(person_id__in=person_ids).select_related("channel", "source")
+    if event_name:
+        events = events.filter(name=event_name)
+    return [
+        extensions.TimelineEntry(
+            at=event.timestamp,
+            id=event.pk,
+            title=event.name or event.type,
+            detail=" · ".join(part.name for part in (event.channel, event.source) if part is not None),
+            code=as_json(event.properties) if event.properties else "",
+        )
+        for event in extensions.timeline_page(events, before, limit, time_field="timestamp")
+    ]
+
+
+def _change_entries(person_ids, before, limit) -> list[extensions.TimelineEntry]:
+    changes = AttributeChange.objects.filter(person_id__in=person_ids).select_related("source", "actor")
+    return [
+        extensions.TimelineEntry(
+            at=change.effective_at,
+            id=change.pk,
+            title=f"{change.key}: {attr_value(change.old_value)} → {attr_value(change.new_value)}",
+            detail=change.source.name if change.source else str(change.actor) if change.actor else "system",
+        )
+        for change in extensions.timeline_page(changes, before, limit, time_field="effective_at")
+    ]
+
+
+def _contact_entries(person_ids, before, limit) -> list[extensions.TimelineEntry]:
+    """Contacts: events whose definition *is a contact* (Email Sent ...), and the last-contacted
+    records (per channel, and overall) that no such event explains: a contact recorded through the
+    API or by an action's delivery. Records get negative ids (after events of the same time)."""
+    from people.models import EventDefinition, PersonChannelContact
+
+    names = list(EventDefinition.objects.filter(is_contact=True).values_list("name", flat=True))
+    contact_events = Event.objects.filter(person_id__in=person_ids, name__in=names)
+    events = extensions.timeline_page(
+        contact_events.select_related("channel", "source"), before, limit, time_field="timestamp"
+    )
+    entries = [
+        extensions.TimelineEntry(
+            at=event.timestamp,
+            id=event.pk,
+            title=f"Contacted{f' on {event.channel.name}' if event.channel else ''}: {event.name}",
+            detail=event.source.name if event.source else "",
+        )
+        for event in events
+    ]
+    records = [
+        (contact.last_contacted_at, -contact.pk, contact.channel_id, contact.channel.name)
+        for contact in PersonChannelContact.objects.filter(person_id__in=person_ids).select_related("channel")
+    ]
+    overall = Person.objects.filter(pk__in=person_ids, last_contacted_at__isnull=False)
+    records += [(at, -(10**15) - pk, None, "") for pk, at in overall.values_list("pk", "last_contacted_at")]
+    explained = (
+        set(
+            Event.objects.filter(
+                person_id__in=person_ids, name__in=names, timestamp__in=[r[0] for r in records]
+            ).values_list("timestamp", "channel_id")
+        )
+        if names and records
+        else set()
+    )
+    on_channels = {at for at, _, channel_id, _ in records if channel_id is not None}
+    for at, record_id, channel_id, channel_name in records:
+        if channel_id is None:
+            if at in on_channels or any(at == when for when, _ in explained):
+                continue
+        elif (at, channel_id) in explained:
+            continue
+        if before is not None and (at, record_id) >= (
+            before[0],
+            before[1] if before[1] is not None else -(10**18),
+        ):
+            continue
+        entries.append(
+            extensions.TimelineEntry(
+                at=at,
+                id=record_id,
+                title=f"Last contacted on {channel_name}" if channel_id else "Last contacted",
+                detail="the latest contact recorded"
+                + (" on this channel" if channel_id else ", without a channel"),
+            )
+        )
+    entries.sort(key=lambda entry: (entry.at, entry.id), reverse=True)
+    return entries[:limit]
+
+
+def timeline_sources(*, event_name: str = "") -> list[extensions.TimelineSource]:
+    """Every kind of timeline entry in the order of ties: people's own (events, attribute changes,
+    contacts), then those higher apps register (audience entries and exits, action reactions)."""
+    own = [
+        extensions.TimelineSource(
+            "events", "Events", functools.partial(_event_entries, event_name=event_name), "event"
+        ),
+        extensions.TimelineSource("changes", "Attribute changes", _change_entries, "change"),
+        extensions.TimelineSource("contacts", "Contacts", _contact_entries, "contact"),
+    ]
+    registered = sorted(extensions.timeline_sources.values(), key=lambda s: (s.order, s.kind))
+    return own + [s for s in registered if s.kind not in {o.kind for o in own}]
+
+
+def timeline_kinds() -> list[tuple[str, str]]:
+    """``(kind, label)`` of every kind the timeline can show, for its filter."""
+    return [(source.kind, source.label) for source in timeline_sources()]
+
+
+def parse_timeline_cursor(raw: str) -> tuple[datetime, str, int] | None:
+    """``"<time>~<kind>~<id>"`` (a page's ``next_before``) → ``(at, kind, id)``; None when it does not
+    parse. A bare time reads as "older than that time"."""
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+
+    parts = raw.strip().split(CURSOR_SEPARATOR)
+    try:
+        at = parse_datetime(parts[0])
+    except ValueError:
+        return None
+    if at is None or len(parts) not in (1, 3) or at.year >= 9999:
+        return None
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at, organization_tz())
+    if len(parts) == 1:
+        return at, "", 0
+    kind, last_id = parts[1], parts[2]
+    if not re.fullmatch(r"-?\d{1,19}", last_id):
+        return None
+    return at, kind, int(last_id)
 
 
 def person_timeline(
     *,
     person: Person,
-    kinds: tuple[str, ...] = TIMELINE_KINDS,
+    kinds: tuple[str, ...] | None = None,
     event_name: str = "",
-    before: datetime | None = None,
-    limit: int = 25,
+    before: str | tuple[datetime, str, int] | None = None,
+    limit: int = TIMELINE_PAGE,
 ) -> dict:
-    """One page of a person's timeline, newest first: events and attribute changes merged by time.
+    """One page of a person's timeline, newest first: every kind of entry merged by time.
 
-    ``before`` pages back (the ``next_before`` of the previous page). Each kind is read with one
-    indexed query of at most ``limit`` rows, so a page costs two queries however long the history."""
+    The person's entries and those of the profiles merged into it count. ``kinds`` limits the kinds
+    shown (all when None); ``event_name`` shows only events of that name. ``before`` pages back: the
+    ``next_before`` of the previous page (a cursor on ``(time, kind, id)``, so entries sharing a time
+    are neither repeated nor skipped). Each kind costs one indexed query of at most ``limit + 1`` rows,
+    however long the history."""
+    if isinstance(before, str):
+        before = parse_timeline_cursor(before)
+    sources = timeline_sources(event_name=event_name)
+    rank = {source.kind: i for i, source in enumerate(sources)}
+    person_ids = [person.pk, *Person.objects.filter(merged_into=person).values_list("pk", flat=True)]
     items: list[dict] = []
-    if "events" in kinds:
-        events = Event.objects.filter(person=person).select_related("channel", "source")
-        if event_name:
-            events = events.filter(name=event_name)
+    for source in sources:
+        if (kinds is not None and source.kind not in kinds) or (event_name and source.kind != "events"):
+            continue
+        source_before = None
         if before is not None:
-            events = events.filter(timestamp__lt=before)
-        for event in events.order_by("-timestamp", "-pk")[:limit]:
-            items.append({"kind": "event", "at": event.timestamp, "event": event})
-    if "changes" in kinds and not event_name:
-        changes = person.attribute_changes.select_related("source", "actor")
-        if before is not None:
-            changes = changes.filter(effective_at__lt=before)
-        for change in changes.order_by("-effective_at", "-pk")[:limit]:
-            items.append({"kind": "change", "at": change.effective_at, "change": change})
-    items.sort(key=lambda item: item["at"], reverse=True)
+            at, kind, last_id = before
+            if kind == source.kind:
+                source_before = (at, last_id)
+            elif kind in rank and rank[kind] < rank[source.kind]:
+                source_before = (at + ONE_MICROSECOND, None)  # ranked after the cursor: its time is due
+            else:
+                source_before = (at, None)  # ranked before the cursor (or a bare time): shown
+        for entry in source.fetch(person_ids, source_before, limit + 1):
+            items.append(
+                {
+                    "kind": source.kind,
+                    "badge": source.badge,
+                    "rank": rank[source.kind],
+                    "at": entry.at,
+                    "id": entry.id,
+                    "title": entry.title,
+                    "detail": entry.detail,
+                    "link": entry.link,
+                    "code": entry.code,
+                }
+            )
+    items.sort(key=lambda item: (item["rank"], -item["id"]))
+    items.sort(key=lambda item: item["at"], reverse=True)  # stable: ties keep (kind, id desc)
     page = items[:limit]
-    more = len(items) > limit or (len(page) == limit)
-    return {"items": page, "next_before": page[-1]["at"] if page and more else None}
+    next_before = None
+    if len(items) > limit:
+        last = page[-1]
+        next_before = CURSOR_SEPARATOR.join((last["at"].isoformat(), last["kind"], str(last["id"])))
+    return {"items": page, "next_before": next_before}
 
 
 def person_attributes_as_of(*, person: Person, at: datetime) -> list[dict]:

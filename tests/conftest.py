@@ -35,6 +35,15 @@ def marketeer_user(db):
 
 
 @pytest.fixture
+def page(live_server):
+    """A page of a fresh headless Chromium (tests/browser.py) for a test against the live server."""
+    from tests.browser import chromium_page
+
+    with chromium_page() as opened:
+        yield opened
+
+
+@pytest.fixture
 def on_postgres():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")

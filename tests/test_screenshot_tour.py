@@ -15,15 +15,10 @@ from django.core.management import call_command
 
 from people.models import Channel, Person
 from people.services import source_create
-from tests.people.test_browser import CHROMIUM, login, page  # noqa: F401 (the page fixture)
+from tests.browser import login
+from tests.browser import pytestmark as browser_marks
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("ATTUNE_REQUIRE_BROWSER"), reason="Chromium is not installed"
-    ),
-]
+pytestmark = [pytest.mark.slow, *browser_marks]
 
 
 def send_messages(browser_page, live_server, write_key: str) -> None:
@@ -54,7 +49,7 @@ def send_messages(browser_page, live_server, write_key: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_screenshot_tour(page, live_server, admin_user, tmp_path):  # noqa: F811
+def test_screenshot_tour(page, live_server, admin_user, tmp_path):
     from playwright.sync_api import expect
 
     out = Path(os.environ.get("ATTUNE_SCREENSHOTS") or tmp_path)
@@ -65,8 +60,10 @@ def test_screenshot_tour(page, live_server, admin_user, tmp_path):  # noqa: F811
     send_messages(page, live_server, credentials.write_key)
 
     def shot(name: str, selector: str | None = None) -> None:
-        page.wait_for_load_state("networkidle")
-        page.wait_for_timeout(400)  # chart animations
+        # Not "networkidle": the dashboard's live tail keeps asking, and each page's checks above
+        # already waited for what it shows.
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(800)  # chart animations
         if selector:
             page.locator(selector).first.screenshot(path=out / f"{name}.png")
         else:
@@ -76,6 +73,8 @@ def test_screenshot_tour(page, live_server, admin_user, tmp_path):  # noqa: F811
     page.goto(f"{live_server.url}/admin/")
     expect(page.locator("[data-section=events-chart]")).to_contain_text("events in 14 days")
     shot("admin-dashboard")
+    expect(page.locator("[data-section=latest-events] tbody tr").first).to_contain_text("Product Viewed")
+    shot("admin-dashboard-latest-events", "[data-section=latest-events]")
 
     # People list
     page.goto(f"{live_server.url}/admin/people/person/")
@@ -94,6 +93,13 @@ def test_screenshot_tour(page, live_server, admin_user, tmp_path):  # noqa: F811
     page.goto(f"{live_server.url}/admin/people/person/{person.pk}/change/")
     expect(page.locator("[data-section=identity]")).not_to_contain_text("No identifiers.")
     shot("admin-person-360")
+    # its timeline, and a computed value's "why", worked out when opened
+    expect(page.locator("[data-timeline-item]").first).to_be_visible()
+    shot("admin-person-timeline", "[data-section=timeline]")
+    why = page.locator("[data-panel=computed-why] details").first
+    why.locator("summary").click()
+    expect(why).to_contain_text("(evaluated now)")
+    shot("admin-person-why", "[data-section=computed]")
     page.locator("fieldset", has_text="Custom attributes").scroll_into_view_if_needed()
     shot("admin-person-form", "fieldset:has-text('Custom attributes')")
 

@@ -47,10 +47,15 @@ class AttributeDefinitionAdmin(ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class EventPropertyInline(TabularInline):
-    model = EventPropertyDefinition
+class PropertyInline(TabularInline):
+    """The properties of an event or context definition, edited in place."""
+
     extra = 0
     fields = ["key", "type", "regex", "required", "description"]
+
+
+class EventPropertyInline(PropertyInline):
+    model = EventPropertyDefinition
 
 
 @admin.register(EventDefinition)
@@ -65,10 +70,8 @@ class EventDefinitionAdmin(ModelAdmin):
         return obj.properties.count()
 
 
-class ContextPropertyInline(TabularInline):
+class ContextPropertyInline(PropertyInline):
     model = ContextPropertyDefinition
-    extra = 0
-    fields = ["key", "type", "regex", "required", "description"]
 
 
 @admin.register(ContextDefinition)

@@ -6,9 +6,12 @@ import uuid
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 from unfold.contrib.filters.admin import (
     RangeDateTimeFilter,
     RelatedDropdownFilter,
@@ -16,7 +19,9 @@ from unfold.contrib.filters.admin import (
 from unfold.decorators import display
 from unfold.paginator import InfinitePaginator
 
+from people import selectors
 from people.admin.base import ReadOnlyAdmin
+from people.dashboard import LATEST_EVENTS
 from people.models import (
     Event,
     EventDefinition,
@@ -116,6 +121,43 @@ class EventAdmin(ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         context = {"recent_days": RECENT_DAYS, "recent_only": self._recent_only(request)}
         return super().changelist_view(request, {**(extra_context or {}), **context})
+
+    def get_urls(self):
+        latest = path(
+            "latest/",
+            self.admin_site.admin_view(self.latest_view),
+            name="people_event_latest",
+        )
+        return [latest, *super().get_urls()]
+
+    def latest_view(self, request):
+        """The dashboard's live tail: ``?after=<id>`` answers the newest events received after that
+        one (at most ``LATEST_EVENTS``, newest first) and ``last_id``; 400 for an ``after`` that is
+        not a whole number. Staff with the right to view events only."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        raw = request.GET.get("after", "0").strip()
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+            return JsonResponse({"after": "expected the id of an event (a whole number)"}, status=400)
+        events = selectors.latest_events(after=int(raw), limit=LATEST_EVENTS)
+        now = timezone.now()
+        return JsonResponse(
+            {
+                "last_id": events[0].pk if events else int(raw),
+                "events": [
+                    {
+                        "id": event.pk,
+                        "name": event.name or event.type,
+                        "person": str(event.person),
+                        "person_url": reverse("admin:people_person_change", args=[event.person_id]),
+                        "source": event.source.name if event.source else "",
+                        "received_at": event.received_at.isoformat(),
+                        "received": f"{timesince(event.received_at, now)} ago",
+                    }
+                    for event in events
+                ],
+            }
+        )
 
     @display(description="Person")
     def person_link(self, obj: Event) -> str:

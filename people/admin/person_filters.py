@@ -32,9 +32,12 @@ class CountryFilter(TextFilter):
 
 
 class FormFilter(admin.ListFilter):
-    """A list filter rendered as a small form of several query parameters (``parameters``)."""
+    """A list filter rendered as a small form of several query parameters (``parameters``): each
+    subclass lists its ``controls()``, select boxes (``select``) and text boxes (``text_box``)."""
 
+    template = "admin/people/person/form_filter.html"
     parameters: tuple[str, ...] = ()
+    key = ""
 
     def __init__(self, request, params, model, model_admin):
         super().__init__(request, params, model, model_admin)
@@ -50,21 +53,38 @@ class FormFilter(admin.ListFilter):
     def expected_parameters(self):
         return list(self.parameters)
 
+    def controls(self) -> list[dict]:
+        raise NotImplementedError
+
+    def choices(self, changelist):
+        yield {"key": self.key, "heading": f"By {self.title}", "controls": self.controls()}
+
+    def select(self, name: str, blank: str, options) -> dict:
+        value = self.values.get(name, "")
+        return {
+            "name": name,
+            "blank": blank,
+            "value": value,
+            "options": [(str(v), label) for v, label in options],
+        }
+
+    def text_box(self, name: str, placeholder: str) -> dict:
+        return {"name": name, "placeholder": placeholder, "value": self.values.get(name, ""), "options": None}
+
 
 class LastContactedFilter(FormFilter):
     """The seven last-contacted operators, overall or on one channel."""
 
     title = "last contacted"
-    template = "admin/people/person/last_contacted_filter.html"
+    key = "last-contacted"
     parameters = ("lc_op", "lc_value", "lc_channel")
 
-    def choices(self, changelist):
-        yield {
-            "operators": [(op.value, op.value.replace("_", " ")) for op in ContactOperator],
-            "channels": list(Channel.objects.values_list("pk", "name")),
-            "values": self.values,
-            "reset_url": changelist.get_query_string(remove=list(self.parameters)),
-        }
+    def controls(self) -> list[dict]:
+        return [
+            self.select("lc_op", "Any", [(op.value, op.value.replace("_", " ")) for op in ContactOperator]),
+            self.text_box("lc_value", "days, or YYYY-MM-DD [HH:MM]"),
+            self.select("lc_channel", "Any channel", Channel.objects.values_list("pk", "name")),
+        ]
 
     def queryset(self, request, queryset):
         op = self.values.get("lc_op")
@@ -106,17 +126,17 @@ class CustomAttributeFilter(FormFilter):
     """Custom attribute equals a value (or is empty / not empty)."""
 
     title = "custom attribute"
-    template = "admin/people/person/custom_attribute_filter.html"
+    key = "custom-attribute"
     parameters = ("ca_key", "ca_value")
 
     def has_output(self) -> bool:
         return AttributeDefinition.objects.exists()
 
-    def choices(self, changelist):
-        yield {
-            "attributes": list(AttributeDefinition.objects.values_list("key", "label")),
-            "values": self.values,
-        }
+    def controls(self) -> list[dict]:
+        return [
+            self.select("ca_key", "Any", AttributeDefinition.objects.values_list("key", "label")),
+            self.text_box("ca_value", "equals … , (any) or (empty)"),
+        ]
 
     def queryset(self, request, queryset):
         key = self.values.get("ca_key")

@@ -29,7 +29,12 @@ from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 from people import extensions, selectors, services
 from people.admin.person_filters import CountryFilter, CustomAttributeFilter, LastContactedFilter
 from people.admin.person_form import PersonForm
-from people.attributes import STANDARD_ATTRIBUTES, AttributeValueError, UnknownAttributeError
+from people.attributes import (
+    STANDARD_ATTRIBUTES,
+    SYSTEM_ATTRIBUTES,
+    AttributeValueError,
+    UnknownAttributeError,
+)
 from people.dashboard import about, estimated_count
 from people.models import (
     AttributeDefinition,
@@ -60,16 +65,7 @@ class PersonAdmin(ExportMixin, ModelAdmin):
     ordering = ["-pk"]
     actions = ["bulk_update"]
     change_form_before_template = "admin/people/person/profile_360.html"
-    readonly_fields = [
-        "uid",
-        "created_at",
-        "modified_at",
-        "first_seen_at",
-        "last_activity_at",
-        "event_count",
-        "session_count",
-        "last_contacted_at",
-    ]
+    readonly_fields = ["uid", *SYSTEM_ATTRIBUTES]
 
     @staticmethod
     def _form_class(request) -> type[PersonForm]:
@@ -219,20 +215,21 @@ def _timeline_params(request) -> dict:
     """The 360 page's timeline filters, paging cursor and "as of" time from the query string; a value
     that does not parse is ignored (the page still renders)."""
     kind = request.GET.get("tl_kind", "")
+    known = {kind for kind, _ in selectors.timeline_kinds()}
     params = {
-        "kinds": (kind,) if kind in selectors.TIMELINE_KINDS else selectors.TIMELINE_KINDS,
+        "kinds": (kind,) if kind in known else None,
         "event_name": request.GET.get("tl_event", "")[:200],
+        "before": request.GET.get("tl_before", "")[:100] or None,
     }
-    for name, key in (("before", "tl_before"), ("as_of", "as_of")):
-        raw = request.GET.get(key, "").strip()
-        with contextlib.suppress(ValueError, TypeError):
-            parsed = parse_datetime(raw) if raw else None
-            if parsed is not None:
-                params[name] = (
-                    timezone.make_aware(parsed, selectors.organization_tz())
-                    if timezone.is_naive(parsed)
-                    else parsed
-                )
+    raw = request.GET.get("as_of", "").strip()
+    with contextlib.suppress(ValueError, TypeError):
+        parsed = parse_datetime(raw) if raw else None
+        if parsed is not None:
+            params["as_of"] = (
+                timezone.make_aware(parsed, selectors.organization_tz())
+                if timezone.is_naive(parsed)
+                else parsed
+            )
     return params
 
 

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from actions.models import Action, Reaction
+from tests.browser import login
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -28,11 +29,7 @@ def page(live_server, admin_user):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-        page.fill("input[name=username]", admin_user.username)
-        page.fill("input[name=password]", "pw")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/admin/")
+        login(page, live_server, admin_user)
         yield page
         browser.close()
 

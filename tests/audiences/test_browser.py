@@ -9,6 +9,7 @@ import pytest
 from audiences.models import Audience
 from identity.models import IdentifierType, Identity
 from people.models import Person
+from tests.browser import login
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -31,14 +32,6 @@ def page(live_server):
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         yield page
         browser.close()
-
-
-def login(page, live_server, user):
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 @pytest.mark.django_db(transaction=True)

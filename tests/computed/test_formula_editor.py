@@ -1,16 +1,11 @@
 """The formula editor in the admin: suggestions as you type and a live check, in a real Chromium."""
 
-import os
-import shutil
-
 import pytest
 from django.urls import reverse
 
 from people.models import AttributeType
 from people.services import attribute_definition_create
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+from tests.browser import browser_test, chromium_page, login
 
 
 @pytest.fixture
@@ -39,26 +34,14 @@ def test_preview_reports_the_error_position_and_the_value_for_a_profile(
 
 
 @pytest.mark.slow
-@pytest.mark.browser
-@pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("ATTUNE_REQUIRE_BROWSER"), reason="Chromium is not installed"
-)
+@browser_test
 @pytest.mark.django_db(transaction=True)
 def test_editor_suggests_names_and_checks_live(live_server, admin_user, vocabulary, make_person):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     person = make_person(custom={"emails_sent": 4, "email_link_clicks": 1})
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/computed/computedattribute/add/")
-        page.fill("input[name=username]", admin_user.username)
-        page.fill("input[name=password]", "pw")
-        page.click("button[type=submit]")
-        page.wait_for_url("**/computedattribute/add/")
+    with chromium_page() as page:
+        login(page, live_server, admin_user, "/admin/computed/computedattribute/add/")
         # when: the marketer types the start of an attribute
         page.fill("#formula-person", str(person.uid))
         page.click("#id_formula")
@@ -73,4 +56,3 @@ def test_editor_suggests_names_and_checks_live(live_server, admin_user, vocabula
         expect(page.locator("#formula-result")).to_contain_text("column")
         page.keyboard.type(")")
         expect(page.locator("#formula-result")).to_contain_text("25")
-        browser.close()

@@ -1,32 +1,15 @@
 """The import in a real Chromium: upload → mapping → preview → run → report."""
 
-import os
-import shutil
-
 import pytest
 
 from identity.models import Identity
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("ATTUNE_REQUIRE_BROWSER"),
-        reason="Chromium is not installed (CI installs it and sets ATTUNE_REQUIRE_BROWSER=1)",
-    ),
-]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+from tests.browser import chromium_page, login, pytestmark  # noqa: F401  (skip marks)
 
 
 @pytest.fixture
 def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        yield page
-        browser.close()
+    with chromium_page(width=1280, height=900) as opened:
+        yield opened
 
 
 @pytest.mark.django_db(transaction=True)
@@ -38,11 +21,7 @@ def test_upload_map_preview_run_report(page, live_server, admin_user, settings, 
     csv_file.write_bytes(
         "Email;Vorname;Stadt;Stufe\nrene@example.com;René;Köln;gold\nkaputt;X;Y;Z\n".encode("latin-1")
     )
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/people/import/")
-    page.fill("input[name=username]", admin_user.username)
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/admin/people/import/")
+    login(page, live_server, admin_user, "/admin/people/import/")
     # when the file is uploaded and its columns mapped
     page.set_input_files("input[type=file]", str(csv_file))
     page.click("text=Upload and map columns")

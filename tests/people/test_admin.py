@@ -29,15 +29,16 @@ CHANGELISTS = [
 ]
 
 
-@pytest.mark.parametrize("role", ["admin_user", "marketeer_user"])
+@pytest.fixture(params=["admin_user", "marketeer_user"])
+def staff_client(client, request):
+    """The test client logged in as an Admin, then as a Marketeer."""
+    client.force_login(request.getfixturevalue(request.param))
+    return client
+
+
 @pytest.mark.parametrize("model", CHANGELISTS)
-def test_changelists_render_for_both_roles(client, demo, request, role, model):
-    # given
-    client.force_login(request.getfixturevalue(role))
-    # when
-    response = client.get(reverse(f"admin:{model}_changelist"))
-    # then
-    assert response.status_code == 200
+def test_changelists_render_for_both_roles(staff_client, demo, model):
+    assert staff_client.get(reverse(f"admin:{model}_changelist")).status_code == 200
 
 
 @pytest.mark.parametrize("role", ["admin_user", "marketeer_user"])
@@ -97,6 +98,31 @@ def test_last_contacted_filter_on_the_person_list(client, demo, admin_user):
     body = client.get(url, {"lc_op": "unknown"}).content.decode()
     assert f"/admin/people/person/{never.pk}/change/" in body
     assert f"/admin/people/person/{contacted.pk}/change/" not in body
+
+
+def test_person_list_filters_show_the_chosen_values_again(client, demo, admin_user):
+    import re
+
+    from people.models import Channel
+
+    client.force_login(admin_user)
+    email = Channel.objects.get(key="email")
+    params = {
+        "lc_op": "more_than",
+        "lc_value": "7",
+        "lc_channel": email.pk,
+        "ca_key": "plan",
+        "ca_value": "pro",
+    }
+    body = client.get(reverse("admin:people_person_changelist"), params).content.decode()
+
+    def selected(name: str) -> str:
+        select = re.search(rf'<select name="{name}".*?</select>', body, re.S).group(0)
+        return re.search(r"<option[^>]*selected>(.*?)</option>", select).group(1)
+
+    assert (selected("lc_op"), selected("lc_channel"), selected("ca_key")) == ("more than", "Email", "Plan")
+    assert 'name="lc_value" value="7"' in body and 'name="ca_value" value="pro"' in body
+    assert "By last contacted" in body and "By custom attribute" in body
 
 
 def test_editing_a_person_goes_through_the_attribute_service(client, demo, admin_user):
@@ -209,17 +235,13 @@ CHANGE_FORMS = [
 ]
 
 
-@pytest.mark.parametrize("role", ["admin_user", "marketeer_user"])
 @pytest.mark.parametrize("model_label", CHANGE_FORMS)
-def test_change_and_add_forms_render_for_both_roles(client, demo, request, role, model_label):
-    # given
-    client.force_login(request.getfixturevalue(role))
+def test_change_and_add_forms_render_for_both_roles(staff_client, demo, model_label):
     app_label, model = model_label.lower().split(".")
-    # when / then
-    change = client.get(reverse(f"admin:{app_label}_{model}_change", args=[_first_pk(model_label)]))
+    change = staff_client.get(reverse(f"admin:{app_label}_{model}_change", args=[_first_pk(model_label)]))
     assert change.status_code == 200
     if model != "event":
-        assert client.get(reverse(f"admin:{app_label}_{model}_add")).status_code == 200
+        assert staff_client.get(reverse(f"admin:{app_label}_{model}_add")).status_code == 200
 
 
 def test_attribute_definition_type_is_read_only_once_created(client, demo, admin_user):

@@ -1,50 +1,11 @@
 """The admin pages that run JavaScript (Unfold's filter sheet, the person list and 360 page), in a real
 Chromium driven by Playwright against a live server."""
 
-import os
-import shutil
-
 import pytest
 from django.core.management import call_command
 
 from people.models import Person
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("ATTUNE_REQUIRE_BROWSER"),
-        reason="Chromium is not installed (CI installs it and sets ATTUNE_REQUIRE_BROWSER=1)",
-    ),
-]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-
-
-@pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        yield page
-        browser.close()
-
-
-def login(page, live_server, admin_user):
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("input[name=username]", admin_user.username)
-    page.fill("input[name=password]", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
+from tests.browser import login, pytestmark  # noqa: F401  (skip marks)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -313,3 +274,99 @@ def test_bulk_update_value_input_follows_the_attribute_type(page, live_server, a
     page.wait_for_url("**/admin/people/job/**")
     # and the job sets it on both
     assert sorted(p.custom.get("renewal") for p in Person.objects.all()) == ["2027-03-01", "2027-03-01"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_360_timeline_shows_contacts_audience_entries_and_reactions_and_filters_by_kind(
+    page, live_server, admin_user
+):
+    # given a person contacted by email, who entered an audience and accepted an action
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    from actions.models import Action, Reaction
+    from audiences.models import Audience, MembershipHistory
+    from people.models import Channel, Event, EventDefinition
+
+    base = timezone.now() - timedelta(days=3)
+    person = Person.objects.create(first_name="Ada")
+    email = Channel.objects.create(key="email", name="Email")
+    EventDefinition.objects.create(name="Email Sent", is_contact=True)
+    Event.objects.create(person=person, name="Email Sent", channel=email, timestamp=base, message_id="m1")
+    vips = Audience.objects.create(key="vips", name="Very important", state="active")
+    MembershipHistory.objects.create(
+        audience=vips, person=person, kind="entered", at=base + timedelta(days=1)
+    )
+    promo = Action.objects.create(name="Spring promo", type="banner")
+    Reaction.objects.create(
+        action=promo, person=person, channel="web", kind="accepted", created_at=base + timedelta(days=2)
+    )
+    login(page, live_server, admin_user)
+    page.goto(f"{live_server.url}/admin/people/person/{person.pk}/change/")
+    # then each shows on the timeline, newest first, as a marketer reads it
+    items = page.locator("[data-timeline-item]")
+    expect(items.nth(0)).to_contain_text("Accepted: Spring promo")
+    expect(items.nth(0)).to_contain_text("on web · action type banner")
+    expect(items.nth(1)).to_contain_text("Entered Very important")
+    expect(page.locator("[data-timeline-item=contacts]")).to_contain_text("Contacted on Email: Email Sent")
+    # when the marketer shows only audience entries and exits
+    page.select_option(
+        "[data-timeline-filters] select[data-param=tl_kind]", label="Audience entries and exits"
+    )
+    page.click("[data-timeline-filters] [data-get-submit]")
+    page.wait_for_url("**tl_kind=audiences**")
+    # then only the audience entry is left, and it leads to the audience
+    expect(items).to_have_count(1)
+    expect(items).to_contain_text("Entered Very important")
+    items.locator("a").click()
+    page.wait_for_url(f"**/admin/audiences/audience/{vips.pk}/change/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_latest_events_tail_new_events_live_and_pause(page, live_server, admin_user):
+    # given a source and its write key, and the dashboard open
+    import base64
+    import json
+
+    from playwright.sync_api import expect
+
+    from identity.policy import ensure_default_types
+    from people.models import Channel
+    from people.services import source_create
+
+    ensure_default_types()
+    credentials = source_create(name="Web shop", channel=Channel.objects.create(key="web", name="Web"))
+    auth = {
+        "Authorization": "Basic " + base64.b64encode(f"{credentials.write_key}:".encode()).decode(),
+        "Content-Type": "application/json",
+    }
+
+    def track(event: str, message_id: str) -> None:
+        body = {"type": "track", "userId": "u-42", "event": event, "messageId": message_id}
+        response = page.request.post(f"{live_server.url}/v1/track", data=json.dumps(body), headers=auth)
+        assert response.status == 200, response.text()
+
+    login(page, live_server, admin_user)
+    tail = page.locator("[data-section=latest-events]")
+    expect(tail).to_contain_text("No events yet")
+    page.evaluate("window.notReloaded = true")
+    # when an event is tracked through the real endpoint
+    track("Order Completed", "live-1")
+    # then it appears on top within a few seconds, without a reload, with its source
+    first_row = tail.locator("tbody tr").first
+    expect(first_row).to_contain_text("Order Completed", timeout=10_000)
+    expect(first_row).to_contain_text("Web shop")
+    expect(first_row).to_contain_text("seconds ago")
+    assert page.evaluate("window.notReloaded === true")
+    # when paused, a new event does not come in
+    page.click("[data-live-toggle]")
+    expect(tail).to_contain_text("Paused")
+    track("Coupon Used", "live-2")
+    page.wait_for_timeout(4_000)
+    expect(tail).not_to_contain_text("Coupon Used")
+    # until the tail is resumed
+    page.click("[data-live-toggle]")
+    expect(first_row).to_contain_text("Coupon Used", timeout=10_000)
+    expect(tail.locator("tbody tr")).to_have_count(2)

@@ -4,12 +4,12 @@
 
 import pytest
 
-from tests.people.test_browser import login, page, pytestmark  # noqa: F401  (fixture, skip marks)
+from tests.browser import login, pytestmark  # noqa: F401  (skip marks)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_why_expands_on_click_and_shows_the_matching_events(
-    page,  # noqa: F811
+    page,
     live_server,
     admin_user,
     make_person,
@@ -34,8 +34,9 @@ def test_why_expands_on_click_and_shows_the_matching_events(
     login(page, live_server, admin_user)
     page.goto(f"{live_server.url}/admin/people/person/{person.pk}/change/")
     why = page.locator("details[data-why=revenue_total]")
-    # the explanation is folded away until asked for
-    expect(why.locator("[data-why-events]")).to_be_hidden()
+    # the explanation is not even worked out until asked for
+    expect(why.locator("summary")).to_have_text("Why is Revenue total 42.0?")
+    expect(why.locator("[data-why-events]")).to_have_count(0)
     # when the marketer clicks "Why?"
     why.locator("summary").click()
     # then the matching events and the sum show
@@ -43,3 +44,5 @@ def test_why_expands_on_click_and_shows_the_matching_events(
     expect(why).to_contain_text("2 of 2 Order Completed events matched")
     expect(why).to_contain_text("Sum of revenue of Order Completed events → 42")
     expect(why.locator("[data-why-events] tbody tr")).to_have_count(2)
+    expect(why.locator("[data-why-events]")).to_contain_text("revenue: 30")
+    expect(why.locator("[data-why-events]")).to_contain_text("revenue: 12")

@@ -5,12 +5,12 @@
 import pytest
 from django.core.cache import cache
 
+from tests.browser import login, pytestmark  # noqa: F401  (skip marks)
 from tests.identity.test_dashboard_health import add_identities
-from tests.people.test_browser import login, page, pytestmark  # noqa: F401  (fixture, skip marks)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_health_charts_render_with_data(page, live_server, admin_user, make_person):  # noqa: F811
+def test_health_charts_render_with_data(page, live_server, admin_user, make_person):
     # given profiles with 1, 2 and 3 identifiers
     from identity.models import Merge
     from identity.policy import ensure_default_types
