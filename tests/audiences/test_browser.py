@@ -33,6 +33,14 @@ def page(live_server):
         browser.close()
 
 
+def known_people(*people: dict) -> None:
+    """People (``Person`` fields) each with a known identifier."""
+    id_type, _ = IdentifierType.objects.get_or_create(key="user_id", defaults={"priority": 1})
+    for fields in people:
+        person = Person.objects.create(last_name="Test", **fields)
+        Identity.objects.create(type=id_type, value=f"u{person.pk}", person=person)
+
+
 def login(page, live_server, user):
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
     page.fill("input[name=username]", user.username)
@@ -46,10 +54,11 @@ def test_build_count_save_activate_and_see_members(page, live_server, admin_user
     from playwright.sync_api import expect
 
     # given three known people, two of them in Germany
-    id_type, _ = IdentifierType.objects.get_or_create(key="user_id", defaults={"priority": 1})
-    for i, (name, country) in enumerate([("Ada", "DE"), ("Grace", "DE"), ("Linus", "FI")]):
-        person = Person.objects.create(first_name=name, last_name="Test", country=country)
-        Identity.objects.create(type=id_type, value=f"u{i}", person=person)
+    known_people(
+        {"first_name": "Ada", "country": "DE"},
+        {"first_name": "Grace", "country": "DE"},
+        {"first_name": "Linus", "country": "FI"},
+    )
     login(page, live_server, admin_user)
     # when: the marketer builds "country is DE" by clicking
     page.goto(f"{live_server.url}/admin/audiences/audience/add/")
@@ -90,31 +99,36 @@ def test_build_count_save_activate_and_see_members(page, live_server, admin_user
 
 
 @pytest.mark.django_db(transaction=True)
-def test_build_a_funnel_with_did_not_within(page, live_server, admin_user):
+def test_build_a_funnel_with_a_did_not_step_in_the_middle(page, live_server, admin_user):
     from playwright.sync_api import expect
 
     login(page, live_server, admin_user)
     page.goto(f"{live_server.url}/admin/audiences/audience/add/")
-    page.fill("input[name=key]", "cart")
-    page.fill("input[name=name]", "Abandoned cart")
+    page.fill("input[name=key]", "viewed_not_carted")
+    page.fill("input[name=name]", "Viewed, not carted, mailed")
     page.check("input[name=type][value=funnel]")
+    # when: "Product Viewed, then did not Product Added within 2 hours, then Email Received"
+    page.click("[data-cb=add-step]")
     events = page.locator("[data-cb=event]")
-    events.nth(0).fill("Product Added")
-    events.nth(1).fill("Order Completed")
-    page.check("[data-cb=did-not]")
-    page.check("[data-cb=within]")
-    page.fill("[data-cb=within-value]", "2")
+    events.nth(0).fill("Product Viewed")
+    events.nth(1).fill("Product Added")
+    events.nth(2).fill("Email Received")
+    page.check("[data-cb-step='1'] [data-cb=did-not]")
+    page.check("[data-cb-step='1'] [data-cb=within]")
+    page.fill("[data-cb-step='1'] [data-cb=within-value]", "2")
     expect(page.locator("[data-cb-count]")).to_have_text("0 matching people")
     page.click("button[name=_continue]")
-    assert Audience.objects.get(key="cart").definition == {
+    # then: saved with the "did not" on the middle step
+    assert Audience.objects.get(key="viewed_not_carted").definition == {
         "steps": [
-            {"event": "Product Added", "filters": [], "window": {"type": "any"}},
+            {"event": "Product Viewed", "filters": [], "window": {"type": "any"}},
             {
-                "event": "Order Completed",
+                "event": "Product Added",
                 "filters": [],
                 "did_not": True,
                 "within": {"value": 2, "unit": "hours"},
             },
+            {"event": "Email Received", "filters": []},
         ]
     }
 
@@ -134,15 +148,13 @@ def test_build_a_list_attribute_condition_by_clicking(page, live_server, admin_u
         type="list",
         item_schema=[{"key": "due_date", "type": "date"}, {"key": "amount", "type": "decimal"}],
     )
-    id_type, _ = IdentifierType.objects.get_or_create(key="user_id", defaults={"priority": 1})
     today = datetime.now(UTC).date()
-    soon = (today + timedelta(days=3)).isoformat()
-    later = (today + timedelta(days=30)).isoformat()
-    for i, (name, due) in enumerate([("Ada", soon), ("Grace", later)]):
-        person = Person.objects.create(
-            first_name=name, last_name="Test", custom={"loans": [{"due_date": due, "amount": 10}]}
+    known_people(
+        *(
+            {"first_name": name, "custom": {"loans": [{"due_date": due.isoformat(), "amount": 10}]}}
+            for name, due in [("Ada", today + timedelta(days=3)), ("Grace", today + timedelta(days=30))]
         )
-        Identity.objects.create(type=id_type, value=f"l{i}", person=person)
+    )
     login(page, live_server, admin_user)
     page.goto(f"{live_server.url}/admin/audiences/audience/add/")
     # when: "loans: any item whose due date is within the next 7 days"
