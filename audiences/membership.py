@@ -98,22 +98,19 @@ def refresh(audience_id: int, *, now: datetime | None = None, progress=None) -> 
         log.exception("refresh of audience %s failed", audience_id)
         message = f"{type(exc).__name__}: {exc}"[:4000]
         seconds = time.monotonic() - started
+        failed = {"error_count": F("error_count") + 1, "last_error": message, "last_error_at": timezone.now()}
         with transaction.atomic():
-            Audience.objects.filter(pk=audience_id).update(
-                refresh_started_at=None,
-                error_count=F("error_count") + 1,
-                last_error=message,
-                last_error_at=timezone.now(),
-            )
-            AudienceRefresh.objects.create(
-                audience_id=audience_id,
-                started_at=now,
-                finished_at=timezone.now(),
-                seconds=seconds,
-                error=message,
-            )
+            _finish(audience_id, now=now, seconds=seconds, audience=failed, logged={"error": message})
         return RefreshResult(audience_id, ran=True, seconds=seconds, error=message)
     return result
+
+
+def _finish(audience_id: int, *, now: datetime, seconds: float, audience: dict, logged: dict) -> None:
+    """End a refresh: release the claim, update the audience row and log the refresh."""
+    Audience.objects.filter(pk=audience_id).update(refresh_started_at=None, **audience)
+    AudienceRefresh.objects.create(
+        audience_id=audience_id, started_at=now, finished_at=timezone.now(), seconds=seconds, **logged
+    )
 
 
 def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress) -> RefreshResult:
@@ -145,24 +142,14 @@ def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress
         exited = cursor.rowcount
         cursor.execute(f"DELETE FROM {M} WHERE audience_id = %s AND version <= %s", [audience_id, old])
     seconds = time.monotonic() - started
-    Audience.objects.filter(pk=audience_id).update(
-        version=new,
-        member_count=member_count,
-        refresh_started_at=None,
-        last_refreshed_at=now,
-        last_refresh_seconds=seconds,
-        sliding=compiled.has_sliding_window(),
-    )
-    AudienceRefresh.objects.create(
-        audience_id=audience_id,
-        started_at=now,
-        finished_at=timezone.now(),
-        version=new,
-        member_count=member_count,
-        entered=entered,
-        exited=exited,
-        seconds=seconds,
-    )
+    counts = {"version": new, "member_count": member_count}
+    switched = {
+        "last_refreshed_at": now,
+        "last_refresh_seconds": seconds,
+        "sliding": compiled.has_sliding_window(),
+    }
+    logged = {"entered": entered, "exited": exited}
+    _finish(audience_id, now=now, seconds=seconds, audience=counts | switched, logged=counts | logged)
     if entered or exited:
         span = MembershipHistory.objects.filter(audience_id=audience_id, version=new).aggregate(
             first=Min("id"), last=Max("id")

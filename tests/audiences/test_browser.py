@@ -49,6 +49,25 @@ def login(page, live_server, user):
     page.wait_for_url(f"{live_server.url}/admin/")
 
 
+def new_audience(page, live_server, user) -> None:
+    """Logged in, on the empty audience form."""
+    login(page, live_server, user)
+    page.goto(f"{live_server.url}/admin/audiences/audience/add/")
+
+
+def add_attribute_leaf(page, attribute: str, op: str) -> None:
+    page.click("[data-cb=add-attribute]")
+    page.select_option("[data-cb=attribute]", attribute)
+    page.select_option("[data-cb=op]", op)
+
+
+def expect_live_count(page, count: str, sampled: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-cb-count]")).to_have_text(count)
+    expect(page.locator("[data-cb-sample]")).to_contain_text(sampled)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_build_count_save_activate_and_see_members(page, live_server, admin_user):
     from playwright.sync_api import expect
@@ -59,18 +78,14 @@ def test_build_count_save_activate_and_see_members(page, live_server, admin_user
         {"first_name": "Grace", "country": "DE"},
         {"first_name": "Linus", "country": "FI"},
     )
-    login(page, live_server, admin_user)
     # when: the marketer builds "country is DE" by clicking
-    page.goto(f"{live_server.url}/admin/audiences/audience/add/")
+    new_audience(page, live_server, admin_user)
     page.fill("input[name=key]", "germans")
     page.fill("input[name=name]", "Germans")
-    page.click("[data-cb=add-attribute]")
-    page.select_option("[data-cb=attribute]", "country")
-    page.select_option("[data-cb=op]", "equals")
+    add_attribute_leaf(page, "country", "equals")
     page.fill("[data-cb=value]", "de")
     # then: the live count and sample
-    expect(page.locator("[data-cb-count]")).to_have_text("2 matching people")
-    expect(page.locator("[data-cb-sample]")).to_contain_text("Ada Test")
+    expect_live_count(page, "2 matching people", "Ada Test")
     # when: saved and activated
     page.click("button[name=_continue]")
     audience = Audience.objects.get(key="germans")
@@ -102,8 +117,7 @@ def test_build_count_save_activate_and_see_members(page, live_server, admin_user
 def test_build_a_funnel_with_a_did_not_step_in_the_middle(page, live_server, admin_user):
     from playwright.sync_api import expect
 
-    login(page, live_server, admin_user)
-    page.goto(f"{live_server.url}/admin/audiences/audience/add/")
+    new_audience(page, live_server, admin_user)
     page.fill("input[name=key]", "viewed_not_carted")
     page.fill("input[name=name]", "Viewed, not carted, mailed")
     page.check("input[name=type][value=funnel]")
@@ -137,8 +151,6 @@ def test_build_a_funnel_with_a_did_not_step_in_the_middle(page, live_server, adm
 def test_build_a_list_attribute_condition_by_clicking(page, live_server, admin_user):
     from datetime import UTC, datetime, timedelta
 
-    from playwright.sync_api import expect
-
     from people.models import AttributeDefinition
 
     # given people with loans, one due in three days
@@ -155,19 +167,15 @@ def test_build_a_list_attribute_condition_by_clicking(page, live_server, admin_u
             for name, due in [("Ada", today + timedelta(days=3)), ("Grace", today + timedelta(days=30))]
         )
     )
-    login(page, live_server, admin_user)
-    page.goto(f"{live_server.url}/admin/audiences/audience/add/")
     # when: "loans: any item whose due date is within the next 7 days"
-    page.click("[data-cb=add-attribute]")
-    page.select_option("[data-cb=attribute]", "loans")
-    page.select_option("[data-cb=op]", "any")
+    new_audience(page, live_server, admin_user)
+    add_attribute_leaf(page, "loans", "any")
     page.click("[data-cb=add-item-condition]")
     page.select_option("[data-cb=item-field]", "due_date")
     page.select_option("[data-cb=list-items] [data-cb=op]", "within_next_days")
     page.fill("[data-cb=list-items] [data-cb=value]", "7")
     # then
-    expect(page.locator("[data-cb-count]")).to_have_text("1 matching person")
-    expect(page.locator("[data-cb-sample]")).to_contain_text("Ada Test")
+    expect_live_count(page, "1 matching person", "Ada Test")
 
 
 RULES_PAGE = (
