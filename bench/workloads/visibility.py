@@ -116,6 +116,7 @@ def run(ctx) -> list[Row]:
     ]
     lags: dict[str, list[float]] = {k: [] for k in keys}
     timeouts = dict.fromkeys(keys, 0)
+    sends: dict[int, int] = {}  # the probes' /v1/track statuses
     with server(ctx) as srv, Workers(ctx.url, workers=2):
         load: dict = {}
         thread = threading.Thread(
@@ -140,6 +141,7 @@ def run(ctx) -> list[Row]:
             }
             sent = time.perf_counter()
             status, _ = client.request(segment_post("/v1/track", event, write_key))
+            sends[status] = sends.get(status, 0) + 1
             waiting = set(keys) if status == 200 else set()
             while waiting and time.perf_counter() - sent < TIMEOUT:
                 traits = _traits(client, path, token)
@@ -162,7 +164,10 @@ def run(ctx) -> list[Row]:
             f"  {key}: {len(lags[key])} probes seen, {timeouts[key]} not within {TIMEOUT:.0f} s; lags "
             f"{', '.join(f'{x:.2f}' for x in sorted(lags[key]))} s"
         )
-    ctx.log(f"  ingestion {dict(ingest.statuses) if ingest else '?'}, {ingested:,.0f} events/s written")
+    ctx.log(
+        f"  probes' /v1/track statuses {sends}; ingestion {dict(ingest.statuses) if ingest else '?'}, "
+        f"{ingested:,.0f} events/s written"
+    )
     rows = []
     for key in keys:
         p95 = _quantile(lags[key], 95) if not timeouts[key] else None
