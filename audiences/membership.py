@@ -238,10 +238,12 @@ def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime
         ids_sql = [a.pk for a in audiences]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                # Shares with other real-time refreshes; waits for a full refresh's switch.
+                # Waits for a full refresh's switch (FOR UPDATE). KEY SHARE, not SHARE: two real-time
+                # refreshes that both hold the lock may each update member_count (NO KEY UPDATE),
+                # which SHARE would turn into a deadlock.
                 table = Audience._meta.db_table
                 cursor.execute(
-                    f"SELECT id, version FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [ids_sql]
+                    f"SELECT id, version FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids_sql]
                 )
                 versions = dict(cursor.fetchall())
         else:
@@ -356,7 +358,7 @@ def _refresh_level(level: list[Audience], ids: list[int], versions: dict[int, in
     by_audience: dict[int, list[int]] = {}
     for row in rows:
         by_audience.setdefault(row.audience_id, []).append(row.pk)
-    for audience_id, history_ids in by_audience.items():
+    for audience_id, history_ids in sorted(by_audience.items()):  # row locks in id order
         delta = sum(1 for a, _ in entered if a == audience_id) - sum(1 for a, _ in exited if a == audience_id)
         Audience.objects.filter(pk=audience_id).update(member_count=F("member_count") + delta)
         if all(h is not None for h in history_ids):
