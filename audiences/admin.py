@@ -79,12 +79,7 @@ class AudienceAdmin(ModelAdmin):
     readonly_fields = [
         "state_badge",
         "progress",
-        "member_count",
-        "last_refreshed_at",
-        "last_refresh_seconds",
-        "error_count",
-        "last_error",
-        "last_error_at",
+        *Audience.STATUS_FIELDS,
         "uses_list",
         "where_used_list",
         "duplicated_from",
@@ -109,12 +104,7 @@ class AudienceAdmin(ModelAdmin):
                         "fields": [
                             "state_badge",
                             "progress",
-                            "member_count",
-                            "last_refreshed_at",
-                            "last_refresh_seconds",
-                            "error_count",
-                            "last_error",
-                            "last_error_at",
+                            *Audience.STATUS_FIELDS,
                             "uses_list",
                             "where_used_list",
                             "duplicated_from",
@@ -295,31 +285,32 @@ class AudienceAdmin(ModelAdmin):
         url = reverse("admin:people_job_change", args=[job.pk])
         messages.success(request, format_html('{}: <a href="{}">follow job #{}</a>.', text, url, job.pk))
 
-    @action(description="Activate", url_path="activate", permissions=["change"])
-    def activate_one(self, request: HttpRequest, object_id: str):
+    def _start_job(self, request: HttpRequest, object_id: str, verb: str, note: str, start, started: str):
+        """Confirm on GET; on POST start the job with ``start(audience=, user=)`` and link to it."""
         obj = Audience.objects.get(pk=object_id)
         if request.method != "POST":
-            return self._confirm(request, obj, "Activate", "Every profile will be evaluated as a job.")
+            return self._confirm(request, obj, verb, note)
         try:
-            job = services.audience_activate(audience=obj, user=request.user)
+            job = start(audience=obj, user=request.user)
         except ValidationError as exc:
             messages.error(request, _messages(exc))
             return self._back(obj)
-        self._job_message(request, job, "Processing started")
+        self._job_message(request, job, started)
         return self._back(obj)
+
+    @action(description="Activate", url_path="activate", permissions=["change"])
+    def activate_one(self, request: HttpRequest, object_id: str):
+        note = "Every profile will be evaluated as a job."
+        return self._start_job(
+            request, object_id, "Activate", note, services.audience_activate, "Processing started"
+        )
 
     @action(description="Refresh", url_path="refresh", permissions=["change"])
     def refresh_one(self, request: HttpRequest, object_id: str):
-        obj = Audience.objects.get(pk=object_id)
-        if request.method != "POST":
-            return self._confirm(request, obj, "Refresh", "The whole membership is recomputed as a job.")
-        try:
-            job = services.audience_refresh(audience=obj, user=request.user)
-        except ValidationError as exc:
-            messages.error(request, _messages(exc))
-            return self._back(obj)
-        self._job_message(request, job, "Refresh started")
-        return self._back(obj)
+        note = "The whole membership is recomputed as a job."
+        return self._start_job(
+            request, object_id, "Refresh", note, services.audience_refresh, "Refresh started"
+        )
 
     @action(description="Disable", url_path="disable", permissions=["change"])
     def disable_one(self, request: HttpRequest, object_id: str):

@@ -8,16 +8,23 @@ JSON::
          "filters": [{"property": "product_id", "same_as": "product_id"}]}
     ]}
 
-Semantics (over *all* instances of the parent step, never just the first):
+Semantics (over *all* instances of the parent step, never just the first). Each instance has an
+event (whose properties ``same_as`` reads) and a time (when the step was met):
 
-- an instance of step 1 is any event matching it (in its window, if given);
-- an instance of step k is an event matching step k strictly after an instance of step k−1 (and within
-  ``within`` of it when given) whose ``same_as`` properties equal that instance's properties;
-- a "did not" step (the last one) is met when some instance of the previous step has no matching event
-  after it; with ``within`` only once that time has passed since the instance (a cart is abandoned
-  after the hour, not during it).
+- an instance of step 1 is any event matching it (in its window, if given); its time is the event's;
+- an instance of step k is an event matching step k strictly after the time of an instance of step
+  k−1 (and within ``within`` of that time when given) whose ``same_as`` properties equal that
+  instance's event's properties; its time is the event's;
+- an instance of a "did not" step k is an instance of step k−1 with no such matching event; with
+  ``within`` only once that time has passed since the instance (a cart is abandoned after the hour,
+  not during it). It carries the previous instance's event, and its time is the end of the ``within``
+  (or, without ``within``, the previous instance's time): the step after "viewed, then did not add to
+  cart within 1 hour" counts from the moment the hour ran out.
 
-A person is in the funnel when the last step has an instance (or the "did not" step is met).
+So an instance's time is its event's time plus a fixed shift per step (the sum of the ``within`` of
+the "did not" steps since the last positive step), which is how the SQL compares times.
+
+A person is in the funnel when the last step has an instance.
 """
 
 from __future__ import annotations
@@ -53,6 +60,13 @@ class Funnel:
 
     def event_names(self) -> set[str]:
         return {s.event.name for s in self.steps}
+
+    def shifts(self) -> list[int]:
+        """Per step, the seconds from an instance's event to the instance's time (see the module)."""
+        out: list[int] = []
+        for step in self.steps:
+            out.append(out[-1] + (step.within or 0) if step.did_not and out else 0)
+        return out
 
     def has_sliding_window(self) -> bool:
         return self.steps[0].event.window.type not in ("any", "since") or any(
@@ -130,9 +144,11 @@ def check(data: Any) -> tuple[Funnel | None, list[ConditionIssue]]:
             issues.append(ConditionIssue(f"{at}.did_not", "expected true or false"))
             did_not = False
         if did_not and i == 0:
-            issues.append(ConditionIssue(f"{at}.did_not", "the first step cannot be 'did not'"))
-        elif did_not and i != len(items) - 1:
-            issues.append(ConditionIssue(f"{at}.did_not", "only the last step can be 'did not'"))
+            issues.append(
+                ConditionIssue(
+                    f"{at}.did_not", "the first step cannot be 'did not': it needs a previous step to follow"
+                )
+            )
         within = None
         if item.get("within") is not None:
             spec = item["within"]
@@ -170,6 +186,15 @@ def _ts_le_plus(vendor: str, left: str, right: str, seconds: int) -> tuple[str, 
     return f"julianday({left}) <= julianday({right}) + %s + 1e-10", [seconds / 86400.0]
 
 
+def _ts_after(vendor: str, left: str, right: str, seconds: int) -> tuple[str, list]:
+    """``left > right + seconds`` (strictly later than an instance's time)."""
+    if not seconds:
+        return f"{right} < {left}", []
+    if vendor == "postgresql":
+        return f"{right} + %s * INTERVAL '1 second' < {left}", [seconds]
+    return f"julianday({right}) + %s + 1e-10 < julianday({left})", [seconds / 86400.0]
+
+
 def _same_sql(
     vendor: str, e: str, p: str, mine: tuple[str, ...], theirs: tuple[str, ...]
 ) -> tuple[str, list]:
@@ -198,48 +223,58 @@ def _step_events(step: Step, *, now: datetime, tz, person_ids=None) -> tuple[str
     return events.order_by().values("id", "person_id", "timestamp", "properties").query.sql_with_params()
 
 
+def _link(vendor: str, step: Step, shift: int) -> tuple[str, list]:
+    """Event ``e`` follows the previous step's instance ``p`` (whose time is ``p.timestamp + shift``)."""
+    after, params = _ts_after(vendor, 'e."timestamp"', 'p."timestamp"', shift)
+    link = ["p.person_id = e.person_id", after]
+    if step.within is not None:
+        s, sp = _ts_le_plus(vendor, 'e."timestamp"', 'p."timestamp"', shift + step.within)
+        link.append(s)
+        params += sp
+    for mine, theirs in step.same_as:
+        s, sp = _same_sql(vendor, "e", "p", mine, theirs)
+        link.append(s)
+        params += sp
+    return " AND ".join(link), params
+
+
 def person_ids_sql(funnel: Funnel, *, now: datetime, tz, person_ids=None) -> tuple[str, list]:
-    """``SELECT person_id`` of the people in the funnel at ``now`` (one statement with CTEs)."""
+    """``SELECT person_id`` of the people in the funnel at ``now`` (one statement with CTEs).
+
+    ``s<k>`` holds the instances of step k as event rows (a "did not" step: the previous step's rows
+    left without a follow-up); an instance's time is its row's timestamp plus the step's shift."""
     vendor = connection.vendor
     ctes: list[str] = []
     params: list = []
-    last = len(funnel.steps) - 1
+    shifts = funnel.shifts()
     for k, step in enumerate(funnel.steps):
         sql, p = _step_events(step, now=now, tz=tz, person_ids=person_ids)
         if k == 0:
             ctes.append(f"s0 AS ({sql})")
             params += list(p)
             continue
-        link = ['p.person_id = e.person_id AND p."timestamp" < e."timestamp"']
-        link_params: list = []
-        if step.within is not None:
-            s, sp = _ts_le_plus(vendor, 'e."timestamp"', 'p."timestamp"', step.within)
-            link.append(s)
-            link_params += sp
-        for mine, theirs in step.same_as:
-            s, sp = _same_sql(vendor, "e", "p", mine, theirs)
-            link.append(s)
-            link_params += sp
-        condition = " AND ".join(link)
-        if k == last and step.did_not:
+        condition, link_params = _link(vendor, step, shifts[k - 1])
+        if step.did_not:
             passed, passed_params = "", []
             if step.within is not None:
                 passed = f" AND {_passed(vendor)}"
-                passed_params = _passed_params(vendor, now, step.within)
-            final = (
-                f"SELECT p.person_id FROM s{k - 1} p "
-                f"WHERE NOT EXISTS (SELECT 1 FROM ({sql}) e WHERE {condition}){passed}"
+                passed_params = _passed_params(vendor, now, shifts[k])
+            ctes.append(
+                f"s{k} AS (SELECT p.* FROM s{k - 1} p "
+                f"WHERE NOT EXISTS (SELECT 1 FROM ({sql}) e WHERE {condition}){passed})"
             )
-            return "WITH " + ", ".join(ctes) + " " + final, [*params, *p, *link_params, *passed_params]
-        ctes.append(
-            f"s{k} AS (SELECT e.* FROM ({sql}) e WHERE EXISTS (SELECT 1 FROM s{k - 1} p WHERE {condition}))"
-        )
-        params += [*p, *link_params]
-    return "WITH " + ", ".join(ctes) + f" SELECT person_id FROM s{last}", params
+            params += [*p, *link_params, *passed_params]
+        else:
+            ctes.append(
+                f"s{k} AS (SELECT e.* FROM ({sql}) e "
+                f"WHERE EXISTS (SELECT 1 FROM s{k - 1} p WHERE {condition}))"
+            )
+            params += [*p, *link_params]
+    return "WITH " + ", ".join(ctes) + f" SELECT person_id FROM s{len(funnel.steps) - 1}", params
 
 
 def _passed(vendor: str) -> str:
-    """The instance's time limit has passed: ``p.timestamp + within <= now``."""
+    """The instance's time limit has passed: ``p.timestamp + shift <= now``."""
     if vendor == "postgresql":
         return "p.\"timestamp\" + %s * INTERVAL '1 second' <= %s"
     return 'julianday(p."timestamp") + %s <= julianday(%s) + 1e-10'
@@ -275,10 +310,12 @@ def same_value(a: Any, b: Any) -> bool:
     return a is not None and b is not None and _kind(a) == _kind(b) and a == b
 
 
-def _follows(step: Step, e: dict, p: dict) -> bool:
-    if not p["timestamp"] < e["timestamp"]:
+def _follows(step: Step, e: dict, p: dict, shift: int) -> bool:
+    """Event ``e`` follows instance ``p`` (whose time is its event's plus ``shift`` seconds)."""
+    at = p["timestamp"] + timedelta(seconds=shift)
+    if not at < e["timestamp"]:
         return False
-    if step.within is not None and e["timestamp"] > p["timestamp"] + timedelta(seconds=step.within):
+    if step.within is not None and e["timestamp"] > at + timedelta(seconds=step.within):
         return False
     return all(same_value(_read(e["properties"], m), _read(p["properties"], t)) for m, t in step.same_as)
 
@@ -287,45 +324,46 @@ def evaluate(funnel: Funnel, ev: Evaluation) -> tuple[bool, list[dict]]:
     """Whether the person is in the funnel, and per step the instances (event ids) that met it."""
     steps_out: list[dict] = []
     previous: list[dict] = []
-    matched = True
+    shifts = funnel.shifts()
     for k, step in enumerate(funnel.steps):
         rows = matching_event_rows(step.event, ev)
         if k == 0:
             instances = rows
         elif step.did_not:
-            open_instances = [
+            deadline = timedelta(seconds=shifts[k])
+            instances = [
                 p
                 for p in previous
-                if (step.within is None or p["timestamp"] + timedelta(seconds=step.within) <= ev.now)
-                and not any(_follows(step, e, p) for e in rows)
+                if (step.within is None or p["timestamp"] + deadline <= ev.now)
+                and not any(_follows(step, e, p, shifts[k - 1]) for e in rows)
             ]
-            matched = bool(open_instances)
-            steps_out.append(_explain(step, k, open_instances, matched, did_not=True))
-            return matched, steps_out
         else:
-            instances = [e for e in rows if any(_follows(step, e, p) for p in previous)]
-        matched = bool(instances)
-        steps_out.append(_explain(step, k, instances, matched))
+            instances = [e for e in rows if any(_follows(step, e, p, shifts[k - 1]) for p in previous)]
+        steps_out.append(_explain(step, k, instances, bool(instances), shifts[k]))
         previous = instances
         if not instances:
             for j in range(k + 1, len(funnel.steps)):
-                steps_out.append(_explain(funnel.steps[j], j, [], False, did_not=funnel.steps[j].did_not))
+                steps_out.append(_explain(funnel.steps[j], j, [], False, shifts[j]))
             return False, steps_out
-    return matched, steps_out
+    return True, steps_out
 
 
-def _explain(step: Step, k: int, instances: list[dict], matched: bool, *, did_not: bool = False) -> dict:
-    return {
+def _explain(step: Step, k: int, instances: list[dict], matched: bool, shift: int) -> dict:
+    out = {
         "kind": "funnel_step",
         "step": k + 1,
         "event": step.event.name,
-        "did_not": did_not,
+        "did_not": step.did_not,
         "within_seconds": step.within,
         "matched": matched,
         "count": len(instances),
-        # For a "did not" step: the instances of the previous step left without a follow-up.
+        # For a "did not" step: the events of the previous step's instances left without a follow-up.
         "matched_event_ids": [r["pk"] for r in instances[:50]],
     }
+    if step.did_not:
+        # When each instance met the step: where the next step starts counting.
+        out["met_at"] = [(r["timestamp"] + timedelta(seconds=shift)).isoformat() for r in instances[:50]]
+    return out
 
 
 __all__ = ["Funnel", "Step", "check", "evaluate", "person_ids_sql", "same_value"]

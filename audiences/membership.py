@@ -98,22 +98,19 @@ def refresh(audience_id: int, *, now: datetime | None = None, progress=None) -> 
         log.exception("refresh of audience %s failed", audience_id)
         message = f"{type(exc).__name__}: {exc}"[:4000]
         seconds = time.monotonic() - started
+        failed = {"error_count": F("error_count") + 1, "last_error": message, "last_error_at": timezone.now()}
         with transaction.atomic():
-            Audience.objects.filter(pk=audience_id).update(
-                refresh_started_at=None,
-                error_count=F("error_count") + 1,
-                last_error=message,
-                last_error_at=timezone.now(),
-            )
-            AudienceRefresh.objects.create(
-                audience_id=audience_id,
-                started_at=now,
-                finished_at=timezone.now(),
-                seconds=seconds,
-                error=message,
-            )
+            _finish(audience_id, now=now, seconds=seconds, audience=failed, logged={"error": message})
         return RefreshResult(audience_id, ran=True, seconds=seconds, error=message)
     return result
+
+
+def _finish(audience_id: int, *, now: datetime, seconds: float, audience: dict, logged: dict) -> None:
+    """End a refresh: release the claim, update the audience row and log the refresh."""
+    Audience.objects.filter(pk=audience_id).update(refresh_started_at=None, **audience)
+    AudienceRefresh.objects.create(
+        audience_id=audience_id, started_at=now, finished_at=timezone.now(), seconds=seconds, **logged
+    )
 
 
 def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress) -> RefreshResult:
@@ -145,24 +142,14 @@ def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress
         exited = cursor.rowcount
         cursor.execute(f"DELETE FROM {M} WHERE audience_id = %s AND version <= %s", [audience_id, old])
     seconds = time.monotonic() - started
-    Audience.objects.filter(pk=audience_id).update(
-        version=new,
-        member_count=member_count,
-        refresh_started_at=None,
-        last_refreshed_at=now,
-        last_refresh_seconds=seconds,
-        sliding=compiled.has_sliding_window(),
-    )
-    AudienceRefresh.objects.create(
-        audience_id=audience_id,
-        started_at=now,
-        finished_at=timezone.now(),
-        version=new,
-        member_count=member_count,
-        entered=entered,
-        exited=exited,
-        seconds=seconds,
-    )
+    counts = {"version": new, "member_count": member_count}
+    switched = {
+        "last_refreshed_at": now,
+        "last_refresh_seconds": seconds,
+        "sliding": compiled.has_sliding_window(),
+    }
+    logged = {"entered": entered, "exited": exited}
+    _finish(audience_id, now=now, seconds=seconds, audience=counts | switched, logged=counts | logged)
     if entered or exited:
         span = MembershipHistory.objects.filter(audience_id=audience_id, version=new).aggregate(
             first=Min("id"), last=Max("id")
@@ -251,10 +238,12 @@ def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime
         ids_sql = [a.pk for a in audiences]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                # Shares with other real-time refreshes; waits for a full refresh's switch.
+                # Waits for a full refresh's switch (FOR UPDATE). KEY SHARE, not SHARE: two real-time
+                # refreshes that both hold the lock may each update member_count (NO KEY UPDATE),
+                # which SHARE would turn into a deadlock.
                 table = Audience._meta.db_table
                 cursor.execute(
-                    f"SELECT id, version FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE", [ids_sql]
+                    f"SELECT id, version FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [ids_sql]
                 )
                 versions = dict(cursor.fetchall())
         else:
@@ -369,7 +358,7 @@ def _refresh_level(level: list[Audience], ids: list[int], versions: dict[int, in
     by_audience: dict[int, list[int]] = {}
     for row in rows:
         by_audience.setdefault(row.audience_id, []).append(row.pk)
-    for audience_id, history_ids in by_audience.items():
+    for audience_id, history_ids in sorted(by_audience.items()):  # row locks in id order
         delta = sum(1 for a, _ in entered if a == audience_id) - sum(1 for a, _ in exited if a == audience_id)
         Audience.objects.filter(pk=audience_id).update(member_count=F("member_count") + delta)
         if all(h is not None for h in history_ids):

@@ -74,6 +74,16 @@ class Audience(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # What the audience page and the API show about the last refreshes.
+    STATUS_FIELDS = (
+        "member_count",
+        "last_refreshed_at",
+        "last_refresh_seconds",
+        "error_count",
+        "last_error",
+        "last_error_at",
+    )
+
     class Meta:
         ordering = ["key"]
         indexes = [models.Index(fields=["state"], name="audience_state_idx")]

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Count, F, Max
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -88,21 +88,34 @@ def person_audiences(*, person_id: int) -> list[dict]:
 
 
 def person_traits(person) -> dict[str, dict]:
-    """Membership as boolean traits: true for members, false after exiting, absent otherwise."""
+    """Membership as boolean traits: true for members, false after exiting, absent otherwise.
+
+    One query: each active audience with the person's current entry and last exit."""
     pid = person.pk
-    out: dict[str, dict] = {}
-    for row in person_audiences(person_id=pid):
-        out[row["key"]] = {"value": True, "updated_at": row["entered_at"]}
-    exits = (
+    entered = AudienceMembership.objects.filter(
+        audience_id=OuterRef("pk"), version=OuterRef("version"), person_id=pid
+    ).values("entered_at")[:1]
+    exited = (
         MembershipHistory.objects.filter(
-            person_id=pid, kind=MembershipHistory.Kind.EXITED, audience__state=Audience.State.ACTIVE
+            audience_id=OuterRef("pk"), person_id=pid, kind=MembershipHistory.Kind.EXITED
         )
-        .values("audience__key")
-        .annotate(last=Max("at"))
+        .order_by("-at")
+        .values("at")[:1]
     )
-    for row in exits:
-        out.setdefault(row["audience__key"], {"value": False, "updated_at": row["last"]})
-    return out
+    rows = (
+        Audience.objects.filter(state=Audience.State.ACTIVE)
+        .annotate(entered=Subquery(entered), exited=Subquery(exited))
+        .filter(Q(entered__isnull=False) | Q(exited__isnull=False))
+        .values_list("key", "entered", "exited")
+    )
+    merged = person.merged_into_id is not None  # a merged child is never a member
+    return {
+        key: {"value": True, "updated_at": entered_at}
+        if entered_at is not None and not merged
+        else {"value": False, "updated_at": exited_at}
+        for key, entered_at, exited_at in rows
+        if exited_at is not None or not merged
+    }
 
 
 def daily_changes(audience: Audience, *, days: int = 30) -> list[dict]:

@@ -130,6 +130,12 @@ def validate(
     return compiled
 
 
+def _validate_stored(audience: Audience) -> definitions.Compiled:
+    """Check an audience row's definition (as set on the row; its key and pk for cycles)."""
+    fields = {"definition": audience.definition, "include_anonymous": audience.include_anonymous}
+    return validate(audience_type=audience.type, key=audience.key, pk=audience.pk, **fields)
+
+
 def _validate_key(key: str, *, pk: int | None = None) -> None:
     try:
         key_validator(key)
@@ -209,13 +215,7 @@ def audience_update(*, audience: Audience, **fields) -> Audience:
         if field in fields:
             setattr(locked, field, fields[field])
     if changes_definition:
-        compiled = validate(
-            audience_type=locked.type,
-            definition=locked.definition,
-            include_anonymous=locked.include_anonymous,
-            key=locked.key,
-            pk=locked.pk,
-        )
+        compiled = _validate_stored(locked)
         locked.sliding = compiled.has_sliding_window()
         _set_uses(locked, compiled)
     locked.save()
@@ -296,13 +296,7 @@ def audience_disable(*, audience: Audience) -> Audience:
 def _check_activatable(audience: Audience) -> definitions.Compiled:
     if audience.state not in (State.DRAFT, State.PROCESSING):
         raise ValidationError(f"a {audience.get_state_display().lower()} audience cannot be activated")
-    compiled = validate(
-        audience_type=audience.type,
-        definition=audience.definition,
-        include_anonymous=audience.include_anonymous,
-        key=audience.key,
-        pk=audience.pk,
-    )
+    compiled = _validate_stored(audience)
     inactive = audience.uses.exclude(state=State.ACTIVE).values_list("key", flat=True)
     if inactive:
         raise ValidationError(f"Activate the audiences it uses first: {', '.join(inactive)}.")

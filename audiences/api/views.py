@@ -62,6 +62,12 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def _out(self, audience: Audience, code=status.HTTP_200_OK) -> Response:
         return Response(AudienceSerializer(self.get_queryset().get(pk=audience.pk)).data, status=code)
 
+    def _started(self, request: Request, start) -> Response:
+        """202 with the job ``start(audience=, user=)`` created and the audience as it is now."""
+        job = start(audience=self.get_object(), user=request.user)
+        audience = self.get_queryset().get(pk=self.kwargs["pk"])
+        return Response({"job": job.pk, "audience": AudienceSerializer(audience).data}, status=202)
+
     @extend_schema(request=AudienceCreateSerializer, responses={201: AudienceSerializer})
     def create(self, request: Request) -> Response:
         data = AudienceCreateSerializer(data=request.data)
@@ -97,17 +103,13 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def activate(self, request: Request, pk=None) -> Response:
         """Compute the membership over every profile (a job with progress); active afterwards."""
-        job = services.audience_activate(audience=self.get_object(), user=request.user)
-        audience = self.get_queryset().get(pk=pk)
-        return Response({"job": job.pk, "audience": AudienceSerializer(audience).data}, status=202)
+        return self._started(request, services.audience_activate)
 
     @extend_schema(request=None, responses={202: JobSerializer})
     @action(detail=True, methods=["post"])
     def refresh(self, request: Request, pk=None) -> Response:
         """Recompute the whole membership now (a job); a failure keeps the previous membership."""
-        job = services.audience_refresh(audience=self.get_object(), user=request.user)
-        audience = self.get_queryset().get(pk=pk)
-        return Response({"job": job.pk, "audience": AudienceSerializer(audience).data}, status=202)
+        return self._started(request, services.audience_refresh)
 
     @extend_schema(request=None, responses=AudienceSerializer)
     @action(detail=True, methods=["post"])

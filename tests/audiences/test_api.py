@@ -253,17 +253,17 @@ BAD = [
             "definition": {"steps": [{"event": "A", "did_not": True}, {"event": "B"}]},
         },
         "definition.steps[0].did_not",
-        "the first step cannot be 'did not'",
+        "the first step cannot be 'did not': it needs a previous step to follow",
     ),
     (
         {
             "key": "ok",
             "name": "x",
             "type": "funnel",
-            "definition": {"steps": [{"event": "A"}, {"event": "B", "did_not": True}, {"event": "C"}]},
+            "definition": {"steps": [{"event": "A"}, {"event": "B", "did_not": "yes"}, {"event": "C"}]},
         },
         "definition.steps[1].did_not",
-        "only the last step can be 'did not'",
+        "expected true or false",
     ),
     (
         {

@@ -34,27 +34,51 @@ def page(live_server):
         browser.close()
 
 
+def known_people(*people: dict) -> None:
+    """People (``Person`` fields) each with a known identifier."""
+    id_type, _ = IdentifierType.objects.get_or_create(key="user_id", defaults={"priority": 1})
+    for fields in people:
+        person = Person.objects.create(last_name="Test", **fields)
+        Identity.objects.create(type=id_type, value=f"u{person.pk}", person=person)
+
+
+def new_audience(page, live_server, user) -> None:
+    """Logged in, on the empty audience form."""
+    login(page, live_server, user)
+    page.goto(f"{live_server.url}/admin/audiences/audience/add/")
+
+
+def add_attribute_leaf(page, attribute: str, op: str) -> None:
+    page.click("[data-cb=add-attribute]")
+    page.select_option("[data-cb=attribute]", attribute)
+    page.select_option("[data-cb=op]", op)
+
+
+def expect_live_count(page, count: str, sampled: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-cb-count]")).to_have_text(count)
+    expect(page.locator("[data-cb-sample]")).to_contain_text(sampled)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_build_count_save_activate_and_see_members(page, live_server, admin_user):
     from playwright.sync_api import expect
 
     # given three known people, two of them in Germany
-    id_type, _ = IdentifierType.objects.get_or_create(key="user_id", defaults={"priority": 1})
-    for i, (name, country) in enumerate([("Ada", "DE"), ("Grace", "DE"), ("Linus", "FI")]):
-        person = Person.objects.create(first_name=name, last_name="Test", country=country)
-        Identity.objects.create(type=id_type, value=f"u{i}", person=person)
-    login(page, live_server, admin_user)
+    known_people(
+        {"first_name": "Ada", "country": "DE"},
+        {"first_name": "Grace", "country": "DE"},
+        {"first_name": "Linus", "country": "FI"},
+    )
     # when: the marketer builds "country is DE" by clicking
-    page.goto(f"{live_server.url}/admin/audiences/audience/add/")
+    new_audience(page, live_server, admin_user)
     page.fill("input[name=key]", "germans")
     page.fill("input[name=name]", "Germans")
-    page.click("[data-cb=add-attribute]")
-    page.select_option("[data-cb=attribute]", "country")
-    page.select_option("[data-cb=op]", "equals")
+    add_attribute_leaf(page, "country", "equals")
     page.fill("[data-cb=value]", "de")
     # then: the live count and sample
-    expect(page.locator("[data-cb-count]")).to_have_text("2 matching people")
-    expect(page.locator("[data-cb-sample]")).to_contain_text("Ada Test")
+    expect_live_count(page, "2 matching people", "Ada Test")
     # when: saved and activated
     page.click("button[name=_continue]")
     audience = Audience.objects.get(key="germans")
@@ -83,31 +107,35 @@ def test_build_count_save_activate_and_see_members(page, live_server, admin_user
 
 
 @pytest.mark.django_db(transaction=True)
-def test_build_a_funnel_with_did_not_within(page, live_server, admin_user):
+def test_build_a_funnel_with_a_did_not_step_in_the_middle(page, live_server, admin_user):
     from playwright.sync_api import expect
 
-    login(page, live_server, admin_user)
-    page.goto(f"{live_server.url}/admin/audiences/audience/add/")
-    page.fill("input[name=key]", "cart")
-    page.fill("input[name=name]", "Abandoned cart")
+    new_audience(page, live_server, admin_user)
+    page.fill("input[name=key]", "viewed_not_carted")
+    page.fill("input[name=name]", "Viewed, not carted, mailed")
     page.check("input[name=type][value=funnel]")
+    # when: "Product Viewed, then did not Product Added within 2 hours, then Email Received"
+    page.click("[data-cb=add-step]")
     events = page.locator("[data-cb=event]")
-    events.nth(0).fill("Product Added")
-    events.nth(1).fill("Order Completed")
-    page.check("[data-cb=did-not]")
-    page.check("[data-cb=within]")
-    page.fill("[data-cb=within-value]", "2")
+    events.nth(0).fill("Product Viewed")
+    events.nth(1).fill("Product Added")
+    events.nth(2).fill("Email Received")
+    page.check("[data-cb-step='1'] [data-cb=did-not]")
+    page.check("[data-cb-step='1'] [data-cb=within]")
+    page.fill("[data-cb-step='1'] [data-cb=within-value]", "2")
     expect(page.locator("[data-cb-count]")).to_have_text("0 matching people")
     page.click("button[name=_continue]")
-    assert Audience.objects.get(key="cart").definition == {
+    # then: saved with the "did not" on the middle step
+    assert Audience.objects.get(key="viewed_not_carted").definition == {
         "steps": [
-            {"event": "Product Added", "filters": [], "window": {"type": "any"}},
+            {"event": "Product Viewed", "filters": [], "window": {"type": "any"}},
             {
-                "event": "Order Completed",
+                "event": "Product Added",
                 "filters": [],
                 "did_not": True,
                 "within": {"value": 2, "unit": "hours"},
             },
+            {"event": "Email Received", "filters": []},
         ]
     }
 
@@ -115,8 +143,6 @@ def test_build_a_funnel_with_did_not_within(page, live_server, admin_user):
 @pytest.mark.django_db(transaction=True)
 def test_build_a_list_attribute_condition_by_clicking(page, live_server, admin_user):
     from datetime import UTC, datetime, timedelta
-
-    from playwright.sync_api import expect
 
     from people.models import AttributeDefinition
 
@@ -127,28 +153,22 @@ def test_build_a_list_attribute_condition_by_clicking(page, live_server, admin_u
         type="list",
         item_schema=[{"key": "due_date", "type": "date"}, {"key": "amount", "type": "decimal"}],
     )
-    id_type, _ = IdentifierType.objects.get_or_create(key="user_id", defaults={"priority": 1})
     today = datetime.now(UTC).date()
-    soon = (today + timedelta(days=3)).isoformat()
-    later = (today + timedelta(days=30)).isoformat()
-    for i, (name, due) in enumerate([("Ada", soon), ("Grace", later)]):
-        person = Person.objects.create(
-            first_name=name, last_name="Test", custom={"loans": [{"due_date": due, "amount": 10}]}
+    known_people(
+        *(
+            {"first_name": name, "custom": {"loans": [{"due_date": due.isoformat(), "amount": 10}]}}
+            for name, due in [("Ada", today + timedelta(days=3)), ("Grace", today + timedelta(days=30))]
         )
-        Identity.objects.create(type=id_type, value=f"l{i}", person=person)
-    login(page, live_server, admin_user)
-    page.goto(f"{live_server.url}/admin/audiences/audience/add/")
+    )
     # when: "loans: any item whose due date is within the next 7 days"
-    page.click("[data-cb=add-attribute]")
-    page.select_option("[data-cb=attribute]", "loans")
-    page.select_option("[data-cb=op]", "any")
+    new_audience(page, live_server, admin_user)
+    add_attribute_leaf(page, "loans", "any")
     page.click("[data-cb=add-item-condition]")
     page.select_option("[data-cb=item-field]", "due_date")
     page.select_option("[data-cb=list-items] [data-cb=op]", "within_next_days")
     page.fill("[data-cb=list-items] [data-cb=value]", "7")
     # then
-    expect(page.locator("[data-cb-count]")).to_have_text("1 matching person")
-    expect(page.locator("[data-cb-sample]")).to_contain_text("Ada Test")
+    expect_live_count(page, "1 matching person", "Ada Test")
 
 
 RULES_PAGE = (

@@ -61,6 +61,18 @@ def names(world, ids):
     return {n for n, p in world.items() if p.pk in ids}
 
 
+def assert_members(audience, people: dict, expected: set[str]) -> None:
+    """The stored (SQL) membership and the Python explain both name exactly the expected people."""
+    assert names(people, member_ids(audience)) == expected
+    compiled = definitions.compile_audience(audience)
+    python = {
+        n
+        for n, p in people.items()
+        if definitions.evaluate(compiled, p, now=NOW, tz=organization_tz())["matched"]
+    }
+    assert python == expected
+
+
 RULES = [
     (
         "text equals (case-insensitive)",
@@ -153,14 +165,7 @@ def test_rules_golden(world, make_audience, label, condition, expected):
     # when
     audience = make_audience("a", {"condition": condition}, activate=True, now=NOW)
     # then: the stored (SQL) membership and the Python explain agree with the expected people
-    assert names(world, member_ids(audience)) == expected
-    compiled = definitions.compile_audience(audience)
-    python = {
-        n
-        for n, p in world.items()
-        if definitions.evaluate(compiled, p, now=NOW, tz=organization_tz())["matched"]
-    }
-    assert python == expected
+    assert_members(audience, world, expected)
 
 
 FUNNELS = [
@@ -238,14 +243,116 @@ FUNNELS = [
 @pytest.mark.parametrize("label,steps,expected", FUNNELS, ids=[f[0] for f in FUNNELS])
 def test_funnel_golden(world, make_audience, label, steps, expected):
     audience = make_audience("f", {"steps": steps}, audience_type="funnel", activate=True, now=NOW)
-    assert names(world, member_ids(audience)) == expected
-    compiled = definitions.compile_audience(audience)
-    python = {
-        n
-        for n, p in world.items()
-        if definitions.evaluate(compiled, p, now=NOW, tz=organization_tz())["matched"]
+    assert_members(audience, world, expected)
+
+
+# "Did not" in the middle of a funnel: Product Viewed (V), then did not Product Added (C), then Email
+# Received (M). The step after a "did not … within" counts from the moment the limit ran out.
+VIEWED, CART, MAIL = "Product Viewed", "Product Added", "Email Received"
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture
+def browsers(db, make_person, make_event, known):
+    timelines = {
+        "Ann": [(VIEWED, 10 * H), (MAIL, 5 * H, {"product_id": "p1"})],
+        "Bob": [(VIEWED, 10 * H), (MAIL, 9 * H + 30 * MINUTE)],  # mailed during the hour
+        "Cid": [(VIEWED, 10 * H), (CART, 9 * H + 30 * MINUTE), (MAIL, 5 * H)],  # added within the hour
+        "Dee": [(VIEWED, 10 * H), (CART, 8 * H), (MAIL, 5 * H)],  # added, but after the hour
+        "Eve": [(VIEWED, 30 * MINUTE), (MAIL, 10 * MINUTE)],  # the hour has not passed yet
+        # the first view was followed by a cart, the second was not (all instances count)
+        "Fay": [(VIEWED, 10 * H), (CART, 9 * H + 50 * MINUTE), (VIEWED, 6 * H), (MAIL, 4 * H)],
+        "Gus": [(VIEWED, 10 * H), (MAIL, 9 * H)],  # mailed the very instant the hour ran out
+        "Hal": [(VIEWED, 10 * H)],
+        "Ivy": [(VIEWED, 10 * H), (MAIL, 8 * H, {"product_id": "p2"})],
+        "Jon": [(VIEWED, 10 * H), (MAIL, 7 * H), (CART, 6 * H)],  # mailed two hours after the hour
     }
-    assert python == expected
+    people = {}
+    for name, events in timelines.items():
+        people[name] = known(make_person(first_name=name))
+        for event, ago, *props in events:
+            default = {"product_id": "p1"} if event == VIEWED else {}
+            make_event(people[name], event, at=NOW - ago, properties=props[0] if props else default)
+    return people
+
+
+NOT_CART_1H = {"event": CART, "did_not": True, "within": {"value": 1, "unit": "hours"}}
+MIDDLE_DID_NOT = [
+    (
+        "viewed, not carted within 1 h, then mailed",
+        [NOT_CART_1H, {"event": MAIL}],
+        {"Ann", "Dee", "Fay", "Ivy", "Jon"},
+    ),
+    (
+        "viewed, never carted after, then mailed",
+        [{"event": CART, "did_not": True}, {"event": MAIL}],
+        {"Ann", "Bob", "Eve", "Fay", "Gus", "Ivy"},
+    ),
+    (
+        "mailed within 2 h of the hour running out (the end of the limit is included)",
+        [NOT_CART_1H, {"event": MAIL, "within": {"value": 2, "unit": "hours"}}],
+        {"Fay", "Ivy", "Jon"},
+    ),
+    (
+        "same_as after a did not compares with the viewed event",
+        [NOT_CART_1H, {"event": MAIL, "filters": [{"property": "product_id", "same_as": "product_id"}]}],
+        {"Ann"},
+    ),
+    (
+        "two did not steps: no cart in the first hour, no mail in the next two",
+        [NOT_CART_1H, {"event": MAIL, "did_not": True, "within": {"value": 2, "unit": "hours"}}],
+        {"Ann", "Bob", "Dee", "Gus", "Hal"},
+    ),
+    (
+        "did not within, then did not ever after the hour",
+        [NOT_CART_1H, {"event": MAIL, "did_not": True}],
+        {"Bob", "Gus", "Hal"},
+    ),
+    ("four steps: then mailed, then carted", [NOT_CART_1H, {"event": MAIL}, {"event": CART}], {"Jon"}),
+]
+
+
+@pytest.mark.parametrize("label,rest,expected", MIDDLE_DID_NOT, ids=[f[0] for f in MIDDLE_DID_NOT])
+def test_funnel_did_not_in_the_middle(browsers, make_audience, label, rest, expected):
+    steps = [{"event": VIEWED}, *rest]
+    audience = make_audience("f", {"steps": steps}, audience_type="funnel", activate=True, now=NOW)
+    assert_members(audience, browsers, expected)
+
+
+def test_explain_of_a_middle_did_not_names_the_instance_and_when_it_was_met(browsers, make_audience):
+    # given: Fay viewed twice; only the second view went an hour without a cart
+    audience = make_audience(
+        "f", {"steps": [{"event": VIEWED}, NOT_CART_1H, {"event": MAIL}]}, audience_type="funnel"
+    )
+    fay = browsers["Fay"]
+    second_view = fay.events.filter(name=VIEWED).order_by("-timestamp").first()
+    mail = fay.events.get(name=MAIL)
+    # when
+    explained = definitions.evaluate(
+        definitions.compile_audience(audience), fay, now=NOW, tz=organization_tz()
+    )
+    # then
+    viewed, not_carted, mailed = explained["steps"]
+    assert (viewed["count"], viewed["matched"]) == (2, True)
+    assert not_carted["did_not"] is True
+    assert not_carted["matched_event_ids"] == [second_view.pk]
+    assert not_carted["met_at"] == [(NOW - 5 * H).isoformat()]
+    assert mailed["matched_event_ids"] == [mail.pk]
+    assert explained["matched"] is True
+
+
+def test_a_middle_did_not_step_is_left_by_a_late_event_in_real_time(browsers, make_event, make_audience):
+    # given: Hal viewed 10 hours ago, never carted, never mailed: in "not carted, then not mailed"
+    steps = [{"event": VIEWED}, NOT_CART_1H, {"event": MAIL, "did_not": True}]
+    audience = make_audience("f", {"steps": steps}, audience_type="funnel", activate=True, now=NOW)
+    hal = browsers["Hal"]
+    assert hal.pk in member_ids(audience)
+    # when: a mail arrives now
+    make_event(hal, MAIL, at=NOW - MINUTE)
+    membership.refresh_people([hal.pk], now=NOW)
+    # then
+    assert hal.pk not in member_ids(audience)
+    assert audience.history.filter(person=hal, kind="exited").count() == 1
 
 
 def test_a_strictly_later_event_is_needed(make_person, make_event, known, make_audience):

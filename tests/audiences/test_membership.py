@@ -267,3 +267,22 @@ def test_audiences_reading_computed_attributes_are_refreshed_on_schedule(make_au
     reads_computed = make_audience("buyers", {"condition": {"attribute": "orders", "op": "gte", "value": 1}})
     static = make_audience("germans", GERMANS)
     assert (reads_computed.sliding, static.sliding) == (True, False)
+
+
+def test_membership_traits_in_one_query(make_person, known, make_audience, django_assert_num_queries):
+    # given: Ann moves from Germany to France and back; nobody is in Finland
+    ann = known(make_person(first_name="Ann", country="DE"))
+    for key, country in (("germans", "DE"), ("french", "FR"), ("finns", "FI")):
+        condition = {"attribute": "country", "op": "equals", "value": country}
+        make_audience(key, {"condition": condition}, activate=True, now=NOW)
+    for hours, country in ((1, "FR"), (2, "DE")):
+        type(ann).objects.filter(pk=ann.pk).update(country=country)
+        membership.refresh_people([ann.pk], now=NOW + timedelta(hours=hours))
+    # when
+    with django_assert_num_queries(1):
+        traits = selectors.person_traits(ann)
+    # then: in germans again (entered at 2 h), out of french since 2 h, nothing about finns
+    assert traits == {
+        "germans": {"value": True, "updated_at": NOW + timedelta(hours=2)},
+        "french": {"value": False, "updated_at": NOW + timedelta(hours=2)},
+    }

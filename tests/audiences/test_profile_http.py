@@ -28,8 +28,8 @@ def setup(make_source, admin_user):
     return write_key, profile, staff
 
 
-def track(client, write_key, **message):
-    body = {"batch": [{"type": "track", "userId": "u1", **message}]}
+def send(client, write_key, message: dict) -> None:
+    body = {"batch": [{"userId": "u1", **message}]}
     response = client.generic(
         "POST",
         "/v1/batch",
@@ -38,6 +38,29 @@ def track(client, write_key, **message):
         HTTP_AUTHORIZATION=basic(write_key),
     )
     assert response.json() == {"success": True}
+
+
+def track(client, write_key, **message):
+    send(client, write_key, {"type": "track", **message})
+
+
+def identify(client, write_key, message_id: str, **traits):
+    send(client, write_key, {"type": "identify", "traits": traits, "messageId": message_id})
+
+
+def activate_over_http(client, staff, key: str, name: str, definition: dict) -> None:
+    created = client.post(
+        "/api/audiences/",
+        {"key": key, "name": name, "definition": definition},
+        content_type="application/json",
+        **staff,
+    ).json()
+    assert client.post(f"/api/audiences/{created['id']}/activate/", **staff).status_code == 202
+    assert client.get(f"/api/audiences/{created['id']}/", **staff).json()["state"] == "active"
+
+
+def audience_traits(client, profile) -> dict:
+    return client.get(f"{PROFILE}/traits", {"class": "audience"}, **profile).json()["traits"]
 
 
 def test_tracked_event_becomes_a_membership_trait(client, setup):
@@ -49,23 +72,14 @@ def test_tracked_event_becomes_a_membership_trait(client, setup):
             "filters": [{"property": "amount", "op": "gte", "value": 50}],
         }
     }
-    created = client.post(
-        "/api/audiences/",
-        {"key": "big_buyers", "name": "Big buyers", "definition": definition},
-        content_type="application/json",
-        **staff,
-    ).json()
-    assert client.post(f"/api/audiences/{created['id']}/activate/", **staff).status_code == 202
-    assert client.get(f"/api/audiences/{created['id']}/", **staff).json()["state"] == "active"
+    activate_over_http(client, staff, "big_buyers", "Big buyers", definition)
     # and a known person who bought for 10
     track(client, write_key, event="Order Completed", properties={"amount": 10}, messageId="m1")
-    traits = client.get(f"{PROFILE}/traits", {"class": "audience"}, **profile).json()
-    assert traits["traits"] == {}
+    assert audience_traits(client, profile) == {}
     # when they buy for 80
     track(client, write_key, event="Order Completed", properties={"amount": 80}, messageId="m2")
     # then the Profile API shows the membership
-    traits = client.get(f"{PROFILE}/traits", {"class": "audience"}, **profile).json()
-    assert traits["traits"] == {"big_buyers": True}
+    assert audience_traits(client, profile) == {"big_buyers": True}
     audiences = client.get(f"{PROFILE}/audiences", **profile).json()
     assert [a["key"] for a in audiences["data"]] == ["big_buyers"]
     assert audiences["data"][0]["entered_at"] and audiences["cursor"]["has_more"] is False
@@ -74,42 +88,18 @@ def test_tracked_event_becomes_a_membership_trait(client, setup):
 
 
 def test_exited_members_read_false(client, setup):
-    write_key, profile, staff = setup
-    definition = {"condition": {"attribute": "plan", "op": "equals", "value": "pro"}}
     from people.models import AttributeDefinition
 
+    write_key, profile, staff = setup
     AttributeDefinition.objects.create(key="plan", label="Plan", type="text")
-    created = client.post(
-        "/api/audiences/",
-        {"key": "pros", "name": "Pros", "definition": definition},
-        content_type="application/json",
-        **staff,
-    ).json()
-    client.post(f"/api/audiences/{created['id']}/activate/", **staff)
-    identify = {"batch": [{"type": "identify", "userId": "u1", "traits": {"plan": "pro"}, "messageId": "i1"}]}
-    client.generic(
-        "POST",
-        "/v1/batch",
-        json.dumps(identify).encode(),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=basic(write_key),
-    )
-    assert client.get(f"{PROFILE}/traits", {"class": "audience"}, **profile).json()["traits"] == {
-        "pros": True
-    }
-    downgrade = {
-        "batch": [{"type": "identify", "userId": "u1", "traits": {"plan": "free"}, "messageId": "i2"}]
-    }
-    client.generic(
-        "POST",
-        "/v1/batch",
-        json.dumps(downgrade).encode(),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=basic(write_key),
-    )
-    assert client.get(f"{PROFILE}/traits", {"class": "audience"}, **profile).json()["traits"] == {
-        "pros": False
-    }
+    definition = {"condition": {"attribute": "plan", "op": "equals", "value": "pro"}}
+    activate_over_http(client, staff, "pros", "Pros", definition)
+    identify(client, write_key, "i1", plan="pro")
+    assert audience_traits(client, profile) == {"pros": True}
+    # when they downgrade
+    identify(client, write_key, "i2", plan="free")
+    # then
+    assert audience_traits(client, profile) == {"pros": False}
     assert client.get(f"{PROFILE}/audiences", **profile).json()["data"] == []
 
 

@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from tests.audiences.conftest import member_ids
 
+GERMANS = {"condition": {"attribute": "country", "op": "equals", "value": "DE"}}
+
 
 def test_rules_and_funnel_activate(make_person, make_event, known, anonymous, make_audience, now):
     # given
@@ -14,12 +16,7 @@ def test_rules_and_funnel_activate(make_person, make_event, known, anonymous, ma
     make_event(bob, "Product Added", at=now - timedelta(hours=3), properties={"product_id": "p1"})
     make_event(bob, "Order Completed", at=now - timedelta(hours=2), properties={"product_id": "p1"})
     # when
-    de = make_audience(
-        "germans",
-        {"condition": {"attribute": "country", "op": "equals", "value": "DE"}},
-        activate=True,
-        now=now,
-    )
+    de = make_audience("germans", GERMANS, activate=True, now=now)
     cart = make_audience(
         "abandoned",
         {

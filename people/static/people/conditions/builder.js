@@ -539,8 +539,7 @@
       var li = el("li", { class: "cb-step", "data-cb-step": i });
       var head = el("div", { class: "cb-step-head" }, [el("strong", { text: "Step " + (i + 1) + " " })]);
       if (i > 0) {
-        var last = i === data.steps.length - 1;
-        if (last) head.appendChild(el("label", {}, [el("input", { type: "checkbox", "data-cb": "did-not", checked: step.did_not ? "checked" : null,
+        head.appendChild(el("label", {}, [el("input", { type: "checkbox", "data-cb": "did-not", checked: step.did_not ? "checked" : null,
           onchange: function (e) { if (e.target.checked) step.did_not = true; else delete step.did_not; self.changed(true); } }), " did not "]));
         var within = step.within || null;
         head.appendChild(el("label", {}, [el("input", { type: "checkbox", "data-cb": "within", checked: within ? "checked" : null,
@@ -556,7 +555,7 @@
         }
       }
       if (data.steps.length > 2) head.appendChild(el("button", { type: "button", class: "cb-remove", text: "×", "data-cb": "remove-step", onclick: function () {
-        data.steps.splice(i, 1); if (data.steps.length) delete data.steps[0].within; self.changed(true);
+        data.steps.splice(i, 1); if (data.steps.length) { delete data.steps[0].within; delete data.steps[0].did_not; } self.changed(true);
       } }));
       li.appendChild(head);
       if (i === 0 && !step.window) step.window = { type: "any" };
@@ -564,7 +563,6 @@
       box.appendChild(li);
     });
     var wrap = el("div", {}, [box, el("button", { type: "button", "data-cb": "add-step", text: "+ Step", onclick: function () {
-      data.steps.forEach(function (s) { delete s.did_not; });
       data.steps.push({ event: "", filters: [] }); self.changed(true);
     } })]);
     return wrap;
