@@ -16,7 +16,7 @@ class ActionsConfig(AppConfig):
             import django_q.brokers.redis_broker  # noqa: F401
 
         from actions import panels
-        from actions.models import Reaction, TestUser, WebhookDelivery
+        from actions.models import Action, Reaction, TestUser, WebhookDelivery
         from people import extensions
         from people.personal_data import register_personal_data
 
@@ -44,10 +44,4 @@ class ActionsConfig(AppConfig):
         extensions.register_timeline_source(
             "reactions", label="Action reactions", badge="action", fetch=reaction_entries, order=40
         )
-        extensions.register_dashboard_stat(
-            "actions_active",
-            label="Active actions",
-            value=panels.active_count,
-            link="/admin/actions/action/?state__exact=active",
-            order=40,
-        )
+        extensions.register_active_count("actions_active", label="Active actions", model=Action, order=40)

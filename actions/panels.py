@@ -9,12 +9,6 @@ def reactions_context(person, request) -> dict:
     return {"action_reactions": person_reactions(person_id=person.pk)}
 
 
-def active_count() -> int:
-    from actions.models import Action
-
-    return Action.objects.filter(state=Action.State.ACTIVE).count()
-
-
 def actions_using_audience(audience) -> list[str]:
     from actions.models import Action
 

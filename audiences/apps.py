@@ -7,7 +7,7 @@ class AudiencesConfig(AppConfig):
 
     def ready(self) -> None:
         from audiences import panels
-        from audiences.models import AudienceMembership, MembershipHistory
+        from audiences.models import Audience, AudienceMembership, MembershipHistory
         from audiences.provider import AudienceProvider
         from audiences.selectors import person_traits
         from computed.extensions import register_usage_finder
@@ -48,10 +48,6 @@ class AudiencesConfig(AppConfig):
             fetch=membership_entries,
             order=30,
         )
-        extensions.register_dashboard_stat(
-            "audiences_active",
-            label="Active audiences",
-            value=panels.active_count,
-            link="/admin/audiences/audience/?state__exact=active",
-            order=40,
+        extensions.register_active_count(
+            "audiences_active", label="Active audiences", model=Audience, order=40
         )

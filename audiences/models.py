@@ -12,23 +12,16 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.utils.timezone import now
 
-from people.models import Job, Person, key_validator
+from people.models import Definition, Person, key_validator
 
 
-class Audience(models.Model):
+class Audience(Definition):
     class Type(models.TextChoices):
         RULES = "rules", "Rules"
         FUNNEL = "funnel", "Funnel"
-
-    class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PROCESSING = "processing", "Processing"
-        ACTIVE = "active", "Active"
-        DISABLED = "disabled", "Disabled"
 
     key = models.CharField(
         max_length=64,
@@ -36,14 +29,11 @@ class Audience(models.Model):
         validators=[key_validator],
         help_text="Unique forever (a deleted audience's key is never reused); the Profile API trait name.",
     )
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.RULES)
     include_anonymous = models.BooleanField(
         default=False, help_text="Also profiles known only by anonymous identifiers (fixed at creation)."
     )
     definition = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
     duplicated_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates"
     )
@@ -53,7 +43,6 @@ class Audience(models.Model):
     sliding = models.BooleanField(
         default=False, editable=False, help_text="Membership can change with time alone (windows)."
     )
-    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     # Materialized membership: the current version and the last refresh.
     version = models.PositiveIntegerField(default=0, editable=False)
@@ -61,18 +50,6 @@ class Audience(models.Model):
     refresh_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_refresh_seconds = models.FloatField(null=True, blank=True, editable=False)
-    error_count = models.PositiveIntegerField(default=0, editable=False)
-    last_error = models.TextField(blank=True, editable=False)
-    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    created_at = models.DateTimeField(default=now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    activated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
 
     # What the audience page and the API show about the last refreshes.
     STATUS_FIELDS = (
@@ -87,13 +64,6 @@ class Audience(models.Model):
     class Meta:
         ordering = ["key"]
         indexes = [models.Index(fields=["state"], name="audience_state_idx")]
-
-    def __str__(self) -> str:
-        return self.name or self.key
-
-    @property
-    def is_editable(self) -> bool:
-        return self.state == self.State.DRAFT
 
 
 class AudienceMembership(models.Model):

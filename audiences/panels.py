@@ -23,12 +23,6 @@ def person_audiences_context(person, request) -> dict:
     }
 
 
-def active_count() -> int:
-    from audiences.models import Audience
-
-    return Audience.objects.filter(state=Audience.State.ACTIVE).count()
-
-
 def key_in_use(key: str) -> bool:
     from audiences.models import Audience, RetiredAudienceKey
 

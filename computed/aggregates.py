@@ -44,8 +44,8 @@ from django.db.models.functions import RowNumber
 
 from people.conditions.ast import PropertyFilter
 from people.conditions.checker import _Checker
-from people.conditions.evaluator import read_property
-from people.conditions.operators import predicate_matches, predicate_q
+from people.conditions.compiler import filters_q, span_q
+from people.conditions.evaluator import filters_match, in_span, read_property
 from people.conditions.sql import JsonScalar, valid_path
 from people.lastcontacted import day_bounds
 from people.models import AttributeType, Event
@@ -284,18 +284,7 @@ def value_expression(agg: Aggregate, tz: ZoneInfo):
 
 def match_q(agg: Aggregate, *, now: datetime, tz: ZoneInfo) -> Q:
     """Period and property filters as a Q on events (the event name is filtered separately)."""
-    q = Q()
-    low, high = agg.period.bounds(now, tz)
-    if low is not None:
-        q &= Q(timestamp__gte=low)
-    if high is not None:
-        q &= Q(timestamp__lt=high)
-    for prop in agg.filters:
-        p = prop.predicate
-        q &= predicate_q(
-            JsonScalar(F("properties"), prop.path, p.type), p.type, p.op, p.value, now=now, tz=tz
-        )
-    return q
+    return span_q(*agg.period.bounds(now, tz)) & filters_q(agg.filters, now=now, tz=tz)
 
 
 def aggregate_expression(agg: Aggregate, *, now: datetime, tz: ZoneInfo, by_name: bool = False):
@@ -360,24 +349,12 @@ def event_value(agg: Aggregate, row: dict, tz: ZoneInfo) -> Any:
 def matching_rows(agg: Aggregate, rows: list[dict], *, now: datetime, tz: ZoneInfo) -> list[dict]:
     """The events (ordered by time, then id) the aggregate runs over, after exclusion."""
     low, high = agg.period.bounds(now, tz)
-    out = []
-    for row in rows:
-        if low is not None and row["timestamp"] < low:
-            continue
-        if high is not None and row["timestamp"] >= high:
-            continue
-        if all(
-            predicate_matches(
-                read_property(row["properties"], f.path, f.predicate.type),
-                f.predicate.type,
-                f.predicate.op,
-                f.predicate.value,
-                now=now,
-                tz=tz,
-            )
-            for f in agg.filters
-        ):
-            out.append(row)
+    out = [
+        row
+        for row in rows
+        if in_span(row["timestamp"], low, high)
+        and filters_match(row["properties"], agg.filters, now=now, tz=tz)
+    ]
     out.sort(key=lambda r: (r["timestamp"], r["pk"]))
     if agg.exclude == "first":
         out = out[1:]

@@ -13,6 +13,7 @@ class ComputedConfig(AppConfig):
         # SQLite (development) gets the formula runtime as SQL functions; PostgreSQL has natives.
         connection_created.connect(on_connection_created, dispatch_uid="computed.sqlite_functions")
         from computed import panels
+        from computed.models import ComputedAttribute, ComputedValue
         from computed.provider import ComputedProvider
         from computed.selectors import person_traits
         from identity.extensions import register_trait_source
@@ -39,15 +40,10 @@ class ComputedConfig(AppConfig):
             context=panels.purchase_statistics_context,
             order=21,
         )
-        extensions.register_dashboard_stat(
-            "computed_active",
-            label="Active computed attributes",
-            value=panels.active_count,
-            link="/admin/computed/computedattribute/?state__exact=active",
-            order=30,
+        extensions.register_active_count(
+            "computed_active", label="Active computed attributes", model=ComputedAttribute, order=30
         )
 
-        from computed.models import ComputedValue
         from people.personal_data import register_personal_data
 
         # What privacy exports and erases (people/personal_data.py).

@@ -10,14 +10,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import models
 from django.utils.timezone import now
 
-from people.models import AttributeType, Job, Person, key_validator
+from people.models import AttributeType, Definition, Person, key_validator
 
 
-class ComputedAttribute(models.Model):
+class ComputedAttribute(Definition):
     # Who created and activated it and how its computing went (read-only in the admin and the API).
     HISTORY_FIELDS = (
         "created_at",
@@ -34,44 +33,22 @@ class ComputedAttribute(models.Model):
         AGGREGATE = "aggregate", "Event aggregate"
         SCORE = "score", "Profile score"
 
-    class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PROCESSING = "processing", "Processing"
-        ACTIVE = "active", "Active"
-        DISABLED = "disabled", "Disabled"
-
     key = models.CharField(
         max_length=64,
         unique=True,
         validators=[key_validator],
         help_text="Unique among all attributes (standard, custom and computed).",
     )
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     definition = models.JSONField(default=dict, help_text="The formula, aggregate or scoring model.")
     output_type = models.CharField(max_length=16, choices=AttributeType.choices, editable=False)
     group = models.CharField(
         max_length=64, blank=True, help_text="A set created together, e.g. 'purchase_statistics'."
     )
-    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
     dependencies = models.ManyToManyField(
         "self", symmetrical=False, related_name="dependents", blank=True, editable=False
     )
-    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-
-    created_at = models.DateTimeField(default=now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    activated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     last_computed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    error_count = models.PositiveIntegerField(default=0, editable=False)
-    last_error = models.TextField(blank=True, editable=False)
-    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
     out_of_range_count = models.PositiveIntegerField(
         default=0,
         editable=False,
@@ -84,13 +61,6 @@ class ComputedAttribute(models.Model):
     class Meta:
         ordering = ["key"]
         indexes = [models.Index(fields=["state", "kind"], name="computed_state_kind_idx")]
-
-    def __str__(self) -> str:
-        return self.name or self.key
-
-    @property
-    def is_editable(self) -> bool:
-        return self.state == self.State.DRAFT
 
     @property
     def value_column(self) -> str:

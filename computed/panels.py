@@ -181,12 +181,6 @@ def purchase_statistics_context(person, request) -> dict:
     return {"purchase_statistics": person_purchase_statistics(person_id=person.pk)}
 
 
-def active_count() -> int:
-    from computed.models import ComputedAttribute
-
-    return ComputedAttribute.objects.filter(state=ComputedAttribute.State.ACTIVE).count()
-
-
 def key_in_use(key: str) -> bool:
     from computed.models import ComputedAttribute
 

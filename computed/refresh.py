@@ -36,6 +36,7 @@ from django.db import connection, transaction
 from computed import engine, sql
 from computed.models import ComputedAttribute
 from people.models import OrganizationSettings
+from people.rawsql import select_rows
 
 PROGRAM_PEOPLE = 32  # up to this many people per call go through a cached program
 CACHE_SECONDS = 30.0
@@ -57,14 +58,12 @@ class Snapshot:
 def active_snapshot() -> Snapshot:
     table = ComputedAttribute._meta.db_table
     org = OrganizationSettings._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT a.id, a.key, a.kind, a.output_type, a.definition, "
-            f"(SELECT o.timezone FROM {org} o WHERE o.id = 1) "
-            f"FROM {table} a WHERE a.state = %s ORDER BY a.id",
-            [ComputedAttribute.State.ACTIVE],
-        )
-        rows = cursor.fetchall()
+    rows = select_rows(
+        f"SELECT a.id, a.key, a.kind, a.output_type, a.definition, "
+        f"(SELECT o.timezone FROM {org} o WHERE o.id = 1) "
+        f"FROM {table} a WHERE a.state = %s ORDER BY a.id",
+        [ComputedAttribute.State.ACTIVE],
+    )
     if not rows:
         return Snapshot((), [], ZoneInfo("UTC"))
     tz_name = rows[0][5]

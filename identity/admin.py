@@ -35,6 +35,7 @@ from identity.models import (
 )
 from identity.schemas import define_attribute, infer_type
 from people import services as people_services
+from people.admin.base import ReadOnlyAdmin
 from people.models import Source
 from people.selectors import organization_today
 
@@ -95,7 +96,7 @@ class IdentifierTypeAdmin(ModelAdmin):
 
 
 @admin.register(Identity)
-class IdentityAdmin(ModelAdmin):
+class IdentityAdmin(ReadOnlyAdmin):
     list_display = [
         "value",
         "type",
@@ -110,12 +111,6 @@ class IdentityAdmin(ModelAdmin):
     search_fields = ["=value"]
     show_full_result_count = False
     readonly_fields = [f.name for f in Identity._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @display(description="Profile")
     def person_display(self, obj: Identity) -> str:
@@ -140,7 +135,7 @@ class DryRunForm(forms.Form):
 
 
 @admin.register(Merge)
-class MergeAdmin(ModelAdmin):
+class MergeAdmin(ReadOnlyAdmin):
     change_list_template = "admin/identity/merge_changelist.html"
     list_display = ["created_at", "parent_display", "child_display", "reason", "undone_at"]
     list_filter = ["reason", ("undone_at", admin.EmptyFieldListFilter)]
@@ -160,12 +155,6 @@ class MergeAdmin(ModelAdmin):
         "snapshot_display",
     ]
     exclude = ["snapshot"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @display(description="Parent")
     def parent_display(self, obj: Merge) -> str:
@@ -401,19 +390,13 @@ class SeenUndefinedAdmin(ModelAdmin):
 
 
 @admin.register(InboundBatch)
-class InboundBatchAdmin(ModelAdmin):
+class InboundBatchAdmin(ReadOnlyAdmin):
     """Requests accepted in queued mode and not processed yet, and the ones that failed."""
 
     list_display = ["pk", "source", "received_at", "count", "status", "attempts", "failed_at", "error_line"]
     list_filter = ["status", "source"]
     readonly_fields = [f.name for f in InboundBatch._meta.fields]
     actions = ["retry"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @display(description="Error")
     def error_line(self, obj: InboundBatch) -> str:
@@ -468,7 +451,7 @@ def _activity_chart(*, today, source_id: str | None) -> dict:
 
 
 @admin.register(SourceDailyStat)
-class SourceActivityAdmin(ModelAdmin):
+class SourceActivityAdmin(ReadOnlyAdmin):
     """Per source: messages accepted / rejected / dropped today, and the event debugger."""
 
     change_list_template = "admin/identity/source_activity.html"
@@ -486,12 +469,6 @@ class SourceActivityAdmin(ModelAdmin):
     list_select_related = ["source"]
     ordering = ["-day", "source__name"]
     readonly_fields = [f.name for f in SourceDailyStat._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @display(description="Debugger")
     def debugger(self, obj: SourceDailyStat) -> str:

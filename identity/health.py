@@ -21,31 +21,32 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from django.db import connection
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from identity.models import IdentifierType, Identity, Merge
+from people.rawsql import select_rows
 
 DISTRIBUTION_TOP = 10  # the last bucket is "10+"
 SHARED_DEVICE_USERS = 3
 LISTED = 10
 BLOCKED_DAYS = 30
+IDENTITIES = Identity._meta.db_table
+TYPES = IdentifierType._meta.db_table
 BLOCKED_PREFIX = "Every identifier of the message is blocked: "
 
 
 def identities_distribution() -> list[tuple[str, int]]:
     """[(label, profiles)]: how many profiles hold 1, 2, ... 9, 10+ identifiers (every bucket shown)."""
-    table = Identity._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
+    counts = dict(
+        select_rows(
             f"SELECT CASE WHEN n >= %s THEN %s ELSE n END AS bucket, COUNT(*) "
-            f"FROM (SELECT person_id, COUNT(*) AS n FROM {table} GROUP BY person_id) per_person "
+            f"FROM (SELECT person_id, COUNT(*) AS n FROM {IDENTITIES} GROUP BY person_id) per_person "
             f"GROUP BY bucket",
             [DISTRIBUTION_TOP, DISTRIBUTION_TOP],
         )
-        counts = dict(cursor.fetchall())
+    )
     return [
         (f"{n}+" if n == DISTRIBUTION_TOP else str(n), int(counts.get(n, 0)))
         for n in range(1, DISTRIBUTION_TOP + 1)
@@ -75,19 +76,15 @@ def merges_per_day(days: list, tz) -> dict[str, list[int]]:
 
 def profiles_at_limit() -> list[dict]:
     """Per identifier type with a limit above 1: how many profiles hold ``limit`` values of it."""
-    identity = Identity._meta.db_table
-    types = IdentifierType._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT t.key, t.label, t."limit", COUNT(*) '
-            f"FROM (SELECT person_id, type_id, COUNT(*) AS n FROM {identity} GROUP BY person_id, type_id) c "
-            f'JOIN {types} t ON t.id = c.type_id WHERE t."limit" > 1 AND c.n >= t."limit" '
-            f'GROUP BY t.key, t.label, t."limit" ORDER BY COUNT(*) DESC, t.key',
-        )
-        return [
-            {"key": key, "label": label or key, "limit": limit, "profiles": n}
-            for key, label, limit, n in cursor.fetchall()
-        ]
+    rows = select_rows(
+        f'SELECT t.key, t.label, t."limit", COUNT(*) '
+        f"FROM (SELECT person_id, type_id, COUNT(*) AS n FROM {IDENTITIES} GROUP BY person_id, type_id) c "
+        f'JOIN {TYPES} t ON t.id = c.type_id WHERE t."limit" > 1 AND c.n >= t."limit" '
+        f'GROUP BY t.key, t.label, t."limit" ORDER BY COUNT(*) DESC, t.key',
+    )
+    return [
+        {"key": key, "label": label or key, "limit": limit, "profiles": n} for key, label, limit, n in rows
+    ]
 
 
 def blocked_hits(now=None) -> list[dict]:
@@ -107,20 +104,16 @@ def blocked_hits(now=None) -> list[dict]:
 def shared_devices() -> list[dict]:
     """Device identifiers on profiles holding at least ``SHARED_DEVICE_USERS`` user ids, most first,
     each with the user ids (at most 10 devices; one statement for the devices, one for their ids)."""
-    identity = Identity._meta.db_table
-    types = IdentifierType._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT dt.key, d.value, d.person_id, COUNT(DISTINCT u.value) AS users "
-            f"FROM {identity} d JOIN {types} dt ON dt.id = d.type_id "
-            f"JOIN {identity} u ON u.person_id = d.person_id "
-            f"JOIN {types} ut ON ut.id = u.type_id AND ut.key = 'user_id' "
-            f"WHERE dt.anonymous = %s "
-            f"GROUP BY dt.key, d.value, d.person_id HAVING COUNT(DISTINCT u.value) >= %s "
-            f"ORDER BY users DESC, dt.key, d.value LIMIT %s",
-            [True, SHARED_DEVICE_USERS, LISTED],
-        )
-        devices = cursor.fetchall()
+    devices = select_rows(
+        f"SELECT dt.key, d.value, d.person_id, COUNT(DISTINCT u.value) AS users "
+        f"FROM {IDENTITIES} d JOIN {TYPES} dt ON dt.id = d.type_id "
+        f"JOIN {IDENTITIES} u ON u.person_id = d.person_id "
+        f"JOIN {TYPES} ut ON ut.id = u.type_id AND ut.key = 'user_id' "
+        f"WHERE dt.anonymous = %s "
+        f"GROUP BY dt.key, d.value, d.person_id HAVING COUNT(DISTINCT u.value) >= %s "
+        f"ORDER BY users DESC, dt.key, d.value LIMIT %s",
+        [True, SHARED_DEVICE_USERS, LISTED],
+    )
     person_ids = {person_id for _, _, person_id, _ in devices}
     user_ids: dict[int, list[str]] = {}
     for person_id, value in (

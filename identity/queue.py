@@ -220,19 +220,21 @@ def _attempts(rows: list[InboundBatch], pk: int) -> int:
     return next(row.attempts for row in rows if row.pk == pk) + 1
 
 
+def _part(row: InboundBatch, messages: list) -> Part:
+    """``messages`` of the stored batch ``row``, with the request details they arrived with."""
+    return Part(
+        messages=messages,
+        received_at=row.received_at,
+        sent_at=row.sent_at,
+        context=row.context,
+        integrations=row.integrations,
+        path_type=row.path_type or None,
+        body_bytes=row.body_bytes or None,
+    )
+
+
 def _process(group: list[InboundBatch]) -> None:
-    parts = [
-        Part(
-            messages=row.messages,
-            received_at=row.received_at,
-            sent_at=row.sent_at,
-            context=row.context,
-            integrations=row.integrations,
-            path_type=row.path_type or None,
-            body_bytes=row.body_bytes or None,
-        )
-        for row in group
-    ]
+    parts = [_part(row, row.messages) for row in group]
     with transaction.atomic():
         ingest_parts(source=group[0].source, parts=parts)
 
@@ -256,15 +258,7 @@ def _process_one_by_one(row: InboundBatch) -> None:
     """Each message of ``row`` alone, in its own savepoint; one that fails is quarantined with its error."""
     poison: list[Reject] = []
     for index, raw in enumerate(row.messages):
-        part = Part(
-            messages=[raw],
-            received_at=row.received_at,
-            sent_at=row.sent_at,
-            context=row.context,
-            integrations=row.integrations,
-            path_type=row.path_type or None,
-            body_bytes=row.body_bytes or None,
-        )
+        part = _part(row, [raw])
         try:
             with transaction.atomic():
                 ingest_parts(source=row.source, parts=[part])

@@ -5,7 +5,8 @@ A higher app registers in its ``AppConfig.ready()``:
 - ``register_person_panel``: a section of the Person 360 page (identifiers, computed values ...):
   a template and a function ``context(person, request) -> dict``.
 - ``register_person_action``: an admin action on the person list (manual merge ...).
-- ``register_dashboard_stat``: a number on the admin dashboard (identities, active computed ...).
+- ``register_dashboard_stat``: a number on the admin dashboard (identities, active computed ...);
+  ``register_active_count`` is the common case, how many definitions of a model are active.
 - ``register_dashboard_section``: a whole section of the admin dashboard (identity-graph health ...):
   a template and a function ``context() -> dict`` (picklable: it is cached with the dashboard figures).
 - ``register_person_search``: a function ``(term) -> iterable of person ids`` for the person
@@ -68,6 +69,19 @@ def register_dashboard_stat(
     key: str, *, label: str, value: Callable[[], int | str], link: str = "", order: int = 100
 ) -> None:
     dashboard_stats[key] = DashboardStat(key, label, value, link, order)
+
+
+def register_active_count(key: str, *, label: str, model: type, order: int = 100) -> None:
+    """A dashboard number: the rows of ``model`` in state "active" (computed attributes, audiences,
+    actions), linked to the model's admin list filtered on them."""
+    opts = model._meta
+    register_dashboard_stat(
+        key,
+        label=label,
+        value=lambda: model.objects.filter(state="active").count(),
+        link=f"/admin/{opts.app_label}/{opts.model_name}/?state__exact=active",
+        order=order,
+    )
 
 
 def register_person_search(key: str, search: Callable[[str], Iterable[int]]) -> None:

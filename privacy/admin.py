@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
+from people.admin.base import ReadOnlyAdmin as BaseReadOnlyAdmin
 from privacy import selectors, services
 from privacy.api.views import export_response
 from privacy.models import AuditEntry, PrivacyRequest, RequestKind, RequestStatus, Suppression, Tombstone
@@ -244,12 +245,8 @@ class PrivacyRequestAdmin(ModelAdmin):
         return "—"
 
 
-class ReadOnlyAdmin(ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+class ReadOnlyAdmin(BaseReadOnlyAdmin):
+    """Read-only, and nothing deleted by hand either (the audit trail of requests)."""
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

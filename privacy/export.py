@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from identity.extensions import trait_sources
 from people import personal_data
+from people.attributes import SYSTEM_ATTRIBUTES
 from people.models import Person
 from people.selectors import person_attribute_rows, person_latest_device
 from privacy.erasure import person_q
@@ -88,18 +89,7 @@ def build_export(*, root: Person | None, person_ids: list[int], requests: list[d
                 for row in person_attribute_rows(person=root)
             ],
             "recent_device": person_latest_device(person=root),
-            "system": {
-                name: _plain(getattr(root, name))
-                for name in (
-                    "created_at",
-                    "modified_at",
-                    "first_seen_at",
-                    "last_activity_at",
-                    "event_count",
-                    "session_count",
-                    "last_contacted_at",
-                )
-            },
+            "system": {name: _plain(getattr(root, name)) for name in SYSTEM_ATTRIBUTES},
         }
         # Computed attributes, audience memberships ...: what the Profile API serves as traits.
         for cls, source in trait_sources.items():

@@ -4,24 +4,19 @@ from django.db import connection
 from tests import factories
 
 
-@pytest.fixture
-def make_person(db):
-    return factories.make_person
+def _factory_fixture(factory):
+    """A fixture of the same name handing out ``factory`` (tests/factories.py), with the database."""
+
+    def fixture(db):
+        return factory
+
+    return pytest.fixture(fixture, name=factory.__name__)
 
 
-@pytest.fixture
-def make_channel(db):
-    return factories.make_channel
-
-
-@pytest.fixture
-def make_source(db):
-    return factories.make_source
-
-
-@pytest.fixture
-def make_event(db):
-    return factories.make_event
+make_person = _factory_fixture(factories.make_person)
+make_channel = _factory_fixture(factories.make_channel)
+make_source = _factory_fixture(factories.make_source)
+make_event = _factory_fixture(factories.make_event)
 
 
 @pytest.fixture
@@ -41,6 +36,50 @@ def page(live_server):
 
     with chromium_page() as opened:
         yield opened
+
+
+@pytest.fixture
+def api(admin_user):
+    """A management API client, authenticated with a token of the Admin user."""
+    from rest_framework.test import APIClient
+
+    from identity.staff_tokens import management_token_create
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
+    return client
+
+
+@pytest.fixture
+def identifier_types(request):
+    """The default identifier types (a flush after a transactional test removes the migration's rows).
+
+    The identity, privacy and actions tests use it for every test (``autouse`` in their conftest)."""
+    from identity.policy import ensure_default_types
+
+    if request.node.get_closest_marker("django_db") is None and not (
+        {"db", "transactional_db"} & set(request.fixturenames)
+    ):
+        return
+    request.getfixturevalue("db" if "transactional_db" not in request.fixturenames else "transactional_db")
+    ensure_default_types()
+
+
+@pytest.fixture
+def source(make_source):
+    """A source named Website (on a new channel)."""
+    return make_source("Website").source
+
+
+@pytest.fixture
+def ingest(source):
+    """Ingest messages from the ``source`` fixture (or another one: ``src=``)."""
+    from identity.services import ingest_batch
+
+    def run(*messages, src=None, **kwargs):
+        return ingest_batch(source=src or source, messages=list(messages), **kwargs)
+
+    return run
 
 
 @pytest.fixture

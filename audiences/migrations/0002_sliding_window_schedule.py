@@ -4,35 +4,19 @@ Hourly: windows in minutes and hours move within a day, and an hourly run passes
 organization's timezone whatever it is (calendar-day operators change there).
 """
 
-from datetime import datetime, timedelta, timezone
-
 from django.db import migrations
 
-NAME = "audiences: re-evaluation of sliding windows"
+from people.migration_ops import DJANGO_Q_DEPENDENCY, next_hour_at, schedule_functions
 
-
-def create_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    next_hour = datetime.now(timezone.utc).replace(minute=5, second=0, microsecond=0) + timedelta(hours=1)
-    Schedule.objects.get_or_create(
-        name=NAME,
-        defaults={
-            "func": "audiences.tasks.reevaluate_windows",
-            "schedule_type": "H",
-            "repeats": -1,
-            "next_run": next_hour,
-        },
-    )
-
-
-def delete_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name=NAME).delete()
+create_schedule, delete_schedule = schedule_functions(
+    name="audiences: re-evaluation of sliding windows",
+    func="audiences.tasks.reevaluate_windows",
+    schedule_type="H",
+    next_run=next_hour_at(5),
+)
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("audiences", "0001_initial"),
-        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
-    ]
+    dependencies = [("audiences", "0001_initial"), DJANGO_Q_DEPENDENCY]
 
     operations = [migrations.RunPython(create_schedule, delete_schedule)]

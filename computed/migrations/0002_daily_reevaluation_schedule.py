@@ -1,34 +1,18 @@
 """The daily django-q2 schedule that re-evaluates sliding windows (Unomi/Infobip: once a day)."""
 
-from datetime import datetime, time, timedelta, timezone
-
 from django.db import migrations
 
-NAME = "computed: daily re-evaluation of sliding windows"
+from people.migration_ops import DJANGO_Q_DEPENDENCY, schedule_functions, tomorrow_at
 
-
-def create_schedule(apps, schema_editor):
-    Schedule = apps.get_model("django_q", "Schedule")
-    tomorrow = datetime.now(timezone.utc).date() + timedelta(days=1)
-    Schedule.objects.get_or_create(
-        name=NAME,
-        defaults={
-            "func": "computed.tasks.reevaluate_windows",
-            "schedule_type": "D",
-            "repeats": -1,
-            "next_run": datetime.combine(tomorrow, time(2, 0), tzinfo=timezone.utc),
-        },
-    )
-
-
-def delete_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name=NAME).delete()
+create_schedule, delete_schedule = schedule_functions(
+    name="computed: daily re-evaluation of sliding windows",
+    func="computed.tasks.reevaluate_windows",
+    schedule_type="D",
+    next_run=tomorrow_at(2),
+)
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("computed", "0001_initial"),
-        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
-    ]
+    dependencies = [("computed", "0001_initial"), DJANGO_Q_DEPENDENCY]
 
     operations = [migrations.RunPython(create_schedule, delete_schedule)]

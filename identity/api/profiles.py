@@ -268,6 +268,15 @@ def metadata(request, identifier: str) -> dict:
     return {"metadata": selectors.profile_metadata(person=resolve_person(identifier))}
 
 
+def page_of(name: str, item: str, fields: dict) -> dict:
+    """The responses of a paged list: 200 with ``data`` (``item`` objects of ``fields``) and its
+    ``cursor``, and the errors."""
+    return {
+        200: inline_serializer(name, {"data": inline_serializer(item, fields, many=True), "cursor": Cursor}),
+        **ERRORS,
+    }
+
+
 # Schema-only: each subclass declares one Profile API operation for drf-spectacular. Never dispatched
 # (the URLs route to ``endpoint`` views); ``get`` exists so the schema generator sees a GET. (A comment,
 # not a docstring: drf-spectacular would publish a docstring as the operation's description.)
@@ -318,28 +327,19 @@ class ExternalIdsSchema(ProfileSchemaView):
             OpenApiParameter("limit", int, description="1-100, default 25."),
             OpenApiParameter("next", str),
         ],
-        responses={
-            200: inline_serializer(
-                "ProfileExternalIds",
-                {
-                    "data": inline_serializer(
-                        "ProfileExternalId",
-                        {
-                            "id": serializers.CharField(),
-                            "type": serializers.CharField(),
-                            "source_id": serializers.CharField(allow_null=True),
-                            "collection": serializers.CharField(),
-                            "created_at": serializers.DateTimeField(),
-                            "encoding": serializers.CharField(),
-                            "first_message_id": serializers.CharField(allow_null=True),
-                        },
-                        many=True,
-                    ),
-                    "cursor": Cursor,
-                },
-            ),
-            **ERRORS,
-        },
+        responses=page_of(
+            "ProfileExternalIds",
+            "ProfileExternalId",
+            {
+                "id": serializers.CharField(),
+                "type": serializers.CharField(),
+                "source_id": serializers.CharField(allow_null=True),
+                "collection": serializers.CharField(),
+                "created_at": serializers.DateTimeField(),
+                "encoding": serializers.CharField(),
+                "first_message_id": serializers.CharField(allow_null=True),
+            },
+        ),
     )
     def get(self, request, space: str, identifier: str):  # pragma: no cover
         raise NotImplementedError
@@ -360,30 +360,21 @@ class EventsSchema(ProfileSchemaView):
             OpenApiParameter("sort", str, enum=["asc", "desc"], description="Default desc."),
             OpenApiParameter("next", str),
         ],
-        responses={
-            200: inline_serializer(
-                "ProfileEvents",
-                {
-                    "data": inline_serializer(
-                        "ProfileEvent",
-                        {
-                            "type": serializers.CharField(),
-                            "event": serializers.CharField(),
-                            "properties": serializers.DictField(),
-                            "context": serializers.DictField(),
-                            "timestamp": serializers.DateTimeField(),
-                            "original_timestamp": serializers.DateTimeField(allow_null=True),
-                            "received_at": serializers.DateTimeField(),
-                            "message_id": serializers.CharField(),
-                            "source_id": serializers.CharField(allow_null=True),
-                        },
-                        many=True,
-                    ),
-                    "cursor": Cursor,
-                },
-            ),
-            **ERRORS,
-        },
+        responses=page_of(
+            "ProfileEvents",
+            "ProfileEvent",
+            {
+                "type": serializers.CharField(),
+                "event": serializers.CharField(),
+                "properties": serializers.DictField(),
+                "context": serializers.DictField(),
+                "timestamp": serializers.DateTimeField(),
+                "original_timestamp": serializers.DateTimeField(allow_null=True),
+                "received_at": serializers.DateTimeField(),
+                "message_id": serializers.CharField(),
+                "source_id": serializers.CharField(allow_null=True),
+            },
+        ),
     )
     def get(self, request, space: str, identifier: str):  # pragma: no cover
         raise NotImplementedError

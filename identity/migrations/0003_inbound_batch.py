@@ -3,22 +3,14 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from people.migration_ops import schedule_functions
 
-def create_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.get_or_create(
-        name="identity: process inbound batches",
-        defaults={
-            "func": "identity.tasks.process_inbound",
-            "schedule_type": "I",
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-
-
-def remove_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name="identity: process inbound batches").delete()
-
+create_schedule, remove_schedule = schedule_functions(
+    name="identity: process inbound batches",
+    func="identity.tasks.process_inbound",
+    schedule_type="I",
+    minutes=1,
+)
 
 
 class Migration(migrations.Migration):

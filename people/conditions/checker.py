@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from people.conditions import attributes
+import people.conditions.attributes as attributes
 from people.conditions.ast import (
     And,
     AttributeCondition,
@@ -214,19 +214,29 @@ class _Checker:
         out = []
         for i, item in enumerate(items):
             item_path = f"{path}[{i}]"
-            if not isinstance(item, dict):
-                self.fail(item_path, "expected an object")
-                return None
-            prop = item.get("property")
-            path_keys = tuple(prop.split(".")) if isinstance(prop, str) else ()
-            if not valid_path(path_keys):
-                self.fail(f"{item_path}.property", "expected a property name (use dots for nested keys)")
+            path_keys = self._dotted_name(
+                item, item_path, "property", "expected a property name (use dots for nested keys)"
+            )
+            if path_keys is None:
                 return None
             predicate = self.property_predicate(item, item_path)
             if predicate is None:
                 return None
             out.append(PropertyFilter(path_keys, predicate))
         return tuple(out)
+
+    def _dotted_name(self, item: Any, at: str, key: str, expected: str) -> tuple[str, ...] | None:
+        """``item[key]``, a dotted name, as a path of keys; None (after failing) where ``item`` is not
+        an object or the name is not a valid path."""
+        if not isinstance(item, dict):
+            self.fail(at, "expected an object")
+            return None
+        name = item.get(key)
+        keys = tuple(name.split(".")) if isinstance(name, str) else ()
+        if not valid_path(keys):
+            self.fail(f"{at}.{key}", expected)
+            return None
+        return keys
 
     def window(self, data: Any, path: str) -> Window | None:
         if not isinstance(data, dict) or data.get("type", "any") not in WINDOW_TYPES:
@@ -269,17 +279,14 @@ class _Checker:
         filters = []
         for i, item in enumerate(items):
             at = f"{where_path}[{i}]"
-            if not isinstance(item, dict):
-                self.fail(at, "expected an object")
-                return None
-            field = item.get("field")
-            keys = tuple(field.split(".")) if isinstance(field, str) else ()
-            if not valid_path(keys):
-                self.fail(f"{at}.field", "expected a field name")
+            keys = self._dotted_name(item, at, "field", "expected a field name")
+            if keys is None:
                 return None
             if fields and keys[0] not in fields:
                 known = ", ".join(sorted(fields))
-                self.fail(f"{at}.field", f"unknown field {field!r} of {ref.key!r}; its fields are: {known}")
+                self.fail(
+                    f"{at}.field", f"unknown field {item['field']!r} of {ref.key!r}; its fields are: {known}"
+                )
                 return None
             if fields and len(keys) == 1:
                 predicate = self.predicate(fields[keys[0]], item, at)

@@ -17,7 +17,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 
-from people.conditions import attributes
+import people.conditions.attributes as attributes
 from people.conditions.ast import (
     And,
     AttributeCondition,
@@ -74,21 +74,32 @@ def count_matches(count: int, op: str, n: int) -> bool:
     }[op]
 
 
+def span_q(low: datetime | None, high: datetime | None) -> Q:
+    """Events in [low, high) (an open end where a bound is None)."""
+    q = Q()
+    if low is not None:
+        q &= Q(timestamp__gte=low)
+    if high is not None:
+        q &= Q(timestamp__lt=high)
+    return q
+
+
+def filters_q(filters, *, now: datetime, tz: ZoneInfo) -> Q:
+    """Events whose properties match every property filter."""
+    q = Q()
+    for prop in filters:
+        pred = prop.predicate
+        expr = JsonScalar(F("properties"), prop.path, pred.type)
+        q &= predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz)
+    return q
+
+
 def event_q(cond: EventCondition, *, now: datetime, tz: ZoneInfo) -> Q:
     """The Q on events of an event condition (name, channel, window, property filters)."""
     q = Q(name=cond.name)
     if cond.channel:
         q &= Q(channel__key=cond.channel)
-    low, high = window_bounds(cond.window, now, tz)
-    if low is not None:
-        q &= Q(timestamp__gte=low)
-    if high is not None:
-        q &= Q(timestamp__lt=high)
-    for prop in cond.filters:
-        pred = prop.predicate
-        expr = JsonScalar(F("properties"), prop.path, pred.type)
-        q &= predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz)
-    return q
+    return q & span_q(*window_bounds(cond.window, now, tz)) & filters_q(cond.filters, now=now, tz=tz)
 
 
 def matching_events(cond: EventCondition, *, now: datetime, tz: ZoneInfo, correlated: bool = True):

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from people.conditions import attributes
+import people.conditions.attributes as attributes
 from people.conditions.ast import (
     And,
     AttributeCondition,
@@ -66,29 +66,36 @@ def read_property(properties: Any, path: tuple[str, ...], value_type: str) -> An
     return python_value(value_type, node)
 
 
+def in_span(moment: datetime, low: datetime | None, high: datetime | None) -> bool:
+    """Whether ``moment`` is in [low, high) (an open end where a bound is None): ``span_q`` in Python."""
+    return (low is None or moment >= low) and (high is None or moment < high)
+
+
+def filters_match(properties: Any, filters, *, now: datetime, tz: ZoneInfo) -> bool:
+    """Whether every property filter matches ``properties`` (of an event, or an item of a list):
+    ``filters_q`` in Python."""
+    return all(
+        predicate_matches(
+            read_property(properties, f.path, f.predicate.type),
+            f.predicate.type,
+            f.predicate.op,
+            f.predicate.value,
+            now=now,
+            tz=tz,
+        )
+        for f in filters
+    )
+
+
 def matching_event_rows(cond: EventCondition, ev: Evaluation) -> list[dict]:
     low, high = window_bounds(cond.window, ev.now, ev.tz)
-    rows = []
-    for row in ev.events(cond.name):
-        if cond.channel and row["channel__key"] != cond.channel:
-            continue
-        if low is not None and row["timestamp"] < low:
-            continue
-        if high is not None and row["timestamp"] >= high:
-            continue
-        if all(
-            predicate_matches(
-                read_property(row["properties"], f.path, f.predicate.type),
-                f.predicate.type,
-                f.predicate.op,
-                f.predicate.value,
-                now=ev.now,
-                tz=ev.tz,
-            )
-            for f in cond.filters
-        ):
-            rows.append(row)
-    return rows
+    return [
+        row
+        for row in ev.events(cond.name)
+        if (not cond.channel or row["channel__key"] == cond.channel)
+        and in_span(row["timestamp"], low, high)
+        and filters_match(row["properties"], cond.filters, now=ev.now, tz=ev.tz)
+    ]
 
 
 def evaluate(tree: Condition, ev: Evaluation, *, record: bool = True) -> bool:
@@ -134,21 +141,7 @@ def evaluate(tree: Condition, ev: Evaluation, *, record: bool = True) -> bool:
     if isinstance(tree, ListCondition):
         items = ev.person.custom.get(tree.key) if isinstance(ev.person.custom, dict) else None
         items = items if isinstance(items, list) else []
-        hits = [
-            i
-            for i, item in enumerate(items)
-            if all(
-                predicate_matches(
-                    read_property(item, f.path, f.predicate.type),
-                    f.predicate.type,
-                    f.predicate.op,
-                    f.predicate.value,
-                    now=ev.now,
-                    tz=ev.tz,
-                )
-                for f in tree.filters
-            )
-        ]
+        hits = [i for i, item in enumerate(items) if filters_match(item, tree.filters, now=ev.now, tz=ev.tz)]
         if tree.quantifier == "any":
             result = bool(hits)
         elif tree.quantifier == "none":

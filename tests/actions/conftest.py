@@ -6,7 +6,6 @@ from django.core.cache import cache
 
 from actions import allocation, services, targeting
 from identity.models import Identity
-from identity.policy import ensure_default_types
 from identity.services import ingest_batch
 from people.models import OrganizationSettings
 
@@ -24,11 +23,8 @@ def _fresh_action_caches():
 
 
 @pytest.fixture(autouse=True)
-def identifier_types(request):
-    if request.node.get_closest_marker("django_db") is None and "db" not in request.fixturenames:
-        return
-    request.getfixturevalue("db")
-    ensure_default_types()
+def _identifier_types(identifier_types):
+    """Every test starts with the default identifier types (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -70,11 +70,7 @@ def _load(people_events):
     for i, events in enumerate(people_events):
         person = Person.objects.create(first_name=f"p{i}")
         for j, (hours, amount, label) in enumerate(events):
-            props = {}
-            if amount is not None:
-                props["amount"] = amount
-            if label is not None:
-                props["label"] = label
+            props = {k: v for k, v in (("amount", amount), ("label", label)) if v is not None}
             Event.objects.create(
                 person=person,
                 name="Buy",
@@ -84,6 +80,19 @@ def _load(people_events):
             )
         people.append(person)
     return people
+
+
+def _assert_sql_agrees_with_python(attributes, people):
+    """Each attribute computed set-based over everyone (SQL) has, for each person, the value the
+    Python path computes for that person alone."""
+    engine.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
+    for person in people:
+        stored = person_values(person_id=person.pk, states=["draft"])
+        for attribute in attributes:
+            python = selectors.run_profile_test(
+                kind=attribute.kind, definition=attribute.definition, person=person, now=NOW
+            )
+            assert stored[attribute.key]["value"] == python["value"], (attribute.definition, person.custom)
 
 
 def _definition(spec):
@@ -122,15 +131,8 @@ def test_aggregates_agree(people_events, specs):
         for i, spec in enumerate(specs)
     ]
     # when computed set-based over everyone (shared passes where possible) and per person in Python
-    engine.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
-    for person in people:
-        stored = person_values(person_id=person.pk, states=["draft"])
-        for attribute in attributes:
-            python = selectors.run_profile_test(
-                kind="aggregate", definition=attribute.definition, person=person, now=NOW
-            )
-            # then they agree
-            assert stored[attribute.key]["value"] == python["value"], attribute.definition
+    # then they agree
+    _assert_sql_agrees_with_python(attributes, people)
 
 
 FORMULAS = st.sampled_from(
@@ -202,15 +204,8 @@ def test_formulas_agree(rows, formulas):
         for i, formula in enumerate(formulas)
     ]
     # when computed in SQL over everyone and in Python per person
-    engine.compute(attributes, person_ids=None, now=NOW, raise_errors=True)
-    for person in people:
-        stored = person_values(person_id=person.pk, states=["draft"])
-        for attribute in attributes:
-            python = selectors.run_profile_test(
-                kind="formula", definition=attribute.definition, person=person, now=NOW
-            )
-            # then they agree
-            assert stored[attribute.key]["value"] == python["value"], (attribute.definition, person.custom)
+    # then they agree
+    _assert_sql_agrees_with_python(attributes, people)
 
 
 RULE_CONDITIONS = st.sampled_from(

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -12,13 +11,6 @@ from identity.staff_tokens import management_token_create
 
 URL = "/api/computed-attributes/"
 COUNT = {"function": "count", "event": "Order Completed"}
-
-
-@pytest.fixture
-def api(admin_user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
-    return client
 
 
 def test_crud_and_lifecycle_over_http(api, make_person, make_event, django_capture_on_commit_callbacks):

@@ -13,35 +13,27 @@ from people.services import AttributeWrite, notify_people_changed, person_write_
 
 
 def test_new_event_refreshes_the_person_in_dependency_order(
-    make_person, make_event, django_capture_on_commit_callbacks
+    make_person, make_event, make_computed, django_capture_on_commit_callbacks
 ):
     # given an aggregate, a formula over it and a score over the formula, all active
     person = make_person()
     other = make_person()
     make_event(person, "Order Completed", properties={"amount": 10})
     make_event(other, "Order Completed", properties={"amount": 99})
-    revenue = services.activate(
-        services.computed_attribute_create(
-            key="revenue",
-            name="Revenue",
-            kind="aggregate",
-            definition={"function": "sum", "event": "Order Completed", "property": "amount"},
-        )
+    revenue = make_computed(
+        "revenue",
+        "aggregate",
+        {"function": "sum", "event": "Order Completed", "property": "amount"},
+        name="Revenue",
+        activate=True,
     )
-    vat = services.activate(
-        services.computed_attribute_create(
-            key="revenue_net", name="Net", kind="formula", definition={"formula": "revenue / 1.25"}
-        )
-    )
-    tier = services.activate(
-        services.computed_attribute_create(
-            key="tier",
-            name="Tier",
-            kind="score",
-            definition={
-                "rules": [{"condition": {"attribute": "revenue_net", "op": "gte", "value": 20}, "points": 1}]
-            },
-        )
+    vat = make_computed("revenue_net", "formula", {"formula": "revenue / 1.25"}, name="Net", activate=True)
+    tier = make_computed(
+        "tier",
+        "score",
+        {"rules": [{"condition": {"attribute": "revenue_net", "op": "gte", "value": 20}, "points": 1}]},
+        name="Tier",
+        activate=True,
     )
     assert engine.dependency_order([tier, vat, revenue]) == [revenue, vat, tier]
     assert person_values(person_id=person.pk)["tier"]["value"] == 0
@@ -59,18 +51,13 @@ def test_new_event_refreshes_the_person_in_dependency_order(
     assert ComputedValue.objects.get(attribute=revenue, person=other).computed_at == other_value.computed_at
 
 
-def test_attribute_change_refreshes_formulas(make_person, django_capture_on_commit_callbacks):
+def test_attribute_change_refreshes_formulas(make_person, make_computed, django_capture_on_commit_callbacks):
     from people.models import AttributeDefinition
 
     AttributeDefinition.objects.create(key="sent", label="Sent", type="integer")
     person = make_person(first_name="Ann")
-    formula = services.activate(
-        services.computed_attribute_create(
-            key="greeting",
-            name="Greeting",
-            kind="formula",
-            definition={"formula": "concat('Hi ', first_name)"},
-        )
+    formula = make_computed(
+        "greeting", "formula", {"formula": "concat('Hi ', first_name)"}, name="Greeting", activate=True
     )
     assert person_values(person_id=person.pk)["greeting"]["value"] == "Hi Ann"
     # when the attribute changes through the write service
@@ -84,17 +71,12 @@ def test_attribute_change_refreshes_formulas(make_person, django_capture_on_comm
     assert not ComputedValue.objects.filter(attribute=formula).exists()
 
 
-def test_refresh_task_recomputes_and_is_idempotent(make_person, make_event):
+def test_refresh_task_recomputes_and_is_idempotent(make_person, make_event, make_computed):
     # given an active count of 1, then a second order stored without notifying anyone
     person = make_person()
     make_event(person, "Order Completed")
-    services.activate(
-        services.computed_attribute_create(
-            key="orders",
-            name="Orders",
-            kind="aggregate",
-            definition={"function": "count", "event": "Order Completed"},
-        )
+    make_computed(
+        "orders", "aggregate", {"function": "count", "event": "Order Completed"}, name="Orders", activate=True
     )
     make_event(person, "Order Completed")
     assert person_values(person_id=person.pk)["orders"]["value"] == 1
@@ -109,36 +91,26 @@ def test_refresh_task_recomputes_and_is_idempotent(make_person, make_event):
     assert (after_second.number, after_second.computed_at) == (2, after_first.computed_at)
 
 
-def test_daily_reevaluation_ages_values_out_of_windows(make_person, make_event):
+def test_daily_reevaluation_ages_values_out_of_windows(make_person, make_event, make_computed):
     # given a 7-day count, a lifetime count and a formula over the window
     person = make_person()
     now = timezone.now()
     make_event(person, "Order Completed", at=now - timedelta(days=3))
-    recent = services.activate(
-        services.computed_attribute_create(
-            key="recent_orders",
-            name="Recent",
-            kind="aggregate",
-            definition={
-                "function": "count",
-                "event": "Order Completed",
-                "period": {"type": "last_days", "value": 7},
-            },
-        )
+    recent = make_computed(
+        "recent_orders",
+        "aggregate",
+        {
+            "function": "count",
+            "event": "Order Completed",
+            "period": {"type": "last_days", "value": 7},
+        },
+        name="Recent",
+        activate=True,
     )
-    services.activate(
-        services.computed_attribute_create(
-            key="orders",
-            name="All",
-            kind="aggregate",
-            definition={"function": "count", "event": "Order Completed"},
-        )
+    make_computed(
+        "orders", "aggregate", {"function": "count", "event": "Order Completed"}, name="All", activate=True
     )
-    services.activate(
-        services.computed_attribute_create(
-            key="recent_flag", name="Flag", kind="formula", definition={"formula": "recent_orders > 0"}
-        )
-    )
+    make_computed("recent_flag", "formula", {"formula": "recent_orders > 0"}, name="Flag", activate=True)
     assert person_values(person_id=person.pk)["recent_orders"]["value"] == 1
     # when the daily re-evaluation runs ten days later
     reevaluated = services.reevaluate_sliding(now=now + timedelta(days=10))

@@ -106,11 +106,7 @@ def test_sql_and_python_agree(people, data):
         custom = {k: spec[k] for k in ("score", "tag", "when") if spec[k] not in (None, "")}
         person = Person.objects.create(first_name=f"p{i}", country=spec["country"], custom=custom)
         for j, (name, ago, amount, label) in enumerate(spec["events"]):
-            props = {}
-            if amount is not None:
-                props["amount"] = amount
-            if label is not None:
-                props["label"] = label
+            props = {k: v for k, v in (("amount", amount), ("label", label)) if v is not None}
             Event.objects.create(
                 person=person,
                 name=name,

@@ -1,19 +1,10 @@
 """Every management API endpoint parses JSON with a bound on nesting: 400 with a reason, never a 500."""
 
 import pytest
-from rest_framework.test import APIClient
 
-from identity.staff_tokens import management_token_create
 from people.models import Channel
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(admin_user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
-    return client
 
 
 @pytest.mark.parametrize(

@@ -1,33 +1,22 @@
+import base64
+
 import pytest
 
 from identity.models import Identity
-from identity.policy import ensure_default_types
-from identity.services import ingest_batch
+from identity.services import access_token_create
 
 
-@pytest.fixture
-def source(make_source):
-    return make_source("Website").source
-
-
-@pytest.fixture
-def ingest(source):
-    """Ingest messages from the default source (or another one)."""
-
-    def run(*messages, src=None, **kwargs):
-        return ingest_batch(source=src or source, messages=list(messages), **kwargs)
-
-    return run
+@pytest.fixture(autouse=True)
+def _identifier_types(identifier_types):
+    """Every test starts with the default identifier types (tests/conftest.py)."""
 
 
 def person_of(type_key: str, value: str):
     return Identity.objects.select_related("person").get(type__key=type_key, value=value).person
 
 
-@pytest.fixture(autouse=True)
-def identifier_types(request):
-    """The default identifier types (a flush after a transactional test removes the migration's rows)."""
-    if request.node.get_closest_marker("django_db") is None and "db" not in request.fixturenames:
-        return
-    request.getfixturevalue("db")
-    ensure_default_types()
+@pytest.fixture
+def auth(db):
+    """Request headers authenticating with a new Profile API token (HTTP Basic)."""
+    raw = access_token_create(name="t").raw
+    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{raw}:".encode()).decode()}

@@ -10,21 +10,17 @@ from django.urls import reverse
 
 from identity import demo
 from identity.models import AccessToken, Identity, Merge
-from identity.services import ingest_batch
 from people.models import Person, Source
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def data(source):
-    ingest_batch(
-        source=source,
-        messages=[
-            {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com"}},
-            {"type": "track", "anonymousId": "a1", "event": "Viewed"},
-            {"type": "track", "userId": "nobody", "event": 5},
-        ],
+def data(ingest):
+    ingest(
+        {"type": "identify", "userId": "u1", "traits": {"email": "u1@example.com"}},
+        {"type": "track", "anonymousId": "a1", "event": "Viewed"},
+        {"type": "track", "userId": "nobody", "event": 5},
     )
 
 

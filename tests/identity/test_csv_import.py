@@ -1,7 +1,6 @@
 """CSV/XLSX import through identity resolution: identifiers become identities, rows are rejected
 alone with their reason, the report counts and the rejects file."""
 
-import base64
 import csv
 import io
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from identity.imports.mapping import Mapping
 from identity.imports.services import import_preview, import_start, rejects_path, upload_store
 from identity.models import Identity
-from identity.services import access_token_create, ingest_batch
+from identity.services import ingest_batch
 from people.models import AttributeDefinition, Job, Person
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +24,6 @@ def import_dir(settings, tmp_path, django_capture_on_commit_callbacks):
     settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
     global _commits
     _commits = django_capture_on_commit_callbacks
-
-
-@pytest.fixture
-def auth(db):
-    raw = access_token_create(name="t").raw
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{raw}:".encode()).decode()}
 
 
 def upload(content: bytes | str, name: str = "people.csv"):

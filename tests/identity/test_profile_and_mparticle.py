@@ -6,17 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from identity.services import access_token_create, ingest_batch, people_merge_manual
+from identity.services import ingest_batch, people_merge_manual
 from people.models import Person
 
 pytestmark = pytest.mark.django_db
 BASE = "/v1/spaces/main/collections/users/profiles"
-
-
-@pytest.fixture
-def auth(db):
-    raw = access_token_create(name="t").raw
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{raw}:".encode()).decode()}
 
 
 @pytest.fixture

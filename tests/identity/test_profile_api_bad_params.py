@@ -5,8 +5,6 @@ import base64
 
 import pytest
 
-from identity.services import access_token_create, ingest_batch
-
 pytestmark = pytest.mark.django_db
 BASE = "/v1/spaces/main/collections/users/profiles"
 
@@ -16,19 +14,10 @@ def b64(text: str) -> str:
 
 
 @pytest.fixture
-def auth(db):
-    raw = access_token_create(name="t").raw
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{raw}:".encode()).decode()}
-
-
-@pytest.fixture
-def person(source):
-    ingest_batch(
-        source=source,
-        messages=[
-            {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
-            {"type": "track", "userId": "u1", "event": "Signed Up", "timestamp": "2024-05-01T10:00:00Z"},
-        ],
+def person(ingest):
+    ingest(
+        {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}},
+        {"type": "track", "userId": "u1", "event": "Signed Up", "timestamp": "2024-05-01T10:00:00Z"},
     )
 
 

@@ -1,36 +1,14 @@
 import pytest
-from rest_framework.test import APIClient
 
 from identity import extensions
 from identity.models import Identity
-from identity.policy import ensure_default_types
 from identity.services import ingest_batch
-from identity.staff_tokens import management_token_create
 from privacy import services
 
 
 @pytest.fixture(autouse=True)
-def identifier_types(request):
-    """The default identifier types (a flush after a transactional test removes the migration's rows)."""
-    if request.node.get_closest_marker("django_db") is None and not (
-        {"db", "transactional_db"} & set(request.fixturenames)
-    ):
-        return
-    request.getfixturevalue("db" if "transactional_db" not in request.fixturenames else "transactional_db")
-    ensure_default_types()
-
-
-@pytest.fixture
-def source(make_source):
-    return make_source("Website").source
-
-
-@pytest.fixture
-def ingest(source):
-    def run(*messages, src=None, **kwargs):
-        return ingest_batch(source=src or source, messages=list(messages), **kwargs)
-
-    return run
+def _identifier_types(identifier_types):
+    """Every test starts with the default identifier types (tests/conftest.py)."""
 
 
 @pytest.fixture
@@ -62,13 +40,6 @@ def run_request(django_capture_on_commit_callbacks):
         return request
 
     return run
-
-
-@pytest.fixture
-def api(admin_user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
-    return client
 
 
 def person_of(type_key: str, value: str):
