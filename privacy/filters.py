@@ -10,9 +10,11 @@ Both are set-based: one query per batch, whatever its size.
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Q
 
 from identity.models import Identity
+from people.models import Person
 from privacy import hashing
 from privacy.models import Suppression, Tombstone
 
@@ -24,22 +26,33 @@ def tombstone_filter(idents: set[tuple[str, str]]) -> dict[tuple[str, str], str]
     if not idents:
         return {}
     by_digest = hashing.digests(idents)
-    found = Tombstone.objects.filter(digest__in=list(by_digest)).values_list("digest", flat=True)
+    if connection.vendor == "postgresql":
+        # One array parameter, bound by the server, instead of a thousand quoted literals.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT digest FROM {Tombstone._meta.db_table} WHERE digest = ANY(%s)", [list(by_digest)]
+            )
+            found = [row[0] for row in cursor.fetchall()]
+    else:
+        found = Tombstone.objects.filter(digest__in=list(by_digest)).values_list("digest", flat=True)
     return {by_digest[d]: TOMBSTONED for d in found}
 
 
 def suppression_filter(idents: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
     if not idents:
         return {}
+    # Most batches meet no suppression at all: one index probe instead of the join below.
+    if not Suppression.objects.exists():
+        return {}
     values = {value for _, value in idents}
     suppressed = Suppression.objects.values("person_id")
+    # The suppressed profiles with their merge relatives (a small set), then the batch's identities on
+    # them: the identity value index first, no join fanning out over merged children.
+    related = Person.objects.filter(
+        Q(id__in=suppressed) | Q(merged_into_id__in=suppressed) | Q(merged_children__id__in=suppressed)
+    ).values("id")
     rows = (
-        Identity.objects.filter(value__in=values)
-        .filter(
-            Q(person_id__in=suppressed)
-            | Q(person__merged_into_id__in=suppressed)
-            | Q(person__merged_children__id__in=suppressed)
-        )
+        Identity.objects.filter(value__in=values, person_id__in=related)
         .values_list("type__key", "value")
         .distinct()
     )
