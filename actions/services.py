@@ -69,14 +69,9 @@ class ActionError(Exception):
 
 
 def definitions_changed() -> None:
-    """Compiled definitions are cached per process; drop them after commit."""
-
-    def forget() -> None:
-        targeting.forget_compiled()
-        _hook_cache.clear()
-
-    transaction.on_commit(forget)
-    forget()
+    """Compiled definitions are cached per process: every process compiles them again after commit
+    (``targeting.definitions``)."""
+    targeting.definitions_changed()
 
 
 # ------------------------------------------------------------------ definitions
@@ -318,8 +313,9 @@ def actions_for(
     identifiers: dict[str, str] | None = None,
 ) -> list[dict]:
     """The actions ``person`` gets on ``channel``, personalized; each is logged as delivered (one
-    bulk insert) and the person is recorded as contacted on the channel. Hooks on ``delivered`` run
-    (stored events need the ``source`` and the client's ``identifiers``)."""
+    bulk insert) and the person is recorded as contacted on the channel (at most once a minute per
+    person and channel). Hooks on ``delivered`` run (stored events need the ``source`` and the
+    client's ``identifiers``)."""
     ask = targeting.Ask(
         channel=channel, type=type, tags=tuple(tags), context=context or {}, now=now or timezone.now()
     )
@@ -327,11 +323,11 @@ def actions_for(
     eligible: list[targeting.Compiled] = []
     capped: list[targeting.Compiled] = []  # capped, no rule on delivered: checked now
     locked: list[targeting.Compiled] = []  # with a rule on delivered: checked under a lock below
-    for action in targeting.compiled_actions():
-        steps = targeting.evaluate(action, view, ask, with_capping=False)
-        if not targeting.passed(steps):
+    for action in targeting.definitions().on_channel(channel):
+        verdict = targeting.screen(action, view, ask)
+        if verdict == targeting.HIDDEN:
             continue
-        if any(s.name == "capping" and s.passed is None for s in steps) or not action.rules:
+        if verdict == targeting.SHOWN or not action.rules:
             eligible.append(action)
         elif any(r.reaction == ReactionKind.DELIVERED for r in action.rules):
             locked.append(action)
@@ -352,9 +348,7 @@ def actions_for(
             return []
         eligible.sort(key=lambda a: a.id)
         props = {a.id: a.properties_for(channel) for a in eligible}
-        values = (
-            view.values(set().union(*(targeting.property_keys(p) for p in props.values()))) if props else {}
-        )
+        values = view.values(set().union(*(targeting.property_keys(p) for p in props.values())))
         Reaction.objects.bulk_create(
             [
                 Reaction(
@@ -368,19 +362,18 @@ def actions_for(
                 for a in eligible
             ]
         )
-        if eligible:
-            _record_contact(person, channel, ask.now)
-            _run_hooks(
-                [a.id for a in eligible],
-                ReactionKind.DELIVERED,
-                channel,
-                person,
-                identifiers or {},
-                ask.context,
-                {},
-                ask.now,
-                source=source,
-            )
+        _record_contact(person, source.channel if source else _channel(channel), ask.now)
+        _run_hooks(
+            [a.id for a in eligible],
+            ReactionKind.DELIVERED,
+            channel,
+            person,
+            identifiers or {},
+            ask.context,
+            {},
+            ask.now,
+            source=source,
+        )
     return [
         {
             "id": a.id,
@@ -392,11 +385,18 @@ def actions_for(
     ]
 
 
-def _record_contact(person: Person, channel_key: str, at) -> None:
+CONTACT_EVERY_SECONDS = 60
+
+
+def _record_contact(person: Person, channel: Channel | None, at) -> None:
+    """Last contacted, at most once per person and channel per ``CONTACT_EVERY_SECONDS`` (a marker in
+    Django's cache: per process with the default memory cache, shared with Redis): recording costs
+    four statements and a refresh of the person's computed attributes and audiences."""
     from people.services import contact_record
 
-    channel = _channel(channel_key)
-    contact_record(person=person, channel=channel, at=at)
+    marker = f"attune:actions:contacted:{person.pk}:{channel.pk if channel else ''}"
+    if cache.add(marker, True, CONTACT_EVERY_SECONDS):
+        contact_record(person=person, channel=channel, at=at)
 
 
 def _channel(key: str) -> Channel | None:
@@ -461,11 +461,14 @@ def act(
                     f"not_allowed_{failed.name}",
                     f"The person may not accept this action: {failed.reason}.",
                 )
-            sync_hooks = list(
-                Hook.objects.filter(
-                    action_id=action_id, reaction=kind, kind=Hook.Kind.WEBHOOK, synchronous=True
-                ).filter(Q(channel="") | Q(channel=channel))
-            )
+            sync_hooks = [
+                h
+                for h in targeting.definitions().hooks.get(kind, ())
+                if h.action_id == action_id
+                and h.kind == Hook.Kind.WEBHOOK
+                and h.synchronous
+                and h.channel in ("", channel)
+            ]
             for hook in sync_hooks:
                 body = webhooks.action_body(
                     event=kind,
@@ -517,7 +520,7 @@ def _run_hooks(
     """Asynchronous hooks of ``(kind, channel)``: stored events and queued webhook deliveries."""
     hooks = [
         h
-        for h in _hooks_of(kind)
+        for h in targeting.definitions().hooks.get(kind, ())
         if h.action_id in action_ids and h.channel in ("", channel) and not h.synchronous
     ]
     if not hooks:
@@ -556,20 +559,6 @@ def _run_hooks(
         from identity.services import ingest_batch
 
         ingest_batch(source=source, messages=messages)
-
-
-def _hooks_of(kind: str) -> list[Hook]:
-    """Hooks of one reaction kind (cached with the compiled definitions' lifetime)."""
-    key = ("hooks", kind)
-    now = targeting.monotonic_time.monotonic()
-    entry = _hook_cache.get(key)
-    if entry is None or now - entry[0] > targeting.CACHE_SECONDS:
-        entry = (now, list(Hook.objects.filter(reaction=kind)))
-        _hook_cache[key] = entry
-    return entry[1]
-
-
-_hook_cache: dict[tuple, tuple[float, list[Hook]]] = {}
 
 
 # ------------------------------------------------------------------ webhooks and keys
