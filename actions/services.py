@@ -22,25 +22,21 @@ from actions import allocation, targeting, webhooks
 from actions.models import (
     ACT_EVENTS,
     Action,
-    ActionProperty,
     AudienceWebhook,
     CappingRule,
     Hook,
     Reaction,
     ReactionKind,
-    TestUser,
     WebhookDelivery,
 )
 from people.models import Channel, OrganizationSettings, Person, Source
 
+# The rows an action owns (its relations) and their editable fields.
 CHILD_FIELDS = {
-    "properties": (
-        ActionProperty,
-        ("channel", "name", "kind", "value", "attribute", "value_type", "fallback"),
-    ),
-    "capping_rules": (CappingRule, ("channels", "reaction", "group", "count", "within_days")),
-    "hooks": (Hook, ("reaction", "channel", "kind", "event_name", "url", "extra", "synchronous")),
-    "test_users": (TestUser, ("person", "channel", "skip_targeting")),
+    "properties": ("channel", "name", "kind", "value", "attribute", "value_type", "fallback"),
+    "capping_rules": ("channels", "reaction", "group", "count", "within_days"),
+    "hooks": ("reaction", "channel", "kind", "event_name", "url", "extra", "synchronous"),
+    "test_users": ("person", "channel", "skip_targeting"),
 }
 ACTION_FIELDS = (
     "name",
@@ -81,7 +77,8 @@ def _replace_children(action: Action, children: dict[str, list[dict]]) -> None:
     for relation, rows in children.items():
         if rows is None:
             continue
-        model, fields = CHILD_FIELDS[relation]
+        fields = CHILD_FIELDS[relation]
+        model = getattr(action, relation).model
         getattr(action, relation).all().delete()
         for index, row in enumerate(rows):
             unknown = set(row) - set(fields)
@@ -99,57 +96,39 @@ def _replace_children(action: Action, children: dict[str, list[dict]]) -> None:
             obj.save()
 
 
-@transaction.atomic
-def action_create(
-    *,
-    name: str,
-    type: str,
-    created_by=None,
-    properties: list[dict] | None = None,
-    capping_rules: list[dict] | None = None,
-    hooks: list[dict] | None = None,
-    test_users: list[dict] | None = None,
-    **fields: Any,
-) -> Action:
-    unknown = set(fields) - set(ACTION_FIELDS)
+def _children(fields: dict[str, Any]) -> dict[str, list[dict] | None]:
+    """Take the child lists out of ``fields`` (None: keep the rows); refuse unknown fields."""
+    unknown = set(fields) - set(ACTION_FIELDS) - set(CHILD_FIELDS)
     if unknown:
         raise ValidationError({key: "unknown field" for key in unknown})
-    action = Action(name=name, type=type, created_by=created_by, **fields)
+    return {relation: fields.pop(relation, None) for relation in CHILD_FIELDS}
+
+
+def _save(action: Action, children: dict[str, list[dict] | None]) -> Action:
+    """Validate and save ``action``; child lists given replace its rows."""
     action.full_clean()
     action.save()
-    _replace_children(
-        action,
-        {"properties": properties, "capping_rules": capping_rules, "hooks": hooks, "test_users": test_users},
-    )
+    _replace_children(action, children)
     definitions_changed()
     return action
 
 
 @transaction.atomic
-def action_update(
-    *,
-    action: Action,
-    properties: list[dict] | None = None,
-    capping_rules: list[dict] | None = None,
-    hooks: list[dict] | None = None,
-    test_users: list[dict] | None = None,
-    **fields: Any,
-) -> Action:
+def action_create(*, name: str, type: str, created_by=None, **fields: Any) -> Action:
+    """A new action from ``ACTION_FIELDS`` and the child lists of ``CHILD_FIELDS`` (``properties``,
+    ``capping_rules``, ``hooks``, ``test_users``: lists of dicts)."""
+    children = _children(fields)
+    return _save(Action(name=name, type=type, created_by=created_by, **fields), children)
+
+
+@transaction.atomic
+def action_update(*, action: Action, **fields: Any) -> Action:
     """Change fields; child lists given replace the existing ones."""
-    unknown = set(fields) - set(ACTION_FIELDS)
-    if unknown:
-        raise ValidationError({key: "unknown field" for key in unknown})
+    children = _children(fields)
     action = Action.objects.select_for_update().get(pk=action.pk)
     for key, value in fields.items():
         setattr(action, key, value)
-    action.full_clean()
-    action.save()
-    _replace_children(
-        action,
-        {"properties": properties, "capping_rules": capping_rules, "hooks": hooks, "test_users": test_users},
-    )
-    definitions_changed()
-    return action
+    return _save(action, children)
 
 
 @transaction.atomic
@@ -180,7 +159,8 @@ def action_duplicate(*, action: Action, name: str = "", created_by=None) -> Acti
     copy.created_by = created_by
     copy.created_at = timezone.now()
     copy.save()
-    for relation, (model, fields) in CHILD_FIELDS.items():
+    for relation, fields in CHILD_FIELDS.items():
+        model = getattr(action, relation).model
         model.objects.bulk_create(
             [
                 model(

@@ -334,6 +334,10 @@ COMMON_PARAMS = [
 ]
 
 
+TAGS = ["actions (client)"]
+POSTED = {"tags": TAGS, "request": {"application/json": OpenApiTypes.OBJECT}}
+
+
 # Schema-only: each class declares the operations of one URL for drf-spectacular. Never dispatched (the
 # URLs route to ``endpoint`` views). (A comment, not a docstring: drf-spectacular would publish it.)
 class ClientSchemaView(TrackingAPIView):
@@ -344,7 +348,7 @@ class ActionsSchema(ClientSchemaView):
     @extend_schema(
         operation_id="client_actions_list",
         summary="Actions for a person (each logged as delivered)",
-        tags=["actions (client)"],
+        tags=TAGS,
         parameters=COMMON_PARAMS,
         responses={200: ActionOut, 400: ErrorSerializer, 401: ErrorSerializer},
     )
@@ -354,8 +358,7 @@ class ActionsSchema(ClientSchemaView):
     @extend_schema(
         operation_id="client_actions_query",
         summary="Actions for a person (POST form: {userId|anonymousId, type, tags, context})",
-        tags=["actions (client)"],
-        request={"application/json": OpenApiTypes.OBJECT},
+        **POSTED,
         responses={200: ActionOut, 400: ErrorSerializer, 401: ErrorSerializer},
     )
     def post(self, request):  # pragma: no cover
@@ -366,8 +369,7 @@ class ActSchema(ClientSchemaView):
     @extend_schema(
         operation_id="client_actions_act",
         summary="Record a reaction (show, hide, decline or accept)",
-        tags=["actions (client)"],
-        request={"application/json": OpenApiTypes.OBJECT},
+        **POSTED,
         responses={
             200: ActOut,
             400: ErrorSerializer,
