@@ -450,15 +450,7 @@ def act(
                 and h.channel in ("", channel)
             ]
             for hook in sync_hooks:
-                body = webhooks.action_body(
-                    event=kind,
-                    action_id=action_id,
-                    identifiers=identifiers,
-                    channel=channel,
-                    user_properties=properties,
-                    custom_properties=hook.extra,
-                    at=now,
-                )
+                body = _hook_body(hook, kind, channel, identifiers, properties, now)
                 sync_result = webhooks.call_now(hook=hook, person=person, body=body)
                 if sync_result["statusCode"] is None or sync_result["statusCode"] >= 300:
                     status = sync_result["statusCode"] or 502
@@ -484,6 +476,18 @@ def act(
     if sync_result is not None:
         body["hook"] = sync_result
     return ActResult(200, body)
+
+
+def _hook_body(hook: Hook, kind: str, channel: str, identifiers: dict, properties: dict, now) -> str:
+    return webhooks.action_body(
+        event=kind,
+        action_id=hook.action_id,
+        identifiers=identifiers,
+        channel=channel,
+        user_properties=properties,
+        custom_properties=hook.extra,
+        at=now,
+    )
 
 
 def _run_hooks(
@@ -523,15 +527,7 @@ def _run_hooks(
             if "userId" in message or "anonymousId" in message:
                 messages.append(message)
         else:
-            body = webhooks.action_body(
-                event=kind,
-                action_id=hook.action_id,
-                identifiers=identifiers,
-                channel=channel,
-                user_properties=properties,
-                custom_properties=hook.extra,
-                at=now,
-            )
+            body = _hook_body(hook, kind, channel, identifiers, properties, now)
             webhooks.enqueue(
                 hook=hook, action_id=hook.action_id, person=person, event=kind, url=hook.url, body=body
             )

@@ -13,6 +13,7 @@ error shapes, CORS and the JSON written are those of the tracking endpoints, as 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -224,10 +225,8 @@ def endpoint(handler: Callable[[Any, Source], tuple[Any, int]], declaration: typ
             response["Access-Control-Allow-Methods"] = CORS_METHODS
         return response
 
-    view.cls = declaration  # drf-spectacular: the operation's declaration
-    view.initkwargs = {}
-    view.__name__ = view.__qualname__ = f"{handler.__name__}_view"
-    view.__doc__ = handler.__doc__
+    view = functools.wraps(handler)(view)
+    view.cls, view.initkwargs = declaration, {}  # drf-spectacular reads the operation's declaration
     return csrf_exempt(view)
 
 

@@ -277,7 +277,7 @@ def test_with_the_database_queue_the_task_commits_with_the_act(api, make_action,
     from django_q.models import OrmQ
 
     def queued():
-        tasks = [row.task() for row in OrmQ.objects.order_by("id")]
+        tasks = [row.task for row in OrmQ.objects.order_by("id")]
         return [t["args"] for t in tasks if t["func"] == "actions.tasks.deliver_webhook"]
 
     known()
