@@ -346,22 +346,8 @@ class WebhookDeliveryAdmin(ModelAdmin):
     show_full_result_count = False
     search_fields = ["url"]
     readonly_fields = [
-        "event",
-        "url",
-        "action",
-        "hook",
-        "audience_webhook",
-        "person",
-        "synchronous",
-        "status",
-        "attempts",
-        "response_code",
-        "latency_ms",
-        "response_excerpt",
-        "error",
-        "created_at",
-        "last_attempt_at",
-        "next_attempt_at",
+        *("event", "url", "action", "hook", "audience_webhook", "person"),
+        *selectors.DELIVERY_LOG_FIELDS,
         "body",
     ]
     actions = ["redeliver_selected"]

@@ -81,23 +81,20 @@ def load(stdout=None) -> None:
         properties=[{"name": "question", "kind": "text", "value": "How likely are you to recommend us?"}],
         test_users=[{"person": people[0], "skip_targeting": True}] if people else [],
     )
-    hero_a = services.action_create(
-        name="Hero: free shipping",
-        type="hero",
-        state="active",
-        channels=[web],
-        slot="home-hero",
-        allocation=True,
-        properties=[{"name": "headline", "kind": "text", "value": "Free shipping on everything"}],
-    )
-    hero_b = services.action_create(
-        name="Hero: new collection",
-        type="hero",
-        state="active",
-        channels=[web],
-        slot="home-hero",
-        allocation=True,
-        properties=[{"name": "headline", "kind": "text", "value": "The new collection is here"}],
+    hero_a, hero_b = (
+        services.action_create(
+            name=name,
+            type="hero",
+            state="active",
+            channels=[web],
+            slot="home-hero",
+            allocation=True,
+            properties=[{"name": "headline", "kind": "text", "value": headline}],
+        )
+        for name, headline in [
+            ("Hero: free shipping", "Free shipping on everything"),
+            ("Hero: new collection", "The new collection is here"),
+        ]
     )
     rng = random.Random(42)  # noqa: S311 - demo data
     now = timezone.now()

@@ -16,6 +16,7 @@ from unfold.widgets import (
 )
 
 from actions.models import Action, ActionProperty, CappingRule, Hook
+from actions.services import ACTION_FIELDS
 from actions.targeting import CONTEXT_TYPES
 from people.conditions.attributes import all_attributes
 from people.conditions.operators import OPERATORS
@@ -125,13 +126,15 @@ class ContextConditionsField(forms.Field):
         return value or []
 
 
-class ActionForm(forms.ModelForm):
-    channels = forms.MultipleChoiceField(
-        choices=(),
-        widget=UnfoldAdminCheckboxSelectMultipleWidget,
-        required=False,
-        help_text="Served on these channels.",
+def channels_field(help_text: str) -> forms.MultipleChoiceField:
+    """Channel checkboxes (their choices are set when the form is built)."""
+    return forms.MultipleChoiceField(
+        choices=(), widget=UnfoldAdminCheckboxSelectMultipleWidget, required=False, help_text=help_text
     )
+
+
+class ActionForm(forms.ModelForm):
+    channels = channels_field("Served on these channels.")
     tags = forms.CharField(
         required=False, widget=UnfoldAdminTextInputWidget, help_text="Comma-separated, e.g. home, summer."
     )
@@ -155,22 +158,7 @@ class ActionForm(forms.ModelForm):
 
     class Meta:
         model = Action
-        fields = [
-            "name",
-            "type",
-            "tags",
-            "state",
-            "channels",
-            "start_date",
-            "start_time",
-            "end_date",
-            "end_time",
-            "trait_conditions",
-            "context_conditions",
-            "audience_ids",
-            "slot",
-            "allocation",
-        ]
+        fields = ACTION_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -206,12 +194,7 @@ class PropertyForm(forms.ModelForm):
 
 
 class CappingRuleForm(forms.ModelForm):
-    channels = forms.MultipleChoiceField(
-        choices=(),
-        widget=UnfoldAdminCheckboxSelectMultipleWidget,
-        required=False,
-        help_text="None = every channel.",
-    )
+    channels = channels_field("None = every channel.")
 
     class Meta:
         model = CappingRule

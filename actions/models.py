@@ -131,8 +131,7 @@ class ActionProperty(models.Model):
     def clean(self) -> None:
         from actions import validation as v
 
-        if self.channel:
-            v.clean_keys([self.channel], field="channel", what="channels", known=v.channel_keys())
+        v.clean_channel(self.channel)
         v.clean_property(
             kind=self.kind,
             value=self.value,
@@ -190,8 +189,7 @@ class Hook(models.Model):
     def clean(self) -> None:
         from actions import validation as v
 
-        if self.channel:
-            v.clean_keys([self.channel], field="channel", what="channels", known=v.channel_keys())
+        v.clean_channel(self.channel)
         if self.kind == self.Kind.TRACK_EVENT and not self.event_name.strip():
             raise ValidationError({"event_name": "Name the event to store."})
         if self.kind == self.Kind.WEBHOOK and not self.url:
@@ -221,8 +219,7 @@ class TestUser(models.Model):
     def clean(self) -> None:
         from actions import validation as v
 
-        if self.channel:
-            v.clean_keys([self.channel], field="channel", what="channels", known=v.channel_keys())
+        v.clean_channel(self.channel)
 
 
 class Reaction(models.Model):

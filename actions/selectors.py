@@ -16,6 +16,19 @@ from people.models import Person
 RESOLUTIONS = ("hour", "day", "week")
 FUNNEL = (ReactionKind.DELIVERED, ReactionKind.SHOWN, ReactionKind.ACCEPTED)
 MAX_BUCKETS = 2000
+# A webhook delivery's state and last attempt: the columns of the delivery log (admin and API).
+DELIVERY_LOG_FIELDS = (
+    "synchronous",
+    "status",
+    "attempts",
+    "response_code",
+    "latency_ms",
+    "response_excerpt",
+    "error",
+    "created_at",
+    "last_attempt_at",
+    "next_attempt_at",
+)
 
 
 def simulate(

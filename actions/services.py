@@ -22,25 +22,21 @@ from actions import allocation, targeting, webhooks
 from actions.models import (
     ACT_EVENTS,
     Action,
-    ActionProperty,
     AudienceWebhook,
     CappingRule,
     Hook,
     Reaction,
     ReactionKind,
-    TestUser,
     WebhookDelivery,
 )
 from people.models import Channel, OrganizationSettings, Person, Source
 
+# The rows an action owns (its relations) and their editable fields.
 CHILD_FIELDS = {
-    "properties": (
-        ActionProperty,
-        ("channel", "name", "kind", "value", "attribute", "value_type", "fallback"),
-    ),
-    "capping_rules": (CappingRule, ("channels", "reaction", "group", "count", "within_days")),
-    "hooks": (Hook, ("reaction", "channel", "kind", "event_name", "url", "extra", "synchronous")),
-    "test_users": (TestUser, ("person", "channel", "skip_targeting")),
+    "properties": ("channel", "name", "kind", "value", "attribute", "value_type", "fallback"),
+    "capping_rules": ("channels", "reaction", "group", "count", "within_days"),
+    "hooks": ("reaction", "channel", "kind", "event_name", "url", "extra", "synchronous"),
+    "test_users": ("person", "channel", "skip_targeting"),
 }
 ACTION_FIELDS = (
     "name",
@@ -69,14 +65,9 @@ class ActionError(Exception):
 
 
 def definitions_changed() -> None:
-    """Compiled definitions are cached per process; drop them after commit."""
-
-    def forget() -> None:
-        targeting.forget_compiled()
-        _hook_cache.clear()
-
-    transaction.on_commit(forget)
-    forget()
+    """Compiled definitions are cached per process: every process compiles them again after commit
+    (``targeting.definitions``)."""
+    targeting.definitions_changed()
 
 
 # ------------------------------------------------------------------ definitions
@@ -86,7 +77,8 @@ def _replace_children(action: Action, children: dict[str, list[dict]]) -> None:
     for relation, rows in children.items():
         if rows is None:
             continue
-        model, fields = CHILD_FIELDS[relation]
+        fields = CHILD_FIELDS[relation]
+        model = getattr(action, relation).model
         getattr(action, relation).all().delete()
         for index, row in enumerate(rows):
             unknown = set(row) - set(fields)
@@ -104,57 +96,39 @@ def _replace_children(action: Action, children: dict[str, list[dict]]) -> None:
             obj.save()
 
 
-@transaction.atomic
-def action_create(
-    *,
-    name: str,
-    type: str,
-    created_by=None,
-    properties: list[dict] | None = None,
-    capping_rules: list[dict] | None = None,
-    hooks: list[dict] | None = None,
-    test_users: list[dict] | None = None,
-    **fields: Any,
-) -> Action:
-    unknown = set(fields) - set(ACTION_FIELDS)
+def _children(fields: dict[str, Any]) -> dict[str, list[dict] | None]:
+    """Take the child lists out of ``fields`` (None: keep the rows); refuse unknown fields."""
+    unknown = set(fields) - set(ACTION_FIELDS) - set(CHILD_FIELDS)
     if unknown:
         raise ValidationError({key: "unknown field" for key in unknown})
-    action = Action(name=name, type=type, created_by=created_by, **fields)
+    return {relation: fields.pop(relation, None) for relation in CHILD_FIELDS}
+
+
+def _save(action: Action, children: dict[str, list[dict] | None]) -> Action:
+    """Validate and save ``action``; child lists given replace its rows."""
     action.full_clean()
     action.save()
-    _replace_children(
-        action,
-        {"properties": properties, "capping_rules": capping_rules, "hooks": hooks, "test_users": test_users},
-    )
+    _replace_children(action, children)
     definitions_changed()
     return action
 
 
 @transaction.atomic
-def action_update(
-    *,
-    action: Action,
-    properties: list[dict] | None = None,
-    capping_rules: list[dict] | None = None,
-    hooks: list[dict] | None = None,
-    test_users: list[dict] | None = None,
-    **fields: Any,
-) -> Action:
+def action_create(*, name: str, type: str, created_by=None, **fields: Any) -> Action:
+    """A new action from ``ACTION_FIELDS`` and the child lists of ``CHILD_FIELDS`` (``properties``,
+    ``capping_rules``, ``hooks``, ``test_users``: lists of dicts)."""
+    children = _children(fields)
+    return _save(Action(name=name, type=type, created_by=created_by, **fields), children)
+
+
+@transaction.atomic
+def action_update(*, action: Action, **fields: Any) -> Action:
     """Change fields; child lists given replace the existing ones."""
-    unknown = set(fields) - set(ACTION_FIELDS)
-    if unknown:
-        raise ValidationError({key: "unknown field" for key in unknown})
+    children = _children(fields)
     action = Action.objects.select_for_update().get(pk=action.pk)
     for key, value in fields.items():
         setattr(action, key, value)
-    action.full_clean()
-    action.save()
-    _replace_children(
-        action,
-        {"properties": properties, "capping_rules": capping_rules, "hooks": hooks, "test_users": test_users},
-    )
-    definitions_changed()
-    return action
+    return _save(action, children)
 
 
 @transaction.atomic
@@ -185,7 +159,8 @@ def action_duplicate(*, action: Action, name: str = "", created_by=None) -> Acti
     copy.created_by = created_by
     copy.created_at = timezone.now()
     copy.save()
-    for relation, (model, fields) in CHILD_FIELDS.items():
+    for relation, fields in CHILD_FIELDS.items():
+        model = getattr(action, relation).model
         model.objects.bulk_create(
             [
                 model(
@@ -318,8 +293,9 @@ def actions_for(
     identifiers: dict[str, str] | None = None,
 ) -> list[dict]:
     """The actions ``person`` gets on ``channel``, personalized; each is logged as delivered (one
-    bulk insert) and the person is recorded as contacted on the channel. Hooks on ``delivered`` run
-    (stored events need the ``source`` and the client's ``identifiers``)."""
+    bulk insert) and the person is recorded as contacted on the channel (at most once a minute per
+    person and channel). Hooks on ``delivered`` run (stored events need the ``source`` and the
+    client's ``identifiers``)."""
     ask = targeting.Ask(
         channel=channel, type=type, tags=tuple(tags), context=context or {}, now=now or timezone.now()
     )
@@ -327,11 +303,11 @@ def actions_for(
     eligible: list[targeting.Compiled] = []
     capped: list[targeting.Compiled] = []  # capped, no rule on delivered: checked now
     locked: list[targeting.Compiled] = []  # with a rule on delivered: checked under a lock below
-    for action in targeting.compiled_actions():
-        steps = targeting.evaluate(action, view, ask, with_capping=False)
-        if not targeting.passed(steps):
+    for action in targeting.definitions().on_channel(channel):
+        verdict = targeting.screen(action, view, ask)
+        if verdict == targeting.HIDDEN:
             continue
-        if any(s.name == "capping" and s.passed is None for s in steps) or not action.rules:
+        if verdict == targeting.SHOWN or not action.rules:
             eligible.append(action)
         elif any(r.reaction == ReactionKind.DELIVERED for r in action.rules):
             locked.append(action)
@@ -352,9 +328,7 @@ def actions_for(
             return []
         eligible.sort(key=lambda a: a.id)
         props = {a.id: a.properties_for(channel) for a in eligible}
-        values = (
-            view.values(set().union(*(targeting.property_keys(p) for p in props.values()))) if props else {}
-        )
+        values = view.values(set().union(*(targeting.property_keys(p) for p in props.values())))
         Reaction.objects.bulk_create(
             [
                 Reaction(
@@ -368,19 +342,18 @@ def actions_for(
                 for a in eligible
             ]
         )
-        if eligible:
-            _record_contact(person, channel, ask.now)
-            _run_hooks(
-                [a.id for a in eligible],
-                ReactionKind.DELIVERED,
-                channel,
-                person,
-                identifiers or {},
-                ask.context,
-                {},
-                ask.now,
-                source=source,
-            )
+        _record_contact(person, source.channel if source else _channel(channel), ask.now)
+        _run_hooks(
+            [a.id for a in eligible],
+            ReactionKind.DELIVERED,
+            channel,
+            person,
+            identifiers or {},
+            ask.context,
+            {},
+            ask.now,
+            source=source,
+        )
     return [
         {
             "id": a.id,
@@ -392,11 +365,18 @@ def actions_for(
     ]
 
 
-def _record_contact(person: Person, channel_key: str, at) -> None:
+CONTACT_EVERY_SECONDS = 60
+
+
+def _record_contact(person: Person, channel: Channel | None, at) -> None:
+    """Last contacted, at most once per person and channel per ``CONTACT_EVERY_SECONDS`` (a marker in
+    Django's cache: per process with the default memory cache, shared with Redis): recording costs
+    four statements and a refresh of the person's computed attributes and audiences."""
     from people.services import contact_record
 
-    channel = _channel(channel_key)
-    contact_record(person=person, channel=channel, at=at)
+    marker = f"attune:actions:contacted:{person.pk}:{channel.pk if channel else ''}"
+    if cache.add(marker, True, CONTACT_EVERY_SECONDS):
+        contact_record(person=person, channel=channel, at=at)
 
 
 def _channel(key: str) -> Channel | None:
@@ -461,21 +441,16 @@ def act(
                     f"not_allowed_{failed.name}",
                     f"The person may not accept this action: {failed.reason}.",
                 )
-            sync_hooks = list(
-                Hook.objects.filter(
-                    action_id=action_id, reaction=kind, kind=Hook.Kind.WEBHOOK, synchronous=True
-                ).filter(Q(channel="") | Q(channel=channel))
-            )
+            sync_hooks = [
+                h
+                for h in targeting.definitions().hooks.get(kind, ())
+                if h.action_id == action_id
+                and h.kind == Hook.Kind.WEBHOOK
+                and h.synchronous
+                and h.channel in ("", channel)
+            ]
             for hook in sync_hooks:
-                body = webhooks.action_body(
-                    event=kind,
-                    action_id=action_id,
-                    identifiers=identifiers,
-                    channel=channel,
-                    user_properties=properties,
-                    custom_properties=hook.extra,
-                    at=now,
-                )
+                body = _hook_body(hook, kind, channel, identifiers, properties, now)
                 sync_result = webhooks.call_now(hook=hook, person=person, body=body)
                 if sync_result["statusCode"] is None or sync_result["statusCode"] >= 300:
                     status = sync_result["statusCode"] or 502
@@ -503,6 +478,18 @@ def act(
     return ActResult(200, body)
 
 
+def _hook_body(hook: Hook, kind: str, channel: str, identifiers: dict, properties: dict, now) -> str:
+    return webhooks.action_body(
+        event=kind,
+        action_id=hook.action_id,
+        identifiers=identifiers,
+        channel=channel,
+        user_properties=properties,
+        custom_properties=hook.extra,
+        at=now,
+    )
+
+
 def _run_hooks(
     action_ids: list[int],
     kind: str,
@@ -517,7 +504,7 @@ def _run_hooks(
     """Asynchronous hooks of ``(kind, channel)``: stored events and queued webhook deliveries."""
     hooks = [
         h
-        for h in _hooks_of(kind)
+        for h in targeting.definitions().hooks.get(kind, ())
         if h.action_id in action_ids and h.channel in ("", channel) and not h.synchronous
     ]
     if not hooks:
@@ -540,15 +527,7 @@ def _run_hooks(
             if "userId" in message or "anonymousId" in message:
                 messages.append(message)
         else:
-            body = webhooks.action_body(
-                event=kind,
-                action_id=hook.action_id,
-                identifiers=identifiers,
-                channel=channel,
-                user_properties=properties,
-                custom_properties=hook.extra,
-                at=now,
-            )
+            body = _hook_body(hook, kind, channel, identifiers, properties, now)
             webhooks.enqueue(
                 hook=hook, action_id=hook.action_id, person=person, event=kind, url=hook.url, body=body
             )
@@ -556,20 +535,6 @@ def _run_hooks(
         from identity.services import ingest_batch
 
         ingest_batch(source=source, messages=messages)
-
-
-def _hooks_of(kind: str) -> list[Hook]:
-    """Hooks of one reaction kind (cached with the compiled definitions' lifetime)."""
-    key = ("hooks", kind)
-    now = targeting.monotonic_time.monotonic()
-    entry = _hook_cache.get(key)
-    if entry is None or now - entry[0] > targeting.CACHE_SECONDS:
-        entry = (now, list(Hook.objects.filter(reaction=kind)))
-        _hook_cache[key] = entry
-    return entry[1]
-
-
-_hook_cache: dict[tuple, tuple[float, list[Hook]]] = {}
 
 
 # ------------------------------------------------------------------ webhooks and keys

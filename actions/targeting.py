@@ -5,26 +5,31 @@ Order (short-circuit): state → channel → type → tags → test user → tim
 context conditions → audiences → capping. A test user with "skip targeting" gets the action right
 after the test-user step. Every step answers with a reason a marketer can read.
 
-Definitions are compiled once per process (``compiled_actions``, kept ``CACHE_SECONDS``; services clear
-it in the process that writes) so a request reads no action rows.
+Definitions are compiled once per process and kept until they change (``definitions()``): every
+``CACHE_SECONDS`` a process reads a fingerprint of the action rows (their count and latest change) and
+compiles again only when it differs; the services that change actions drop the fingerprint at once
+(``definitions_changed``), in every process when Django's cache is shared. A request reads no action
+rows. The client API screens actions with ``screen`` (the evaluation order without the reasons); the
+simulation and the accept re-check use ``evaluate`` (every step with its reason).
 """
 
 from __future__ import annotations
 
-import threading
-import time as monotonic_time
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from actions import templating
-from actions.models import Action, ActionProperty, CappingRule
+from actions.models import Action, ActionProperty, CappingRule, Hook
 from people import conditions
+from people.caching import ProcessCache
 from people.conditions.attributes import attribute_values, python_value, resolve
+from people.conditions.evaluator import Evaluation
+from people.conditions.evaluator import evaluate as evaluate_tree
 from people.conditions.operators import OperandError, cast_operand, predicate_matches
 from people.models import Person
 
@@ -111,16 +116,24 @@ class Compiled:
     properties: tuple[CompiledProperty, ...]
     rules: tuple[Rule, ...]
     test_users: dict[int, list[tuple[str, bool]]] = field(default_factory=dict)
+    _properties: dict[str, list[CompiledProperty]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.has_time_range = bool(self.start_date or self.end_date or self.start_time or self.end_time)
+        self.audience_set = frozenset(self.audience_ids)
 
     def properties_for(self, channel: str) -> list[CompiledProperty]:
-        chosen: dict[str, CompiledProperty] = {}
-        for prop in self.properties:
-            if prop.channel == "" and prop.name not in chosen:
-                chosen[prop.name] = prop
-        for prop in self.properties:
-            if prop.channel == channel:
-                chosen[prop.name] = prop
-        return list(chosen.values())
+        found = self._properties.get(channel)
+        if found is None:
+            chosen: dict[str, CompiledProperty] = {}
+            for prop in self.properties:
+                if prop.channel == "" and prop.name not in chosen:
+                    chosen[prop.name] = prop
+            for prop in self.properties:
+                if prop.channel == channel:
+                    chosen[prop.name] = prop
+            found = self._properties[channel] = list(chosen.values())
+        return found
 
 
 def parse_context_conditions(raw: Any) -> tuple[ContextCondition, ...]:
@@ -207,34 +220,75 @@ def _query():
     return Action.objects.prefetch_related("properties", "capping_rules", "test_users")
 
 
-_cache: dict[str, Any] = {"at": 0.0, "actions": None}
-_cache_lock = threading.Lock()
+LIVE_STATES = (Action.State.ACTIVE, Action.State.STAGING)
+
+
+@dataclass
+class Definitions:
+    """Every active or staging action, compiled, and every hook (of any action), by reaction."""
+
+    stamp: tuple
+    actions: list[Compiled]
+    hooks: dict[str, list[Hook]]
+
+    def __post_init__(self) -> None:
+        self.by_id = {a.id: a for a in self.actions}
+        self._channels: dict[str, list[Compiled]] = {}
+
+    def on_channel(self, channel: str) -> list[Compiled]:
+        """The actions targeting ``channel`` (the others fail the channel step), in id order."""
+        found = self._channels.get(channel)
+        if found is None:
+            found = self._channels[channel] = [a for a in self.actions if channel in a.channels]
+        return found
+
+
+def _stamp() -> tuple:
+    """What changes whenever a service changes an action or its rows: every write saves the action
+    row (``updated_at``), a duplicate adds one, a delete removes one."""
+    found = Action.objects.aggregate(n=Count("pk"), latest=Max("updated_at"))
+    return (found["n"], found["latest"])
+
+
+_stamps = ProcessCache("actions.definitions", seconds=CACHE_SECONDS, max_entries=1)
+_current: list[Definitions] = []
+
+
+def definitions() -> Definitions:
+    """The compiled definitions (compiled again only when the fingerprint changed)."""
+    stamp = _stamps.get("stamp", _stamp)
+    current = _current[0] if _current else None
+    if current is not None and current.stamp == stamp:
+        return current
+    hooks: dict[str, list[Hook]] = {}
+    for hook in Hook.objects.order_by("pk"):
+        hooks.setdefault(hook.reaction, []).append(hook)
+    live = _query().filter(state__in=LIVE_STATES).order_by("pk")
+    current = Definitions(stamp, [compile_action(a) for a in live], hooks)
+    _current[:] = [current]
+    return current
+
+
+def definitions_changed() -> None:
+    """A service changed actions: read the fingerprint again now, and in every process after commit."""
+    _stamps.changed()
 
 
 def forget_compiled() -> None:
-    with _cache_lock:
-        _cache["actions"] = None
+    """Forget this process's copy (tests)."""
+    _stamps.clear()
+    _current.clear()
 
 
 def compiled_actions() -> list[Compiled]:
-    """Every active or staging action, compiled (per-process cache of ``CACHE_SECONDS``)."""
-    now = monotonic_time.monotonic()
-    with _cache_lock:
-        if _cache["actions"] is not None and now - _cache["at"] < CACHE_SECONDS:
-            return _cache["actions"]
-    found = [
-        compile_action(a)
-        for a in _query().filter(state__in=[Action.State.ACTIVE, Action.State.STAGING]).order_by("pk")
-    ]
-    with _cache_lock:
-        _cache.update(at=now, actions=found)
-    return found
+    """Every active or staging action, compiled."""
+    return definitions().actions
 
 
 def compiled_action(action_id: int) -> Compiled | None:
-    for compiled in compiled_actions():
-        if compiled.id == action_id:
-            return compiled
+    found = definitions().by_id.get(action_id)
+    if found is not None:
+        return found
     action = _query().filter(pk=action_id).first()
     return compile_action(action) if action else None
 
@@ -273,27 +327,32 @@ class Step:
 
 
 class PersonView:
-    """What the evaluation reads about one person, fetched lazily and once per request."""
+    """What the evaluation reads about one person, fetched lazily and once per request: attribute
+    values and events (one ``people.conditions`` evaluation shared by every action's trait conditions)
+    and audience memberships (one query)."""
 
     def __init__(self, person: Person):
         self.person = person
         self._audiences: set[int] | None = None
-        self._ids: list[int] | None = None
         self._values: dict[str, Any] = {}
+        self._evaluation: Evaluation | None = None
 
-    def person_ids(self) -> list[int]:
-        """The person and the profiles merged into it (reactions stay on the child's id)."""
-        if self._ids is None:
-            self._ids = [
-                self.person.pk,
-                *Person.objects.filter(merged_into_id=self.person.pk).values_list("pk", flat=True),
-            ]
-        return self._ids
+    def people(self):
+        """The person and the profiles merged into it (reactions stay on the child's id), as a
+        subquery."""
+        pk = self.person.pk
+        return Person.objects.filter(Q(pk=pk) | Q(merged_into_id=pk)).values("pk")
 
     def audience_ids(self) -> set[int]:
         if self._audiences is None:
             self._audiences = member_audience_ids(self.person.pk)
         return self._audiences
+
+    def matches(self, tree: Any, ask: Ask) -> bool:
+        ev = self._evaluation
+        if ev is None or ev.now != ask.now:
+            ev = self._evaluation = Evaluation(self.person, ask.now, ask.zone())
+        return evaluate_tree(tree, ev, record=False)
 
     def values(self, keys: set[str]) -> dict[str, Any]:
         missing = [key for key in keys if key not in self._values]
@@ -341,6 +400,8 @@ def time_range_reason(action: Compiled, ask: Ask) -> str | None:
     daily window (start inclusive, end exclusive; it may wrap midnight). All in the organization's
     timezone.
     """
+    if not action.has_time_range:
+        return None
     tz = ask.zone()
     local = ask.now.astimezone(tz)
     start, end = _time_bounds(action, tz)
@@ -394,12 +455,10 @@ def _show(value: Any) -> Any:
     return value
 
 
-def _trait_reason(action: Compiled, person: Person, ask: Ask) -> str | None:
-    if action.trait_tree is None:
+def _trait_reason(action: Compiled, view: PersonView, ask: Ask) -> str | None:
+    if action.trait_tree is None or view.matches(action.trait_tree, ask):
         return None
-    if conditions.matches(action.trait_tree, person, now=ask.now, tz=ask.zone()):
-        return None
-    explained = conditions.explain(action.trait_tree, person, now=ask.now, tz=ask.zone())
+    explained = conditions.explain(action.trait_tree, view.person, now=ask.now, tz=ask.zone())
     failed = [s for s in explained["steps"] if not s.get("matched")]
     if not failed:
         return "the trait conditions do not match"
@@ -476,9 +535,10 @@ def evaluate(
     reason = time_range_reason(action, ask)
     if reason:
         return fail("time_range", reason)
-    has_range = action.start_date or action.end_date or action.start_time or action.end_time
-    steps.append(Step("time_range", True, "inside the time range" if has_range else "no time range"))
-    reason = _trait_reason(action, view.person, ask)
+    steps.append(
+        Step("time_range", True, "inside the time range" if action.has_time_range else "no time range")
+    )
+    reason = _trait_reason(action, view, ask)
     if reason:
         return fail("traits", reason)
     steps.append(
@@ -497,7 +557,7 @@ def evaluate(
     if action.audience_ids:
         if not audiences_available():
             return fail("audiences", "audiences are not available in this installation")
-        if not view.audience_ids() & set(action.audience_ids):
+        if view.audience_ids().isdisjoint(action.audience_set):
             return fail("audiences", "the person is in none of the action's audiences")
         steps.append(Step("audiences", True, "a member of a listed audience"))
     else:
@@ -516,59 +576,53 @@ def passed(steps: list[Step]) -> bool:
     return all(step.passed is not False for step in steps)
 
 
+HIDDEN, SHOWN, TO_CAP = "hidden", "shown", "capping"
+NO = (False, False)
+
+
+def screen(action: Compiled, view: PersonView, ask: Ask) -> str:
+    """``evaluate(action, view, ask, with_capping=False)`` without the reasons, for the client API:
+    ``HIDDEN`` (a step fails), ``SHOWN`` (a test user skipping targeting: no capping either) or
+    ``TO_CAP`` (steps 1–9 pass; the capping rules decide). Same checks in the same order (the tests
+    compare both on every step)."""
+    if action.state not in LIVE_STATES or ask.channel not in action.channels:
+        return HIDDEN
+    if (ask.type and ask.type != action.type) or any(tag not in action.tags for tag in ask.tags):
+        return HIDDEN
+    is_test_user, skip = test_user_entry(action, view.person.pk, ask.channel) if action.test_users else NO
+    if action.state == Action.State.STAGING and not is_test_user:
+        return HIDDEN
+    if skip:
+        return SHOWN
+    if time_range_reason(action, ask) or (action.trait_tree and not view.matches(action.trait_tree, ask)):
+        return HIDDEN
+    if context_reason(action, ask):
+        return HIDDEN
+    if action.audience_ids and (
+        not audiences_available() or view.audience_ids().isdisjoint(action.audience_set)
+    ):
+        return HIDDEN
+    return TO_CAP
+
+
 # ------------------------------------------------------------------ capping
-
-
-def _rule_filter(rule: Rule, action_id: int, now: datetime) -> Q:
-    q = Q(action_id=action_id, kind=rule.reaction)
-    if rule.channels:
-        q &= Q(channel__in=rule.channels)
-    if rule.within_days:
-        q &= Q(created_at__gte=now - timedelta(days=rule.within_days))
-    return q
 
 
 def capping_reasons(
     actions: list[Compiled], view: PersonView, ask: Ask, *, kinds: tuple[str, ...] | None = None
 ) -> dict[int, str]:
-    """``{action_id: reason}`` for actions a capping rule hides: one read of the person's reactions for
-    the per-person rules, one aggregate (a ``FILTER`` per rule) for the rules over everyone."""
-    from actions.models import Reaction
-
+    """``{action_id: reason}`` for actions a capping rule hides: one grouped count of the person's
+    reactions (with the profiles merged into theirs) for the per-person rules, one of everyone's for
+    the rules over everyone."""
     user_rules, all_rules = [], []
     for action in actions:
         for rule in action.rules:
             if kinds is not None and rule.reaction not in kinds:
                 continue
             (user_rules if rule.group == CappingRule.Group.USER else all_rules).append((action.id, rule))
-    counts: dict[int, int] = {}
-    if user_rules:
-        # One person's reactions are few: read (action, kind, channel, time) once, count per rule here.
-        rows = list(
-            Reaction.objects.filter(
-                person_id__in=view.person_ids(),
-                action_id__in={aid for aid, _ in user_rules},
-                kind__in={r.reaction for _, r in user_rules},
-            ).values_list("action_id", "kind", "channel", "created_at")
-        )
-        for aid, rule in user_rules:
-            since = ask.now - timedelta(days=rule.within_days) if rule.within_days else None
-            counts[rule.id] = sum(
-                1
-                for action_id, kind, channel, at in rows
-                if action_id == aid
-                and kind == rule.reaction
-                and (not rule.channels or channel in rule.channels)
-                and (since is None or at >= since)
-            )
+    counts = _counts(user_rules, Q(person_id__in=view.people()), ask.now) if user_rules else {}
     if all_rules:
-        aggregates = {
-            f"r{rule.id}": Count("pk", filter=_rule_filter(rule, aid, ask.now)) for aid, rule in all_rules
-        }
-        qs = Reaction.objects.filter(
-            action_id__in={aid for aid, _ in all_rules}, kind__in={r.reaction for _, r in all_rules}
-        )
-        counts.update({int(k[1:]): v for k, v in qs.aggregate(**aggregates).items()})
+        counts.update(_counts(all_rules, Q(), ask.now))
     reasons: dict[int, str] = {}
     for action_id, rule in [*user_rules, *all_rules]:
         if action_id in reasons:
@@ -580,6 +634,37 @@ def capping_reasons(
             channels = f" on {', '.join(rule.channels)}" if rule.channels else ""
             reasons[action_id] = f"{seen} {rule.reaction} by {who}{channels} {window} (limit {rule.count})"
     return reasons
+
+
+def _counts(rules: list[tuple[int, Rule]], scope: Q, now: datetime) -> dict[int, int]:
+    """Each rule's count from one statement: the reactions in ``scope`` grouped by action, kind and
+    channel, counted ever and within each rule's window (one column per distinct window)."""
+    from actions.models import Reaction
+
+    windows = {rule.within_days for _, rule in rules if rule.within_days}
+    rows = list(
+        Reaction.objects.filter(
+            scope,
+            action_id__in={action_id for action_id, _ in rules},
+            kind__in={rule.reaction for _, rule in rules},
+        )
+        .values("action_id", "kind", "channel")
+        .annotate(
+            ever=Count("pk"),
+            **{f"d{d}": Count("pk", filter=Q(created_at__gte=now - timedelta(days=d))) for d in windows},
+        )
+    )
+    counts = {}
+    for action_id, rule in rules:
+        column = f"d{rule.within_days}" if rule.within_days else "ever"
+        counts[rule.id] = sum(
+            row[column]
+            for row in rows
+            if row["action_id"] == action_id
+            and row["kind"] == rule.reaction
+            and (not rule.channels or row["channel"] in rule.channels)
+        )
+    return counts
 
 
 def has_global_rules(action: Compiled, kinds: tuple[str, ...] | None = None) -> bool:

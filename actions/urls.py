@@ -5,6 +5,6 @@ from django.urls import path
 from actions.api import client
 
 urlpatterns = [
-    path("v1/actions", client.ActionsView.as_view(), name="client-actions"),
-    path("v1/actions/act", client.ActView.as_view(), name="client-actions-act"),
+    path("v1/actions", client.actions_view, name="client-actions"),
+    path("v1/actions/act", client.act_view, name="client-actions-act"),
 ]

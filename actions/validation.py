@@ -38,6 +38,12 @@ def channel_keys() -> set[str]:
     return set(Channel.objects.values_list("key", flat=True))
 
 
+def clean_channel(channel: str) -> None:
+    """A row's channel: empty (every channel) or a known channel key."""
+    if channel:
+        clean_keys([channel], field="channel", what="channels", known=channel_keys())
+
+
 def clean_trait_conditions(value: Any) -> Any:
     if value in (None, "", {}):
         return None

@@ -2,7 +2,8 @@
 
 Every call is a ``WebhookDelivery`` row: the exact JSON body, status, attempts, last response code,
 latency and an excerpt of the response. Asynchronous deliveries run as django-q2 tasks
-(``actions.tasks.deliver_webhook``) after the commit that created them; a failed attempt (connection
+(``actions.tasks.deliver_webhook``): with django-q2's database queue the task row commits with the
+delivery (one commit); with Redis it is queued after the commit. A failed attempt (connection
 error, timeout or a status that is not 2xx) is retried with exponential backoff —
 ``BACKOFF_SECONDS × 2^(attempt−1)`` — until ``MAX_ATTEMPTS`` attempts, then the delivery is marked
 failed. Each attempt is signed afresh (``X-Attune-Signature: t=<now>,v1=...``, see people.signing),
@@ -20,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
 from actions.models import Hook, WebhookDelivery
@@ -89,9 +90,22 @@ def enqueue(
         body=body,
         next_attempt_at=timezone.now(),
     )
-    # robust: if queueing fails, the act still answers; the minute sweeper sends the pending delivery.
-    transaction.on_commit(lambda: _async(delivery.pk), robust=True)
+    if _queue_in_this_database():
+        # The task's row commits with the delivery's (and the act's): no second commit per act.
+        _async(delivery.pk)
+    else:
+        # After commit (a worker must find the row). Robust: if queueing fails, the act still
+        # answers; the minute sweeper sends the pending delivery.
+        transaction.on_commit(lambda: _async(delivery.pk), robust=True)
     return delivery
+
+
+def _queue_in_this_database() -> bool:
+    """Whether django-q2's queue is a table of the database being written (its ORM broker on the
+    default database, not run synchronously), inside a transaction."""
+    from django_q.conf import Conf
+
+    return Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC and transaction.get_connection().in_atomic_block
 
 
 def _async(delivery_id: int) -> None:

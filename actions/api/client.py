@@ -3,25 +3,38 @@
 ``GET|POST /v1/actions`` → ``[{id, type, tags, properties}]`` (each logged as delivered);
 ``POST /v1/actions/act`` records shown/hidden/declined/accepted. Errors are ``{"code", "message"}``
 like the tracking endpoints: 400 bad input, 401 key, 403 refused, 404 unknown action.
+
+Requests are served by plain Django views (``endpoint``), as the Profile API is: no DRF request
+wrapping, content negotiation, permission and throttle classes or renderer per request. The DRF
+``*Schema`` classes below only declare the OpenAPI operations (each URL's view carries its declaration
+as ``view.cls``, which drf-spectacular reads) and are never dispatched. Authentication, rate limits,
+error shapes, CORS and the JSON written are those of the tracking endpoints, as before.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
-from rest_framework.response import Response
+from rest_framework.request import Request
+from rest_framework.utils.encoders import JSONEncoder
 
 from actions import services, targeting
 from actions.api import schema  # noqa: F401 - registers the OpenAPI security scheme
 from identity.api.auth import WriteKeyAuthentication, credentials, source_for_write_key
 from identity.api.body import BodyError, read_body
-from identity.api.tracking import TrackingAPIView
+from identity.api.ratelimit import with_retry_after
+from identity.api.tracking import TrackingAPIView, add_cors
+from people.models import Source
 
 logger = logging.getLogger(__name__)
 MAX_ID = 255
@@ -137,64 +150,179 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(_text(t, "tags[]", required=True, limit=64) for t in value)
 
 
-def _methods(response):
-    if "Access-Control-Allow-Methods" in response:
-        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    return response
+# ------------------------------------------------------------------ the plain views
 
 
-class ClientView(TrackingAPIView):
-    authentication_classes = [ActionsWriteKeyAuthentication]
+def _render(body: Any, status: int = 200) -> HttpResponse:
+    """JSON as DRF's JSONRenderer wrote it (compact, UTF-8, its encoder for times and decimals)."""
+    content = json.dumps(body, cls=JSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return HttpResponse(content.encode(), status=status, content_type="application/json")
 
-    def handle_exception(self, exc):
-        if isinstance(exc, services.ActionError):
-            return Response({"code": exc.code, "message": exc.message}, status=exc.status)
-        if isinstance(exc, RecursionError):
-            return Response({"code": "invalid_json", "message": "The body is nested too deeply."}, status=400)
-        if isinstance(exc, DatabaseError):
-            logger.exception("actions API database error")
-            return Response(
-                {"code": "unavailable", "message": "The request could not be processed; try again."},
-                status=503,
-            )
-        return super().handle_exception(exc)
 
-    def dispatch(self, request, *args, **kwargs):
-        return _methods(super().dispatch(request, *args, **kwargs))
+def _failure(exc: Exception) -> HttpResponse:
+    """The answer to a refused request, as the tracking endpoints give it."""
+    if isinstance(exc, services.ActionError | BodyError):
+        return _render({"code": exc.code, "message": exc.message}, exc.status)
+    if isinstance(exc, RecursionError):
+        return _render({"code": "invalid_json", "message": "The body is nested too deeply."}, 400)
+    if isinstance(exc, DatabaseError):
+        logger.exception("actions API database error")
+        return _render(
+            {"code": "unavailable", "message": "The request could not be processed; try again."}, 503
+        )
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        if isinstance(exc, exceptions.NotAuthenticated):
+            body = {"code": "unauthorized", "message": MISSING_KEY}
+        else:
+            body = {"code": "invalid_write_key", "message": str(exc.detail)}
+        response = _render(body, 401)
+        response["WWW-Authenticate"] = 'Basic realm="tracking"'
+        return response
+    assert isinstance(exc, exceptions.APIException)  # noqa: S101 - the only other kind caught
+    return with_retry_after(
+        _render({"code": exc.default_code, "message": str(exc.detail)}, exc.status_code), exc
+    )
 
-    def payload(self, request) -> dict:
-        if request.method == "GET":
-            query = request.query_params
-            context = query.get("context")
-            if context:
-                try:
-                    context = json.loads(context)
-                except ValueError as exc:
-                    raise BodyError("invalid_request", "'context' must be a JSON object.") from exc
-            tags = query.getlist("tags")
-            return {
-                "userId": query.get("userId"),
-                "anonymousId": query.get("anonymousId"),
-                "type": query.get("type"),
-                "tags": tags[0] if len(tags) == 1 else tags,
-                "context": context or None,
-            }
-        body, _ = read_body(request)
-        if not isinstance(body, dict):
-            raise BodyError("invalid_request", "The body must be a JSON object.")
-        return body
 
-    def ids(self, body: dict) -> tuple[str | None, str | None]:
-        user_id = _text(body.get("userId"), "userId")
-        anonymous_id = _text(body.get("anonymousId"), "anonymousId")
-        if not (user_id or anonymous_id):
-            raise BodyError("invalid_request", "Give a userId or an anonymousId.")
-        return user_id, anonymous_id
+MISSING_KEY = "A write key is required (HTTP Basic username or writeKey in the body)."
+CORS_METHODS = "GET, POST, OPTIONS"
 
-    def person(self, request, body: dict) -> services.Resolved:
-        user_id, anonymous_id = self.ids(body)
-        return services.person_resolve(source=request.auth, user_id=user_id, anonymous_id=anonymous_id)
 
+def _source(request) -> Source:
+    """The source of the request's write key (``ActionsWriteKeyAuthentication``, counted against the
+    key's rate limit on POST as tracking does)."""
+    found = ActionsWriteKeyAuthentication().authenticate(Request(request))
+    if found is None:
+        raise exceptions.NotAuthenticated()
+    return found[1]
+
+
+def endpoint(handler: Callable[[Any, Source], tuple[Any, int]], declaration: type, methods: tuple[str, ...]):
+    """A plain Django view for ``handler(request, source) -> (body, status)``; ``declaration`` declares
+    its OpenAPI operations (drf-spectacular reads ``view.cls``)."""
+    allowed = ", ".join([*methods, "OPTIONS"])
+
+    def view(request) -> HttpResponse:
+        if request.method == "OPTIONS":
+            response = add_cors(request, HttpResponse(status=200))
+        else:
+            try:
+                source = _source(request)
+                if request.method not in methods:
+                    raise exceptions.MethodNotAllowed(request.method)
+                response = _render(*handler(request, source))
+            except (
+                services.ActionError,
+                BodyError,
+                RecursionError,
+                DatabaseError,
+                exceptions.APIException,
+            ) as exc:
+                response = _failure(exc)
+            response["Allow"] = allowed
+            add_cors(request, response)
+        if "Access-Control-Allow-Methods" in response:
+            response["Access-Control-Allow-Methods"] = CORS_METHODS
+        return response
+
+    view = functools.wraps(handler)(view)
+    view.cls, view.initkwargs = declaration, {}  # drf-spectacular reads the operation's declaration
+    return csrf_exempt(view)
+
+
+def _payload(request) -> dict:
+    if request.method == "GET":
+        query = request.GET
+        context = query.get("context")
+        if context:
+            try:
+                context = json.loads(context)
+            except ValueError as exc:
+                raise BodyError("invalid_request", "'context' must be a JSON object.") from exc
+        tags = query.getlist("tags")
+        return {
+            "userId": query.get("userId"),
+            "anonymousId": query.get("anonymousId"),
+            "type": query.get("type"),
+            "tags": tags[0] if len(tags) == 1 else tags,
+            "context": context or None,
+        }
+    body, _ = read_body(request)
+    if not isinstance(body, dict):
+        raise BodyError("invalid_request", "The body must be a JSON object.")
+    return body
+
+
+def _ids(body: dict) -> tuple[str | None, str | None]:
+    user_id = _text(body.get("userId"), "userId")
+    anonymous_id = _text(body.get("anonymousId"), "anonymousId")
+    if not (user_id or anonymous_id):
+        raise BodyError("invalid_request", "Give a userId or an anonymousId.")
+    return user_id, anonymous_id
+
+
+def _person(source: Source, body: dict) -> services.Resolved:
+    user_id, anonymous_id = _ids(body)
+    return services.person_resolve(source=source, user_id=user_id, anonymous_id=anonymous_id)
+
+
+def actions(request, source: Source) -> tuple[list[dict], int]:
+    """The actions a person gets (each logged as delivered)."""
+    body = _payload(request)
+    type_ = _text(body.get("type"), "type", limit=64)
+    tags = _tags(body.get("tags"))
+    context = _object(body.get("context"), "context")
+    resolved = _person(source, body)
+    if resolved.suppressed or resolved.person is None:
+        return [], 200
+    found = services.actions_for(
+        person=resolved.person,
+        channel=source.channel.key,
+        type=type_,
+        tags=tags,
+        context=context,
+        source=source,
+        identifiers=resolved.identifiers,
+    )
+    return found, 200
+
+
+def act(request, source: Source) -> tuple[dict, int]:
+    """Record a person's reaction to an action."""
+    body = _payload(request)
+    action_id = body.get("actionId")
+    if isinstance(action_id, str) and action_id.isdigit():
+        action_id = int(action_id)
+    if isinstance(action_id, bool) or not isinstance(action_id, int) or not 0 < action_id < 2**63:
+        raise BodyError("invalid_request", "'actionId' must be an action's id (a positive integer).")
+    event = _text(body.get("event"), "event", required=True, limit=16)
+    context = _object(body.get("context"), "context")
+    properties = _object(body.get("properties"), "properties")
+    if event not in ("show", "hide", "decline", "accept"):
+        raise BodyError("invalid_request", "'event' must be one of show, hide, decline, accept.")
+    _ids(body)
+    if targeting.compiled_action(action_id) is None:
+        raise services.ActionError(404, "action_not_found", f"There is no action {action_id}.")
+    resolved = _person(source, body)
+    if resolved.suppressed:
+        raise services.ActionError(403, "suppressed", "This person is suppressed; nothing was recorded.")
+    if resolved.person is None:
+        raise services.ActionError(
+            403, "unknown_person", "The person is unknown and this source may not create people."
+        )
+    result = services.act(
+        source=source,
+        person=resolved.person,
+        action_id=action_id,
+        event=event,
+        identifiers=resolved.identifiers,
+        context=context,
+        properties=properties,
+    )
+    return result.body, result.status
+
+
+# ------------------------------------------------------------------ OpenAPI declarations
 
 COMMON_PARAMS = [
     OpenApiParameter("userId", str, description="The person's user id (or give anonymousId)."),
@@ -205,53 +333,42 @@ COMMON_PARAMS = [
 ]
 
 
-class ActionsView(ClientView):
+TAGS = ["actions (client)"]
+POSTED = {"tags": TAGS, "request": {"application/json": OpenApiTypes.OBJECT}}
+
+
+# Schema-only: each class declares the operations of one URL for drf-spectacular. Never dispatched (the
+# URLs route to ``endpoint`` views). (A comment, not a docstring: drf-spectacular would publish it.)
+class ClientSchemaView(TrackingAPIView):
+    authentication_classes = [ActionsWriteKeyAuthentication]
+
+
+class ActionsSchema(ClientSchemaView):
     @extend_schema(
         operation_id="client_actions_list",
         summary="Actions for a person (each logged as delivered)",
-        tags=["actions (client)"],
+        tags=TAGS,
         parameters=COMMON_PARAMS,
         responses={200: ActionOut, 400: ErrorSerializer, 401: ErrorSerializer},
     )
-    def get(self, request):
-        return self._answer(request)
+    def get(self, request):  # pragma: no cover - schema declaration
+        raise NotImplementedError("served by actions.api.client.endpoint")
 
     @extend_schema(
         operation_id="client_actions_query",
         summary="Actions for a person (POST form: {userId|anonymousId, type, tags, context})",
-        tags=["actions (client)"],
-        request={"application/json": OpenApiTypes.OBJECT},
+        **POSTED,
         responses={200: ActionOut, 400: ErrorSerializer, 401: ErrorSerializer},
     )
-    def post(self, request):
-        return self._answer(request)
-
-    def _answer(self, request):
-        body = self.payload(request)
-        type_ = _text(body.get("type"), "type", limit=64)
-        tags = _tags(body.get("tags"))
-        context = _object(body.get("context"), "context")
-        resolved = self.person(request, body)
-        if resolved.suppressed or resolved.person is None:
-            return Response([])
-        found = services.actions_for(
-            person=resolved.person,
-            channel=request.auth.channel.key,
-            type=type_,
-            tags=tags,
-            context=context,
-            source=request.auth,
-            identifiers=resolved.identifiers,
-        )
-        return Response(found)
+    def post(self, request):  # pragma: no cover
+        raise NotImplementedError
 
 
-class ActView(ClientView):
+class ActSchema(ClientSchemaView):
     @extend_schema(
         operation_id="client_actions_act",
         summary="Record a reaction (show, hide, decline or accept)",
-        tags=["actions (client)"],
-        request={"application/json": OpenApiTypes.OBJECT},
+        **POSTED,
         responses={
             200: ActOut,
             400: ErrorSerializer,
@@ -260,35 +377,9 @@ class ActView(ClientView):
             404: OpenApiResponse(ErrorSerializer, description="Unknown action."),
         },
     )
-    def post(self, request):
-        body = self.payload(request)
-        action_id = body.get("actionId")
-        if isinstance(action_id, str) and action_id.isdigit():
-            action_id = int(action_id)
-        if isinstance(action_id, bool) or not isinstance(action_id, int) or not 0 < action_id < 2**63:
-            raise BodyError("invalid_request", "'actionId' must be an action's id (a positive integer).")
-        event = _text(body.get("event"), "event", required=True, limit=16)
-        context = _object(body.get("context"), "context")
-        properties = _object(body.get("properties"), "properties")
-        if event not in ("show", "hide", "decline", "accept"):
-            raise BodyError("invalid_request", "'event' must be one of show, hide, decline, accept.")
-        self.ids(body)
-        if targeting.compiled_action(action_id) is None:
-            raise services.ActionError(404, "action_not_found", f"There is no action {action_id}.")
-        resolved = self.person(request, body)
-        if resolved.suppressed:
-            raise services.ActionError(403, "suppressed", "This person is suppressed; nothing was recorded.")
-        if resolved.person is None:
-            raise services.ActionError(
-                403, "unknown_person", "The person is unknown and this source may not create people."
-            )
-        result = services.act(
-            source=request.auth,
-            person=resolved.person,
-            action_id=action_id,
-            event=event,
-            identifiers=resolved.identifiers,
-            context=context,
-            properties=properties,
-        )
-        return Response(result.body, status=result.status)
+    def post(self, request):  # pragma: no cover
+        raise NotImplementedError
+
+
+actions_view = endpoint(actions, ActionsSchema, ("GET", "POST"))
+act_view = endpoint(act, ActSchema, ("POST",))

@@ -15,7 +15,8 @@ from actions.models import (
     TestUser,
     WebhookDelivery,
 )
-from actions.selectors import RESOLUTIONS
+from actions.selectors import DELIVERY_LOG_FIELDS, RESOLUTIONS
+from actions.services import ACTION_FIELDS, CHILD_FIELDS
 from people.models import Person
 
 
@@ -66,29 +67,7 @@ class ActionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Action
-        fields = [
-            "id",
-            "name",
-            "type",
-            "tags",
-            "state",
-            "channels",
-            "start_date",
-            "start_time",
-            "end_date",
-            "end_time",
-            "trait_conditions",
-            "context_conditions",
-            "audience_ids",
-            "slot",
-            "allocation",
-            "properties",
-            "capping_rules",
-            "hooks",
-            "test_users",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *ACTION_FIELDS, *CHILD_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -195,25 +174,7 @@ class ReactionSerializer(serializers.ModelSerializer):
 class DeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookDelivery
-        fields = [
-            "id",
-            "action",
-            "hook",
-            "audience_webhook",
-            "event",
-            "url",
-            "body",
-            "synchronous",
-            "status",
-            "attempts",
-            "response_code",
-            "latency_ms",
-            "response_excerpt",
-            "error",
-            "created_at",
-            "last_attempt_at",
-            "next_attempt_at",
-        ]
+        fields = ["id", "action", "hook", "audience_webhook", "event", "url", "body", *DELIVERY_LOG_FIELDS]
         read_only_fields = fields
 
 

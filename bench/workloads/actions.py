@@ -175,55 +175,33 @@ def run(ctx) -> list[Row]:
                 f"{dict(res.statuses)}"
             )
     ok = bool(served) and median(served) > 0
+
+    def row(figure: str, values: list[float], unit: str, **target) -> Row:
+        return Row("Actions API", figure, median(values), unit, **target)
+
+    half_rate = f"half the max rate ({median(half):.0f} req/s)"
     return [
-        Row(
-            "Actions API",
+        row(
             f"POST /v1/actions p50 at {RATE} req/s (50 actions, 5 audiences, open loop)",
-            median(p50s),
+            p50s,
             "ms",
             target=T_P50,
             meets=ok and median(p50s) <= 5,
         ),
-        Row(
-            "Actions API",
-            f"POST /v1/actions p99 at {RATE} req/s",
-            median(p99s),
-            "ms",
-            target=T_P99,
-            meets=ok and median(p99s) <= 20,
+        row(
+            f"POST /v1/actions p99 at {RATE} req/s", p99s, "ms", target=T_P99, meets=ok and median(p99s) <= 20
         ),
-        Row("Actions API", f"POST /v1/actions answered at {RATE} req/s offered", median(served), "req/s"),
-        Row(
-            "Actions API",
-            f"POST /v1/actions max rate ({CLIENTS} clients, closed loop)",
-            median(max_rates),
-            "req/s",
-        ),
-        Row(
-            "Actions API",
-            f"POST /v1/actions p50 at half the max rate ({median(half):.0f} req/s)",
-            median(half_p50),
-            "ms",
-        ),
-        Row(
-            "Actions API",
-            f"POST /v1/actions p99 at half the max rate ({median(half):.0f} req/s)",
-            median(half_p99),
-            "ms",
-        ),
-        Row(
-            "Actions API",
+        row(f"POST /v1/actions answered at {RATE} req/s offered", served, "req/s"),
+        row(f"POST /v1/actions max rate ({CLIENTS} clients, closed loop)", max_rates, "req/s"),
+        row(f"POST /v1/actions p50 at {half_rate}", half_p50, "ms"),
+        row(f"POST /v1/actions p99 at {half_rate}", half_p99, "ms"),
+        row(
             f"POST /v1/actions/act max rate ({CLIENTS} clients, closed loop)",
-            median(act_rates),
+            act_rates,
             "req/s",
             target=T_ACT,
             meets=median(act_rates) >= 500,
         ),
-        Row("Actions API", "POST /v1/actions/act p99 at max rate", median(act_p99), "ms"),
-        Row(
-            "Actions API",
-            "POST /v1/actions/act max rate with an async webhook hook",
-            median(hook_rates),
-            "req/s",
-        ),
+        row("POST /v1/actions/act p99 at max rate", act_p99, "ms"),
+        row("POST /v1/actions/act max rate with an async webhook hook", hook_rates, "req/s"),
     ]

@@ -13,12 +13,10 @@ from people.models import OrganizationSettings
 @pytest.fixture(autouse=True)
 def _fresh_action_caches():
     targeting.forget_compiled()
-    services._hook_cache.clear()
     allocation.forget_stats()
     cache.clear()
     yield
     targeting.forget_compiled()
-    services._hook_cache.clear()
     cache.clear()
 
 

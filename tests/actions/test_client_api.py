@@ -71,6 +71,48 @@ def test_post_returns_personalized_actions_and_logs_them_delivered(api, make_act
     assert person.last_contacted_at == delivered.created_at
 
 
+@pytest.fixture
+def real_cache(settings):
+    """Django's memory cache (the tests' default is a dummy that keeps nothing)."""
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "actions-tests"}
+    settings.CACHES = {**settings.CACHES, "default": local}
+
+
+def test_last_contacted_is_recorded_once_a_minute_per_person_and_channel(api, make_action, known, real_cache):
+    # given: a delivery that recorded the contact
+    person = known()
+    make_action(**banner(properties=[]))
+    api.post("/v1/actions", {"userId": "u1"})
+    first = Reaction.objects.get().created_at
+    # when: the person gets the action again within the minute
+    api.post("/v1/actions", {"userId": "u1"})
+    # then: both deliveries are logged, the contact time stays at the first
+    person.refresh_from_db()
+    assert Reaction.objects.filter(kind="delivered").count() == 2
+    assert person.last_contacted_at == first
+
+
+def test_a_known_persons_request_reads_in_a_fixed_number_of_statements(
+    api, make_action, known, real_cache, django_assert_max_num_queries
+):
+    # given: ten capped actions with trait conditions, the definitions compiled by a first request
+    known(first_name="Ada")
+    for n in range(10):
+        make_action(
+            **banner(
+                name=f"b{n}",
+                properties=[{"name": "title", "kind": "template", "value": "Hi {{first_name|there}}!"}],
+                trait_conditions={"attribute": "first_name", "op": "is_not_empty"},
+                capping_rules=[{"reaction": "delivered", "group": "user", "count": 100}],
+            )
+        )
+    api.post("/v1/actions", {"userId": "u1"})
+    # when / then: source, person, identities, the two privacy filters, (savepoint) lock, counts,
+    # insert (release): the contact was recorded by the first request; whatever the number of actions
+    with django_assert_max_num_queries(10):
+        assert len(api.post("/v1/actions", {"userId": "u1"}).json()) == 10
+
+
 def test_get_form_with_fallbacks_and_the_app_channel_value(client, app_source, make_action, known, points):
     # given: a person without a first name or points, asking on the app channel
     known()

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actions import selectors, services
+from actions import selectors, services, targeting
 from actions.models import Reaction
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,21 @@ def run(action, person, **ask):
     ask.setdefault("tags", ("summer",))
     ask.setdefault("context", {"page": {"path": "/home"}})
     ask.setdefault("now", NOON)
-    return selectors.simulate(action=action, person=person, **ask)
+    result = selectors.simulate(action=action, person=person, **ask)
+    # The client API's screening (no reasons) agrees with the simulation on every case here.
+    verdict = targeting.screen(
+        targeting.compile_action(action),
+        targeting.PersonView(person),
+        targeting.Ask(**{**ask, "tags": tuple(ask["tags"])}),
+    )
+    states = {s["step"]: s["state"] for s in result["steps"]}
+    if any(state == "failed" for step, state in states.items() if step != "capping"):
+        assert verdict == targeting.HIDDEN
+    elif states["capping"] == "skipped":  # a test user skipping targeting
+        assert verdict == targeting.SHOWN
+    else:
+        assert verdict == targeting.TO_CAP
+    return result
 
 
 def failing(result):

@@ -4,6 +4,7 @@ delivery log, redelivery, synchronous accept hooks, stored-event hooks and key r
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from actions import services, tasks, webhooks
@@ -268,3 +269,35 @@ def test_a_queueing_failure_does_not_fail_the_act_and_the_sweeper_sends_it(
     assert pending == "pending"
     assert WebhookDelivery.objects.get().status == "succeeded"
     assert len(receiver.requests) == 1
+
+
+def test_with_the_database_queue_the_task_commits_with_the_act(api, make_action, known, web, monkeypatch):
+    # given: django-q2 queues in this database and does not run tasks synchronously (production)
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+
+    def queued():
+        tasks = [row.task for row in OrmQ.objects.order_by("id")]
+        return [t["args"] for t in tasks if t["func"] == "actions.tasks.deliver_webhook"]
+
+    known()
+    action = hook_action(make_action, "http://127.0.0.1:9/never", reaction="shown")
+    monkeypatch.setattr(Conf, "SYNC", False)
+    # when: one act is answered, another is rolled back after the act
+    response = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "show"})
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.act(
+            source=web.source,
+            person=Reaction.objects.get().person,
+            action_id=action.pk,
+            event="show",
+            identifiers={"user_id": "u1"},
+        )
+        inside = queued()
+        raise RuntimeError("the request failed after the act")
+    # then: each delivery's task is written in the act's transaction, and goes with its rollback
+    delivery = WebhookDelivery.objects.get()
+    assert response.status_code == 200
+    assert len(inside) == 2
+    assert queued() == [(delivery.pk,)]
+    assert Reaction.objects.count() == 1
