@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from identity.imports import setbased
 from identity.imports.mapping import UID, Mapping, headers_key
 from identity.imports.reader import FileProblem, TableInfo, count_rows, open_table, row_problem
 from identity.imports.rows import (
@@ -364,6 +365,22 @@ def run_import(job: Job, progress) -> dict:
     with rejects_path(token).open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["row", "reason", *info.headers])
+        if setbased.eligible(mapping, source, batcher.policy, batcher.definitions):
+            setbased.SetBasedImport(
+                mapping=mapping,
+                headers=info.headers,
+                run_id=batcher.run_id,
+                now=params["now"],
+                source=source,
+                policy=batcher.policy,
+                definitions=batcher.definitions,
+                reject=lambda number, row, reason: writer.writerow(
+                    [number, reason, *(_safe_cell(c) for c in row)]
+                ),
+                pipeline=lambda batch: _run_batch(batch, batcher, source, writer, counts),
+                drop_reason=DROP_REASON,
+            ).run(enumerate(rows, start=2), counts, progress)
+            rows = iter(())
         batch: list[tuple[int, list[str]]] = []
         for number, row in enumerate(rows, start=2):
             batch.append((number, row))
