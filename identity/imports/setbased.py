@@ -46,8 +46,16 @@ from people.services import MANUAL_RANK, notify_people_changed
 CHUNK_ROWS = 25_000
 CACHE_LIMIT = 50_000  # cast values remembered per column
 MAX_ATTEMPTS = 5
+WORK_MEM = "256MB"
 REMAINDER = object()
-TEMP_TABLES = ("imp_rows", "imp_new", "imp_applied", "imp_steps", "imp_final")  # a row for the pipeline path
+TEMP_TABLES = (
+    "imp_rows",
+    "imp_new",
+    "imp_applied",
+    "imp_steps",
+    "imp_final",
+    "imp_people",
+)  # a row for the pipeline path
 
 
 @dataclass
@@ -283,6 +291,8 @@ class SetBasedImport:
         received_at = timezone.now()
         statements = Statements(self, received_at)
         with connection.cursor() as cursor:
+            # The chunk's sorts and aggregates carry each person's JSON: keep them in memory.
+            cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
             statements.stage(cursor, staged)
             locked = statements.lock_and_find(cursor)
             more = statements.moved(cursor, locked)
@@ -348,11 +358,13 @@ class Statements:
     def moved(self, cursor, locked: list[int]) -> list[int]:
         """Rows whose identifier moved to a profile not locked (a merge committed meanwhile), or
         names a merged or company profile: they take the pipeline path."""
+        cursor.execute("SELECT DISTINCT pid FROM imp_rows WHERE pid IS NOT NULL")
+        moved = sorted({row[0] for row in cursor.fetchall()} - set(locked))
         cursor.execute(
             "DELETE FROM imp_rows r USING people_person p WHERE p.id = r.pid AND"
-            " (NOT p.id = ANY(%(locked)s) OR p.merged_into_id IS NOT NULL OR p.kind <> 'person')"
+            " (r.pid = ANY(%(moved)s) OR p.merged_into_id IS NOT NULL OR p.kind <> 'person')"
             " RETURNING r.num",
-            {"locked": locked},
+            {"moved": moved},
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -397,24 +409,12 @@ class Statements:
         return [row[0] for row in cursor.fetchall()]
 
     def create(self, cursor) -> tuple[int, int]:
-        """New profiles and identities for the match keys nobody has; returns (created, updated) rows."""
+        """Ids for the match keys nobody has (their profiles are inserted with their values by
+        ``write``); returns the (created, updated) rows."""
         cursor.execute(
             "CREATE TEMP TABLE imp_new ON COMMIT DROP AS SELECT ident, min(num) AS first_num,"
             " nextval(pg_get_serial_sequence('people_person', 'id')) AS pid"
             " FROM imp_rows WHERE pid IS NULL GROUP BY ident"
-        )
-        fields, values, params = _person_defaults()
-        cursor.execute(
-            f"INSERT INTO people_person (id, uid, created_at, modified_at, {fields})"
-            f" SELECT pid, gen_random_uuid(), %s, %s, {values} FROM imp_new ORDER BY pid",
-            [self.at, self.at, *params],
-        )
-        cursor.execute(
-            "INSERT INTO identity_identity (type_id, value, person_id, channel_id, source_id, anonymous,"
-            " first_seen_at, last_seen_at, first_message_id) SELECT %(type)s, ident, pid, %(channel)s,"
-            " %(source)s, %(anonymous)s, %(now)s, %(now)s, %(prefix)s || first_num"
-            " FROM imp_new ORDER BY ident",
-            self.params,
         )
         cursor.execute(
             "UPDATE imp_rows r SET pid = n.pid, created = (r.num = n.first_num) FROM imp_new n"
@@ -427,7 +427,8 @@ class Statements:
         return created, updated
 
     def write(self, cursor) -> list[int]:
-        """Events, attribute decisions, audit rows, the people's UPDATE, identities' last seen."""
+        """Events, attribute decisions and audit rows; new profiles inserted with their values and
+        counters, known ones updated (one statement each); new identities, known ones' last seen."""
         p = self.params
         cursor.execute(
             "INSERT INTO people_event (person_id, type, name, channel_id, source_id, timestamp,"
@@ -441,12 +442,8 @@ class Statements:
             self._attributes(cursor)
         standard = [c for c in columns if c.spec.standard]
         custom = [c for c in columns if not c.spec.standard]
-        sets = []
         aggregates = []
         for c in standard:
-            column = connection.ops.quote_name(c.key)
-            value = "u.v_" + c.key + ("::date" if c.spec.type == AttributeType.DATE else "")
-            sets.append(f"{column} = CASE WHEN u.h_{c.key} THEN {value} ELSE p.{column} END")
             aggregates.append(
                 f"max(f.v) FILTER (WHERE f.k = '{c.key}' AND f.changed) AS v_{c.key},"
                 f" coalesce(bool_or(f.k = '{c.key}' AND f.changed), false) AS h_{c.key}"
@@ -456,43 +453,99 @@ class Statements:
             aggregates.append(
                 f"jsonb_object_agg(f.k, f.j) FILTER (WHERE f.changed AND f.k IN ({keys})) AS custom"
             )
-            sets.append("custom = p.custom || coalesce(u.custom, '{}'::jsonb)")
         if columns:
             aggregates.append(
                 "jsonb_object_agg(f.k, jsonb_build_object('at', f.at_text, 'source', %(source)s,"
                 " 'rank', %(rank)s, 'op', 'set')) FILTER (WHERE f.meta_update) AS meta,"
-                " bool_or(f.changed) AS changed"
+                " coalesce(bool_or(f.changed), false) AS changed"
             )
-            sets.append("attribute_meta = p.attribute_meta || coalesce(u.meta, '{}'::jsonb)")
-            sets.append("modified_at = CASE WHEN u.changed THEN %(now)s ELSE p.modified_at END")
             attrs = (
-                f"LEFT JOIN (SELECT f.pid, {', '.join(aggregates)} FROM imp_final f GROUP BY f.pid) u"
-                " ON u.pid = c.pid"
+                f"LEFT JOIN (SELECT f.pid AS upid, {', '.join(aggregates)} FROM imp_final f GROUP BY f.pid) u"
+                " ON u.upid = c.pid"
             )
         else:
             attrs = ""
-        sets += [
-            "first_seen_at = least(p.first_seen_at, c.first_at)",
-            "last_activity_at = greatest(p.last_activity_at, c.last_at)",
-            "event_count = p.event_count + c.n",
-            "session_count = p.session_count + c.sessions",
-        ]
         cursor.execute(
-            f"UPDATE people_person p SET {', '.join(sets)} FROM ("
+            "CREATE TEMP TABLE imp_people ON COMMIT DROP AS SELECT c.*"
+            + (", u.*" if columns else "")
+            + ", (n.pid IS NOT NULL) AS new FROM ("
             " SELECT s.pid, min(s.at) AS first_at, max(s.at) AS last_at, count(*) AS n,"
             " count(*) FILTER (WHERE s.prev IS NULL OR s.at - s.prev > interval '30 minutes') AS sessions"
             " FROM (SELECT r.pid, r.at, greatest(q.last_activity_at, lag(r.at) OVER (PARTITION BY r.pid"
-            " ORDER BY r.at)) AS prev FROM imp_rows r JOIN people_person q ON q.id = r.pid) s GROUP BY s.pid"
-            f") c {attrs} WHERE p.id = c.pid RETURNING p.id",
+            " ORDER BY r.at)) AS prev FROM imp_rows r LEFT JOIN people_person q ON q.id = r.pid) s"
+            f" GROUP BY s.pid) c {attrs} LEFT JOIN imp_new n ON n.pid = c.pid",
             p,
         )
-        touched = [row[0] for row in cursor.fetchall()]
+        self._insert_people(cursor, standard, custom)
+        self._update_people(cursor, standard, custom)
+        cursor.execute(
+            "INSERT INTO identity_identity (type_id, value, person_id, channel_id, source_id, anonymous,"
+            " first_seen_at, last_seen_at, first_message_id) SELECT %(type)s, ident, pid, %(channel)s,"
+            " %(source)s, %(anonymous)s, %(now)s, %(now)s, %(prefix)s || first_num"
+            " FROM imp_new ORDER BY ident",
+            p,
+        )
         cursor.execute(
             "UPDATE identity_identity i SET last_seen_at = %(now)s WHERE i.type_id = %(type)s"
             " AND i.value IN (SELECT ident FROM imp_rows WHERE known)",
             p,
         )
-        return touched
+        cursor.execute("SELECT pid FROM imp_people")
+        return [row[0] for row in cursor.fetchall()]
+
+    def _insert_people(self, cursor, standard: list[Column], custom: list[Column]) -> None:
+        """New profiles, each with its values, attribute times and counters, in one INSERT."""
+        overrides = {
+            "first_seen_at": "u.first_at",
+            "last_activity_at": "u.last_at",
+            "event_count": "u.n",
+            "session_count": "u.sessions",
+        }
+        if standard or custom:
+            overrides["attribute_meta"] = "coalesce(u.meta, '{}'::jsonb)"
+        if custom:
+            overrides["custom"] = "coalesce(u.custom, '{}'::jsonb)"
+        keys = {c.key: c for c in standard}
+        names, values, params = [], [], []
+        for name, value, param in _person_defaults():
+            names.append(connection.ops.quote_name(name))
+            if name in overrides:
+                values.append(overrides[name])
+                continue
+            if name in keys:
+                cast = "::date" if keys[name].spec.type == AttributeType.DATE else ""
+                value = f"CASE WHEN u.h_{name} THEN u.v_{name}{cast} ELSE {value} END"
+            values.append(value)
+            params.append(param)
+        cursor.execute(
+            f"INSERT INTO people_person (id, uid, created_at, modified_at, {', '.join(names)})"
+            f" SELECT u.pid, gen_random_uuid(), %s, %s, {', '.join(values)} FROM imp_people u"
+            " WHERE u.new ORDER BY u.pid",
+            [self.at, self.at, *params],
+        )
+
+    def _update_people(self, cursor, standard: list[Column], custom: list[Column]) -> None:
+        sets = []
+        for c in standard:
+            column = connection.ops.quote_name(c.key)
+            value = "u.v_" + c.key + ("::date" if c.spec.type == AttributeType.DATE else "")
+            sets.append(f"{column} = CASE WHEN u.h_{c.key} THEN {value} ELSE p.{column} END")
+        if custom:
+            sets.append("custom = p.custom || coalesce(u.custom, '{}'::jsonb)")
+        if standard or custom:
+            sets.append("attribute_meta = p.attribute_meta || coalesce(u.meta, '{}'::jsonb)")
+            sets.append("modified_at = CASE WHEN u.changed THEN %(now)s ELSE p.modified_at END")
+        sets += [
+            "first_seen_at = least(p.first_seen_at, u.first_at)",
+            "last_activity_at = greatest(p.last_activity_at, u.last_at)",
+            "event_count = p.event_count + u.n",
+            "session_count = p.session_count + u.sessions",
+        ]
+        cursor.execute(
+            f"UPDATE people_person p SET {', '.join(sets)} FROM imp_people u"
+            " WHERE p.id = u.pid AND NOT u.new",
+            self.params,
+        )
 
     def _attributes(self, cursor) -> None:
         """``imp_final``: per person and key, the applied rows' outcome; the audit rows."""
@@ -508,7 +561,7 @@ class Statements:
             " AS x(k, v) WHERE x.v IS NOT NULL"
             "), m AS ("
             " SELECT s.*, p.attribute_meta -> s.k AS meta,"
-            f" CASE s.k {stored} END AS stored FROM s JOIN people_person p ON p.id = s.pid"
+            f" CASE s.k {stored} END AS stored FROM s LEFT JOIN people_person p ON p.id = s.pid"
             "), a AS ("
             " SELECT m.*, (m.meta IS NULL OR CASE"
             " WHEN coalesce((m.meta ->> 'rank')::int, %(manual)s) > %(rank)s THEN true"
@@ -562,21 +615,22 @@ def _new_json(column: Column, value: str) -> str:
     if column.spec.type == AttributeType.INTEGER:
         return f"to_jsonb({value}::bigint)"
     if column.spec.type == AttributeType.DECIMAL:
-        return f"to_jsonb({value}::float8)"
+        return f"to_jsonb({value}::numeric)"  # Python's repr: 2.0 stays 2.0
     if column.spec.type == AttributeType.BOOLEAN:
         return f"to_jsonb({value}::boolean)"
     return f"to_jsonb({value})"
 
 
-def _person_defaults() -> tuple[str, str, list]:
-    """The columns of a new profile other than id, uid and the times, with their default values."""
+def _person_defaults() -> list[tuple[str, str, Any]]:
+    """The columns of a new profile other than id, uid and the times: (column, placeholder, default)."""
     skip = {"id", "uid", "created_at", "modified_at"}
-    names, values, params = [], [], []
     template = Person()
-    for field in Person._meta.concrete_fields:
-        if field.attname in skip:
-            continue
-        names.append(connection.ops.quote_name(field.column))
-        values.append(f"%s::{field.db_type(connection)}")
-        params.append(field.get_db_prep_save(getattr(template, field.attname), connection))
-    return ", ".join(names), ", ".join(values), params
+    return [
+        (
+            field.column,
+            f"%s::{field.db_type(connection)}",
+            field.get_db_prep_save(getattr(template, field.attname), connection),
+        )
+        for field in Person._meta.concrete_fields
+        if field.attname not in skip
+    ]
