@@ -124,16 +124,18 @@ def import_file(path: Path) -> tuple[float, dict]:
 
 
 def export_all() -> tuple[float, int]:
-    """Seconds to stream every live profile to CSV with 10 columns (uid, 8 standard, email identifier)."""
-    from identity.imports.export import csv_stream, export_rows
+    """Seconds to export every live profile to CSV with 11 columns (uid, 9 standard, email identifier),
+    as the admin's export sends it: PostgreSQL's COPY when the columns allow, else the Python rows."""
+    from identity.imports.export import csv_copy, csv_stream, export_rows
     from people.models import Person
 
     keys = ["uid", *HEADERS[:9], "identifier:email"]
+    people = Person.objects.live()
     started = time.perf_counter()
     lines = 0
-    for _ in csv_stream(export_rows(Person.objects.live(), keys)):
-        lines += 1
-    return time.perf_counter() - started, lines - 2  # the byte-order mark and the header
+    for block in csv_copy(people, keys) or csv_stream(export_rows(people, keys)):
+        lines += block.count(b"\n" if isinstance(block, bytes) else "\n")
+    return time.perf_counter() - started, lines - 1  # the header
 
 
 def measure(rows: int, log=print) -> dict:

@@ -208,9 +208,8 @@ def export_view(request):
                 return FileResponse(
                     export.xlsx_file(all_rows()), as_attachment=True, filename=f"people-{stamp}.xlsx"
                 )
-            response = StreamingHttpResponse(
-                export.csv_stream(all_rows()), content_type="text/csv; charset=utf-8"
-            )
+            stream = export.csv_copy(people, chosen) or export.csv_stream(all_rows())
+            response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="people-{stamp}.csv"'
             return response
     groups: dict[str, list] = {}

@@ -192,3 +192,56 @@ def test_a_retried_set_based_chunk_takes_no_row_twice(people, django_capture_on_
     job.refresh_from_db()
     assert Event.objects.filter(type="identify").count() == first["events"]
     assert job.result["duplicates"] == 8 and job.result["created"] == 0
+
+
+@pytest.mark.slow
+def test_a_100k_row_file_counts_identities_and_merges(
+    settings, tmp_path, client, django_capture_on_commit_callbacks
+):
+    import base64
+
+    from identity.services import access_token_create
+    from people.services import csv_import_source
+
+    settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
+    # given 100 profiles known by user id and 100 others known by email (the pairs a row will join)
+    ingest_batch(
+        source=csv_import_source(),
+        messages=[{"type": "identify", "userId": f"u-{i}"} for i in range(100)]
+        + [
+            {"type": "identify", "anonymousId": f"a-{i}", "traits": {"email": f"m-{i}@example.com"}}
+            for i in range(100)
+        ],
+    )
+    # and a file of 100,000 rows: 100 rows naming both profiles of a pair, 50 bad emails, and
+    # 99,850 rows of 80,000 new emails (the others repeat an earlier row)
+    lines = ["email,user id,city"]
+    lines += [f"m-{i}@example.com,u-{i},Oslo" for i in range(100)]
+    lines += ["not-an-email,,Rome"] * 50
+    lines += [f"p-{n % 80_000}@example.com,,City{n % 7}" for n in range(99_850)]
+    token, _ = upload_store(
+        file=__import__("django.core.files.uploadedfile", fromlist=["x"]).SimpleUploadedFile(
+            "big.csv", ("\n".join(lines) + "\n").encode()
+        )
+    )
+    columns = {"email": "id:email", "user id": "id:user_id", "city": "attr:city"}
+    # when it is imported
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_start(token=token, mapping=Mapping(columns=columns))
+    job.refresh_from_db()
+    # then the report counts every row, the merges and the rejects
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.result["rows"] == 100_000
+    assert job.result["created"] == 80_000 and job.result["merged"] == 100
+    assert job.result["rejected"] == 50 and job.result["updated"] == 100_000 - 80_000 - 50
+    assert Person.objects.live().count() == 100 + 80_000
+    assert Identity.objects.filter(type__key="email").count() == 100 + 80_000
+    # and the Profile API finds an imported person by the imported email, and a merged one by either
+    raw = access_token_create(name="t").raw
+    auth = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{raw}:".encode()).decode()}
+    base = "/v1/spaces/main/collections/users/profiles"
+    response = client.get(f"{base}/email:p-79999@example.com/traits", **auth)
+    assert response.status_code == 200 and response.json()["traits"]["city"] == f"City{79_999 % 7}"
+    by_email = client.get(f"{base}/email:m-7@example.com/traits", **auth).json()
+    by_user = client.get(f"{base}/user_id:u-7/traits", **auth).json()
+    assert by_email == by_user and by_email["traits"]["city"] == "Oslo"
