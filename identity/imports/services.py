@@ -438,3 +438,35 @@ def _safe_cell(value: str) -> str:
     if value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return value
+
+
+# --- old files ----------------------------------------------------------------------------------
+
+
+def keep_days() -> int:
+    return int(getattr(settings, "ATTUNE_IMPORT_KEEP_DAYS", 7))
+
+
+def import_files_purge(*, days: int | None = None) -> int:
+    """Remove upload folders (the upload, its rejected rows, export files) untouched for ``days``
+    (``ATTUNE_IMPORT_KEEP_DAYS``, default 7), except those of a queued or running import; returns
+    how many folders were removed. Run daily by the housekeeping schedule."""
+    days = keep_days() if days is None else days
+    root = import_dir()
+    if not root.is_dir():
+        return 0
+    cutoff = timezone.now().timestamp() - days * 86400
+    busy = set(
+        Job.objects.filter(kind=JOB_KIND, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).values_list(
+            "params__token", flat=True
+        )
+    )
+    removed = 0
+    for folder in root.iterdir():
+        if not folder.is_dir() or folder.name in busy:
+            continue
+        newest = max((f.stat().st_mtime for f in folder.iterdir()), default=folder.stat().st_mtime)
+        if newest < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed

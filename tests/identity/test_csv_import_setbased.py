@@ -245,3 +245,32 @@ def test_a_100k_row_file_counts_identities_and_merges(
     by_email = client.get(f"{base}/email:m-7@example.com/traits", **auth).json()
     by_user = client.get(f"{base}/user_id:u-7/traits", **auth).json()
     assert by_email == by_user and by_email["traits"]["city"] == "Oslo"
+
+
+def test_housekeeping_removes_import_folders_older_than_the_kept_days(settings, tmp_path):
+    import os
+    import time
+
+    from identity.imports.services import import_dir
+    from privacy.tasks import housekeeping
+
+    settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
+    settings.ATTUNE_IMPORT_KEEP_DAYS = 7
+    # given an upload of 8 days ago, one of yesterday, and an old one whose import is still running
+    old, recent, running = (upload_store(file=_file(f"{n}.csv"))[0] for n in ("old", "recent", "running"))
+    for token, days in ((old, 8), (recent, 1), (running, 30)):
+        for path in (import_dir() / token).iterdir():
+            stamp = time.time() - days * 86400
+            os.utime(path, (stamp, stamp))
+    Job.objects.create(kind="identity.csv_import", params={"token": running}, status=Job.Status.RUNNING)
+    # when the daily housekeeping runs
+    housekeeping()
+    # then only the old, idle folder is gone
+    assert not (import_dir() / old).exists()
+    assert (import_dir() / recent / "upload").exists() and (import_dir() / running / "upload").exists()
+
+
+def _file(name: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, b"email,city\na@example.com,Oslo\n")
