@@ -127,6 +127,18 @@ def remembered_mapping(headers: list[str]) -> Mapping | None:
     return mapping
 
 
+def suggested_mapping(headers: list[str]) -> tuple[Mapping, bool]:
+    """The mapping to start from: the remembered one (``True``), else a guess per column."""
+    from identity.imports.mapping import guess_target
+    from identity.models import IdentifierType
+
+    remembered = remembered_mapping(headers)
+    if remembered is not None:
+        return remembered, True
+    id_keys = set(IdentifierType.objects.values_list("key", flat=True))
+    return Mapping(columns={h: guess_target(h, id_keys) for h in headers}), False
+
+
 # --- checking rows in batches -------------------------------------------------------------------
 
 
