@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from audiences.models import Audience, AudienceMembership
+from identity.imports.export import FORMULA_START
 from identity.models import Identity
 from people import conditions
 from people.conditions.attributes import provider_of
@@ -52,7 +53,12 @@ def _cell(value: Any) -> Any:
         return ""
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return value
+    return _safe(value) if isinstance(value, str) else value
+
+
+def _safe(text: str) -> str:
+    """Text a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` …) is prefixed with ``'``."""
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def rows(audience: Audience, columns: list[str]) -> Iterator[list[Any]]:
@@ -99,7 +105,7 @@ def rows(audience: Audience, columns: list[str]) -> Iterator[list[Any]]:
                     out.append(sha256_email(person.email))
                 elif column.startswith(IDENTIFIER_PREFIX):
                     out.append(
-                        " ".join(sorted(idents.get((pid, column.removeprefix(IDENTIFIER_PREFIX)), [])))
+                        _safe(" ".join(sorted(idents.get((pid, column.removeprefix(IDENTIFIER_PREFIX)), []))))
                     )
                 else:
                     out.append(_cell(getattr(person, names[column])))

@@ -73,11 +73,14 @@ def send_status_callbacks(
 
 
 def housekeeping() -> dict:
-    """Daily: expired export results are dropped; events past the retention setting are purged."""
+    """Daily: expired export results are dropped; events past the retention setting are purged;
+    import and export files older than ``ATTUNE_IMPORT_KEEP_DAYS`` are removed."""
+    from identity.imports.services import import_files_purge
     from people.selectors import organization
     from privacy.services import events_purge_retention, results_purge_expired
 
     org = organization()
+    import_files_purge()
     return {
         "results_dropped": results_purge_expired(),
         "events_purged": events_purge_retention(days=getattr(org, "event_retention_days", None)),

@@ -3,7 +3,9 @@ file into an unlogged staging table in the same run; then the CSV export of ever
 
 The file has ``ROWS`` rows × 10 columns (email as the match key, eight standard attributes, one custom
 integer); 20% of the rows repeat an email of an earlier row (updates). "End to end" is the job's run: the
-file read and checked, every row resolved and written through ``ingest_batch``.
+file read and checked, every row resolved and written (on PostgreSQL the set-based path of
+``identity.imports.setbased``: COPY into a staging table, resolution and writes in SQL per chunk). The
+same file is then imported a second time (every row names a known profile: the update case).
 
 Standalone (against ``DATABASE_URL``, Django settings from the environment)::
 
@@ -122,16 +124,18 @@ def import_file(path: Path) -> tuple[float, dict]:
 
 
 def export_all() -> tuple[float, int]:
-    """Seconds to stream every live profile to CSV with 10 columns (uid, 8 standard, email identifier)."""
-    from identity.imports.export import csv_stream, export_rows
+    """Seconds to export every live profile to CSV with 11 columns (uid, 9 standard, email identifier),
+    as the admin's export sends it: PostgreSQL's COPY when the columns allow, else the Python rows."""
+    from identity.imports.export import csv_copy, csv_stream, export_rows
     from people.models import Person
 
     keys = ["uid", *HEADERS[:9], "identifier:email"]
+    people = Person.objects.live()
     started = time.perf_counter()
     lines = 0
-    for _ in csv_stream(export_rows(Person.objects.live(), keys)):
-        lines += 1
-    return time.perf_counter() - started, lines - 2  # the byte-order mark and the header
+    for block in csv_copy(people, keys) or csv_stream(export_rows(people, keys)):
+        lines += block.count(b"\n" if isinstance(block, bytes) else "\n")
+    return time.perf_counter() - started, lines - 1  # the header
 
 
 def measure(rows: int, log=print) -> dict:
@@ -142,6 +146,8 @@ def measure(rows: int, log=print) -> dict:
         log(f"  raw COPY of {rows:,} rows: {copy_s:.2f} s ({rows / copy_s:,.0f} rows/s)")
         import_s, result = import_file(path)
         log(f"  import of {rows:,} rows: {import_s:.2f} s ({rows / import_s:,.0f} rows/s); {result}")
+        again_s, again = import_file(path)
+        log(f"  same file again (updates): {again_s:.2f} s ({rows / again_s:,.0f} rows/s); {again}")
     export_s, exported = export_all()
     log(f"  export of {exported:,} profiles to CSV: {export_s:.2f} s ({exported / export_s:,.0f} profiles/s)")
     return {
@@ -149,6 +155,7 @@ def measure(rows: int, log=print) -> dict:
         "copy_s": copy_s,
         "import_s": import_s,
         "result": result,
+        "again_s": again_s,
         "export_s": export_s,
         "exported": exported,
     }
@@ -169,6 +176,17 @@ def run(ctx) -> list[Row]:
             ratio=rate / copy_rate,
             target=T_RATE,
             meets=rate >= 20_000,
+        ),
+        Row(
+            "csv import again",
+            f"rows/s, the same {figures['rows']:,} rows naming known profiles",
+            figures["rows"] / figures["again_s"],
+            "rows/s",
+            reference=copy_rate,
+            reference_label="raw COPY rows/s",
+            ratio=figures["rows"] / figures["again_s"] / copy_rate,
+            target=T_RATE,
+            meets=figures["rows"] / figures["again_s"] >= 20_000,
         ),
         Row(
             "csv export",

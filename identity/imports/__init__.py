@@ -9,6 +9,9 @@ checks each row (rejecting it alone with its reason) and reports.
 - ``reader``: the file (encoding, delimiter, quoting, XLSX), streamed row by row;
 - ``mapping``: what each column means, the match key, the write mode, the rows' time;
 - ``rows``: a row → a message, or the reason it is rejected;
-- ``services``: preview, start (a ``people.Job``), the job's run and its report;
+- ``setbased``: on PostgreSQL, the same writes per chunk of rows in a few SQL statements (``COPY``
+  into a staging table); rows with more than the match key's identifier take the pipeline;
+- ``services``: preview, start (a ``people.Job``), the job's run and its report, old files' removal;
+- ``export``: profiles with chosen columns as CSV (``COPY … TO STDOUT`` on PostgreSQL) or XLSX;
 - ``views``: the admin pages (upload → mapping → preview → job → report).
 """

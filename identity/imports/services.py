@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from identity.imports import setbased
 from identity.imports.mapping import UID, Mapping, headers_key
 from identity.imports.reader import FileProblem, TableInfo, count_rows, open_table, row_problem
 from identity.imports.rows import (
@@ -124,6 +125,18 @@ def remembered_mapping(headers: list[str]) -> Mapping | None:
             mapping.columns[column] = f"attr:{key}"
     mapping.new_keys = {}
     return mapping
+
+
+def suggested_mapping(headers: list[str]) -> tuple[Mapping, bool]:
+    """The mapping to start from: the remembered one (``True``), else a guess per column."""
+    from identity.imports.mapping import guess_target
+    from identity.models import IdentifierType
+
+    remembered = remembered_mapping(headers)
+    if remembered is not None:
+        return remembered, True
+    id_keys = set(IdentifierType.objects.values_list("key", flat=True))
+    return Mapping(columns={h: guess_target(h, id_keys) for h in headers}), False
 
 
 # --- checking rows in batches -------------------------------------------------------------------
@@ -364,6 +377,22 @@ def run_import(job: Job, progress) -> dict:
     with rejects_path(token).open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["row", "reason", *info.headers])
+        if setbased.eligible(mapping, source, batcher.policy, batcher.definitions):
+            setbased.SetBasedImport(
+                mapping=mapping,
+                headers=info.headers,
+                run_id=batcher.run_id,
+                now=params["now"],
+                source=source,
+                policy=batcher.policy,
+                definitions=batcher.definitions,
+                reject=lambda number, row, reason: writer.writerow(
+                    [number, reason, *(_safe_cell(c) for c in row)]
+                ),
+                pipeline=lambda batch: _run_batch(batch, batcher, source, writer, counts),
+                drop_reason=DROP_REASON,
+            ).run(enumerate(rows, start=2), counts, progress)
+            rows = iter(())
         batch: list[tuple[int, list[str]]] = []
         for number, row in enumerate(rows, start=2):
             batch.append((number, row))
@@ -421,3 +450,35 @@ def _safe_cell(value: str) -> str:
     if value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return value
+
+
+# --- old files ----------------------------------------------------------------------------------
+
+
+def keep_days() -> int:
+    return int(getattr(settings, "ATTUNE_IMPORT_KEEP_DAYS", 7))
+
+
+def import_files_purge(*, days: int | None = None) -> int:
+    """Remove upload folders (the upload, its rejected rows, export files) untouched for ``days``
+    (``ATTUNE_IMPORT_KEEP_DAYS``, default 7), except those of a queued or running import; returns
+    how many folders were removed. Run daily by the housekeeping schedule."""
+    days = keep_days() if days is None else days
+    root = import_dir()
+    if not root.is_dir():
+        return 0
+    cutoff = timezone.now().timestamp() - days * 86400
+    busy = set(
+        Job.objects.filter(kind=JOB_KIND, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).values_list(
+            "params__token", flat=True
+        )
+    )
+    removed = 0
+    for folder in root.iterdir():
+        if not folder.is_dir() or folder.name in busy:
+            continue
+        newest = max((f.stat().st_mtime for f in folder.iterdir()), default=folder.stat().st_mtime)
+        if newest < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed

@@ -23,7 +23,6 @@ from identity.imports.mapping import (
     UID,
     WRITE_MODES,
     Mapping,
-    guess_target,
 )
 from identity.models import IdentifierType
 from people.attributes import STANDARD_ATTRIBUTES
@@ -106,7 +105,7 @@ def mapping_view(request, token: str):
         messages.error(request, " ".join(exc.messages))
         return redirect(reverse("people_import_upload"))
     headers = info.headers
-    remembered = services.remembered_mapping(headers)
+    suggested, remembered = services.suggested_mapping(headers)
     if request.method == "POST":
         mapping = _mapping_from_post(request.POST, headers)
         try:
@@ -116,12 +115,9 @@ def mapping_view(request, token: str):
             context["preview"] = services.import_preview(token=token, mapping=mapping)
         except ValidationError as exc:
             context["errors"] = exc.messages
-    elif remembered is not None:
-        mapping = remembered
-        context["remembered"] = True
     else:
-        id_keys = set(IdentifierType.objects.values_list("key", flat=True))
-        mapping = Mapping(columns={h: guess_target(h, id_keys) for h in headers})
+        mapping = suggested
+        context["remembered"] = remembered
     samples = services.sample_rows(token, limit=3)
     context.update(
         token=token,
@@ -208,9 +204,8 @@ def export_view(request):
                 return FileResponse(
                     export.xlsx_file(all_rows()), as_attachment=True, filename=f"people-{stamp}.xlsx"
                 )
-            response = StreamingHttpResponse(
-                export.csv_stream(all_rows()), content_type="text/csv; charset=utf-8"
-            )
+            stream = export.csv_copy(people, chosen) or export.csv_stream(all_rows())
+            response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="people-{stamp}.csv"'
             return response
     groups: dict[str, list] = {}
