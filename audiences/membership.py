@@ -121,11 +121,14 @@ def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress
     at = connection.ops.adapt_datetimefield_value(now)  # as the ORM stores it (SQLite: text)
     with connection.cursor() as cursor:
         # (No rows of version N+1 can exist: a refresh that died rolled its transaction back.)
+        # A member's entry time is looked up by the primary key, one probe per member. A join here let
+        # the planner, misled by statistics taken while the table was empty, scan the membership table
+        # once per member, rows this very statement inserts included: minutes for 400k members.
         cursor.execute(
             f"INSERT INTO {M} (audience_id, version, person_id, entered_at) "
-            f"SELECT %s, %s, m.id, COALESCE(o.entered_at, %s) FROM ({members_sql}) m "
-            f"LEFT JOIN {M} o ON o.audience_id = %s AND o.version = %s AND o.person_id = m.id",
-            [audience_id, new, at, *params, audience_id, old],
+            f"SELECT %s, %s, m.id, COALESCE((SELECT o.entered_at FROM {M} o WHERE o.audience_id = %s "
+            f"AND o.version = %s AND o.person_id = m.id), %s) FROM ({members_sql}) m",
+            [audience_id, new, audience_id, old, at, *params],
         )
         member_count = cursor.rowcount
         if progress is not None:
