@@ -77,6 +77,11 @@ def test_ctrl_c_on_make_run_stops_server_and_worker_cleanly(tmp_path):
     }
     pid, fd = pty.fork()
     if pid == 0:  # the child: make on the pseudo-terminal
+        # A fresh terminal's signals, whatever the test process inherited or set: a SIGINT ignored
+        # here would be ignored by make, its shell and the server too (ignored signals survive exec).
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP):
+            signal.signal(number, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.chdir(ROOT)
         os.execvpe("make", ["make", "run", f"PORT={port}"], env)
     output = bytearray()
