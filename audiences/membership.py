@@ -14,7 +14,10 @@ A refresh claims the audience with ``refresh_started_at``; a claim older than ``
 dead worker) is taken over by the next refresh.
 
 Real time (``refresh_people``): the same compiled SELECT restricted to the changed people, per level
-of audiences (an audience after those it names), diffed against their current rows.
+of audiences (an audience after those it names), diffed against their current rows. Its text is the
+same for every call with as many people, so it runs as a prepared statement (planning a union of
+twenty audiences costs more than running it). A first pass reads only; the pass that locks and writes
+runs only when a membership moves.
 
 Entries and exits are announced after commit to ``settings.ATTUNE_MEMBERSHIP_CHANGED_TASKS`` as
 ``async_task(path, audience_id=…, first_history_id=…, last_history_id=…)``.
@@ -37,12 +40,14 @@ from django.utils import timezone
 
 from audiences import definition as definitions
 from audiences.models import Audience, AudienceMembership, AudienceRefresh, MembershipHistory
+from people.rawsql import select_prepared, select_rows
 from people.selectors import organization_tz
 
 log = logging.getLogger(__name__)
 REFRESH_TIMEOUT = timedelta(minutes=30)
 M = AudienceMembership._meta.db_table
 H = MembershipHistory._meta.db_table
+A = Audience._meta.db_table
 
 
 def announce(audience_id: int, first_id: int | None, last_id: int | None) -> None:
@@ -236,7 +241,7 @@ def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime
     if reason in ATTRIBUTE_REASONS:
         # Only attributes changed: funnels and pure event conditions cannot move.
         audiences = [a for a in audiences if _compiled(a).attribute_keys()]
-    if not audiences:
+    if not audiences or not _moves(audiences, ids, now=now, tz=tz):
         return 0
     changes = 0
     with transaction.atomic():
@@ -254,8 +259,27 @@ def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime
         else:
             versions = dict(Audience.objects.filter(pk__in=ids_sql).values_list("pk", "version"))
         for level in levels(audiences):
-            changes += _refresh_level(level, ids, versions, now=now, tz=tz)
+            new, current = _level_sets(level, ids, now=now, tz=tz)
+            changes += _write_level(new, current, versions, now=now)
     return changes
+
+
+def _moves(audiences: list[Audience], ids: list[int], *, now, tz) -> bool:
+    """Whether a membership of these people may move: a first pass without locks or writes.
+
+    Most changes to a person move no membership. Then nothing is locked or written: the row locks
+    of the pass that writes (``FOR KEY SHARE``) are themselves writes, whose commit waits for a WAL
+    flush. While a full refresh of one of the audiences is running, the answer is yes: only the
+    locked pass waits for its switch. A full refresh that starts after this read sees these people's
+    changes, which were committed before it (the real-time refresh runs after commit).
+    """
+    if any(a.refresh_started_at is not None for a in audiences):
+        return True
+    for level in levels(audiences):
+        new, current = _level_sets(level, ids, now=now, tz=tz)
+        if new != current:
+            return True
+    return False
 
 
 # The statement of a level depends on the people (their ids) and on ``now`` (window bounds) only; its
@@ -327,17 +351,31 @@ def clear_cache() -> None:
     _programs.clear()
 
 
-def _refresh_level(level: list[Audience], ids: list[int], versions: dict[int, int], *, now, tz) -> int:
+def _level_sets(level: list[Audience], ids: list[int], *, now, tz) -> tuple[set, set]:
+    """The (audience, person) pairs of a level's audiences among ``ids``: by the definitions, and
+    as the current versions hold them."""
     sql, params = _statement(level, ids, now=now, tz=tz)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        new = {(a, p) for a, p in cursor.fetchall()}
-    current = {
-        (a, p)
-        for a, p in AudienceMembership.objects.filter(
-            audience_id__in=[a.pk for a in level], person_id__in=ids, version=F("audience__version")
-        ).values_list("audience_id", "person_id")
-    }
+    rows = select_prepared(sql, params) if len(ids) <= MAX_LEARNED_BATCH else select_rows(sql, params)
+    new = {(a, p) for a, p in rows}
+    audience_ids = [a.pk for a in level]
+    if connection.vendor == "postgresql":
+        current = set(
+            select_prepared(
+                f"SELECT m.audience_id, m.person_id FROM {M} m JOIN {A} a ON a.id = m.audience_id "
+                "AND a.version = m.version WHERE m.audience_id = ANY(%s) AND m.person_id = ANY(%s)",
+                [audience_ids, ids],
+            )
+        )
+    else:
+        current = set(
+            AudienceMembership.objects.filter(
+                audience_id__in=audience_ids, person_id__in=ids, version=F("audience__version")
+            ).values_list("audience_id", "person_id")
+        )
+    return new, current
+
+
+def _write_level(new: set, current: set, versions: dict[int, int], *, now) -> int:
     entered, exited = new - current, current - new
     if not entered and not exited:
         return 0

@@ -132,6 +132,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Statements are prepared only where the code asks (``people.rawsql.select_prepared``: the hot
+    # statements whose plan costs more than their run); never automatically. Behind PgBouncer in
+    # transaction mode, that needs its ``max_prepared_statements`` (docs/deployment.md).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the django-q2 worker share the file.
     DATABASES["default"]["OPTIONS"] = {

@@ -1,14 +1,72 @@
 """Reading the rows of one raw SQL statement, where the ORM cannot say it (the statement keeps its
 values as ``%s`` parameters; table names come from ``Model._meta.db_table``)."""
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 
 def select_rows(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
     """The rows of ``statement`` with ``params`` bound."""
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+# A statement text → the same text with PostgreSQL's own placeholders ($1, $2, …), or False where the
+# server refused to prepare it (a parameter whose type it cannot infer): that text runs as a plain
+# statement from then on.
+_prepared: dict[str, str | bool] = {}
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+def _numbered(statement: str) -> str:
+    """``%s`` → ``$1``, ``$2``, …; ``%%`` → ``%``: converted once, not at each run of a long text."""
+    n = 0
+
+    def number(match: re.Match) -> str:
+        nonlocal n
+        if match.group() == "%%":
+            return "%"
+        n += 1
+        return f"${n}"
+
+    return _PLACEHOLDER.sub(number, statement)
+
+
+def select_prepared(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+    """The rows of ``statement``, as a prepared statement on PostgreSQL: planned once per connection.
+
+    For a hot statement whose text repeats with other values (the same shape for every person), the
+    plan can be the cost: 6–20 ms to plan a union of twenty audiences' conditions, about 2 ms to run
+    it. The server binds the values, so the text must leave every value to a ``%s`` parameter.
+    Elsewhere (SQLite), or for a text the server would not prepare, this is ``select_rows``.
+    Statements run through it do not appear in Django's query log.
+    """
+    numbered = _prepared.get(statement) if connection.vendor == "postgresql" else False
+    if numbered is False:
+        return select_rows(statement, params)
+    if numbered is not None:
+        return _run_prepared(numbered, params)
+    if len(_prepared) > 1024:
+        _prepared.clear()
+    numbered = _numbered(statement)
+    try:
+        with transaction.atomic():  # a refusal leaves the caller's transaction usable
+            rows = _run_prepared(numbered, params)
+    except DatabaseError:
+        _prepared[statement] = False
+        return select_rows(statement, params)
+    _prepared[statement] = numbered
+    return rows
+
+
+def _run_prepared(numbered: str, params: Sequence[Any]) -> list[tuple]:
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+        cursor.execute(numbered, params, prepare=True)
         return cursor.fetchall()
