@@ -1,0 +1,45 @@
+"""Raw reads: a prepared statement answers as the plain one does, and a text the server will not
+prepare still answers, without spoiling the caller's transaction."""
+
+import pytest
+from django.db import connection, transaction
+
+from people import rawsql
+from people.models import Person
+
+pytestmark = pytest.mark.django_db
+
+
+def test_prepared_rows_match_plain_rows_with_literal_percent():
+    Person.objects.create(first_name="Ann", city="100% Town")
+    Person.objects.create(first_name="Bob", city="Elsewhere")
+    statement = (
+        f"SELECT first_name, city FROM {Person._meta.db_table} "
+        "WHERE city LIKE '%%' || %s || '%%' AND first_name <> %s ORDER BY first_name"
+    )
+    params = ["Town", "Zed"]
+    assert rawsql.select_prepared(statement, params) == [("Ann", "100% Town")]
+    assert rawsql.select_prepared(statement, ["where", "Zed"]) == [("Bob", "Elsewhere")]
+    assert rawsql.select_prepared(statement, params) == rawsql.select_rows(statement, params)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no prepared statements here")
+def test_prepared_statement_is_planned_once_per_connection():
+    statement = "SELECT %s::int + 1"
+    for k in range(3):
+        assert rawsql.select_prepared(statement, [k]) == [(k + 1,)]
+    prepared = rawsql.select_rows(
+        "SELECT count(*) FROM pg_prepared_statements WHERE statement = %s", ["SELECT $1::int + 1"]
+    )
+    assert prepared == [(1,)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="only the server can refuse a text")
+def test_refused_text_falls_back_and_leaves_the_transaction_usable():
+    statement = "SELECT %s IS NULL"  # the server cannot type $1; bound on the client it is NULL IS NULL
+    with transaction.atomic():
+        assert rawsql.select_prepared(statement, [None]) == [(True,)]
+        assert rawsql._prepared[statement] is False  # refused once, then run plainly
+        assert rawsql.select_prepared(statement, [None]) == [(True,)]
+        Person.objects.create(first_name="After")
+    assert Person.objects.filter(first_name="After").count() == 1
