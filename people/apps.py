@@ -18,7 +18,14 @@ class PeopleConfig(AppConfig):
         # Keep the Admin and Marketeer groups' permissions complete after every migrate.
         post_migrate.connect(sync_roles, dispatch_uid="people.sync_roles")
 
-        from people.models import AttributeChange, Event, Person, PersonChannelContact, RejectedMessage
+        from people.models import (
+            AttributeChange,
+            Event,
+            PendingChange,
+            Person,
+            PersonChannelContact,
+            RejectedMessage,
+        )
         from people.personal_data import register_personal_data
 
         # What privacy exports and erases (people/personal_data.py).
@@ -27,6 +34,9 @@ class PeopleConfig(AppConfig):
         register_personal_data(AttributeChange, person_field="person", description="Attribute change log")
         register_personal_data(
             PersonChannelContact, person_field="person", description="Contacts per channel"
+        )
+        register_personal_data(
+            PendingChange, person_field="person_id", description="Refreshes waiting to run", export=False
         )
         register_personal_data(
             RejectedMessage, identifier_fields=("payload",), description="Quarantined messages", export=False

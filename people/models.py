@@ -469,6 +469,21 @@ class RejectedMessage(models.Model):
         return f"{self.reason_code}: {self.reason[:60]}"
 
 
+class PendingChange(models.Model):
+    """People changed by a committed transaction whose refreshes (computed attributes, audiences) have
+    not run yet: written in the changing transaction, taken by ``people.services.drain_changes``.
+
+    A plain id, not a foreign key: the row is a note about a person that may since have been erased,
+    and refreshing an id that is gone does nothing.
+    """
+
+    person_id = models.BigIntegerField()
+    reason = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"person {self.person_id} ({self.reason})"
+
+
 class Job(models.Model):
     """Long work run on django-q2 with progress. Kinds are registered in each app's ``jobs`` module."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,9 +10,10 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from people.attributes import (
     STANDARD_ATTRIBUTES,
@@ -34,11 +36,13 @@ from people.models import (
     EventDefinition,
     Job,
     OrganizationSettings,
+    PendingChange,
     Person,
     PersonChannelContact,
     Source,
 )
 
+log = logging.getLogger(__name__)
 Operation = Literal["set", "set_once", "unset"]
 MANUAL_RANK = Source.Priority.SDK
 
@@ -291,59 +295,104 @@ def copy_field_values(loaded: Model, *, into: Model) -> None:
         setattr(into, f.attname, getattr(loaded, f.attname))
 
 
+# The drain of pending changes: at most one is enqueued per KICK_SECONDS while one is waiting (a
+# shared flag in the default cache); the drain clears the flag, then looks again.
+KICK_KEY = "attune:people-changed:drain"
+KICK_SECONDS = 2
+DRAIN_CHUNK = 1000
+
+
 def notify_people_changed(person_ids: Iterable[int], *, reason: str) -> None:
-    """After commit, enqueue the higher apps' refresh tasks (by path: people imports none of them).
+    """Record that people changed, in the caller's transaction; after it commits, the higher apps'
+    refresh tasks (``ATTUNE_PERSON_CHANGED_TASKS``, by path: people imports none of them) run for them.
 
-    One task per transaction and task path, carrying every changed person id: the calls made in
-    one transaction (an ingested batch records contacts, writes traits and merges) share one
-    pending notification, and the first of their after-commit hooks to run enqueues it. Outside a
-    transaction the tasks are enqueued at once.
+    The record is a row per person (``PendingChange``) written with the change itself, so a commit
+    never loses its refreshes. After commit one drain task is enqueued unless one is already waiting:
+    it takes every pending change, of every transaction and process, and calls each task path once
+    per chunk of people. Under load many transactions share one refresh (one set-based statement for
+    a thousand people instead of one per batch); a quiet change is refreshed at once.
     """
-    ids = set(person_ids)
-    if not ids:
+    ids = sorted(set(person_ids))
+    if not ids or not getattr(settings, "ATTUNE_PERSON_CHANGED_TASKS", []):
         return
-    paths = list(getattr(settings, "ATTUNE_PERSON_CHANGED_TASKS", []))
-    if not paths:
-        return
-    connection = transaction.get_connection()
-    pending: _ChangedPeople | None = getattr(connection, "_attune_people_changed", None)
-    if pending is None or not pending.waiting(connection):
-        pending = _ChangedPeople(paths)
-        connection._attune_people_changed = pending
-    pending.ids |= ids
-    pending.reasons.add(reason)
-    pending.hooks = connection.run_on_commit
-    transaction.on_commit(pending.enqueue)
+    reason = reason[:32]
+    if connection.vendor == "postgresql":
+        table = PendingChange._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (person_id, reason) SELECT unnest(%s::bigint[]), %s", [ids, reason]
+            )
+    else:
+        PendingChange.objects.bulk_create([PendingChange(person_id=pk, reason=reason) for pk in ids])
+    transaction.on_commit(kick_changes)
 
 
-@dataclass(eq=False)
-class _ChangedPeople:
-    """The people changed in one transaction, enqueued once after it commits."""
+def kick_changes() -> None:
+    """Enqueue a drain of the pending changes unless one is already waiting."""
+    from django_q.tasks import async_task
 
-    paths: list[str]
-    ids: set[int] = field(default_factory=set)
-    reasons: set[str] = field(default_factory=set)
-    hooks: list | None = None  # the connection's list of after-commit hooks when last registered
-    done: bool = False
+    try:
+        waiting = not cache.add(KICK_KEY, 1, timeout=KICK_SECONDS)
+    except Exception:  # noqa: BLE001 - without the shared flag, enqueue: a second drain only finds less
+        log.warning("the pending-changes flag could not be read; enqueueing a drain", exc_info=True)
+        waiting = False
+    if not waiting:
+        async_task("people.tasks.drain_changes", task_name="refresh changed people")
 
-    def waiting(self, connection) -> bool:
-        """Still to run: not enqueued yet, and a hook of it survives (a rollback drops them)."""
-        if self.done or not connection.in_atomic_block:
-            return False
-        # Django replaces the list when it commits or rolls back (a savepoint too).
-        return connection.run_on_commit is self.hooks or any(
-            func == self.enqueue for _, func, _ in connection.run_on_commit
-        )
 
-    def enqueue(self) -> None:
-        if self.done:
-            return
-        self.done = True
-        from django_q.tasks import async_task
+def drain_changes(*, chunk: int = DRAIN_CHUNK) -> int:
+    """Run the higher apps' refresh tasks for every pending change; returns the people refreshed.
 
-        ids, reason = sorted(self.ids), ", ".join(sorted(self.reasons))
-        for path in self.paths:
-            async_task(path, ids, reason, task_name=f"refresh {len(ids)} people ({reason})"[:100])
+    A chunk of changes is taken (and deleted) at a time; concurrent drains take disjoint chunks. The
+    people of a chunk are grouped by their reasons (an attribute-only change lets audiences skip
+    funnels), and each task path is called once per group, in the order of the setting: computed
+    attributes before the audiences that may read them. A task that fails is logged and the others
+    still run; the drain then fails, so django-q2 records it. Changes taken by a drain that dies are
+    not run again; the scheduled re-evaluations still catch up with windows and computed values.
+    """
+    tasks = [(path, import_string(path)) for path in settings.ATTUNE_PERSON_CHANGED_TASKS]
+    refreshed, failed = 0, None
+    try:
+        while rows := _take_changes(chunk):
+            reasons: dict[int, set[str]] = {}
+            for person_id, reason in rows:
+                reasons.setdefault(person_id, set()).add(reason)
+            groups: dict[str, list[int]] = {}
+            for person_id, kinds in sorted(reasons.items()):
+                groups.setdefault(", ".join(sorted(kinds)), []).append(person_id)
+            for reason, ids in groups.items():
+                for path, task in tasks:
+                    try:
+                        task(ids, reason)
+                    except Exception as exc:  # noqa: BLE001 - the other tasks and people still run
+                        log.exception("%s failed for %d people (%s)", path, len(ids), reason)
+                        failed = failed or exc
+            refreshed += len(reasons)
+    finally:
+        cache.delete(KICK_KEY)
+        if PendingChange.objects.exists():  # changes committed while the flag was still set
+            kick_changes()
+    if failed is not None:
+        raise failed
+    return refreshed
+
+
+def _take_changes(limit: int) -> list[tuple[int, str]]:
+    """Delete and return up to ``limit`` pending changes, oldest first, skipping those another drain
+    holds."""
+    table = PendingChange._meta.db_table
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT %s "
+                "FOR UPDATE SKIP LOCKED) RETURNING person_id, reason",
+                [limit],
+            )
+            return cursor.fetchall()
+    with transaction.atomic():
+        rows = list(PendingChange.objects.order_by("pk").values_list("pk", "person_id", "reason")[:limit])
+        PendingChange.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+    return [(person_id, reason) for _, person_id, reason in rows]
 
 
 @transaction.atomic(savepoint=False)

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -263,15 +262,14 @@ def test_a_contact_recorded_through_the_api_updates_computed_attributes(
 
 
 def test_contacts_in_one_transaction_enqueue_one_refresh(
-    make_person, make_channel, monkeypatch, django_capture_on_commit_callbacks
+    make_person, make_channel, settings, django_capture_on_commit_callbacks
 ):
     from people import services
+    from tests.people.test_pending_changes import CALLS, RECORDERS
 
-    # given a change task that records its calls
-    calls = []
-    monkeypatch.setattr(
-        "django_q.tasks.async_task", lambda path, ids, reason, **kw: calls.append((path, ids, reason))
-    )
+    # given change tasks that record their calls
+    settings.ATTUNE_PERSON_CHANGED_TASKS = RECORDERS
+    CALLS.clear()
     sms = make_channel("sms")
     ann, bob = make_person(), make_person()
     # when two contacts and an older, ignored one are recorded in one transaction that commits
@@ -279,11 +277,8 @@ def test_contacts_in_one_transaction_enqueue_one_refresh(
         services.contact_record(person=ann, channel=sms, at=timezone.now())
         services.contact_record(person=bob, channel=None, at=timezone.now())
         services.contact_record(person=bob, channel=None, at=timezone.now() - timedelta(days=9))
-    # then one task per higher app's task path carries both people
-    assert calls == [
-        (path, sorted([ann.pk, bob.pk]), "contact") for path in settings.ATTUNE_PERSON_CHANGED_TASKS
-    ]
-    assert len(calls) == 2
+    # then each higher app's task runs once, for both people
+    assert [(name, sorted([ann.pk, bob.pk]), "contact") for name in ("computed", "audiences")] == CALLS
 
 
 def test_updating_a_schema_replaces_its_properties(api, make_channel):
