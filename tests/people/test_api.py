@@ -15,13 +15,6 @@ from people.services import attribute_definition_create, contact_record, job_sta
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def api(admin_user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
-    return client
-
-
 def test_requires_a_token():
     assert APIClient().get("/api/people/").status_code == 401
 
