@@ -28,12 +28,7 @@ class JobAdmin(ReadOnlyAdmin):
         "status",
         "progress_bar",
         "params_summary",
-        "result",
-        "error",
-        "created_by",
-        "created_at",
-        "started_at",
-        "finished_at",
+        *Job.OUTCOME_FIELDS,
     ]
     fields = readonly_fields
     change_form_before_template = "admin/people/job/refresh.html"
