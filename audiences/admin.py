@@ -18,6 +18,7 @@ from unfold.decorators import action, display
 
 from audiences import export, selectors, services
 from audiences.models import Audience
+from people.admin.base import job_progress
 from people.models import Person
 from people.services import copy_field_values
 from people.widgets import ConditionBuilderWidget
@@ -214,10 +215,7 @@ class AudienceAdmin(ModelAdmin):
 
     @display(description="Progress")
     def progress(self, obj: Audience) -> str:
-        if obj.job_id and obj.job.status in ("queued", "running"):
-            url = reverse("admin:people_job_change", args=[obj.job_id])
-            return format_html('<a href="{}">{}% (job #{})</a>', url, obj.job.progress_percent, obj.job_id)
-        return "100%" if obj.state == State.ACTIVE else "—"
+        return job_progress(obj, running=bool(obj.job_id) and obj.job.status in ("queued", "running"))
 
     @display(description="Uses")
     def uses_list(self, obj: Audience) -> str:

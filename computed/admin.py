@@ -30,6 +30,7 @@ from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
 from computed.plans import build_plan
 from config.api.parsers import loads
+from people.admin.base import job_progress
 from people.conditions.attributes import all_attributes
 from people.models import Person
 from people.selectors import organization_tz
@@ -246,10 +247,7 @@ class ComputedAttributeAdmin(ModelAdmin):
 
     @display(description="Progress")
     def progress(self, obj: ComputedAttribute) -> str:
-        if obj.state == State.PROCESSING and obj.job_id:
-            url = reverse("admin:people_job_change", args=[obj.job_id])
-            return format_html('<a href="{}">{}% (job #{})</a>', url, obj.job.progress_percent, obj.job_id)
-        return "100%" if obj.state == State.ACTIVE else "—"
+        return job_progress(obj, running=obj.state == State.PROCESSING and bool(obj.job_id))
 
     @display(description="Definition")
     def definition_json(self, obj: ComputedAttribute) -> str:

@@ -493,6 +493,9 @@ class Job(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    # How a job ended and who started it when: the tail of its admin page and of its API record.
+    OUTCOME_FIELDS = ("result", "error", "created_by", "created_at", "started_at", "finished_at")
+
     kind = models.CharField(max_length=64)
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

@@ -17,6 +17,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
 from people.admin.base import ReadOnlyAdmin as BaseReadOnlyAdmin
+from people.admin.base import progress_bar
 from privacy import selectors, services
 from privacy.api.views import export_response
 from privacy.models import AuditEntry, PrivacyRequest, RequestKind, RequestStatus, Suppression, Tombstone
@@ -215,16 +216,7 @@ class PrivacyRequestAdmin(ModelAdmin):
 
     @display(description="Progress")
     def progress_bar(self, obj: PrivacyRequest) -> str:
-        return format_html(
-            '<div style="min-width:8rem" title="{} of {}">'
-            '<div style="background:#e5e7eb;border-radius:4px;height:8px">'
-            '<div style="background:#7c3aed;border-radius:4px;height:8px;width:{}%"></div></div>'
-            "<small>{}%</small></div>",
-            obj.progress_done,
-            obj.progress_total,
-            obj.progress_percent,
-            obj.progress_percent,
-        )
+        return progress_bar(obj, min_width="8rem", counts=False)
 
     @display(description="Asked by")
     def requested(self, obj: PrivacyRequest) -> str:

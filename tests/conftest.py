@@ -51,6 +51,21 @@ def api(admin_user):
 
 
 @pytest.fixture
+def api_as(db):
+    """``api_as(user)``: a management API client authenticated with a new token of ``user``."""
+    from rest_framework.test import APIClient
+
+    from identity.staff_tokens import management_token_create
+
+    def client_for(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=user).raw}")
+        return client
+
+    return client_for
+
+
+@pytest.fixture
 def identifier_types(request):
     """The default identifier types (a flush after a transactional test removes the migration's rows).
 

@@ -27,61 +27,28 @@ from actions.api.serializers import (
     StateSerializer,
 )
 from actions.models import Action, AudienceWebhook, Reaction, WebhookDelivery
+from people.api.definitions import DefinitionViewSet, DefinitionWrites
 
 
-def _children(data: dict) -> dict:
-    """Nested rows as the services take them (a test user's person as its id)."""
-    out = dict(data)
-    if "test_users" in out:
-        out["test_users"] = [{**row, "person": row["person"]} for row in out["test_users"]]
-    return out
-
-
-class ActionViewSet(viewsets.ModelViewSet):
+class ActionViewSet(DefinitionViewSet):
     queryset = Action.objects.prefetch_related("properties", "capping_rules", "hooks", "test_users").order_by(
         "-pk"
     )
     serializer_class = ActionSerializer
     filterset_fields = ["state", "type", "slot"]
     ordering_fields = ["id", "name"]
-
-    def _out(self, action: Action, code=status.HTTP_200_OK) -> Response:
-        return Response(ActionSerializer(self.get_queryset().get(pk=action.pk)).data, status=code)
-
-    @extend_schema(request=ActionWriteSerializer, responses={201: ActionSerializer})
-    def create(self, request: Request) -> Response:
-        data = ActionWriteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        action = services.action_create(**_children(data.validated_data), created_by=request.user)
-        return self._out(action, status.HTTP_201_CREATED)
-
-    @extend_schema(request=ActionWriteSerializer, responses=ActionSerializer)
-    def partial_update(self, request: Request, pk=None) -> Response:
-        data = ActionWriteSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        return self._out(services.action_update(action=self.get_object(), **_children(data.validated_data)))
-
-    @extend_schema(request=ActionWriteSerializer, responses=ActionSerializer)
-    def update(self, request: Request, pk=None) -> Response:
-        data = ActionWriteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return self._out(services.action_update(action=self.get_object(), **_children(data.validated_data)))
-
-    @extend_schema(responses={204: None})
-    def destroy(self, request: Request, pk=None) -> Response:
-        services.action_delete(action=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(request=ActionDuplicateSerializer, responses={201: ActionSerializer})
-    @route(detail=True, methods=["post"])
-    def duplicate(self, request: Request, pk=None) -> Response:
-        """An inactive copy (properties, targeting, capping, hooks and test users included)."""
-        data = ActionDuplicateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        copy = services.action_duplicate(
-            action=self.get_object(), name=data.validated_data.get("name", ""), created_by=request.user
-        )
-        return self._out(copy, status.HTTP_201_CREATED)
+    create_serializer_class = update_serializer_class = ActionWriteSerializer
+    duplicate_serializer_class = ActionDuplicateSerializer
+    writes = DefinitionWrites(
+        definition="action",
+        create=services.action_create,
+        update=services.action_update,
+        delete=services.action_delete,
+        duplicate=services.action_duplicate,
+    )
+    route_descriptions = {
+        "duplicate": "An inactive copy (properties, targeting, capping, hooks and test users included).",
+    }
 
     @extend_schema(request=StateSerializer, responses=ActionSerializer)
     @route(detail=True, methods=["post"])
@@ -89,7 +56,7 @@ class ActionViewSet(viewsets.ModelViewSet):
         """Switch between active, inactive and staging."""
         data = StateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._out(
+        return self.respond(
             services.action_set_state(action=self.get_object(), state=data.validated_data["state"])
         )
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from audiences.models import Audience, AudienceMembership, MembershipHistory
+from people.api.definitions import LifecycleCreateSerializer, LifecycleSerializer
 
 DEFINITION_HELP = (
     'Rules: {"condition": <condition>} (docs/conditions.md; another audience as '
@@ -14,16 +14,10 @@ DEFINITION_HELP = (
 )
 
 
-class AudienceSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    activated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class AudienceSerializer(LifecycleSerializer):
     duplicated_from = serializers.SlugRelatedField(slug_field="key", read_only=True)
     uses = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
-    progress = serializers.SerializerMethodField(help_text="Activation progress in percent while processing.")
-    job = serializers.PrimaryKeyRelatedField(read_only=True)
-    definition = serializers.JSONField()
     type = serializers.CharField(read_only=True, help_text="rules | funnel")
-    state = serializers.CharField(read_only=True, help_text="draft | processing | active | disabled")
 
     class Meta:
         model = Audience
@@ -49,20 +43,11 @@ class AudienceSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_progress(self, obj: Audience) -> int | None:
-        if obj.state == Audience.State.ACTIVE:
-            return 100
-        if obj.state == Audience.State.PROCESSING and obj.job is not None:
-            return obj.job.progress_percent
-        return None
 
-
-class AudienceCreateSerializer(serializers.Serializer):
-    key = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    type = serializers.RegexField(r"^(rules|funnel)$", default="rules", help_text="rules | funnel")
+class AudienceCreateSerializer(LifecycleCreateSerializer):
+    type = serializers.RegexField(
+        r"^(rules|funnel)$", default="rules", help_text="rules | funnel", source="audience_type"
+    )
     include_anonymous = serializers.BooleanField(default=False)
     definition = serializers.JSONField(help_text=DEFINITION_HELP)
 

@@ -8,7 +8,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -32,6 +32,7 @@ from audiences.api.serializers import (
 )
 from audiences.definition import DefinitionError
 from audiences.models import Audience
+from people.api.definitions import DefinitionWrites, LifecycleViewSet
 from people.models import Person
 
 
@@ -49,7 +50,7 @@ class HistoryPagination(CursorPagination):
     ordering = "-id"
 
 
-class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AudienceViewSet(LifecycleViewSet):
     queryset = (
         Audience.objects.select_related("created_by", "activated_by", "job", "duplicated_from")
         .prefetch_related("uses")
@@ -58,33 +59,27 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     serializer_class = AudienceSerializer
     filterset_fields = ["state", "type", "key"]
     ordering_fields = ["id", "key"]
-
-    def _out(self, audience: Audience, code=status.HTTP_200_OK) -> Response:
-        return Response(AudienceSerializer(self.get_queryset().get(pk=audience.pk)).data, status=code)
+    create_serializer_class = AudienceCreateSerializer
+    update_serializer_class = AudienceUpdateSerializer
+    duplicate_serializer_class = AudienceDuplicateSerializer
+    writes = DefinitionWrites(
+        definition="audience",
+        user="user",
+        create=services.audience_create,
+        update=services.audience_update,
+        delete=services.audience_delete,
+        duplicate=services.audience_duplicate,
+        disable=services.audience_disable,
+    )
+    route_descriptions = {
+        "duplicate": "An editable draft copy (the way to change an active audience); its impact is shown.",
+    }
 
     def _started(self, request: Request, start) -> Response:
         """202 with the job ``start(audience=, user=)`` created and the audience as it is now."""
         job = start(audience=self.get_object(), user=request.user)
         audience = self.get_queryset().get(pk=self.kwargs["pk"])
         return Response({"job": job.pk, "audience": AudienceSerializer(audience).data}, status=202)
-
-    @extend_schema(request=AudienceCreateSerializer, responses={201: AudienceSerializer})
-    def create(self, request: Request) -> Response:
-        data = AudienceCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        params = dict(data.validated_data)
-        audience = services.audience_create(audience_type=params.pop("type"), user=request.user, **params)
-        return self._out(audience, status.HTTP_201_CREATED)
-
-    @extend_schema(request=AudienceUpdateSerializer, responses=AudienceSerializer)
-    def partial_update(self, request: Request, pk=None) -> Response:
-        data = AudienceUpdateSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        return self._out(services.audience_update(audience=self.get_object(), **data.validated_data))
-
-    @extend_schema(request=AudienceUpdateSerializer, responses=AudienceSerializer)
-    def update(self, request: Request, pk=None) -> Response:
-        return self.partial_update(request, pk)
 
     @extend_schema(responses={204: None, 409: AudienceWhereUsedSerializer})
     def destroy(self, request: Request, pk=None) -> Response:
@@ -110,22 +105,6 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def refresh(self, request: Request, pk=None) -> Response:
         """Recompute the whole membership now (a job); a failure keeps the previous membership."""
         return self._started(request, services.audience_refresh)
-
-    @extend_schema(request=None, responses=AudienceSerializer)
-    @action(detail=True, methods=["post"])
-    def disable(self, request: Request, pk=None) -> Response:
-        return self._out(services.audience_disable(audience=self.get_object()))
-
-    @extend_schema(request=AudienceDuplicateSerializer, responses={201: AudienceSerializer})
-    @action(detail=True, methods=["post"])
-    def duplicate(self, request: Request, pk=None) -> Response:
-        """An editable draft copy (the way to change an active audience); its impact is shown."""
-        data = AudienceDuplicateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        copy = services.audience_duplicate(
-            audience=self.get_object(), user=request.user, **data.validated_data
-        )
-        return self._out(copy, status.HTTP_201_CREATED)
 
     @extend_schema(request=PreviewInputSerializer, responses=PreviewSerializer)
     @action(detail=False, methods=["post"])

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from computed.models import ComputedAttribute
+from people.api.definitions import LifecycleCreateSerializer, LifecycleSerializer
 
 
-class ComputedAttributeSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    activated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    progress = serializers.SerializerMethodField(help_text="Activation progress in percent while processing.")
-    job = serializers.PrimaryKeyRelatedField(read_only=True)
+class ComputedAttributeSerializer(LifecycleSerializer):
     dependencies = serializers.SlugRelatedField(slug_field="key", many=True, read_only=True)
-    definition = serializers.JSONField()
     kind = serializers.CharField(read_only=True, help_text="formula | aggregate | score")
     output_type = serializers.CharField(
         read_only=True, help_text="text | decimal | integer | boolean | date | datetime"
     )
-    state = serializers.CharField(read_only=True, help_text="draft | processing | active | disabled")
 
     class Meta:
         model = ComputedAttribute
@@ -43,19 +37,8 @@ class ComputedAttributeSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_progress(self, obj: ComputedAttribute) -> int | None:
-        if obj.state == ComputedAttribute.State.ACTIVE:
-            return 100
-        if obj.state == ComputedAttribute.State.PROCESSING and obj.job is not None:
-            return obj.job.progress_percent
-        return None
 
-
-class ComputedAttributeCreateSerializer(serializers.Serializer):
-    key = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+class ComputedAttributeCreateSerializer(LifecycleCreateSerializer):
     kind = serializers.RegexField(r"^(formula|aggregate|score)$", help_text="formula | aggregate | score")
     definition = serializers.JSONField(
         help_text='Formula: {"formula": "..."}; aggregate: {"function", "event", "property", "filters", '

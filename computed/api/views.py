@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,14 +22,11 @@ from computed.api.serializers import (
     WhereUsedSerializer,
 )
 from computed.models import ComputedAttribute
+from people.api.definitions import DefinitionWrites, LifecycleViewSet
 from people.models import Person
 
 
-class ComputedAttributeViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class ComputedAttributeViewSet(LifecycleViewSet):
     queryset = (
         ComputedAttribute.objects.select_related("created_by", "activated_by", "job")
         .prefetch_related("dependencies")
@@ -38,33 +35,21 @@ class ComputedAttributeViewSet(
     serializer_class = ComputedAttributeSerializer
     filterset_fields = ["state", "kind", "group", "key"]
     ordering_fields = ["id", "key"]
-
-    def _out(self, attribute: ComputedAttribute, code=status.HTTP_200_OK) -> Response:
-        attribute = self.get_queryset().get(pk=attribute.pk)
-        return Response(ComputedAttributeSerializer(attribute).data, status=code)
-
-    @extend_schema(request=ComputedAttributeCreateSerializer, responses={201: ComputedAttributeSerializer})
-    def create(self, request: Request) -> Response:
-        data = ComputedAttributeCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        attribute = services.computed_attribute_create(**data.validated_data, created_by=request.user)
-        return self._out(attribute, status.HTTP_201_CREATED)
-
-    @extend_schema(request=ComputedAttributeUpdateSerializer, responses=ComputedAttributeSerializer)
-    def partial_update(self, request: Request, pk=None) -> Response:
-        data = ComputedAttributeUpdateSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        attribute = services.computed_attribute_update(attribute=self.get_object(), **data.validated_data)
-        return self._out(attribute)
-
-    @extend_schema(request=ComputedAttributeUpdateSerializer, responses=ComputedAttributeSerializer)
-    def update(self, request: Request, pk=None) -> Response:
-        return self.partial_update(request, pk)
-
-    @extend_schema(responses={204: None})
-    def destroy(self, request: Request, pk=None) -> Response:
-        services.computed_attribute_delete(attribute=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    create_serializer_class = ComputedAttributeCreateSerializer
+    update_serializer_class = ComputedAttributeUpdateSerializer
+    duplicate_serializer_class = DuplicateSerializer
+    writes = DefinitionWrites(
+        definition="attribute",
+        create=services.computed_attribute_create,
+        update=services.computed_attribute_update,
+        delete=services.computed_attribute_delete,
+        duplicate=services.computed_attribute_duplicate,
+        disable=services.computed_attribute_disable,
+    )
+    route_descriptions = {
+        "disable": "Stop updating; values stay on the profiles.",
+        "duplicate": "An editable draft copy (the way to change an active attribute).",
+    }
 
     @extend_schema(request=None, responses={202: ActivationSerializer})
     @action(detail=True, methods=["post"])
@@ -77,23 +62,6 @@ class ComputedAttributeViewSet(
             {"job": job.pk, "attributes": ComputedAttributeSerializer([attribute], many=True).data},
             status=status.HTTP_202_ACCEPTED,
         )
-
-    @extend_schema(request=None, responses=ComputedAttributeSerializer)
-    @action(detail=True, methods=["post"])
-    def disable(self, request: Request, pk=None) -> Response:
-        """Stop updating; values stay on the profiles."""
-        return self._out(services.computed_attribute_disable(attribute=self.get_object()))
-
-    @extend_schema(request=DuplicateSerializer, responses={201: ComputedAttributeSerializer})
-    @action(detail=True, methods=["post"])
-    def duplicate(self, request: Request, pk=None) -> Response:
-        """An editable draft copy (the way to change an active attribute)."""
-        data = DuplicateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        copy = services.computed_attribute_duplicate(
-            attribute=self.get_object(), created_by=request.user, **data.validated_data
-        )
-        return self._out(copy, status.HTTP_201_CREATED)
 
     @extend_schema(request=ProfileTestInputSerializer, responses=ProfileTestOutputSerializer)
     @action(detail=True, methods=["post"], url_path="test")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
+from django.utils.html import format_html
 from unfold.admin import ModelAdmin
+
+from people.models import Definition
 
 
 class ReadOnlyAdmin(ModelAdmin):
@@ -11,3 +15,36 @@ class ReadOnlyAdmin(ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+def progress_bar(work, *, min_width: str = "10rem", counts: bool = True) -> str:
+    """A bar filled to ``work.progress_percent`` for anything with ``progress_done``, ``progress_total``
+    and ``progress_percent`` (jobs, privacy requests): the percentage under it, followed by
+    ``done / total`` when ``counts``; ``done of total`` on hover."""
+    caption = (
+        format_html("{}% &middot; {} / {}", work.progress_percent, work.progress_done, work.progress_total)
+        if counts
+        else format_html("{}%", work.progress_percent)
+    )
+    return format_html(
+        '<div style="min-width:{}" title="{} of {}">'
+        '<div style="background:#e5e7eb;border-radius:4px;height:8px">'
+        '<div style="background:#7c3aed;border-radius:4px;height:8px;width:{}%"></div></div>'
+        "<small>{}</small></div>",
+        min_width,
+        work.progress_done,
+        work.progress_total,
+        work.progress_percent,
+        caption,
+    )
+
+
+def job_progress(definition: Definition, *, running: bool) -> str:
+    """The progress column of a definition (computed attribute, audience): while its job is
+    ``running``, the job's percentage linked to the job's page; otherwise 100% once active, else —."""
+    if running:
+        url = reverse("admin:people_job_change", args=[definition.job_id])
+        return format_html(
+            '<a href="{}">{}% (job #{})</a>', url, definition.job.progress_percent, definition.job_id
+        )
+    return "100%" if definition.state == Definition.State.ACTIVE else "—"

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.utils.html import format_html
 from unfold.decorators import display
 
-from people.admin.base import ReadOnlyAdmin
+from people.admin.base import ReadOnlyAdmin, progress_bar
 from people.models import (
     Job,
 )
@@ -29,12 +28,7 @@ class JobAdmin(ReadOnlyAdmin):
         "status",
         "progress_bar",
         "params_summary",
-        "result",
-        "error",
-        "created_by",
-        "created_at",
-        "started_at",
-        "finished_at",
+        *Job.OUTCOME_FIELDS,
     ]
     fields = readonly_fields
     change_form_before_template = "admin/people/job/refresh.html"
@@ -61,18 +55,7 @@ class JobAdmin(ReadOnlyAdmin):
 
     @display(description="Progress")
     def progress_bar(self, obj: Job) -> str:
-        return format_html(
-            '<div style="min-width:10rem" title="{} of {}">'
-            '<div style="background:#e5e7eb;border-radius:4px;height:8px">'
-            '<div style="background:#7c3aed;border-radius:4px;height:8px;width:{}%"></div></div>'
-            "<small>{}% &middot; {} / {}</small></div>",
-            obj.progress_done,
-            obj.progress_total,
-            obj.progress_percent,
-            obj.progress_percent,
-            obj.progress_done,
-            obj.progress_total,
-        )
+        return progress_bar(obj)
 
     @display(description="Parameters")
     def params_summary(self, obj: Job) -> str:

@@ -186,11 +186,6 @@ class JobOutput(serializers.ModelSerializer):
             "progress_done",
             "progress_total",
             "progress_percent",
-            "result",
-            "error",
-            "created_by",
-            "created_at",
-            "started_at",
-            "finished_at",
+            *Job.OUTCOME_FIELDS,
         ]
         read_only_fields = fields

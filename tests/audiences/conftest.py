@@ -2,9 +2,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from audiences import definition as definitions
 from audiences import membership, services
 from audiences.models import Audience
 from identity.models import IdentifierType, Identity
+from people.selectors import organization_tz
 
 
 @pytest.fixture(autouse=True)
@@ -63,3 +65,21 @@ def make_audience(db):
 def member_ids(audience: Audience) -> set[int]:
     audience.refresh_from_db()
     return set(audience.memberships.filter(version=audience.version).values_list("person_id", flat=True))
+
+
+def member_names(people: dict, audience: Audience) -> set[str]:
+    """The names (keys of ``people``) of the audience's current members."""
+    ids = member_ids(audience)
+    return {name for name, person in people.items() if person.pk in ids}
+
+
+def assert_members(audience: Audience, people: dict, expected: set[str], *, now: datetime) -> None:
+    """The stored (SQL) membership and the Python explain both name exactly the expected people."""
+    assert member_names(people, audience) == expected
+    compiled = definitions.compile_audience(audience)
+    python = {
+        name
+        for name, person in people.items()
+        if definitions.evaluate(compiled, person, now=now, tz=organization_tz())["matched"]
+    }
+    assert python == expected

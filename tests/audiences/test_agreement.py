@@ -13,6 +13,7 @@ from audiences.models import Audience
 from identity.models import IdentifierType, Identity
 from people.models import Event, Person
 from people.selectors import organization_tz
+from tests.strategies import condition_trees
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -48,15 +49,7 @@ leaf = st.one_of(
     event_leaf,
     st.builds(lambda v: {"attribute": "country", "op": "equals", "value": v}, st.sampled_from(["de", "FR"])),
 )
-tree_strategy = st.recursive(
-    leaf,
-    lambda children: st.one_of(
-        st.lists(children, max_size=3).map(lambda c: {"and": c}),
-        st.lists(children, max_size=3).map(lambda c: {"or": c}),
-        children.map(lambda c: {"not": c}),
-    ),
-    max_leaves=4,
-)
+tree_strategy = condition_trees(leaf, max_leaves=4)
 
 step = st.fixed_dictionaries(
     {"event": st.sampled_from(["A", "B", "C"])},

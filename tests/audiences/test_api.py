@@ -6,21 +6,12 @@ import hashlib
 import io
 
 import pytest
-from rest_framework.test import APIClient
 
 from audiences.models import Audience, RetiredAudienceKey
-from identity.staff_tokens import management_token_create
 from people.models import AttributeDefinition
 
 URL = "/api/audiences/"
 GERMANS = {"condition": {"attribute": "country", "op": "equals", "value": "DE"}}
-
-
-@pytest.fixture
-def api(admin_user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
-    return client
 
 
 @pytest.fixture
@@ -407,9 +398,8 @@ def test_bad_requests_are_clear(api, make_audience, method, path, data, status, 
     assert Audience.objects.get(pk=audience.pk).type == "rules"
 
 
-def test_marketeer_may_manage_audiences(marketeer_user, germans):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=marketeer_user).raw}")
+def test_marketeer_may_manage_audiences(api_as, marketeer_user, germans):
+    client = api_as(marketeer_user)
     assert (
         client.post(URL, {"key": "g", "name": "G", "definition": GERMANS}, format="json").status_code == 201
     )

@@ -4,15 +4,13 @@ import csv
 import io
 
 import pytest
-from rest_framework.test import APIClient
 
-from identity.staff_tokens import management_token_create
 from people.models import AttributeDefinition
 
 pytestmark = pytest.mark.django_db
 
 
-def test_member_export_prefixes_formula_cells(admin_user, make_person, known, make_audience):
+def test_member_export_prefixes_formula_cells(api, make_person, known, make_audience):
     # given a member whose name and custom value look like formulas
     AttributeDefinition.objects.create(key="plan", label="Plan", type="text")
     person = known(make_person(first_name="=HYPERLINK(1)", country="DE"))
@@ -20,8 +18,6 @@ def test_member_export_prefixes_formula_cells(admin_user, make_person, known, ma
     audience = make_audience(
         "germans", {"condition": {"attribute": "country", "op": "equals", "value": "DE"}}, activate=True
     )
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
     # when the members are exported
     response = api.get(f"/api/audiences/{audience.pk}/export/", {"columns": "first_name,plan,country"})
     # then the cells are prefixed with ' and plain ones are kept

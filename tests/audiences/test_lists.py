@@ -5,10 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from audiences import definition as definitions
 from people.models import AttributeDefinition
 from people.selectors import organization_tz
-from tests.audiences.conftest import member_ids
+from tests.audiences.conftest import assert_members
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
 TODAY = NOW.astimezone(organization_tz()).date() if False else date(2024, 6, 15)
@@ -78,15 +77,7 @@ def test_list_conditions(borrowers, make_audience, label, spec, expected):
     audience = make_audience(
         "borrowers", {"condition": {"attribute": "loans", **spec}}, activate=True, now=NOW
     )
-    ids = member_ids(audience)
-    assert {n for n, p in borrowers.items() if p.pk in ids} == expected
-    compiled = definitions.compile_audience(audience)
-    python = {
-        n
-        for n, p in borrowers.items()
-        if definitions.evaluate(compiled, p, now=NOW, tz=organization_tz())["matched"]
-    }
-    assert python == expected
+    assert_members(audience, borrowers, expected, now=NOW)
 
 
 BAD = [

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from people import conditions
 from people.models import AttributeDefinition, Event, Person
 from tests.conditions.conftest import NOW, TZ
+from tests.strategies import condition_trees
 
 WORDS = st.sampled_from(["alpha", "Beta", "gamma", "", "ALPHA"])
 NUMBERS = st.sampled_from([0, 1, 2.5, -3, 10, 100])
@@ -80,15 +81,7 @@ leaf = st.one_of(
         ),
     ),
 )
-tree_strategy = st.recursive(
-    leaf,
-    lambda children: st.one_of(
-        st.lists(children, max_size=3).map(lambda c: {"and": c}),
-        st.lists(children, max_size=3).map(lambda c: {"or": c}),
-        children.map(lambda c: {"not": c}),
-    ),
-    max_leaves=5,
-)
+tree_strategy = condition_trees(leaf, max_leaves=5)
 
 
 @pytest.mark.slow

@@ -125,12 +125,10 @@ def test_person_list_filters_show_the_chosen_values_again(client, demo, admin_us
     assert "By last contacted" in body and "By custom attribute" in body
 
 
-def test_editing_a_person_goes_through_the_attribute_service(client, demo, admin_user):
+def test_editing_a_person_goes_through_the_attribute_service(client, demo, admin_user, open_person_form):
     # given
-    client.force_login(admin_user)
     person = Person.objects.first()
-    url = reverse("admin:people_person_change", args=[person.pk])
-    data = _form_data(client, url)
+    url, data = open_person_form(person)
     data["custom__plan"] = "enterprise"
     data["custom__newsletter_opt_in"] = "true"
     data["custom__lifetime_value"] = "12.50"
@@ -147,11 +145,8 @@ def test_editing_a_person_goes_through_the_attribute_service(client, demo, admin
     assert person.attribute_changes.filter(key="first_name", actor=admin_user).exists()
 
 
-def test_editing_a_person_with_a_bad_value_shows_the_error(client, demo, admin_user):
-    client.force_login(admin_user)
-    person = Person.objects.first()
-    url = reverse("admin:people_person_change", args=[person.pk])
-    data = _form_data(client, url)
+def test_editing_a_person_with_a_bad_value_shows_the_error(client, demo, open_person_form):
+    url, data = open_person_form(Person.objects.first())
     data["custom__lifetime_value"] = "lots"
     response = client.post(url, data)
     assert response.status_code == 200
@@ -268,6 +263,19 @@ def test_deleting_an_event_definition_keeps_the_events(client, demo, admin_user)
     assert before > 0 and Event.objects.filter(name="Order Completed").count() == before
 
 
+@pytest.fixture
+def open_person_form(client, admin_user):
+    """``open_person_form(person)``: logged in as the Admin, the URL of the person's change page and
+    the fields of its form as a browser posts them."""
+    client.force_login(admin_user)
+
+    def open_form(person: Person) -> tuple[str, dict]:
+        url = reverse("admin:people_person_change", args=[person.pk])
+        return url, _form_data(client, url)
+
+    return open_form
+
+
 def _form_data(client, url):
     """The fields of the change form as a browser posts them, hidden initial values included."""
     form = client.get(url).context["adminform"].form
@@ -280,14 +288,12 @@ def _form_data(client, url):
     return data
 
 
-def test_saving_the_form_keeps_values_that_changed_while_it_was_open(client, demo, admin_user):
+def test_saving_the_form_keeps_values_that_changed_while_it_was_open(client, demo, open_person_form):
     # given an operator opens a person's page
     from people.services import AttributeWrite, person_write_attributes
 
-    client.force_login(admin_user)
     person = Person.objects.filter(custom__plan__isnull=False).first()
-    url = reverse("admin:people_person_change", args=[person.pk])
-    data = _form_data(client, url)
+    url, data = open_person_form(person)
     # when ingestion changes the plan meanwhile and the operator saves only a new first name
     person_write_attributes(person=person, writes=[AttributeWrite("plan", "changed-meanwhile")])
     data["first_name"] = "Renamed"
@@ -297,14 +303,12 @@ def test_saving_the_form_keeps_values_that_changed_while_it_was_open(client, dem
     assert (person.first_name, person.custom["plan"]) == ("Renamed", "changed-meanwhile")
 
 
-def test_a_leftover_value_of_a_deleted_definition_does_not_block_edits(client, demo, admin_user):
+def test_a_leftover_value_of_a_deleted_definition_does_not_block_edits(client, demo, open_person_form):
     from people.models import AttributeDefinition
 
-    client.force_login(admin_user)
     person = Person.objects.filter(custom__plan__isnull=False).first()
     AttributeDefinition.objects.filter(key="plan").delete()
-    url = reverse("admin:people_person_change", args=[person.pk])
-    data = _form_data(client, url)
+    url, data = open_person_form(person)
     assert "custom__plan" not in data  # no field for a deleted definition
     data["first_name"] = "Still editable"
     response = client.post(url, data)

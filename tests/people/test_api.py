@@ -7,18 +7,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from identity.staff_tokens import management_token_create, management_token_key
+from identity.staff_tokens import management_token_key
 from people.models import AttributeType, Job, Person
 from people.services import attribute_definition_create, contact_record, job_start
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(admin_user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=admin_user).raw}")
-    return client
 
 
 def test_requires_a_token():
@@ -163,13 +156,18 @@ def test_jobs_show_progress(api, admin_user, make_person, django_capture_on_comm
     body = api.get(f"/api/jobs/{job.pk}/").json()
     assert body["status"] == "succeeded" and body["progress_percent"] == 100
     assert body["result"] == {"changed": 1, "selected": 1}
+    assert " ".join(body) == (
+        "id kind params status progress_done progress_total progress_percent "
+        "result error created_by created_at started_at finished_at"
+    )
+    assert (body["error"], body["created_by"]) == ("", admin_user.username)
+    assert body["started_at"] and body["finished_at"]
     assert Person.objects.get(pk=person.pk).city == "Oslo"
     assert Job.objects.count() == 1
 
 
-def test_marketeer_can_read_people_and_channels(marketeer_user, make_channel):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {management_token_create(user=marketeer_user).raw}")
+def test_marketeer_can_read_people_and_channels(api_as, marketeer_user, make_channel):
+    client = api_as(marketeer_user)
     assert client.get("/api/people/").status_code == 200
     assert client.get("/api/channels/").status_code == 200
 

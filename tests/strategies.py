@@ -1,0 +1,19 @@
+"""Hypothesis strategies the agreement tests (SQL against Python) share."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+
+def condition_trees(leaf: st.SearchStrategy, *, max_leaves: int) -> st.SearchStrategy:
+    """Condition trees (docs/conditions.md) over ``leaf`` conditions: ``and`` and ``or`` of up to
+    three children, ``not`` of one, nested, with at most ``max_leaves`` leaves."""
+    return st.recursive(
+        leaf,
+        lambda children: st.one_of(
+            st.lists(children, max_size=3).map(lambda c: {"and": c}),
+            st.lists(children, max_size=3).map(lambda c: {"or": c}),
+            children.map(lambda c: {"not": c}),
+        ),
+        max_leaves=max_leaves,
+    )
