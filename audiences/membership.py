@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
@@ -107,7 +107,23 @@ def refresh(audience_id: int, *, now: datetime | None = None, progress=None) -> 
         with transaction.atomic():
             _finish(audience_id, now=now, seconds=seconds, audience=failed, logged={"error": message})
         return RefreshResult(audience_id, ran=True, seconds=seconds, error=message)
+    _analyze_after(result)
     return result
+
+
+# A refresh that moved this many people has changed the membership tables enough that the planner's
+# statistics (autovacuum's ANALYZE comes later) would mislead the next statements over them.
+ANALYZE_AFTER_MOVES = 10_000
+
+
+def _analyze_after(result: RefreshResult) -> None:
+    if connection.vendor != "postgresql" or result.entered + result.exited < ANALYZE_AFTER_MOVES:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {M}, {H}")
+    except DatabaseError:  # the refresh itself has committed; fresher statistics are a bonus
+        log.warning("ANALYZE after the refresh of audience %s failed", result.audience_id, exc_info=True)
 
 
 def _finish(audience_id: int, *, now: datetime, seconds: float, audience: dict, logged: dict) -> None:

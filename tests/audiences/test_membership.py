@@ -286,3 +286,33 @@ def test_membership_traits_in_one_query(make_person, known, make_audience, djang
         "germans": {"value": True, "updated_at": NOW + timedelta(hours=2)},
         "french": {"value": False, "updated_at": NOW + timedelta(hours=2)},
     }
+
+
+@pytest.mark.postgres
+def test_a_refresh_that_moves_many_people_refreshes_the_planner_statistics(
+    make_person, known, make_audience, monkeypatch
+):
+    from django.db import connection
+
+    def estimated_rows() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [membership.M])
+            return cursor.fetchone()[0]
+
+    # given a threshold of three moves and an audience of two people
+    monkeypatch.setattr(membership, "ANALYZE_AFTER_MOVES", 3)
+    for name in ("Ann", "Bob"):
+        known(make_person(first_name=name, country="DE"))
+    audience = make_audience("germans", GERMANS, activate=True, now=NOW)
+    before = estimated_rows()
+    # when a refresh moves two people (two more enter), nothing is analyzed
+    for name in ("Cid", "Dan"):
+        known(make_person(first_name=name, country="DE"))
+    membership.refresh(audience.pk, now=NOW + timedelta(hours=1))
+    assert estimated_rows() == before
+    # when a refresh moves three (three more enter), the membership table is analyzed: it counts 7 rows
+    for name in ("Eve", "Fay", "Gus"):
+        known(make_person(first_name=name, country="DE"))
+    result = membership.refresh(audience.pk, now=NOW + timedelta(hours=2))
+    assert (result.entered, result.member_count) == (3, 7)
+    assert estimated_rows() == 7
