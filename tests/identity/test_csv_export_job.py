@@ -227,3 +227,50 @@ def test_people_selected_intersects_filters_and_audience(people, marketeer_user)
         AudienceMembership.objects.create(audience=audience, version=1, person=person)
     chosen = people_selected(user=marketeer_user, filters="q=p3%40example.com", audience="all")
     assert list(chosen.values_list("email", flat=True)) == ["p3@example.com"]
+
+
+def test_housekeeping_keeps_a_running_export_and_removes_an_old_finished_one(export_dir, settings):
+    import os
+    import time
+
+    from identity.imports.services import import_files_purge
+
+    settings.ATTUNE_IMPORT_KEEP_DAYS = 7
+    # given two export folders written 30 days ago, one of a job still running
+    for token, status in (("running", Job.Status.RUNNING), ("done", Job.Status.SUCCEEDED)):
+        folder = export_dir / token
+        folder.mkdir(parents=True)
+        (folder / "people-1.csv").write_text("email\n")
+        stamp = time.time() - 30 * 86400
+        os.utime(folder / "people-1.csv", (stamp, stamp))
+        Job.objects.create(kind="identity.people_export", params={"token": token}, status=status)
+    # when the housekeeping purges old files
+    removed = import_files_purge()
+    # then only the finished export's folder is gone
+    assert removed == 1 and (export_dir / "running").exists() and not (export_dir / "done").exists()
+
+
+@pytest.mark.parametrize(
+    ("label", "kind", "status", "path", "code"),
+    [
+        ("unknown job page", None, None, "", 404),
+        ("unknown job file", None, None, "file", 404),
+        ("an import job's page", "identity.csv_import", "succeeded", "", 404),
+        ("a queued export's file", "identity.people_export", "queued", "file", 404),
+        ("a removed export file", "identity.people_export", "succeeded", "file", 404),
+    ],
+)
+def test_admin_export_job_pages_answer_bad_requests_with_404(staff, label, kind, status, path, code):
+    job_id = 999999
+    if kind:
+        params = {"columns": ["email"], "format": "csv", "filters": "", "audience": "", "token": "gone"}
+        job_id = Job.objects.create(kind=kind, status=status, params=params).pk
+    assert staff.get(f"{PAGE}jobs/{job_id}/{path}").status_code == code
+
+
+def test_a_queued_export_page_says_its_status_and_refreshes(staff):
+    params = {"columns": ["email"], "format": "xlsx", "filters": "", "audience": "vip", "token": "t"}
+    job = Job.objects.create(kind="identity.people_export", params=params, progress_total=40)
+    page = staff.get(f"{PAGE}jobs/{job.pk}/").content.decode()
+    assert "<b data-status>queued</b> · 0 of 40 people · XLSX, 1 column · audience <code>vip</code>" in page
+    assert 'http-equiv="refresh"' in page and "data-download" not in page
