@@ -10,11 +10,12 @@ management API, run as a ``people.Job`` of kind ``identity.people_export``.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db.models import QuerySet
 from django.http import QueryDict
 
@@ -44,6 +45,16 @@ def stream_max_rows() -> int:
     return int(getattr(settings, "ATTUNE_EXPORT_STREAM_MAX_ROWS", 10_000))
 
 
+class _Said:
+    """Collects the messages the person list's filters add (``django.contrib.messages``' storage API)."""
+
+    def __init__(self):
+        self.said: list[str] = []
+
+    def add(self, level, message, extra_tags="") -> None:
+        self.said.append(str(message))
+
+
 def people_selected(*, user, filters: str = "", audience: str = "") -> QuerySet[Person]:
     """The people the person list shows to ``user`` with ``filters`` (its query string), narrowed to
     the current members of ``audience`` (its key) when one is named. Filters the list cannot apply
@@ -56,13 +67,18 @@ def people_selected(*, user, filters: str = "", audience: str = "") -> QuerySet[
         listing = RequestFactory().get("/admin/people/person/")
         listing.GET = QueryDict(filters)
         listing.user = user
+        listing._messages = _Said()  # what a filter tells the list's user (a value it cannot read)
         try:
             people = admin.site._registry[Person].get_changelist_instance(listing).queryset
-            people.query.sql_with_params()  # a bad value surfaces here, not in the worker
+            if not listing._messages.said:
+                with contextlib.suppress(EmptyResultSet):  # a filter nobody matches is fine
+                    people.query.sql_with_params()  # a bad value surfaces here, not in the worker
         except Exception as exc:  # noqa: BLE001 - a stale or hand-made filter is the user's input
             raise ValidationError(
                 {"filters": [f"The person list filters cannot be applied ({type(exc).__name__})."]}
             ) from None
+        if listing._messages.said:
+            raise ValidationError({"filters": listing._messages.said})
     if audience:
         ref = resolve(AUDIENCE_PREFIX + audience)
         if ref is None or ref.kind != "audience":

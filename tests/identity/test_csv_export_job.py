@@ -274,3 +274,35 @@ def test_a_queued_export_page_says_its_status_and_refreshes(staff):
     page = staff.get(f"{PAGE}jobs/{job.pk}/").content.decode()
     assert "<b data-status>queued</b> · 0 of 40 people · XLSX, 1 column · audience <code>vip</code>" in page
     assert 'http-equiv="refresh"' in page and "data-download" not in page
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ("ca_key=tier&ca_value=gold", ["p1@example.com"]),
+        ("ca_key=tier&ca_value=%28any%29", ["p1@example.com", "p2@example.com", "p3@example.com"]),
+        ("q=p3", []),
+    ],
+)
+def test_people_selected_applies_the_list_filters(people, marketeer_user, filters, expected):
+    chosen = people_selected(user=marketeer_user, filters=filters)
+    assert sorted(chosen.values_list("email", flat=True)) == expected
+
+
+def test_a_filter_value_the_list_cannot_read_is_named(api, people):
+    AttributeDefinition.objects.create(key="visits", label="Visits", type="integer")
+    response = api.post(API, {"columns": ["email"], "filters": "ca_key=visits&ca_value=many"}, format="json")
+    assert response.status_code == 400 and "whole number" in " ".join(response.json()["filters"])
+    assert not Job.objects.exists()
+
+
+def test_an_export_of_a_filter_matching_nobody_is_a_header_only_file(
+    api, people, django_capture_on_commit_callbacks
+):
+    # when the list search names nobody
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(API, {"columns": ["email"], "filters": "q=nobody%40example.org"}, format="json")
+    # then the job succeeds with a file of the header alone
+    assert response.status_code == 202, response.content
+    file = api.get(response.json()["file"])
+    assert lines(b"".join(file.streaming_content)) == [["email"]]
