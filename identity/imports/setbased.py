@@ -14,8 +14,9 @@ Per chunk of ``CHUNK_ROWS`` rows, in one transaction (see docs/import-export.md,
    (``csv-<upload>-<job>-<row>``, as the pipeline path, so a retried job takes no row twice); new
    profiles and identities in two ``INSERT … SELECT``; one identify event per row; the attribute
    decisions of ``people.services`` (source priority, then event time: never overwrite a newer value;
-   rows of one person applied in file order) with window functions; one ``INSERT`` of the audit rows;
-   one ``UPDATE`` of the people (values, ``attribute_meta``, counters); one of the identities' last seen.
+   rows of one person applied in file order) with window functions over one sort; one ``INSERT`` of
+   the audit rows; one ``UPDATE`` of the people (values, ``attribute_meta``, counters); one of the
+   identities' last seen.
 4. After the commit: the source's daily counters; ``notify_people_changed`` (registered in the chunk's
    transaction) refreshes computed attributes and audiences.
 """
@@ -51,7 +52,6 @@ REMAINDER = object()
 TEMP_TABLES = (
     "imp_rows",
     "imp_new",
-    "imp_applied",
     "imp_steps",
     "imp_final",
     "imp_people",
@@ -558,8 +558,12 @@ class Statements:
         unpivot = ", ".join(f"('{c.key}', r.a{i})" for i, c in enumerate(columns))
         stored = " ".join(f"WHEN '{c.key}' THEN {_stored_json(c)}" for c in columns)
         new = " ".join(f"WHEN '{c.key}' THEN {_new_json(c, 'v.v')}" for c in columns)
+        # The rows each attribute rule lets through (``ap``), then per person and key, in the same
+        # sort: each applied row's old value and whether it changes something, then over the whole
+        # key whether any row changed, its latest time and the stored value's time (what
+        # ``imp_final`` keeps of the key's last row). One statement, one table.
         cursor.execute(
-            "CREATE TEMP TABLE imp_applied ON COMMIT DROP AS"
+            "CREATE TEMP TABLE imp_steps ON COMMIT DROP AS"
             " WITH s AS ("
             " SELECT r.pid, r.num, r.at, r.at_text, x.k, x.v FROM imp_rows r"
             f" CROSS JOIN LATERAL (VALUES {unpivot})"
@@ -579,23 +583,18 @@ class Statements:
             " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM a"
             "), v AS ("
             " SELECT b.* FROM b WHERE b.allowed AND (b.before IS NULL OR b.at >= b.before)"
-            ")"
+            "), ap AS ("
             f" SELECT v.pid, v.num, v.at, v.at_text, v.k, v.v, v.stored, v.meta, CASE v.k {new} END AS j"
-            " FROM v",
-            self.params,
-        )
-        # Per person and key, in one sort: each applied row's old value and whether it changes
-        # something, then over the whole key whether any row changed, its latest time and the stored
-        # value's time (what ``imp_final`` keeps of the key's last row).
-        cursor.execute(
-            "CREATE TEMP TABLE imp_steps ON COMMIT DROP AS SELECT c.*,"
+            " FROM v"
+            ") SELECT c.*,"
             " bool_or(c.changed) OVER k AS any_changed, max(c.at) OVER k AS max_at,"
             " min((c.meta ->> 'at')::timestamptz) OVER k AS stored_at FROM (SELECT t.*,"
             " t.j IS DISTINCT FROM t.old AS changed FROM (SELECT a.*, CASE WHEN row_number() OVER w = 1"
             " THEN a.stored ELSE lag(a.j) OVER w END AS old,"
             " row_number() OVER w = count(*) OVER (PARTITION BY a.pid, a.k) AS last"
-            " FROM imp_applied a WINDOW w AS (PARTITION BY a.pid, a.k ORDER BY a.num)) t) c"
-            " WINDOW k AS (PARTITION BY c.pid, c.k)"
+            " FROM ap a WINDOW w AS (PARTITION BY a.pid, a.k ORDER BY a.num)) t) c"
+            " WINDOW k AS (PARTITION BY c.pid, c.k)",
+            self.params,
         )
         cursor.execute(
             "INSERT INTO people_attributechange (person_id, key, old_value, new_value, operation, source_id,"
