@@ -45,7 +45,7 @@ def export_columns() -> list[ExportColumn]:
     return columns
 
 
-def _annotations(keys: list[str]) -> dict:
+def annotations_of(keys: list[str]) -> dict:
     refs = {ref.key: ref for ref in all_attributes()}
     identifier_keys = set(IdentifierType.objects.values_list("key", flat=True))
     out = {}
@@ -84,7 +84,7 @@ def export_rows(queryset: QuerySet[Person], keys: list[str]) -> Iterator[list]:
     """The header row, then one row per person, read in chunks (server-side cursor on PostgreSQL)."""
     if not keys:
         raise ValidationError("Choose at least one column.")
-    annotations = _annotations(keys)
+    annotations = annotations_of(keys)
     fields = ["uid" if key == "uid" else f"c{i}" for i, key in enumerate(keys)]
     labels = {c.key: c.key for c in export_columns()}
     yield [labels.get(k, k) for k in keys]
@@ -139,7 +139,7 @@ def csv_copy(queryset: QuerySet[Person], keys: list[str]) -> Iterator[bytes] | N
     cells ``cell`` would write (lines end with LF); ``None`` when a column needs the Python path."""
     if connection.vendor != "postgresql" or not keys:
         return None
-    annotations = _annotations(keys)
+    annotations = annotations_of(keys)
     outer = []
     for index, key in enumerate(keys):
         expression = _sql_cell(_field_of(annotations.get(f"c{index}"), key), f"q.c{index}")
@@ -176,15 +176,27 @@ def csv_stream(rows: Iterable[list]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def xlsx_file(rows: Iterable[list]):
-    """A temporary file holding the workbook (written row by row, never the whole sheet in memory)."""
+def _workbook(rows: Iterable[list], on_row=None):
+    """A write-only workbook of the rows (never the whole sheet in memory)."""
     import openpyxl
 
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("People")
     for row in rows:
         sheet.append(row)
+        if on_row is not None:
+            on_row()
+    return book
+
+
+def xlsx_file(rows: Iterable[list]):
+    """A temporary file holding the workbook."""
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - the response closes it
-    book.save(handle)
+    _workbook(rows).save(handle)
     handle.seek(0)
     return handle
+
+
+def xlsx_write(rows: Iterable[list], path, *, on_row=None) -> None:
+    """The workbook written to ``path``; ``on_row()`` is called after each row."""
+    _workbook(rows, on_row).save(path)

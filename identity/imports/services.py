@@ -45,6 +45,7 @@ from people.services import (
 )
 
 JOB_KIND = "identity.csv_import"
+EXPORT_JOB_KIND = "identity.people_export"  # identity.imports.exportjob
 BATCH_ROWS = 1000
 PREVIEW_ROWS = 20
 
@@ -461,17 +462,17 @@ def keep_days() -> int:
 
 def import_files_purge(*, days: int | None = None) -> int:
     """Remove upload folders (the upload, its rejected rows, export files) untouched for ``days``
-    (``ATTUNE_IMPORT_KEEP_DAYS``, default 7), except those of a queued or running import; returns
-    how many folders were removed. Run daily by the housekeeping schedule."""
+    (``ATTUNE_IMPORT_KEEP_DAYS``, default 7), except those of a queued or running import or export;
+    returns how many folders were removed. Run daily by the housekeeping schedule."""
     days = keep_days() if days is None else days
     root = import_dir()
     if not root.is_dir():
         return 0
     cutoff = timezone.now().timestamp() - days * 86400
     busy = set(
-        Job.objects.filter(kind=JOB_KIND, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).values_list(
-            "params__token", flat=True
-        )
+        Job.objects.filter(
+            kind__in=[JOB_KIND, EXPORT_JOB_KIND], status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+        ).values_list("params__token", flat=True)
     )
     removed = 0
     for folder in root.iterdir():

@@ -14,8 +14,9 @@ Per chunk of ``CHUNK_ROWS`` rows, in one transaction (see docs/import-export.md,
    (``csv-<upload>-<job>-<row>``, as the pipeline path, so a retried job takes no row twice); new
    profiles and identities in two ``INSERT … SELECT``; one identify event per row; the attribute
    decisions of ``people.services`` (source priority, then event time: never overwrite a newer value;
-   rows of one person applied in file order) with window functions; one ``INSERT`` of the audit rows;
-   one ``UPDATE`` of the people (values, ``attribute_meta``, counters); one of the identities' last seen.
+   rows of one person applied in file order) with window functions over one sort; one ``INSERT`` of
+   the audit rows; one ``UPDATE`` of the people (values, ``attribute_meta``, counters); one of the
+   identities' last seen.
 4. After the commit: the source's daily counters; ``notify_people_changed`` (registered in the chunk's
    transaction) refreshes computed attributes and audiences.
 """
@@ -51,7 +52,6 @@ REMAINDER = object()
 TEMP_TABLES = (
     "imp_rows",
     "imp_new",
-    "imp_applied",
     "imp_steps",
     "imp_final",
     "imp_people",
@@ -443,11 +443,16 @@ class Statements:
         standard = [c for c in columns if c.spec.standard]
         custom = [c for c in columns if not c.spec.standard]
         aggregates = []
-        for c in standard:
+        pivot = ["g.*"]
+        if standard:  # one aggregate for every standard column (then pivoted), not two per column
+            keys = ", ".join(f"'{c.key}'" for c in standard)
             aggregates.append(
-                f"max(f.v) FILTER (WHERE f.k = '{c.key}' AND f.changed) AS v_{c.key},"
-                f" coalesce(bool_or(f.k = '{c.key}' AND f.changed), false) AS h_{c.key}"
+                f"jsonb_object_agg(f.k, f.v) FILTER (WHERE f.changed AND f.k IN ({keys})) AS vals"
             )
+            for c in standard:
+                pivot.append(
+                    f"g.vals ->> '{c.key}' AS v_{c.key}, coalesce(g.vals ? '{c.key}', false) AS h_{c.key}"
+                )
         if custom:
             keys = ", ".join(f"'{c.key}'" for c in custom)
             aggregates.append(
@@ -460,8 +465,8 @@ class Statements:
                 " coalesce(bool_or(f.changed), false) AS changed"
             )
             attrs = (
-                f"LEFT JOIN (SELECT f.pid AS upid, {', '.join(aggregates)} FROM imp_final f GROUP BY f.pid) u"
-                " ON u.upid = c.pid"
+                f"LEFT JOIN (SELECT {', '.join(pivot)} FROM (SELECT f.pid AS upid, {', '.join(aggregates)}"
+                " FROM imp_final f GROUP BY f.pid) g) u ON u.upid = c.pid"
             )
         else:
             attrs = ""
@@ -553,13 +558,19 @@ class Statements:
         unpivot = ", ".join(f"('{c.key}', r.a{i})" for i, c in enumerate(columns))
         stored = " ".join(f"WHEN '{c.key}' THEN {_stored_json(c)}" for c in columns)
         new = " ".join(f"WHEN '{c.key}' THEN {_new_json(c, 'v.v')}" for c in columns)
+        # The rows each attribute rule lets through (``ap``), then per person and key, in the same
+        # sort: each applied row's old value and whether it changes something, then over the whole
+        # key whether any row changed, its latest time and the stored value's time (what
+        # ``imp_final`` keeps of the key's last row). One statement, one table.
         cursor.execute(
-            "CREATE TEMP TABLE imp_applied ON COMMIT DROP AS"
+            "CREATE TEMP TABLE imp_steps ON COMMIT DROP AS"
             " WITH s AS ("
             " SELECT r.pid, r.num, r.at, r.at_text, x.k, x.v FROM imp_rows r"
             f" CROSS JOIN LATERAL (VALUES {unpivot})"
             " AS x(k, v) WHERE x.v IS NOT NULL"
-            "), m AS ("
+            # Materialized: the window's sort then carries each row's own key, not the profile's
+            # whole JSON (it spilled to disk when inlined).
+            "), m AS MATERIALIZED ("
             " SELECT s.*, p.attribute_meta -> s.k AS meta,"
             f" CASE s.k {stored} END AS stored FROM s LEFT JOIN people_person p ON p.id = s.pid"
             "), a AS ("
@@ -572,17 +583,18 @@ class Statements:
             " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before FROM a"
             "), v AS ("
             " SELECT b.* FROM b WHERE b.allowed AND (b.before IS NULL OR b.at >= b.before)"
-            ")"
+            "), ap AS ("
             f" SELECT v.pid, v.num, v.at, v.at_text, v.k, v.v, v.stored, v.meta, CASE v.k {new} END AS j"
-            " FROM v",
-            self.params,
-        )
-        cursor.execute(
-            "CREATE TEMP TABLE imp_steps ON COMMIT DROP AS SELECT t.*,"
+            " FROM v"
+            ") SELECT c.*,"
+            " bool_or(c.changed) OVER k AS any_changed, max(c.at) OVER k AS max_at,"
+            " min((c.meta ->> 'at')::timestamptz) OVER k AS stored_at FROM (SELECT t.*,"
             " t.j IS DISTINCT FROM t.old AS changed FROM (SELECT a.*, CASE WHEN row_number() OVER w = 1"
             " THEN a.stored ELSE lag(a.j) OVER w END AS old,"
             " row_number() OVER w = count(*) OVER (PARTITION BY a.pid, a.k) AS last"
-            " FROM imp_applied a WINDOW w AS (PARTITION BY a.pid, a.k ORDER BY a.num)) t"
+            " FROM ap a WINDOW w AS (PARTITION BY a.pid, a.k ORDER BY a.num)) t) c"
+            " WINDOW k AS (PARTITION BY c.pid, c.k)",
+            self.params,
         )
         cursor.execute(
             "INSERT INTO people_attributechange (person_id, key, old_value, new_value, operation, source_id,"
@@ -592,11 +604,10 @@ class Statements:
             self.params,
         )
         cursor.execute(
-            "CREATE TEMP TABLE imp_final ON COMMIT DROP AS SELECT l.pid, l.k, l.v, l.j, l.at_text,"
-            " g.changed, (g.changed OR (g.stored_at IS NOT NULL AND g.stored_at < g.max_at)) AS meta_update"
-            " FROM imp_steps l JOIN (SELECT pid, k, bool_or(changed) AS changed, max(at) AS max_at,"
-            " min((meta ->> 'at')::timestamptz) AS stored_at FROM imp_steps GROUP BY pid, k) g"
-            " ON g.pid = l.pid AND g.k = l.k WHERE l.last"
+            "CREATE TEMP TABLE imp_final ON COMMIT DROP AS SELECT pid, k, v, j, at_text,"
+            " any_changed AS changed,"
+            " (any_changed OR (stored_at IS NOT NULL AND stored_at < max_at)) AS meta_update"
+            " FROM imp_steps WHERE last"
         )
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, QueryDict, StreamingHttpResponse
+from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from identity.imports import export, services
+from identity.imports import export, exportjob, services
 from identity.imports.mapping import (
     EVENT,
     IGNORE,
@@ -26,7 +26,7 @@ from identity.imports.mapping import (
 )
 from identity.models import IdentifierType
 from people.attributes import STANDARD_ATTRIBUTES
-from people.models import AttributeDefinition, AttributeType, Job, Person
+from people.models import AttributeDefinition, AttributeType, Job
 
 PERMISSION = "people.change_person"
 
@@ -165,51 +165,64 @@ def rejects_view(request, job_id: int):
 DEFAULT_EXPORT = ["uid", "email", "first_name", "last_name", "phone", "city", "country"]
 
 
-def _filtered_people(request, filters: str):
-    """The people the person list shows with ``filters`` (its query string)."""
-    model_admin = admin.site._registry[Person]
-    listing = request.__class__(request.environ)
-    listing.user = request.user
-    listing.GET = QueryDict(filters)
-    try:
-        return model_admin.get_changelist_instance(listing).queryset
-    except Exception as exc:  # noqa: BLE001 - a stale or hand-made filter is the user's input
-        raise ValidationError(f"The person list filters cannot be applied ({type(exc).__name__}).") from None
-
-
 def export_view(request):
     context = _context(request, "Export people")
-    if not request.user.has_perm("people.view_person"):
+    if not exportjob.can_export(request.user):
         raise PermissionDenied
     filters = request.POST.get("filters", request.GET.get("filters", ""))
     chosen = request.POST.getlist("columns") if request.method == "POST" else DEFAULT_EXPORT
     if request.method == "POST":
         fmt = request.POST.get("format", "csv")
+        choices = {"user": request.user, "columns": chosen, "fmt": fmt, "filters": filters}
         try:
-            people = _filtered_people(request, filters)
-            rows = export.export_rows(people, chosen)
-            header = next(rows)  # checks the columns before the response starts
-            if fmt not in ("csv", "xlsx"):
-                raise ValidationError(f"Unknown format '{fmt}'.")
+            people = exportjob.export_check(**choices)
+            if request.POST.get("run") == "job" or not exportjob.export_is_small(people):
+                job = exportjob.export_start(**choices)
+                return redirect(reverse("people_export_job", args=[job.pk]))
         except ValidationError as exc:
             context["errors"] = exc.messages
         else:
             stamp = timezone.now().strftime("%Y%m%d-%H%M")
-
-            def all_rows():
-                yield header
-                yield from rows
-
             if fmt == "xlsx":
+                rows = export.export_rows(people, chosen)
                 return FileResponse(
-                    export.xlsx_file(all_rows()), as_attachment=True, filename=f"people-{stamp}.xlsx"
+                    export.xlsx_file(rows), as_attachment=True, filename=f"people-{stamp}.xlsx"
                 )
-            stream = export.csv_copy(people, chosen) or export.csv_stream(all_rows())
+            stream = export.csv_copy(people, chosen) or export.csv_stream(export.export_rows(people, chosen))
             response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="people-{stamp}.csv"'
             return response
     groups: dict[str, list] = {}
     for column in export.export_columns():
         groups.setdefault(column.group, []).append(column)
-    context.update(groups=groups, chosen=set(chosen), filters=filters)
+    context.update(
+        groups=groups, chosen=set(chosen), filters=filters, stream_max_rows=exportjob.stream_max_rows()
+    )
     return render(request, "admin/imports/export.html", context)
+
+
+def _export_job(request, job_id: int) -> Job:
+    if not exportjob.can_export(request.user):
+        raise PermissionDenied
+    return get_object_or_404(Job, pk=job_id, kind=services.EXPORT_JOB_KIND)
+
+
+def export_job_view(request, job_id: int):
+    job = _export_job(request, job_id)
+    context = _context(request, f"Export #{job.pk}", job=job)
+    try:
+        exportjob.export_file(job)
+    except ValidationError as exc:
+        context["file_problem"] = " ".join(exc.messages)
+    else:
+        context["has_file"] = True
+    return render(request, "admin/imports/export_job.html", context)
+
+
+def export_file_view(request, job_id: int):
+    job = _export_job(request, job_id)
+    try:
+        path = exportjob.export_file(job)
+    except ValidationError as exc:
+        raise Http404(" ".join(exc.messages)) from None
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

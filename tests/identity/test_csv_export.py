@@ -9,15 +9,11 @@ import pytest
 from identity.services import ingest_batch
 from people.models import AttributeDefinition
 from people.services import csv_import_source
+from tests.identity import csv_fixtures
 
 pytestmark = pytest.mark.django_db
+staff = csv_fixtures.staff
 URL = "/admin/people/import/export/"
-
-
-@pytest.fixture
-def staff(client, marketeer_user):
-    client.force_login(marketeer_user)
-    return client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ alone with their reason, the report counts and the rejects file."""
 
 import csv
 import io
-from datetime import UTC, datetime
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -14,6 +13,7 @@ from identity.imports.services import import_preview, import_start, rejects_path
 from identity.models import Identity
 from identity.services import ingest_batch
 from people.models import AttributeDefinition, Job, Person
+from tests.identity.csv_fixtures import sdk_identify
 
 pytestmark = pytest.mark.django_db
 BASE = "/v1/spaces/main/collections/users/profiles"
@@ -263,23 +263,9 @@ def test_match_by_unified_id_updates_that_profile():
 
 def test_preview_shows_old_to_new_and_why_sdk_values_are_kept():
     # given a person whose city an SDK set, and whose name an earlier CSV import set
-    from people.services import csv_import_source, source_create
+    from people.services import csv_import_source
 
-    sdk = source_create(
-        name="Website SDK", channel=__import__("tests.factories", fromlist=["x"]).make_channel()
-    ).source
-    ingest_batch(
-        source=sdk,
-        messages=[
-            {
-                "type": "identify",
-                "userId": "p1",
-                "timestamp": "2030-01-01T00:00:00Z",
-                "traits": {"email": "pa@example.com", "city": "Paris"},
-            },
-        ],
-        received_at=datetime(2030, 1, 2, tzinfo=UTC),
-    )
+    sdk_identify()
     ingest_batch(
         source=csv_import_source(),
         messages=[

@@ -5,7 +5,7 @@ and bad rows, and a row with a second identifier that merges two profiles (the p
 
 import csv
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
@@ -17,6 +17,7 @@ from identity.imports.services import import_start, rejects_path, upload_store
 from identity.models import Identity
 from identity.services import identifier_suppress, ingest_batch
 from people.models import AttributeChange, AttributeDefinition, Event, Job, Person
+from tests.identity.csv_fixtures import sdk_identify
 
 pytestmark = [
     pytest.mark.django_db,
@@ -51,26 +52,12 @@ COLUMNS = {
 
 @pytest.fixture
 def people(settings, tmp_path):
-    from people.services import csv_import_source, source_create
-    from tests.factories import make_channel
+    from people.services import csv_import_source
 
     settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
     for key, type_ in [("score", "integer"), ("ratio", "decimal"), ("vip", "boolean"), ("since", "date")]:
         AttributeDefinition.objects.create(key=key, label=key, type=type_)
-    sdk = source_create(name="Website SDK", channel=make_channel()).source
-    ingest_batch(
-        source=sdk,
-        messages=[
-            {
-                "type": "identify",
-                "userId": "p1",
-                "timestamp": "2030-01-01T00:00:00Z",
-                "traits": {"email": "pa@example.com", "city": "Paris"},
-            },
-            {"type": "identify", "userId": "u-7", "traits": {"first_name": "Bob"}},
-        ],
-        received_at=datetime(2030, 1, 2, tzinfo=UTC),
-    )
+    sdk_identify({"type": "identify", "userId": "u-7", "traits": {"first_name": "Bob"}})
     ingest_batch(
         source=csv_import_source(),
         messages=[
