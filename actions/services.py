@@ -6,6 +6,7 @@ these). Targeting itself lives in ``actions.targeting``; webhook sending in ``ac
 
 from __future__ import annotations
 
+import functools
 import random
 import secrets
 import uuid
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -231,6 +232,10 @@ def person_resolve(*, source: Source, user_id: str | None, anonymous_id: str | N
             return None  # not linked yet: tracking would create, attach or merge
         return by_user or by_anon
 
+    if connection.vendor == "postgresql" and bool(user_id) != bool(anonymous_id):
+        found = _resolve_known(ids)
+        if found is not None:
+            return found
     person = lookup()
     if person is None:
         if _suppressed(set(ids.items())):
@@ -265,6 +270,52 @@ def person_resolve(*, source: Source, user_id: str | None, anonymous_id: str | N
     return Resolved(person, False, ids)
 
 
+@functools.cache
+def _known_person_sql() -> str:
+    """The profile holding one identifier, with all its identifiers (type keys and values, two arrays
+    in the same order) and whether any of them is on the suppression list: one statement, built once
+    (no ORM compilation per request)."""
+    from identity.models import IdentifierType, Identity, SuppressedIdentifier
+
+    q = connection.ops.quote_name
+    person, identity = q(Person._meta.db_table), q(Identity._meta.db_table)
+    types, suppressed = q(IdentifierType._meta.db_table), q(SuppressedIdentifier._meta.db_table)
+    held = f"FROM {identity} i JOIN {types} t ON t.id = i.type_id WHERE i.person_id = p.id"
+    return (
+        f"SELECT p.*, ARRAY(SELECT t.key {held} ORDER BY i.id) AS attune_keys, "
+        f"ARRAY(SELECT i.value {held} ORDER BY i.id) AS attune_values, "
+        f"EXISTS(SELECT 1 {held} AND EXISTS(SELECT 1 FROM {suppressed} s "
+        f"WHERE s.type_id = i.type_id AND s.value = i.value)) AS attune_suppressed "
+        f"FROM {person} p JOIN {identity} h ON h.person_id = p.id WHERE h.type_id = %s AND h.value = %s"
+    )
+
+
+def _resolve_known(ids: dict[str, str]) -> Resolved | None:
+    """``person_resolve`` for one client id held by a live profile, in one statement (then the
+    privacy filters); None when the id is unknown, invalid or held by a merged profile (the general
+    path answers those)."""
+    from identity.extensions import blocked_identifiers
+    from identity.policy import InvalidIdentifier, Policy
+
+    ((type_key, value),) = ids.items()
+    policy = Policy.cached().get(type_key)
+    if policy is None:
+        return None
+    try:
+        normalised = policy.normalize(value)
+    except InvalidIdentifier:
+        return None
+    person = next(iter(Person.objects.raw(_known_person_sql(), [policy.id, normalised])), None)
+    if person is None or person.merged_into_id:
+        return None
+    if person.attune_suppressed:
+        return Resolved(None, True, ids)
+    idents = {*ids.items(), *zip(person.attune_keys, person.attune_values, strict=True)}
+    if blocked_identifiers(idents):
+        return Resolved(None, True, ids)
+    return Resolved(person, False, ids)
+
+
 # ------------------------------------------------------------------ deliveries (GET|POST /v1/actions)
 
 
@@ -275,9 +326,20 @@ def _lock_for_caps(
     client racing for the last coupons waits here), the person row for per-person rules."""
     global_ids = sorted(a.id for a in actions if targeting.has_global_rules(a, kinds))
     if global_ids:
-        list(Action.objects.select_for_update().filter(pk__in=global_ids).order_by("pk").values_list("pk"))
+        _lock_rows(Action, global_ids)
     if any(r.group == CappingRule.Group.USER and r.reaction in kinds for a in actions for r in a.rules):
-        list(Person.objects.select_for_update().filter(pk=view.person.pk).values_list("pk"))
+        _lock_rows(Person, [view.person.pk])
+
+
+def _lock_rows(model, ids: list[int]) -> None:
+    """``SELECT … FOR UPDATE`` of the rows ``ids`` (sorted: rows are locked in primary-key order)."""
+    if connection.vendor != "postgresql":
+        list(model.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+        return
+    from people import rawsql
+
+    table = connection.ops.quote_name(model._meta.db_table)
+    rawsql.select_rows(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
 
 
 def actions_for(
