@@ -330,11 +330,11 @@ class Step:
 class PersonView:
     """What the evaluation reads about one person, fetched lazily and once per request: attribute
     values and events (one ``people.conditions`` evaluation shared by every action's trait conditions)
-    and audience memberships (one query)."""
+    and audience memberships (one query, or ``audience_ids`` when the caller read them already)."""
 
-    def __init__(self, person: Person):
+    def __init__(self, person: Person, *, audience_ids: set[int] | None = None):
         self.person = person
-        self._audiences: set[int] | None = None
+        self._audiences = audience_ids
         self._values: dict[str, Any] = {}
         self._evaluation: Evaluation | None = None
 
