@@ -200,21 +200,26 @@ def _measure(client, reqs: list, *, again: bool) -> list:
     middle = len(reqs) // 4 * 2
     half, rest = reqs[:middle], reqs[middle:]
     cpu = statements = counted = 0.0
+    walls: list[float] = []
     statuses: Counter = Counter()
     for k, (method, path, body, headers) in enumerate(half):
         counted_now = not again or k % 2 == 1
         with CaptureQueriesContext(connection) as queries:
-            t0 = time.process_time()
+            t0, w0 = time.process_time(), time.perf_counter()
             response = client.generic(method, path, body, content_type="application/json", **headers)
-            spent = time.process_time() - t0
+            spent, wall = time.process_time() - t0, time.perf_counter() - w0
         statuses[response.status_code] += 1
         if counted_now:
             cpu += spent
+            walls.append(wall)
             statements += len(queries.captured_queries)
             counted += 1
     counted = max(1.0, counted)
+    walls.sort()
+    p50, p99 = (walls[int(len(walls) * q)] * 1000 if walls else 0.0 for q in (0.5, 0.99))
     print(
         f"measured without the profiler: {int(counted)} requests, {cpu / counted * 1000:.1f} ms CPU and "
-        f"{statements / counted:.1f} statements each (statuses {dict(statuses)})"
+        f"{statements / counted:.1f} statements each, wall p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"(one client, statuses {dict(statuses)})"
     )
     return rest
