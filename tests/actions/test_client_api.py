@@ -631,3 +631,39 @@ def test_through_a_real_http_server(live_server, make_action, known, web):
     assert accepted == (200, {"success": True, "reaction": "accepted"})
     assert missing[0] == 404
     assert sorted(Reaction.objects.values_list("kind", flat=True)) == ["accepted", "delivered"]
+
+
+@pytest.mark.parametrize(
+    "method,where,status",
+    [
+        ("POST", "basic", 200),
+        ("POST", "body", 200),
+        ("POST", "query", 200),
+        ("GET", "basic", 200),
+        ("GET", "query", 200),
+        ("POST", "body-wrong", 401),
+        ("GET", "query-wrong", 401),
+    ],
+)
+def test_the_write_key_is_read_where_tracking_reads_it(
+    client, web, known, make_action, method, where, status
+):
+    # given
+    known()
+    action = make_action(**banner(properties=[]))
+    key = "wrong" if where.endswith("wrong") else web.write_key
+    body = {"userId": "u1", **({"writeKey": key} if where.startswith("body") else {})}
+    headers = {"HTTP_AUTHORIZATION": basic(key)} if where == "basic" else {}
+    query = {"writeKey": key} if where.startswith("query") else {}
+    # when
+    if method == "GET":
+        response = client.get("/v1/actions", {"userId": "u1", **query}, **headers)
+    else:
+        path = f"/v1/actions?writeKey={key}" if query else "/v1/actions"
+        response = client.post(path, body, content_type="application/json", **headers)
+    # then
+    assert response.status_code == status
+    if status == 200:
+        assert [a["id"] for a in response.json()] == [action.pk]
+    else:
+        assert response.json() == {"code": "invalid_write_key", "message": "Unknown or disabled write key."}
