@@ -134,3 +134,11 @@ def test_contact_record_sets_the_stored_time_on_the_person(make_person, make_cha
     contact_record(person=person, channel=email, at=NOW)
     contact_record(person=person, channel=None, at=NOW - DAY)
     assert person.last_contacted_at == NOW
+
+
+@pytest.mark.django_db
+def test_no_contacts_record_nothing_and_run_no_statement(django_assert_num_queries):
+    from people.services import contacts_record
+
+    with django_assert_num_queries(0):
+        assert contacts_record(contacts=[]) == {}
