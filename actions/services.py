@@ -6,6 +6,8 @@ these). Targeting itself lives in ``actions.targeting``; webhook sending in ``ac
 
 from __future__ import annotations
 
+import functools
+import json
 import random
 import secrets
 import uuid
@@ -14,11 +16,11 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from actions import allocation, targeting, webhooks
+from actions import allocation, rawmodels, targeting, webhooks
 from actions.models import (
     ACT_EVENTS,
     Action,
@@ -29,6 +31,7 @@ from actions.models import (
     ReactionKind,
     WebhookDelivery,
 )
+from people import rawsql
 from people.models import Channel, OrganizationSettings, Person, Source
 
 # The rows an action owns (its relations) and their editable fields.
@@ -198,6 +201,7 @@ class Resolved:
     person: Person | None
     suppressed: bool = False
     identifiers: dict[str, str] = field(default_factory=dict)
+    audience_ids: set[int] | None = None  # the person's audiences when read with the person
 
 
 def _suppressed(idents: set[tuple[str, str]]) -> bool:
@@ -231,6 +235,10 @@ def person_resolve(*, source: Source, user_id: str | None, anonymous_id: str | N
             return None  # not linked yet: tracking would create, attach or merge
         return by_user or by_anon
 
+    if connection.vendor == "postgresql" and bool(user_id) != bool(anonymous_id):
+        found = _resolve_known(ids)
+        if found is not None:
+            return found
     person = lookup()
     if person is None:
         if _suppressed(set(ids.items())):
@@ -265,19 +273,94 @@ def person_resolve(*, source: Source, user_id: str | None, anonymous_id: str | N
     return Resolved(person, False, ids)
 
 
+@functools.cache
+def _known_person_sql() -> str:
+    """The profile holding one identifier, with all its identifiers (type keys and values, two arrays
+    in the same order) and whether any of them is on the suppression list: one statement, built once
+    (no ORM compilation per request)."""
+    from identity.models import IdentifierType, Identity, SuppressedIdentifier
+
+    q = connection.ops.quote_name
+    person, identity = q(Person._meta.db_table), q(Identity._meta.db_table)
+    types, suppressed = q(IdentifierType._meta.db_table), q(SuppressedIdentifier._meta.db_table)
+    held = f"FROM {identity} i JOIN {types} t ON t.id = i.type_id WHERE i.person_id = p.id"
+    audiences = "NULL"
+    if targeting.audiences_available():
+        from audiences.models import Audience, AudienceMembership
+
+        # audiences.selectors.member_audience_ids for an unmerged person (the current version of
+        # each active audience; a test holds both equal).
+        audiences = (
+            f"ARRAY(SELECT m.audience_id FROM {q(AudienceMembership._meta.db_table)} m "
+            f"JOIN {q(Audience._meta.db_table)} a ON a.id = m.audience_id "
+            f"WHERE m.person_id = p.id AND m.version = a.version AND a.state = '{Audience.State.ACTIVE}')"
+        )
+    return (
+        f"SELECT {rawmodels.columns(Person, 'p')}, {audiences}, ARRAY(SELECT t.key {held} ORDER BY i.id), "
+        f"ARRAY(SELECT i.value {held} ORDER BY i.id), "
+        f"EXISTS(SELECT 1 {held} AND EXISTS(SELECT 1 FROM {suppressed} s "
+        f"WHERE s.type_id = i.type_id AND s.value = i.value)) "
+        f"FROM {person} p JOIN {identity} h ON h.person_id = p.id WHERE h.type_id = %s AND h.value = %s"
+    )
+
+
+def _resolve_known(ids: dict[str, str]) -> Resolved | None:
+    """``person_resolve`` for one client id held by a live profile, in one statement (then the
+    privacy filters); None when the id is unknown, invalid or held by a merged profile (the general
+    path answers those)."""
+    from identity.extensions import blocked_identifiers
+    from identity.policy import InvalidIdentifier, Policy
+
+    ((type_key, value),) = ids.items()
+    policy = Policy.cached().get(type_key)
+    if policy is None:
+        return None
+    try:
+        normalised = policy.normalize(value)
+    except InvalidIdentifier:
+        return None
+    found = rawsql.select_rows(_known_person_sql(), [policy.id, normalised])
+    if not found:
+        return None
+    person = rawmodels.instance(Person, found[0])
+    if person.merged_into_id:
+        return None
+    audiences, keys, values, on_list = found[0][rawmodels.width(Person) :]
+    if on_list:
+        return Resolved(None, True, ids)
+    if blocked_identifiers({*ids.items(), *zip(keys, values, strict=True)}):
+        return Resolved(None, True, ids)
+    return Resolved(person, False, ids, set(audiences) if audiences is not None else None)
+
+
 # ------------------------------------------------------------------ deliveries (GET|POST /v1/actions)
 
 
 def _lock_for_caps(
-    actions: list[targeting.Compiled], view: targeting.PersonView, kinds: tuple[str, ...]
+    actions: list[targeting.Compiled],
+    view: targeting.PersonView,
+    kinds: tuple[str, ...],
+    *,
+    per_person: bool = True,
 ) -> None:
-    """Serialize the check-and-insert of capped reactions: the action rows for global rules (every
-    client racing for the last coupons waits here), the person row for per-person rules."""
+    """Serialize the check-and-insert of capped reactions: the action rows for global rules on
+    ``kinds`` (every client racing for the last coupons waits here), the person row for per-person
+    rules (``per_person``)."""
     global_ids = sorted(a.id for a in actions if targeting.has_global_rules(a, kinds))
     if global_ids:
-        list(Action.objects.select_for_update().filter(pk__in=global_ids).order_by("pk").values_list("pk"))
-    if any(r.group == CappingRule.Group.USER and r.reaction in kinds for a in actions for r in a.rules):
-        list(Person.objects.select_for_update().filter(pk=view.person.pk).values_list("pk"))
+        _lock_rows(Action, global_ids)
+    user_rules = (r for a in actions for r in a.rules if r.group == CappingRule.Group.USER)
+    if per_person and any(r.reaction in kinds for r in user_rules):
+        _lock_rows(Person, [view.person.pk])
+
+
+def _lock_rows(model, ids: list[int]) -> None:
+    """``SELECT … FOR UPDATE`` of the rows ``ids`` (sorted: rows are locked in primary-key order)."""
+    if connection.vendor != "postgresql":
+        list(model.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    rawsql.select_rows(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
 
 
 def actions_for(
@@ -291,56 +374,44 @@ def actions_for(
     rng: random.Random | None = None,
     source: Source | None = None,
     identifiers: dict[str, str] | None = None,
+    audience_ids: set[int] | None = None,
 ) -> list[dict]:
     """The actions ``person`` gets on ``channel``, personalized; each is logged as delivered (one
     bulk insert) and the person is recorded as contacted on the channel (at most once a minute per
     person and channel). Hooks on ``delivered`` run (stored events need the ``source`` and the
-    client's ``identifiers``)."""
+    client's ``identifiers``; ``audience_ids``: the person's audiences when already read)."""
     ask = targeting.Ask(
         channel=channel, type=type, tags=tuple(tags), context=context or {}, now=now or timezone.now()
     )
-    view = targeting.PersonView(person)
+    view = targeting.PersonView(person, audience_ids=audience_ids)
     eligible: list[targeting.Compiled] = []
-    capped: list[targeting.Compiled] = []  # capped, no rule on delivered: checked now
-    locked: list[targeting.Compiled] = []  # with a rule on delivered: checked under a lock below
+    capped: list[targeting.Compiled] = []  # steps 1–9 pass; the capping rules decide
     for action in targeting.definitions().on_channel(channel):
         verdict = targeting.screen(action, view, ask)
         if verdict == targeting.HIDDEN:
             continue
         if verdict == targeting.SHOWN or not action.rules:
             eligible.append(action)
-        elif any(r.reaction == ReactionKind.DELIVERED for r in action.rules):
-            locked.append(action)
         else:
             capped.append(action)
-    if capped:
-        hidden = targeting.capping_reasons(capped, view, ask)
-        eligible += [a for a in capped if a.id not in hidden]
-    if not (eligible or locked):
+    if not (eligible or capped):
         return []
     with transaction.atomic():
-        if locked:
-            _lock_for_caps(locked, view, (ReactionKind.DELIVERED,))
-            hidden = targeting.capping_reasons(locked, view, ask)
-            eligible += [a for a in locked if a.id not in hidden]
+        if capped:
+            # Global rules on delivered are exact: the racing clients wait on the action rows. A
+            # per-person rule is counted without a lock (the same person asking twice at the same
+            # moment may pass it once more).
+            _lock_for_caps(capped, view, (ReactionKind.DELIVERED,), per_person=False)
+            hidden = targeting.capping_reasons(capped, view, ask)
+            eligible += [a for a in capped if a.id not in hidden]
         eligible = allocation.choose(eligible, rng=rng)
         if not eligible:
             return []
         eligible.sort(key=lambda a: a.id)
         props = {a.id: a.properties_for(channel) for a in eligible}
         values = view.values(set().union(*(targeting.property_keys(p) for p in props.values())))
-        Reaction.objects.bulk_create(
-            [
-                Reaction(
-                    action_id=a.id,
-                    person_id=person.pk,
-                    channel=channel,
-                    kind=ReactionKind.DELIVERED,
-                    created_at=ask.now,
-                    context=ask.context,
-                )
-                for a in eligible
-            ]
+        _insert_reactions(
+            [a.id for a in eligible], person.pk, channel, ReactionKind.DELIVERED, ask.now, ask.context
         )
         _record_contact(person, source.channel if source else _channel(channel), ask.now)
         _run_hooks(
@@ -363,6 +434,44 @@ def actions_for(
         }
         for a in eligible
     ]
+
+
+def _insert_reactions(
+    action_ids: list[int], person_id: int, channel: str, kind: str, at, context: dict, properties=None
+) -> None:
+    """One reaction per action, one ``INSERT`` (raw on PostgreSQL, built once: the client API runs it
+    on every request)."""
+    properties = properties or {}
+    if connection.vendor != "postgresql":
+        Reaction.objects.bulk_create(
+            [
+                Reaction(
+                    action_id=action_id,
+                    person_id=person_id,
+                    channel=channel,
+                    kind=kind,
+                    created_at=at,
+                    context=context,
+                    properties=properties,
+                )
+                for action_id in action_ids
+            ]
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _insert_reactions_sql(),
+            [person_id, channel, kind, at, json.dumps(context), json.dumps(properties), action_ids],
+        )
+
+
+@functools.cache
+def _insert_reactions_sql() -> str:
+    table = connection.ops.quote_name(Reaction._meta.db_table)
+    return (
+        f"INSERT INTO {table} (action_id, person_id, channel, kind, created_at, context, properties) "
+        "SELECT a, %s, %s, %s, %s, %s::jsonb, %s::jsonb FROM unnest(%s::bigint[]) AS a"
+    )
 
 
 CONTACT_EVERY_SECONDS = 60
@@ -407,6 +516,7 @@ def act(
     context: dict | None = None,
     properties: dict | None = None,
     now=None,
+    audience_ids: set[int] | None = None,
 ) -> ActResult:
     """Record the client's reaction. ``accept`` re-checks state, channel, test user, time range,
     traits, audiences and the accept capping rules (exactly, under concurrency) and calls the
@@ -420,7 +530,7 @@ def act(
     compiled = targeting.compiled_action(action_id)
     if compiled is None:
         raise ActionError(404, "action_not_found", f"There is no action {action_id}.")
-    view = targeting.PersonView(person)
+    view = targeting.PersonView(person, audience_ids=audience_ids)
     ask = targeting.Ask(channel=channel, context=context, now=now)
     with transaction.atomic():
         sync_result = None
@@ -462,15 +572,7 @@ def act(
                             "hook": sync_result,
                         },
                     )
-        Reaction.objects.create(
-            action_id=action_id,
-            person_id=person.pk,
-            channel=channel,
-            kind=kind,
-            created_at=now,
-            context=context,
-            properties=properties,
-        )
+        _insert_reactions([action_id], person.pk, channel, kind, now, context, properties)
         _run_hooks([action_id], kind, channel, person, identifiers, context, properties, now, source=source)
     body: dict[str, Any] = {"success": True, "reaction": kind}
     if sync_result is not None:

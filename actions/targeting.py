@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -329,19 +330,13 @@ class Step:
 class PersonView:
     """What the evaluation reads about one person, fetched lazily and once per request: attribute
     values and events (one ``people.conditions`` evaluation shared by every action's trait conditions)
-    and audience memberships (one query)."""
+    and audience memberships (one query, or ``audience_ids`` when the caller read them already)."""
 
-    def __init__(self, person: Person):
+    def __init__(self, person: Person, *, audience_ids: set[int] | None = None):
         self.person = person
-        self._audiences: set[int] | None = None
+        self._audiences = audience_ids
         self._values: dict[str, Any] = {}
         self._evaluation: Evaluation | None = None
-
-    def people(self):
-        """The person and the profiles merged into it (reactions stay on the child's id), as a
-        subquery."""
-        pk = self.person.pk
-        return Person.objects.filter(Q(pk=pk) | Q(merged_into_id=pk)).values("pk")
 
     def audience_ids(self) -> set[int]:
         if self._audiences is None:
@@ -620,9 +615,9 @@ def capping_reasons(
             if kinds is not None and rule.reaction not in kinds:
                 continue
             (user_rules if rule.group == CappingRule.Group.USER else all_rules).append((action.id, rule))
-    counts = _counts(user_rules, Q(person_id__in=view.people()), ask.now) if user_rules else {}
+    counts = _counts(user_rules, view.person.pk, ask.now) if user_rules else {}
     if all_rules:
-        counts.update(_counts(all_rules, Q(), ask.now))
+        counts.update(_counts(all_rules, None, ask.now))
     reasons: dict[int, str] = {}
     for action_id, rule in [*user_rules, *all_rules]:
         if action_id in reasons:
@@ -636,24 +631,17 @@ def capping_reasons(
     return reasons
 
 
-def _counts(rules: list[tuple[int, Rule]], scope: Q, now: datetime) -> dict[int, int]:
-    """Each rule's count from one statement: the reactions in ``scope`` grouped by action, kind and
-    channel, counted ever and within each rule's window (one column per distinct window)."""
-    from actions.models import Reaction
-
-    windows = {rule.within_days for _, rule in rules if rule.within_days}
-    rows = list(
-        Reaction.objects.filter(
-            scope,
-            action_id__in={action_id for action_id, _ in rules},
-            kind__in={rule.reaction for _, rule in rules},
-        )
-        .values("action_id", "kind", "channel")
-        .annotate(
-            ever=Count("pk"),
-            **{f"d{d}": Count("pk", filter=Q(created_at__gte=now - timedelta(days=d))) for d in windows},
-        )
-    )
+def _counts(rules: list[tuple[int, Rule]], person_id: int | None, now: datetime) -> dict[int, int]:
+    """Each rule's count from one statement: the reactions of ``person_id`` (and of the profiles
+    merged into theirs; everyone's when None) grouped by action, kind and channel, counted ever and
+    within each rule's window (one column per distinct window)."""
+    windows = sorted({rule.within_days for _, rule in rules if rule.within_days})
+    action_ids = sorted({action_id for action_id, _ in rules})
+    kinds = sorted({rule.reaction for _, rule in rules})
+    if connection.vendor == "postgresql":
+        rows = _count_rows_sql(action_ids, kinds, person_id, now, windows)
+    else:
+        rows = _count_rows_orm(action_ids, kinds, person_id, now, windows)
     counts = {}
     for action_id, rule in rules:
         column = f"d{rule.within_days}" if rule.within_days else "ever"
@@ -665,6 +653,49 @@ def _counts(rules: list[tuple[int, Rule]], scope: Q, now: datetime) -> dict[int,
             and (not rule.channels or row["channel"] in rule.channels)
         )
     return counts
+
+
+def _count_rows_sql(
+    action_ids: list[int], kinds: list[str], person_id: int | None, now: datetime, windows: list[int]
+) -> list[dict]:
+    """The grouped count in raw SQL (the client API runs it on every request: no ORM compilation)."""
+    from actions.models import Reaction
+    from people import rawsql
+
+    columns = "".join(f", count(*) FILTER (WHERE created_at >= %s) AS d{d}" for d in windows)
+    params: list[Any] = [now - timedelta(days=d) for d in windows] + [action_ids, kinds]
+    scope = ""
+    if person_id is not None:
+        people = connection.ops.quote_name(Person._meta.db_table)
+        scope = f" AND (person_id = %s OR person_id IN (SELECT id FROM {people} WHERE merged_into_id = %s))"
+        params += [person_id, person_id]
+    rows = rawsql.select_rows(
+        f"SELECT action_id, kind, channel, count(*) AS ever{columns} "
+        f"FROM {connection.ops.quote_name(Reaction._meta.db_table)} "
+        f"WHERE action_id = ANY(%s) AND kind = ANY(%s){scope} GROUP BY action_id, kind, channel",
+        params,
+    )
+    names = ["action_id", "kind", "channel", "ever", *(f"d{d}" for d in windows)]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _count_rows_orm(
+    action_ids: list[int], kinds: list[str], person_id: int | None, now: datetime, windows: list[int]
+) -> list[dict]:
+    from actions.models import Reaction
+
+    scope = Q()
+    if person_id is not None:
+        people = Person.objects.filter(Q(pk=person_id) | Q(merged_into_id=person_id))
+        scope = Q(person_id__in=people.values("pk"))
+    return list(
+        Reaction.objects.filter(scope, action_id__in=action_ids, kind__in=kinds)
+        .values("action_id", "kind", "channel")
+        .annotate(
+            ever=Count("pk"),
+            **{f"d{d}": Count("pk", filter=Q(created_at__gte=now - timedelta(days=d))) for d in windows},
+        )
+    )
 
 
 def has_global_rules(action: Compiled, kinds: tuple[str, ...] | None = None) -> bool:

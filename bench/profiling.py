@@ -1,8 +1,15 @@
-"""``python -m bench profile track|batch|identify|profile_api [-n N]``: the hot path of one request
-kind, in-process (Django's WSGI handler, no gunicorn), under cProfile, with the SQL it runs.
+"""``python -m bench profile track|batch|identify|profile_api|actions|actions_again|act [-n N]``: the
+hot path of one request kind, in-process (Django's WSGI handler, no gunicorn), under cProfile, with the
+SQL it runs.
 
 Prints the wall time per request, the queries per request, the slowest SQL statements and the top
 functions by cumulative time. Used to write the "what limits it" notes of docs/performance.md.
+
+The actions kinds set up the actions workload's 50 actions and 5 audiences first (as ``bench run
+--only actions`` does) and measure, before profiling, the CPU time and statements per request without
+the profiler: ``actions`` asks ``POST /v1/actions`` for distinct known people (each seen for the first
+time, so the contact is recorded), ``actions_again`` for people who asked within the minute, ``act``
+records ``show`` reactions.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import cProfile
 import io
 import json
+import os
 import pstats
 import time
 from collections import Counter
@@ -18,10 +26,14 @@ from bench import adapters, db, load, probes
 from bench.http import basic_auth
 from bench.workloads._common import streams
 
+ACTION_KINDS = ("actions", "actions_again", "act")
+
 
 def _requests(kind: str, ctx, n: int) -> list[tuple[str, str, bytes, dict]]:
     key = ctx.state["write_keys"]["web"]
     auth = {"HTTP_AUTHORIZATION": basic_auth(key)}
+    if kind in ACTION_KINDS:
+        return _action_requests(kind, ctx, n, auth)
     if kind == "profile_api":
         from bench.workloads.profile_api import _token, path
 
@@ -70,7 +82,10 @@ def main(kind: str, n: int, size: str) -> None:
     for method, path, body, headers in reqs[:3]:  # warm-up
         client.generic(method, path, body, content_type="application/json", **headers)
     reqs = reqs[3:]
-    prof = cProfile.Profile()
+    if kind in ACTION_KINDS:
+        reqs = _measure(client, reqs, again=kind == "actions_again")
+    # The actions kinds profile CPU time (the database's share is the statements' count).
+    prof = cProfile.Profile(time.process_time) if kind in ACTION_KINDS else cProfile.Profile()
     statuses: Counter = Counter()
     with CaptureQueriesContext(connection) as queries:
         t0 = time.perf_counter()
@@ -93,6 +108,8 @@ def main(kind: str, n: int, size: str) -> None:
     print("SQL by total time (count, seconds, statement start):")
     for shape, total in time_sql.most_common(12):
         print(f"  {by_sql[shape]:6d} {total:8.3f}  {shape}")
+    if os.environ.get("BENCH_PROFILE_OUT"):  # for pstats / snakeviz
+        prof.dump_stats(os.environ["BENCH_PROFILE_OUT"])
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(40)
     print(out.getvalue())
@@ -138,3 +155,71 @@ def _computed(ctx, n: int) -> None:
             )
             print("\n".join(r[0] for r in cur.fetchall()))
             cur.execute("ROLLBACK")
+
+
+def _action_requests(kind: str, ctx, n: int, auth: dict) -> list[tuple[str, str, bytes, dict]]:
+    """The actions workload's requests: twice ``n`` distinct people (one half measured, the other
+    profiled); ``actions_again`` asks for the same people twice in a row, ``act`` shows actions."""
+    from bench.workloads import actions as w
+
+    action_ids = w._setup(ctx)
+    _, users, _ = w._bodies(ctx, 2 * n + 3)
+    if kind == "act":
+        return [
+            (
+                "POST",
+                "/v1/actions/act",
+                json.dumps(
+                    {"actionId": action_ids[k % len(action_ids)], "userId": u, "event": "show"}
+                ).encode(),
+                auth,
+            )
+            for k, u in enumerate(users)
+        ]
+    asks = [
+        (
+            "POST",
+            "/v1/actions",
+            json.dumps({"userId": u, "type": "banner", "context": {"page": {"path": "/home"}}}).encode(),
+            auth,
+        )
+        for u in users
+    ]
+    if kind == "actions_again":  # each person asks twice in a row: only the second ask is counted
+        return asks[:3] + [req for ask in asks[3:] for req in (ask, ask)]
+    return asks
+
+
+def _measure(client, reqs: list, *, again: bool) -> list:
+    """CPU milliseconds and statements per request over the first half of ``reqs`` without the
+    profiler (``again``: only the repeats, every second request, are counted); returns the other half
+    to profile."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    middle = len(reqs) // 4 * 2
+    half, rest = reqs[:middle], reqs[middle:]
+    cpu = statements = counted = 0.0
+    walls: list[float] = []
+    statuses: Counter = Counter()
+    for k, (method, path, body, headers) in enumerate(half):
+        counted_now = not again or k % 2 == 1
+        with CaptureQueriesContext(connection) as queries:
+            t0, w0 = time.process_time(), time.perf_counter()
+            response = client.generic(method, path, body, content_type="application/json", **headers)
+            spent, wall = time.process_time() - t0, time.perf_counter() - w0
+        statuses[response.status_code] += 1
+        if counted_now:
+            cpu += spent
+            walls.append(wall)
+            statements += len(queries.captured_queries)
+            counted += 1
+    counted = max(1.0, counted)
+    walls.sort()
+    p50, p99 = (walls[int(len(walls) * q)] * 1000 if walls else 0.0 for q in (0.5, 0.99))
+    print(
+        f"measured without the profiler: {int(counted)} requests, {cpu / counted * 1000:.1f} ms CPU and "
+        f"{statements / counted:.1f} statements each, wall p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"(one client, statuses {dict(statuses)})"
+    )
+    return rest

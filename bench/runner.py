@@ -83,7 +83,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     cl.add_argument("action", choices=("start", "stop", "status"))
     cluster_options(cl)
     prof = sub.add_parser("profile", help="cProfile one request kind in-process, with its SQL")
-    prof.add_argument("kind", choices=("track", "batch", "identify", "profile_api", "computed"))
+    prof.add_argument(
+        "kind",
+        choices=("track", "batch", "identify", "profile_api", "computed", "actions", "actions_again", "act"),
+    )
     prof.add_argument("-n", type=int, default=300)
     return p.parse_args(argv)
 

@@ -401,25 +401,86 @@ def contact_record(*, person: Person, channel: Channel | None, at: datetime) -> 
 
     Only ever moves the time forward, so late or replayed contacts are harmless. When a time moved,
     the higher apps are notified after commit (computed attributes over last contacted follow).
+    ``person.last_contacted_at`` is set to the stored time. One statement on PostgreSQL
+    (``contacts_record``).
     """
-    moved = (
-        Person.objects.filter(pk=person.pk)
-        .filter(Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at))
-        .update(last_contacted_at=at)
-    )
-    if channel is not None:
-        contact, created = PersonChannelContact.objects.get_or_create(
-            person_id=person.pk, channel=channel, defaults={"last_contacted_at": at}
-        )
-        if created:
-            moved += 1
-        else:
-            moved += PersonChannelContact.objects.filter(pk=contact.pk, last_contacted_at__lt=at).update(
-                last_contacted_at=at
-            )
+    stored = contacts_record(contacts=[(person.pk, channel.pk if channel is not None else None, at)])
+    person.last_contacted_at = stored.get(person.pk)
+
+
+@transaction.atomic(savepoint=False)
+def contacts_record(*, contacts: Sequence[tuple[int, int | None, datetime]]) -> dict[int, datetime | None]:
+    """Record many contacts at once: ``(person_id, channel_id or None, at)`` each, set-based.
+
+    The semantics of ``contact_record`` for every row (times only move forward, overall and per
+    channel; the latest of several rows for the same person or channel wins); one notification after
+    commit for the people whose time moved. Returns each person's stored overall time. On PostgreSQL
+    one statement (two data-modifying CTEs: an ``UPDATE`` of the people and an ``INSERT … ON
+    CONFLICT DO UPDATE … WHERE`` of the channel contacts); elsewhere the ORM, per row.
+    """
+    if not contacts:
+        return {}
+    if connection.vendor == "postgresql":
+        moved, stored = _contacts_record_sql(contacts)
+    else:
+        moved, stored = _contacts_record_orm(contacts)
     if moved:
-        notify_people_changed([person.pk], reason="contact")
-    person.refresh_from_db(fields=["last_contacted_at"])
+        notify_people_changed(moved, reason="contact")
+    return stored
+
+
+def _contacts_record_sql(contacts) -> tuple[set[int], dict[int, datetime | None]]:
+    from people import rawsql
+
+    person = connection.ops.quote_name(Person._meta.db_table)
+    contact = connection.ops.quote_name(PersonChannelContact._meta.db_table)
+    rows = rawsql.select_rows(
+        f"""
+        WITH given AS (
+            SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[])
+                AS g(person_id, channel_id, at)
+        ), overall AS (
+            UPDATE {person} p SET last_contacted_at = g.at
+            FROM (SELECT person_id, max(at) AS at FROM given GROUP BY person_id) g
+            WHERE p.id = g.person_id AND (p.last_contacted_at IS NULL OR p.last_contacted_at < g.at)
+            RETURNING p.id, p.last_contacted_at
+        ), per_channel AS (
+            INSERT INTO {contact} AS c (person_id, channel_id, last_contacted_at)
+            SELECT person_id, channel_id, max(at) FROM given WHERE channel_id IS NOT NULL
+            GROUP BY person_id, channel_id
+            ON CONFLICT (person_id, channel_id) DO UPDATE SET last_contacted_at = EXCLUDED.last_contacted_at
+            WHERE c.last_contacted_at < EXCLUDED.last_contacted_at
+            RETURNING c.person_id
+        )
+        SELECT p.id, COALESCE(o.last_contacted_at, p.last_contacted_at),
+               o.id IS NOT NULL OR EXISTS (SELECT 1 FROM per_channel m WHERE m.person_id = p.id)
+        FROM {person} p LEFT JOIN overall o ON o.id = p.id
+        WHERE p.id IN (SELECT person_id FROM given)
+        """,
+        [[c[0] for c in contacts], [c[1] for c in contacts], [c[2] for c in contacts]],
+    )
+    return {pk for pk, _, moved in rows if moved}, {pk: at for pk, at, _ in rows}
+
+
+def _contacts_record_orm(contacts) -> tuple[set[int], dict[int, datetime | None]]:
+    moved: set[int] = set()
+    for person_id, channel_id, at in contacts:
+        if (
+            Person.objects.filter(pk=person_id)
+            .filter(Q(last_contacted_at__isnull=True) | Q(last_contacted_at__lt=at))
+            .update(last_contacted_at=at)
+        ):
+            moved.add(person_id)
+        if channel_id is not None:
+            found, created = PersonChannelContact.objects.get_or_create(
+                person_id=person_id, channel_id=channel_id, defaults={"last_contacted_at": at}
+            )
+            if created or PersonChannelContact.objects.filter(pk=found.pk, last_contacted_at__lt=at).update(
+                last_contacted_at=at
+            ):
+                moved.add(person_id)
+    ids = {c[0] for c in contacts}
+    return moved, dict(Person.objects.filter(pk__in=ids).values_list("pk", "last_contacted_at"))
 
 
 @transaction.atomic

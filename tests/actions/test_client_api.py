@@ -7,9 +7,10 @@ import urllib.request
 
 import pytest
 
-from actions.models import Reaction
+from actions.models import Action, Reaction
 from identity.models import Identity
 from people.models import Person
+from tests.actions.conftest import basic
 
 pytestmark = pytest.mark.django_db
 
@@ -92,25 +93,140 @@ def test_last_contacted_is_recorded_once_a_minute_per_person_and_channel(api, ma
     assert person.last_contacted_at == first
 
 
-def test_a_known_persons_request_reads_in_a_fixed_number_of_statements(
-    api, make_action, known, real_cache, django_assert_max_num_queries
-):
-    # given: ten capped actions with trait conditions, the definitions compiled by a first request
-    known(first_name="Ada")
+@pytest.fixture
+def ten_capped_actions(make_action, known):
+    """Ada, a member of an audience, and ten actions for her: trait conditions, the audience, a
+    per-person cap on delivered."""
+    from audiences.models import Audience, AudienceMembership
+
+    ada = known(first_name="Ada")
+    audience = Audience.objects.create(key="fans", name="Fans", state="active", version=2)
+    AudienceMembership.objects.create(audience=audience, version=2, person=ada)
     for n in range(10):
         make_action(
             **banner(
                 name=f"b{n}",
                 properties=[{"name": "title", "kind": "template", "value": "Hi {{first_name|there}}!"}],
                 trait_conditions={"attribute": "first_name", "op": "is_not_empty"},
+                audience_ids=[audience.pk],
                 capping_rules=[{"reaction": "delivered", "group": "user", "count": 100}],
             )
         )
+    return ada
+
+
+def test_a_first_request_reads_and_writes_in_a_fixed_number_of_statements(
+    api, client, web, known, ten_capped_actions, real_cache, django_assert_max_num_queries
+):
+    # given: the definitions compiled by another member's request
+    from audiences.models import AudienceMembership
+
+    AudienceMembership.objects.create(
+        audience_id=Action.objects.get(name="b0").audience_ids[0],
+        version=2,
+        person=known("u2", first_name="Bo"),
+    )
+    assert len(api.post("/v1/actions", {"userId": "u2"}).json()) == 10
+    # when / then: source; person with identifiers, suppression and audiences; the two privacy
+    # filters; (savepoint) counts, insert, last contacted (release), whatever the number of actions
+    with django_assert_max_num_queries(9):
+        response = client.generic(
+            "POST",
+            "/v1/actions",
+            json.dumps({"userId": "u1"}).encode(),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=basic(web.write_key),
+        )
+    assert len(response.json()) == 10
+
+
+def test_a_known_persons_request_reads_in_a_fixed_number_of_statements(
+    api, ten_capped_actions, real_cache, django_assert_max_num_queries
+):
+    # given: a first request compiled the definitions and recorded the contact
     api.post("/v1/actions", {"userId": "u1"})
-    # when / then: source, person, identities, the two privacy filters, (savepoint) lock, counts,
-    # insert (release): the contact was recorded by the first request; whatever the number of actions
-    with django_assert_max_num_queries(10):
+    # when / then: source; person with identifiers, suppression and audiences; the two privacy
+    # filters; (savepoint) counts, insert (release): no lock for per-person caps on delivered
+    with django_assert_max_num_queries(8):
         assert len(api.post("/v1/actions", {"userId": "u1"}).json()) == 10
+
+
+def test_an_act_runs_in_a_fixed_number_of_statements(api, ten_capped_actions, django_assert_max_num_queries):
+    action = Action.objects.get(name="b3")
+    api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "hide"})
+    # source; person; the two privacy filters; (savepoint) insert (release)
+    with django_assert_max_num_queries(7):
+        response = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "show"})
+    assert response.json() == {"success": True, "reaction": "shown"}
+
+
+def test_the_audiences_read_with_the_person_are_the_audiences_selector(known, web):
+    # given: Ada in the current version of an active audience, in an older version of another, and
+    # in an inactive audience
+    from actions import services
+    from audiences.models import Audience, AudienceMembership
+    from audiences.selectors import member_audience_ids
+
+    ada = known()
+    current = Audience.objects.create(key="a", name="A", state="active", version=3)
+    refreshed = Audience.objects.create(key="b", name="B", state="active", version=5)
+    inactive = Audience.objects.create(key="c", name="C", state="inactive", version=1)
+    AudienceMembership.objects.bulk_create(
+        [
+            AudienceMembership(audience=current, version=3, person=ada),
+            AudienceMembership(audience=refreshed, version=4, person=ada),
+            AudienceMembership(audience=inactive, version=1, person=ada),
+        ]
+    )
+    # when
+    resolved = services.person_resolve(source=web.source, user_id="u1", anonymous_id=None)
+    # then
+    assert resolved.person == ada
+    assert resolved.audience_ids == member_audience_ids(person_id=ada.pk) == {current.pk}
+
+
+def test_a_delivery_is_what_the_person_360_shows(api, make_action, known, client, admin_user):
+    # given
+    from django.urls import reverse
+
+    from people.models import PersonChannelContact
+    from tests.people.test_profile_360 import _titles
+
+    person = known()
+    first = make_action(**banner(name="Spring", properties=[]))
+    second = make_action(**banner(name="Summer", properties=[]))
+    # when
+    answered = api.post("/v1/actions", {"userId": "u1"}).json()
+    # then: the actions answered are the delivered reactions; the contact time is their time
+    assert [a["id"] for a in answered] == [first.pk, second.pk]
+    delivered = list(Reaction.objects.filter(person=person).order_by("action_id"))
+    assert [(r.action_id, r.kind, r.channel) for r in delivered] == [
+        (first.pk, "delivered", "web"),
+        (second.pk, "delivered", "web"),
+    ]
+    person.refresh_from_db()
+    assert person.last_contacted_at == delivered[0].created_at == delivered[1].created_at
+    web_contact = PersonChannelContact.objects.get(person=person)
+    assert (web_contact.channel.key, web_contact.last_contacted_at) == ("web", person.last_contacted_at)
+    client.force_login(admin_user)
+    titles = _titles(client.get(reverse("admin:people_person_change", args=[person.pk])).content.decode())
+    assert sorted(t for t in titles if t.startswith(("reactions", "contacts"))) == [
+        "contacts: Last contacted on Web",
+        "reactions: Delivered: Spring",
+        "reactions: Delivered: Summer",
+    ]
+
+
+def test_a_disabled_write_key_is_refused_at_once(api, client, web, known):
+    from people.models import Source
+
+    known()
+    assert api.post("/v1/actions", {"userId": "u1"}).status_code == 200
+    Source.objects.filter(pk=web.source.pk).update(enabled=False)
+    response = api.post("/v1/actions", {"userId": "u1"})
+    assert response.status_code == 401
+    assert response.json() == {"code": "invalid_write_key", "message": "Unknown or disabled write key."}
+    assert api.get("/v1/actions", userId="u1").status_code == 401
 
 
 def test_get_form_with_fallbacks_and_the_app_channel_value(client, app_source, make_action, known, points):
@@ -515,3 +631,39 @@ def test_through_a_real_http_server(live_server, make_action, known, web):
     assert accepted == (200, {"success": True, "reaction": "accepted"})
     assert missing[0] == 404
     assert sorted(Reaction.objects.values_list("kind", flat=True)) == ["accepted", "delivered"]
+
+
+@pytest.mark.parametrize(
+    "method,where,status",
+    [
+        ("POST", "basic", 200),
+        ("POST", "body", 200),
+        ("POST", "query", 200),
+        ("GET", "basic", 200),
+        ("GET", "query", 200),
+        ("POST", "body-wrong", 401),
+        ("GET", "query-wrong", 401),
+    ],
+)
+def test_the_write_key_is_read_where_tracking_reads_it(
+    client, web, known, make_action, method, where, status
+):
+    # given
+    known()
+    action = make_action(**banner(properties=[]))
+    key = "wrong" if where.endswith("wrong") else web.write_key
+    body = {"userId": "u1", **({"writeKey": key} if where.startswith("body") else {})}
+    headers = {"HTTP_AUTHORIZATION": basic(key)} if where == "basic" else {}
+    query = {"writeKey": key} if where.startswith("query") else {}
+    # when
+    if method == "GET":
+        response = client.get("/v1/actions", {"userId": "u1", **query}, **headers)
+    else:
+        path = f"/v1/actions?writeKey={key}" if query else "/v1/actions"
+        response = client.post(path, body, content_type="application/json", **headers)
+    # then
+    assert response.status_code == status
+    if status == 200:
+        assert [a["id"] for a in response.json()] == [action.pk]
+    else:
+        assert response.json() == {"code": "invalid_write_key", "message": "Unknown or disabled write key."}

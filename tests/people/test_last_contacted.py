@@ -86,3 +86,59 @@ def test_contact_time_only_moves_forward(make_person, make_channel):
     person.refresh_from_db()
     assert person.last_contacted_at == NOW
     assert person.channel_contacts.get().last_contacted_at == NOW
+
+
+@pytest.mark.django_db
+def test_many_contacts_in_one_statement_keep_each_persons_latest(
+    make_person, make_channel, django_assert_num_queries, django_capture_on_commit_callbacks, settings
+):
+    # given: Ada contacted on email yesterday; Bob never; Cy contacted on email in the future
+    from people.models import PersonChannelContact
+    from people.services import contacts_record
+
+    email, sms = make_channel("email"), make_channel("sms")
+    ada, bob = make_person(last_contacted_at=NOW - DAY), make_person()
+    cy = make_person(last_contacted_at=NOW + DAY)
+    PersonChannelContact.objects.create(person=ada, channel=email, last_contacted_at=NOW - DAY)
+    PersonChannelContact.objects.create(person=cy, channel=email, last_contacted_at=NOW + DAY)
+    settings.ATTUNE_PERSON_CHANGED_TASKS = ["tests.people.test_last_contacted.changed"]
+    changed.calls = []
+    # when: Ada twice on email (the later wins) and once overall, Bob on SMS, Cy on email (older)
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(1):
+        stored = contacts_record(
+            contacts=[
+                (ada.pk, email.pk, NOW - DAY / 2),
+                (ada.pk, email.pk, NOW),
+                (ada.pk, None, NOW - DAY / 4),
+                (bob.pk, sms.pk, NOW),
+                (cy.pk, email.pk, NOW),
+            ]
+        )
+    # then: times only moved forward; the stored overall times are returned
+    assert stored == {ada.pk: NOW, bob.pk: NOW, cy.pk: NOW + DAY}
+    contacts = {(c.person_id, c.channel_id): c.last_contacted_at for c in PersonChannelContact.objects.all()}
+    assert contacts == {(ada.pk, email.pk): NOW, (bob.pk, sms.pk): NOW, (cy.pk, email.pk): NOW + DAY}
+    # and one notification after commit, for the people whose time moved
+    assert changed.calls == [(sorted([ada.pk, bob.pk]), "contact")]
+
+
+def changed(person_ids, reason):
+    """A stand-in for the higher apps' refresh task (``ATTUNE_PERSON_CHANGED_TASKS``)."""
+    changed.calls.append((sorted(person_ids), reason))
+
+
+@pytest.mark.django_db
+def test_contact_record_sets_the_stored_time_on_the_person(make_person, make_channel):
+    email = make_channel("email")
+    person = make_person()
+    contact_record(person=person, channel=email, at=NOW)
+    contact_record(person=person, channel=None, at=NOW - DAY)
+    assert person.last_contacted_at == NOW
+
+
+@pytest.mark.django_db
+def test_no_contacts_record_nothing_and_run_no_statement(django_assert_num_queries):
+    from people.services import contacts_record
+
+    with django_assert_num_queries(0):
+        assert contacts_record(contacts=[]) == {}
