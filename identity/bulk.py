@@ -46,3 +46,16 @@ def bulk_insert(
             for row in rows:
                 copy.write_row(row)
     return len(rows)
+
+
+def insert_instances(objs: Sequence[models.Model]) -> int:
+    """Insert unsaved model instances (every concrete column but the primary key) with
+    ``bulk_insert``: no primary keys come back, and no ORM statement is compiled per batch."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = [f.attname for f in fields]
+    json_columns = [f.attname for f in fields if isinstance(f, models.JSONField)]
+    rows = [tuple(getattr(obj, name) for name in columns) for obj in objs]
+    return bulk_insert(model, columns, rows, json_columns=json_columns)
