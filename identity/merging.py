@@ -210,7 +210,7 @@ def persons_merge_many(
             if counters is not None:
                 counters[parent] = _counters(merge.parent)
         return [child for _, child, _, _ in merges]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside the batch's transaction: no savepoint round trips
         parents = _merge_independent(merges, source)
     if counters is not None:
         counters.update((p.pk, _counters(p)) for p in parents)
