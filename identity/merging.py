@@ -20,6 +20,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from identity.bulk import insert_instances
 from identity.models import GroupMembership, Identity, Merge
 from people.attributes import STANDARD_ATTRIBUTES, is_empty, meta_time, read_attribute, write_attribute
 from people.bulk import bulk_update
@@ -186,15 +187,17 @@ def persons_merge_many(
 ) -> list[int]:
     """Merges planned by one ingested batch: ``(parent pk, child pk, reason, message id)``, in order.
 
-    Independent merges (no profile in two of them) run set-based: one locking SELECT, one query per
-    snapshot part and one UPDATE per moved table for all of them, instead of ~25 statements each.
+    Independent merges (no profile in two of them, a single merge too) run set-based: one locking
+    SELECT, one statement for the snapshot reads, one for the moves, one UPDATE of the parents' changed
+    columns and the children's link, and one INSERT each of the audit and merge rows for all of
+    them, instead of ~25 statements each.
     Chains (a parent later merged again) go through ``person_merge`` one at a time. The result is
     the same as calling ``person_merge(..., notify=False)`` for each. Returns the children's pks.
     ``counters``, when given, receives each parent's counters after the merges
     (``pk → (first_seen_at, last_activity_at, event_count, session_count)``).
     """
     pks = [pk for parent, child, _, _ in merges for pk in (parent, child)]
-    if len(set(pks)) != len(pks) or len(merges) < 2:
+    if len(set(pks)) != len(pks):
         for parent, child, reason, message_id in merges:
             merge = person_merge(
                 parent=Person(pk=parent),
@@ -207,7 +210,7 @@ def persons_merge_many(
             if counters is not None:
                 counters[parent] = _counters(merge.parent)
         return [child for _, child, _, _ in merges]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside the batch's transaction: no savepoint round trips
         parents = _merge_independent(merges, source)
     if counters is not None:
         counters.update((p.pk, _counters(p)) for p in parents)
@@ -263,11 +266,18 @@ def _merge_independent(merges: list[tuple[int, int, str, str]], source: Source |
         if contacts.get(child_pk) or companies.get(child_pk) or members.get(child_pk):
             _move_links(locked[parent_pk], locked[child_pk], contacts.get(child_pk, []))
 
-    bulk_update(parents, [f.name for f in Person._meta.concrete_fields if not f.primary_key])
-    bulk_update([locked[pk] for pk in children], ["merged_into", "modified_at"])
-    AttributeChange.objects.bulk_create(audit)
-    Merge.objects.bulk_create(merge_rows)
+    # Parents and children in one UPDATE; a child's other columns are written back as locked.
+    bulk_update(parents + [locked[pk] for pk in children], [*_merged_fields(merge_rows), "merged_into"])
+    insert_instances(audit)
+    insert_instances(merge_rows)
     return parents
+
+
+def _merged_fields(merge_rows: list[Merge]) -> list[str]:
+    """The parents' columns a set of merges can change: the counters and times, the attribute
+    metadata and custom values, and the standard attributes that changed in one of them."""
+    changed = {key for merge in merge_rows for key in merge.snapshot["changed"] if key in STANDARD_ATTRIBUTES}
+    return [*SYSTEM_FIELDS, "modified_at", "attribute_meta", "custom", *sorted(changed)]
 
 
 class _Related(NamedTuple):

@@ -203,6 +203,48 @@ def test_several_merges_in_one_batch_match_one_at_a_time_and_undo(ingest):
     assert person_of("anonymous_id", "a1") == child
 
 
+def test_a_single_merge_in_a_batch_moves_attributes_and_counters_and_undoes(ingest):
+    # given: a known user with history, an anonymous profile with a standard and a custom trait
+    ingest({"type": "identify", "userId": "u1", "traits": {"plan": "free"}, "timestamp": at(0)})
+    ingest(
+        {
+            "type": "identify",
+            "anonymousId": "a1",
+            "traits": {"first_name": "Ada", "plan": "pro"},
+            "timestamp": at(5),
+        },
+        {"type": "track", "anonymousId": "a1", "event": "Viewed", "timestamp": at(6)},
+    )
+    parent, child = person_of("user_id", "u1"), person_of("anonymous_id", "a1")
+    child_before = (child.first_name, child.custom, child.event_count, child.session_count)
+    # when: one message joins them (the merge storm's case: one merge in the batch)
+    ingest({"type": "identify", "userId": "u1", "anonymousId": "a1", "timestamp": at(7)})
+    # then: the parent holds the child's newer values, events and counters; the child is linked, its own
+    # attributes untouched
+    parent.refresh_from_db()
+    child.refresh_from_db()
+    assert child.merged_into_id == parent.pk
+    assert (parent.first_name, parent.custom["plan"]) == ("Ada", "pro")
+    assert parent.event_count == 4 and Event.objects.filter(person=parent).count() == 4
+    assert (child.first_name, child.custom) == ("Ada", {"plan": "pro"})
+    changes = AttributeChange.objects.filter(person=parent, operation="merge").order_by("key")
+    assert [(c.key, c.old_value, c.new_value) for c in changes] == [
+        ("first_name", None, "Ada"),
+        ("plan", "free", "pro"),
+    ]
+    merge = Merge.objects.get(child=child)
+    assert (merge.parent_id, merge.snapshot["changed"]["plan"]["new"]) == (parent.pk, "pro")
+    # when: undone
+    merge_undo(merge=merge)
+    # then: both profiles are as before
+    child = Person.objects.get(pk=child.pk)
+    parent.refresh_from_db()
+    assert child.merged_into is None
+    assert (child.first_name, child.custom, child.event_count, child.session_count) == child_before
+    assert (parent.first_name, parent.custom["plan"]) == ("", "free")
+    assert person_of("anonymous_id", "a1") == child
+
+
 def test_trait_writes_of_one_batch_apply_in_message_order_by_event_time(ingest):
     # when: one batch, the same person, an older write after a newer one, then a set_once-free update
     ingest(
