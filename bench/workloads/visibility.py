@@ -2,9 +2,10 @@
 computed attribute that counts it (the incremented count) and the membership trait of an audience it
 makes the profile enter (``true``); the time from sending the event until the Profile API answers each,
 sampled on ``PROBES`` profiles one after the other while ``/v1/batch`` is fed at
-``BENCH_VISIBILITY_INGEST_RATE`` (default 1,000) events/s by a background thread. Inline ingestion,
-with the real-time refreshes (computed, then audiences) run by 2 django-q2 workers
-(``manage.py qcluster``) as in production.
+``BENCH_VISIBILITY_INGEST_RATE`` (default 1,000) events/s by a background thread with the ingest
+workload's ``BENCH_CLIENTS`` (4) connections: two could not offer 1k events/s once a batch of 100
+took over 200 ms. Inline ingestion, with the real-time refreshes (computed, then audiences) run by
+2 django-q2 workers (``manage.py qcluster``) as in production.
 
 The audience is created for each run (``bench_visibility_audience``: the probe event with this run's
 ``run`` property), so the probed profiles are never members before their probe."""
@@ -20,7 +21,16 @@ from urllib.parse import quote
 from bench import probes
 from bench.http import Client, build_request, drive, served
 from bench.report import Row
-from bench.workloads._common import batches, counters, delta, missing, placeholders, segment_post, streams
+from bench.workloads._common import (
+    CLIENTS,
+    batches,
+    counters,
+    delta,
+    missing,
+    placeholders,
+    segment_post,
+    streams,
+)
 
 MUTATES = True
 PROBES = int(os.environ.get("BENCH_VISIBILITY_PROBES", "20"))
@@ -110,7 +120,7 @@ def run(ctx) -> list[Row]:
         load: dict = {}
         thread = threading.Thread(
             target=lambda: load.update(
-                res=drive(ctx, srv, requests, clients=2, rate=INGEST_RATE / 100, seconds=seconds)
+                res=drive(ctx, srv, requests, clients=CLIENTS, rate=INGEST_RATE / 100, seconds=seconds)
             )
         )
         before, started = counters(ctx.conn), time.perf_counter()
