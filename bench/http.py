@@ -342,8 +342,26 @@ def served(ctx, *, mode: str = "", qcluster: int = 0) -> Iterator[Server]:
     with contextlib.ExitStack() as stack:
         srv = stack.enter_context(Server(ctx.url, workers=WORKERS, threads=THREADS, extra_env=env))
         if qcluster:
+            dropped = empty_backlog()
+            if any(dropped.values()):
+                ctx.log(f"  workers start from an empty backlog; dropped {dropped}")
             stack.enter_context(Workers(ctx.url, workers=qcluster, extra_env=env))
         yield srv
+
+
+def empty_backlog() -> dict[str, int]:
+    """Drop the queued tasks and pending refreshes that earlier, in-process workloads left with no
+    worker running (in production the workers run all along and keep up as changes come): workers a
+    workload starts must measure that workload's own work, not hours of someone else's."""
+    from django_q.brokers import get_broker
+
+    from people.models import PendingChange
+
+    broker = get_broker()
+    queued = broker.queue_size() or 0
+    broker.purge_queue()
+    pending, _ = PendingChange.objects.all().delete()
+    return {"queued tasks": queued, "pending refreshes": pending}
 
 
 def drive(
