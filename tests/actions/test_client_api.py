@@ -141,6 +141,7 @@ def test_a_first_request_reads_and_writes_in_a_fixed_number_of_statements(
     assert len(response.json()) == 10
 
 
+@pytest.mark.postgres  # the raw-SQL path; SQLite keeps the ORM's
 def test_a_known_persons_request_reads_in_a_fixed_number_of_statements(
     api, ten_capped_actions, real_cache, django_assert_max_num_queries
 ):
@@ -152,6 +153,7 @@ def test_a_known_persons_request_reads_in_a_fixed_number_of_statements(
         assert len(api.post("/v1/actions", {"userId": "u1"}).json()) == 10
 
 
+@pytest.mark.postgres  # the raw-SQL path; SQLite keeps the ORM's
 def test_an_act_runs_in_a_fixed_number_of_statements(api, ten_capped_actions, django_assert_max_num_queries):
     action = Action.objects.get(name="b3")
     api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "hide"})
@@ -161,6 +163,7 @@ def test_an_act_runs_in_a_fixed_number_of_statements(api, ten_capped_actions, dj
     assert response.json() == {"success": True, "reaction": "shown"}
 
 
+@pytest.mark.postgres  # the raw-SQL path; SQLite keeps the ORM's
 def test_the_audiences_read_with_the_person_are_the_audiences_selector(known, web):
     # given: Ada in the current version of an active audience, in an older version of another, and
     # in an inactive audience

@@ -1,8 +1,10 @@
 """Last-contacted operators at the day boundaries (a day is 24 hours back from now)."""
 
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from people.lastcontacted import DAY, contact_matches
 from people.models import OrganizationSettings, Person
@@ -104,8 +106,10 @@ def test_many_contacts_in_one_write_keep_each_persons_latest(
     settings.ATTUNE_PERSON_CHANGED_TASKS = ["tests.people.test_last_contacted.changed"]
     changed.calls = []
     # when: Ada twice on email (the later wins) and once overall, Bob on SMS, Cy on email (older)
-    # (two statements: the contacts, and the record of the people whose refreshes are pending)
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(2):
+    # (on PostgreSQL two statements: the contacts, and the record of the people whose refreshes are
+    # pending; SQLite keeps the ORM's path)
+    counted = django_assert_num_queries(2) if connection.vendor == "postgresql" else nullcontext()
+    with django_capture_on_commit_callbacks(execute=True), counted:
         stored = contacts_record(
             contacts=[
                 (ada.pk, email.pk, NOW - DAY / 2),
