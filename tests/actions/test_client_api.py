@@ -115,6 +115,7 @@ def ten_capped_actions(make_action, known):
     return ada
 
 
+@pytest.mark.postgres  # the raw-SQL path; SQLite keeps the ORM's
 def test_a_first_request_reads_and_writes_in_a_fixed_number_of_statements(
     api, client, web, known, ten_capped_actions, real_cache, django_assert_max_num_queries
 ):
