@@ -309,17 +309,13 @@ def _resolve_known(ids: dict[str, str]) -> Resolved | None:
     privacy filters); None when the id is unknown, invalid or held by a merged profile (the general
     path answers those)."""
     from identity.extensions import blocked_identifiers
-    from identity.policy import InvalidIdentifier, Policy
+    from identity.policy import Policy
 
     ((type_key, value),) = ids.items()
-    policy = Policy.cached().get(type_key)
-    if policy is None:
+    key = Policy.cached().lookup_key(type_key, value)
+    if key is None:
         return None
-    try:
-        normalised = policy.normalize(value)
-    except InvalidIdentifier:
-        return None
-    found = rawsql.select_rows(_known_person_sql(), [policy.id, normalised])
+    found = rawsql.select_rows(_known_person_sql(), list(key))
     if not found:
         return None
     person = rawmodels.instance(Person, found[0])

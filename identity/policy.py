@@ -122,6 +122,17 @@ class Policy:
         key = key.strip().lower()
         return self.by_key.get(TYPE_ALIASES.get(key, key))
 
+    def lookup_key(self, type_key: str, value: str) -> tuple[int, str] | None:
+        """``(identifier type id, normalised value)``, the key an identity is stored under, for a
+        read by ``type_key:value``; None for an unknown type or a value that does not normalise."""
+        policy = self.get(type_key)
+        if policy is None:
+            return None
+        try:
+            return policy.id, policy.normalize(value)
+        except InvalidIdentifier:
+            return None
+
     def add(self, row: IdentifierType) -> TypePolicy:
         policy = compile_policy(row)
         self.by_key[row.key] = policy

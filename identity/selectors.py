@@ -32,16 +32,12 @@ def _person_by_identity_sql() -> str:
 
 def person_by_identifier(*, type_key: str, value: str) -> Person | None:
     """The live profile holding ``type_key:value`` (a merged child's identifiers resolve the parent)."""
-    type_policy = Policy.cached().get(type_key)
-    if type_policy is None:
-        return None
-    try:
-        normalised = type_policy.normalize(value)
-    except InvalidIdentifier:
+    key = Policy.cached().lookup_key(type_key, value)
+    if key is None:
         return None
     # The Profile API runs this per request: one statement whose SQL is built once (no ORM
     # compilation per call); RawQuerySet still applies the fields' converters. (type, value) is unique.
-    person = next(iter(Person.objects.raw(_person_by_identity_sql(), [type_policy.id, normalised])), None)
+    person = next(iter(Person.objects.raw(_person_by_identity_sql(), list(key))), None)
     if person is None:
         return None
     seen = set()
