@@ -182,14 +182,29 @@ BAD = [
         "There is no audience 'nope'.",
     ),
     ("columns not a list", {"columns": "email"}, "columns", 'Expected a list of items but got type "str".'),
+    ("NUL byte in a column", {"columns": ["em\x00ail"]}, "columns", "Null characters are not allowed."),
+    ("NUL byte in filters", {"columns": ["email"], "filters": "q=a\x00b"}, "filters", "Null characters"),
+    ("huge number as a column", {"columns": [10**30]}, "columns", "Unknown export column '1000000000000"),
+    ("nested object as a column", {"columns": [{"a": {"b": [[[1]]]}}]}, "columns", "Not a valid string."),
+    ("filters as an object", {"columns": ["email"], "filters": {"q": "a"}}, "filters", "Not a valid string."),
+    ("null format", {"columns": ["email"], "format": None}, "format", "This field may not be null."),
 ]
+
+
+def messages(errors) -> str:
+    """Every message of a field's errors, a list's per-item errors included."""
+    if isinstance(errors, dict):
+        return " ".join(messages(e) for e in errors.values())
+    if isinstance(errors, list):
+        return " ".join(messages(e) for e in errors)
+    return str(errors)
 
 
 @pytest.mark.parametrize(("label", "body", "field", "text"), BAD, ids=[b[0] for b in BAD])
 def test_api_bad_inputs_are_answered_with_the_field_and_no_job(api, people, label, body, field, text):
     response = api.post(API, body, format="json")
     assert response.status_code == 400, response.content
-    assert text in " ".join(response.json()[field]), response.json()
+    assert text in messages(response.json()[field]), response.json()
     assert not Job.objects.exists()
 
 
