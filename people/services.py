@@ -41,6 +41,7 @@ from people.models import (
     PersonChannelContact,
     Source,
 )
+from people.schema import definitions_changed
 
 log = logging.getLogger(__name__)
 Operation = Literal["set", "set_once", "unset"]
@@ -758,4 +759,5 @@ def event_definition_promote(*, name: str, properties: dict[str, str] | None = N
             raise ValidationError(f"Property {key!r} of {name!r}: {'; '.join(exc.messages)}") from exc
         new.append(prop)
     EventPropertyDefinition.objects.bulk_create(new)
+    definitions_changed()  # a bulk insert sends no post_save
     return definition

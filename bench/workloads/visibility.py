@@ -60,12 +60,14 @@ def _attribute() -> None:
     from computed.models import ComputedAttribute
     from computed.services import activate_many, computed_attribute_create
 
-    if ComputedAttribute.objects.filter(key=KEY).exists():
+    attribute = ComputedAttribute.objects.filter(key=KEY).first()
+    if attribute is not None and attribute.state == ComputedAttribute.State.ACTIVE:
         return
-    definition = {"function": "count", "event": EVENT, "period": {"type": "lifetime"}}
-    attribute = computed_attribute_create(
-        key=KEY, name="bench visibility", kind="aggregate", definition=definition
-    )
+    if attribute is None:  # else a leftover the run switched off (runner.disable_leftovers)
+        definition = {"function": "count", "event": EVENT, "period": {"type": "lifetime"}}
+        attribute = computed_attribute_create(
+            key=KEY, name="bench visibility", kind="aggregate", definition=definition
+        )
     activate_many([attribute])
 
 
