@@ -16,7 +16,7 @@ are reads (``computed.selectors``); preset definition sets live in ``computed.pr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from computed import engine, presets, refresh, sql
 from computed.models import ComputedAttribute, ComputedValue
-from computed.plans import Plan, build_plan, plan_of
+from computed.plans import Plan, build_plan, moved_by_events, plan_of
 from computed.selectors import check_definition, where_used
 from people import conditions
 from people.services import copy_field_values, job_start
@@ -227,8 +227,17 @@ def run_activation(attribute_ids: Sequence[int], *, user=None, progress=None) ->
 # ---------------------------------------------------------------- updates
 
 
-def refresh_people(person_ids: Iterable[int], *, now: datetime | None = None) -> int:
+def refresh_people(
+    person_ids: Iterable[int],
+    *,
+    now: datetime | None = None,
+    events: Mapping[int, Iterable[str]] | None = None,
+) -> int:
     """Recompute every active attribute for these people (after their events or attributes changed).
+
+    ``events``: all that changed about these people is new events, named per person; each is
+    refreshed only for the attributes those events can change (``plans.moved_by_events``), people
+    with the same such attributes together, none at all for events no attribute reads.
 
     A few people at a time go through the cached refresh program (``computed.refresh``): one query
     for the active definitions, then every statement pipelined in one transaction.
@@ -240,6 +249,24 @@ def refresh_people(person_ids: Iterable[int], *, now: datetime | None = None) ->
     snapshot = refresh.active_snapshot()
     if not snapshot.attributes:
         return 0
+    if events is None:
+        return _refresh(snapshot, ids, now)
+    moved: dict[frozenset, tuple[int, ...]] = {}
+    by_moved: dict[tuple[int, ...], list[int]] = {}
+    for pk in ids:
+        names = frozenset(events.get(pk, ()))
+        if names not in moved:
+            moved[names] = tuple(a.pk for a in moved_by_events(snapshot.attributes, names))
+        by_moved.setdefault(moved[names], []).append(pk)
+    written = 0
+    for attribute_ids, people in by_moved.items():
+        if attribute_ids:
+            kept = [a for a in snapshot.attributes if a.pk in attribute_ids]
+            written += _refresh(refresh.narrowed(snapshot, kept), people, now)
+    return written
+
+
+def _refresh(snapshot: refresh.Snapshot, ids: list[int], now: datetime) -> int:
     if len(ids) <= refresh.PROGRAM_PEOPLE:
         try:
             return refresh.run(snapshot, ids, now=now)

@@ -479,6 +479,9 @@ class PendingChange(models.Model):
 
     person_id = models.BigIntegerField()
     reason = models.CharField(max_length=32)
+    # With reason ``events`` (new events, nothing else about the person changed but the counters the
+    # events move): the events' names, so the refreshes skip what does not read them.
+    events = models.JSONField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"person {self.person_id} ({self.reason})"
