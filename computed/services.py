@@ -30,6 +30,7 @@ from computed.models import ComputedAttribute, ComputedValue
 from computed.plans import Plan, build_plan, plan_of
 from computed.selectors import check_definition, where_used
 from people import conditions
+from people.definitions import DefinitionWrites
 from people.services import copy_field_values, job_start
 
 log = logging.getLogger(__name__)
@@ -323,3 +324,14 @@ def computed_attributes_activate(*, attributes: Sequence[ComputedAttribute], use
         state=State.PROCESSING, job=job, activated_by=user
     )
     return job
+
+
+# The services the management API and the admin write computed attributes with.
+WRITES = DefinitionWrites(
+    definition="attribute",
+    create=computed_attribute_create,
+    update=computed_attribute_update,
+    delete=computed_attribute_delete,
+    duplicate=computed_attribute_duplicate,
+    disable=computed_attribute_disable,
+)
