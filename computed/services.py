@@ -162,20 +162,10 @@ def _check_activatable(attribute: ComputedAttribute, together: Sequence[int] = (
 
 @transaction.atomic
 def computed_attribute_activate(*, attribute: ComputedAttribute, user=None):
-    """Start activation as a job (processing with a progress bar); returns the job."""
-    locked = ComputedAttribute.objects.select_for_update().get(pk=attribute.pk)
-    _check_activatable(locked)
-    job = job_start(
-        kind="computed.activate",
-        params={"attribute_ids": [locked.pk]},
-        created_by=user,
-        total=1,
-    )
-    locked.state = State.PROCESSING
-    locked.job = job
-    locked.activated_by = user
-    locked.save(update_fields=["state", "job", "activated_by"])
-    copy_field_values(locked, into=attribute)
+    """Start activation as a job (processing with a progress bar); returns the job. The caller's
+    ``attribute`` shows it processing."""
+    job = computed_attributes_activate(attributes=[attribute], user=user)
+    attribute.refresh_from_db()
     return job
 
 
