@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from computed import engine, plans, refresh, selectors, services
@@ -11,6 +11,7 @@ from computed.aggregates import FUNCTIONS
 from computed.models import ComputedAttribute, ComputedValue
 from computed.selectors import person_values
 from people.models import AttributeDefinition, Event, Person
+from tests.strategies import database_examples
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
 AMOUNTS = st.one_of(st.none(), st.sampled_from([0, 0.25, 1.5, 2, -4, 10, 100.75]))
@@ -106,7 +107,7 @@ def _definition(spec):
 
 @pytest.mark.slow
 @pytest.mark.django_db
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@database_examples(30)
 @given(people_events=events_strategy, specs=st.lists(aggregate_strategy, min_size=3, max_size=3))
 def test_aggregates_agree(people_events, specs):
     # given random events and three random aggregates
@@ -158,7 +159,7 @@ FORMULAS = st.sampled_from(
 
 @pytest.mark.slow
 @pytest.mark.django_db
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@database_examples(30)
 @given(
     rows=st.lists(
         st.fixed_dictionaries(
@@ -229,7 +230,7 @@ RULE_CONDITIONS = st.sampled_from(
 
 @pytest.mark.slow
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@database_examples(25)
 @given(
     people_events=events_strategy,
     rules=st.lists(st.tuples(RULE_CONDITIONS, st.sampled_from([-5, 3, 10])), min_size=1, max_size=4),
