@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.decorators import action, display
@@ -31,6 +30,7 @@ from actions.models import (
 )
 from people.admin.lifecycle import ServiceWrittenAdmin, validation_messages
 from people.models import Person
+from people.selectors import organization_today
 
 
 class PropertyInline(TabularInline):
@@ -197,7 +197,7 @@ class ActionAdmin(ServiceWrittenAdmin):
     @action(description="Analysis", url_path="analysis", permissions=["view"])
     def analysis(self, request: HttpRequest, object_id: str):
         obj = Action.objects.get(pk=object_id)
-        today = timezone.localdate()
+        today = organization_today()  # the analysis's dates are the organization's
         form = forms.AnalysisForm(
             request.GET or {"start": today - timedelta(days=13), "end": today, "resolution": "day"}
         )
