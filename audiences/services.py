@@ -24,6 +24,7 @@ from audiences import definition as definitions
 from audiences import membership
 from audiences.models import Audience, AudienceMembership, RetiredAudienceKey
 from people import conditions
+from people.definitions import DefinitionWrites
 from people.models import Job, key_validator
 from people.services import copy_field_values, job_start
 
@@ -404,3 +405,15 @@ __all__ = [
     "validate",
     "where_used",
 ]
+
+
+# The services the management API and the admin write audiences with.
+WRITES = DefinitionWrites(
+    definition="audience",
+    user="user",
+    create=audience_create,
+    update=audience_update,
+    delete=audience_delete,
+    duplicate=audience_duplicate,
+    disable=audience_disable,
+)

@@ -30,6 +30,7 @@ from computed.models import ComputedAttribute, ComputedValue
 from computed.plans import Plan, build_plan, moved_by_events, plan_of
 from computed.selectors import check_definition, where_used
 from people import conditions
+from people.definitions import DefinitionWrites
 from people.services import copy_field_values, job_start
 
 log = logging.getLogger(__name__)
@@ -161,20 +162,10 @@ def _check_activatable(attribute: ComputedAttribute, together: Sequence[int] = (
 
 @transaction.atomic
 def computed_attribute_activate(*, attribute: ComputedAttribute, user=None):
-    """Start activation as a job (processing with a progress bar); returns the job."""
-    locked = ComputedAttribute.objects.select_for_update().get(pk=attribute.pk)
-    _check_activatable(locked)
-    job = job_start(
-        kind="computed.activate",
-        params={"attribute_ids": [locked.pk]},
-        created_by=user,
-        total=1,
-    )
-    locked.state = State.PROCESSING
-    locked.job = job
-    locked.activated_by = user
-    locked.save(update_fields=["state", "job", "activated_by"])
-    copy_field_values(locked, into=attribute)
+    """Start activation as a job (processing with a progress bar); returns the job. The caller's
+    ``attribute`` shows it processing."""
+    job = computed_attributes_activate(attributes=[attribute], user=user)
+    attribute.refresh_from_db()
     return job
 
 
@@ -350,3 +341,14 @@ def computed_attributes_activate(*, attributes: Sequence[ComputedAttribute], use
         state=State.PROCESSING, job=job, activated_by=user
     )
     return job
+
+
+# The services the management API and the admin write computed attributes with.
+WRITES = DefinitionWrites(
+    definition="attribute",
+    create=computed_attribute_create,
+    update=computed_attribute_update,
+    delete=computed_attribute_delete,
+    duplicate=computed_attribute_duplicate,
+    disable=computed_attribute_disable,
+)

@@ -28,6 +28,12 @@ key_validator = RegexValidator(
 )
 
 
+def key_field(help_text: str = "") -> models.CharField:
+    """The key of a channel, a custom attribute or a definition: unique, at most 64 characters that
+    ``key_validator`` allows; ``help_text`` says what else holds for this kind of key."""
+    return models.CharField(max_length=64, unique=True, validators=[key_validator], help_text=help_text)
+
+
 class AttributeType(models.TextChoices):
     TEXT = "text", "Text"
     DECIMAL = "decimal", "Decimal number"
@@ -112,9 +118,7 @@ class Channel(models.Model):
         PERMISSIVE = "permissive", "Permissive (accept undefined events, list them)"
         STRICT = "strict", "Strict (reject undefined events and properties)"
 
-    key = models.CharField(
-        max_length=64, unique=True, validators=[key_validator], help_text="Cannot change once created."
-    )
+    key = key_field("Cannot change once created.")
     name = models.CharField(max_length=200)
     schema_enforcement = models.CharField(
         max_length=16, choices=SchemaEnforcement.choices, default=SchemaEnforcement.PERMISSIVE
@@ -183,7 +187,7 @@ class Source(models.Model):
 class AttributeDefinition(models.Model):
     """A custom attribute: key, label and a type that cannot change once created."""
 
-    key = models.CharField(max_length=64, unique=True, validators=[key_validator])
+    key = key_field()
     label = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     type = models.CharField(max_length=16, choices=AttributeType.choices)
