@@ -1,12 +1,16 @@
 """Model instances from raw rows: the client API's per-request reads are single statements whose SQL
 is built once, so no ORM compilation runs per request (``Model.from_db`` with the fields' database
-converters, as a queryset would apply them)."""
+converters, as a queryset would apply them); ``rows`` runs those statements prepared."""
 
 from __future__ import annotations
 
 import functools
+import re
+import time
+from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from django.db import connection
 from django.db.models import Model
 
@@ -41,3 +45,43 @@ def instance(model: type[Model], row: tuple, start: int = 0) -> Model:
         for convert in funcs:
             values[index] = convert(values[index], expression, connection)
     return model.from_db(connection.alias, names, values)
+
+
+# Statement text → the same text with PostgreSQL's placeholders ($1, $2, …).
+_numbered: dict[str, str] = {}
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+def _number(statement: str) -> str:
+    n = 0
+
+    def number(match: re.Match) -> str:
+        nonlocal n
+        if match.group() == "%%":
+            return "%"
+        n += 1
+        return f"${n}"
+
+    return _PLACEHOLDER.sub(number, statement)
+
+
+def rows(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+    """The rows of one of the client API's raw statements (PostgreSQL): prepared once per connection
+    and bound by the server, so a request pays neither the client-side quoting of its values nor the
+    server's planning. Logged as Django logs its own statements (the query log counts it)."""
+    numbered = _numbered.get(statement)
+    if numbered is None:
+        numbered = _numbered[statement] = _number(statement)
+    start = time.monotonic()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    try:
+        with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+            cursor.execute(numbered, params, prepare=True)
+            found = cursor.fetchall() if cursor.description else []
+    finally:
+        if connection.queries_logged:
+            connection.queries_log.append(
+                {"sql": f"{statement} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"}
+            )
+    return found

@@ -32,7 +32,6 @@ from actions.models import (
     ReactionKind,
     WebhookDelivery,
 )
-from people import rawsql
 from people.models import Channel, OrganizationSettings, Person, Source
 
 # The rows an action owns (its relations) and their editable fields.
@@ -344,7 +343,7 @@ def _resolve_known(ids: dict[str, str]) -> Resolved | None:
     query = known_person_query(ids)
     if query is None:
         return None
-    found = rawsql.select_rows(*query)
+    found = rawmodels.rows(*query)
     return known_person(ids, found[0] if found else None)
 
 
@@ -375,7 +374,7 @@ def _lock_rows(model, ids: list[int]) -> None:
         list(model.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
         return
     table = connection.ops.quote_name(model._meta.db_table)
-    rawsql.select_rows(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+    rawmodels.rows(f"SELECT id FROM {table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE", [ids])
 
 
 def actions_for(
@@ -497,7 +496,7 @@ def _insert_delivered(
         json.dumps(context),
         [a.id for a in eligible] + [a.id for a in capped],
     ]
-    return sorted(row[0] for row in rawsql.select_rows(_insert_delivered_sql(), params))
+    return sorted(row[0] for row in rawmodels.rows(_insert_delivered_sql(), params))
 
 
 @functools.cache
@@ -515,10 +514,11 @@ def _insert_delivered_sql() -> str:
         "WITH rules AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], "
         "%s::timestamptz[], %s::boolean[]) AS r(action_id, kind, channels, lim, since, everyone)), "
         "hidden AS (SELECT r.action_id FROM rules r WHERE r.lim <= CASE WHEN r.everyone "
-        f"THEN ({limited}) ELSE ({limited} AND (x.person_id = %s OR x.person_id IN "
-        f"(SELECT id FROM {people} WHERE merged_into_id = %s))) END) "
+        f"THEN ({limited}) ELSE ({limited} AND (x.person_id = %s::bigint OR x.person_id IN "
+        f"(SELECT id FROM {people} WHERE merged_into_id = %s::bigint))) END) "
         f"INSERT INTO {reactions} (action_id, person_id, channel, kind, created_at, context, properties) "
-        "SELECT a, %s, %s, %s, %s, %s::jsonb, '{}'::jsonb FROM unnest(%s::bigint[]) AS a "
+        "SELECT a, %s::bigint, %s::text, %s::text, %s::timestamptz, %s::jsonb, '{}'::jsonb "
+        "FROM unnest(%s::bigint[]) AS a "
         "WHERE a <> ALL(ARRAY(SELECT action_id FROM hidden)) RETURNING action_id"
     )
 
@@ -545,11 +545,10 @@ def _insert_reactions(
             ]
         )
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _insert_reactions_sql(),
-            [person_id, channel, kind, at, json.dumps(context), json.dumps(properties), action_ids],
-        )
+    rawmodels.rows(
+        _insert_reactions_sql(),
+        [person_id, channel, kind, at, json.dumps(context), json.dumps(properties), action_ids],
+    )
 
 
 @functools.cache
@@ -557,7 +556,8 @@ def _insert_reactions_sql() -> str:
     table = connection.ops.quote_name(Reaction._meta.db_table)
     return (
         f"INSERT INTO {table} (action_id, person_id, channel, kind, created_at, context, properties) "
-        "SELECT a, %s, %s, %s, %s, %s::jsonb, %s::jsonb FROM unnest(%s::bigint[]) AS a"
+        "SELECT a, %s::bigint, %s::text, %s::text, %s::timestamptz, %s::jsonb, %s::jsonb "
+        "FROM unnest(%s::bigint[]) AS a"
     )
 
 

@@ -659,20 +659,24 @@ def _count_rows_sql(
     action_ids: list[int], kinds: list[str], person_id: int | None, now: datetime, windows: list[int]
 ) -> list[dict]:
     """The grouped count in raw SQL (the client API runs it on every request: no ORM compilation)."""
+    from actions import rawmodels
     from actions.models import Reaction
-    from people import rawsql
 
-    columns = "".join(f", count(*) FILTER (WHERE created_at >= %s) AS d{d}" for d in windows)
+    columns = "".join(f", count(*) FILTER (WHERE created_at >= %s::timestamptz) AS d{d}" for d in windows)
     params: list[Any] = [now - timedelta(days=d) for d in windows] + [action_ids, kinds]
     scope = ""
     if person_id is not None:
         people = connection.ops.quote_name(Person._meta.db_table)
-        scope = f" AND (person_id = %s OR person_id IN (SELECT id FROM {people} WHERE merged_into_id = %s))"
+        scope = (
+            f" AND (person_id = %s::bigint OR person_id IN "
+            f"(SELECT id FROM {people} WHERE merged_into_id = %s::bigint))"
+        )
         params += [person_id, person_id]
-    rows = rawsql.select_rows(
+    rows = rawmodels.rows(
         f"SELECT action_id, kind, channel, count(*) AS ever{columns} "
         f"FROM {connection.ops.quote_name(Reaction._meta.db_table)} "
-        f"WHERE action_id = ANY(%s) AND kind = ANY(%s){scope} GROUP BY action_id, kind, channel",
+        f"WHERE action_id = ANY(%s::bigint[]) AND kind = ANY(%s::text[]){scope} "
+        "GROUP BY action_id, kind, channel",
         params,
     )
     names = ["action_id", "kind", "channel", "ever", *(f"d{d}" for d in windows)]

@@ -35,7 +35,6 @@ from identity.api.auth import WriteKeyAuthentication, credentials, source_for_wr
 from identity.api.body import BodyError, read_body
 from identity.api.ratelimit import with_retry_after
 from identity.api.tracking import TrackingAPIView, add_cors
-from people import rawsql
 from people.models import Channel, Source
 
 logger = logging.getLogger(__name__)
@@ -159,7 +158,7 @@ def enabled_source(key: str) -> Source | None:
     stops at once."""
     if connection.vendor != "postgresql":
         return source_for_write_key(key)
-    found = rawsql.select_rows(_source_sql(), [Source.hash_write_key(key)])
+    found = rawmodels.rows(_source_sql(), [Source.hash_write_key(key)])
     return _source_from(found[0]) if found else None
 
 
@@ -361,7 +360,7 @@ def _lookup(key: WriteKey, body: dict) -> Lookup:
     if query is None:
         return Lookup(key.source(), ids, None, False)
     person_sql, params = query
-    rows = rawsql.select_rows(_source_with_person_sql(person_sql), [*params, key.hash])
+    rows = rawmodels.rows(_source_with_person_sql(person_sql), [*params, key.hash])
     source = key.found(_source_from(rows[0]) if rows else None)
     width = rawmodels.width(Source) + rawmodels.width(Channel)
     return Lookup(source, ids, services.known_person(ids, rows[0][width:]), True)
