@@ -49,6 +49,7 @@ def instance(model: type[Model], row: tuple, start: int = 0) -> Model:
 
 # Statement text → the same text with PostgreSQL's placeholders ($1, $2, …).
 _numbered: dict[str, str] = {}
+TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 _PLACEHOLDER = re.compile(r"%%|%s")
 
 
@@ -78,7 +79,8 @@ def rows(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
     try:
         with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
             cursor.execute(numbered, params, prepare=True)
-            found = cursor.fetchall() if cursor.description else []
+            result = cursor.pgresult  # (not ``description``: it builds an object per column)
+            found = cursor.fetchall() if result and result.status == TUPLES_OK else []
     finally:
         if connection.queries_logged:
             connection.queries_log.append(

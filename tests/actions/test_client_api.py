@@ -466,6 +466,35 @@ def test_global_cap(api, make_action, known):
     assert api.post("/v1/actions", {"userId": "u2"}).json() == []
 
 
+def test_actions_sharing_conditions_are_each_answered(api, make_action, known):
+    # given: equal trait and context conditions on several actions (checked once per request) beside
+    # different ones
+    known(first_name="Ada")
+    home = [{"key": "page.path", "type": "text", "op": "equals", "value": "/home"}]
+    cart = [{"key": "page.path", "type": "text", "op": "equals", "value": "/cart"}]
+    ada = {"attribute": "first_name", "op": "equals", "value": "Ada"}
+    bo = {"attribute": "first_name", "op": "equals", "value": "Bo"}
+    made = {
+        name: make_action(**banner(name=name, properties=[], **fields)).pk
+        for name, fields in {
+            "home 1": {"context_conditions": home},
+            "home 2": {"context_conditions": home},
+            "cart": {"context_conditions": cart},
+            "Ada 1": {"trait_conditions": ada},
+            "Ada 2": {"trait_conditions": ada},
+            "Bo": {"trait_conditions": bo},
+            "Ada at home": {"trait_conditions": ada, "context_conditions": home},
+            "Bo at home": {"trait_conditions": bo, "context_conditions": home},
+        }.items()
+    }
+    # when
+    got = api.post("/v1/actions", {"userId": "u1", "context": {"page": {"path": "/home"}}}).json()
+    # then
+    assert sorted(a["id"] for a in got) == sorted(
+        made[name] for name in ("home 1", "home 2", "Ada 1", "Ada 2", "Ada at home")
+    )
+
+
 @pytest.mark.postgres  # the one-statement delivery is PostgreSQL's; SQLite counts with the ORM
 def test_the_one_statement_delivery_hides_what_the_capping_reasons_hide(
     api, make_action, known, web, real_cache
