@@ -479,19 +479,25 @@ def _insert_delivered(
     """The ids (ascending) of the actions delivered: ``eligible`` and those of ``capped`` that no
     capping rule hides (every rule, of any reaction, as ``targeting.capping_reasons`` counts them),
     each logged as a ``delivered`` reaction, in one statement built once (PostgreSQL)."""
-    rules = [(a.id, rule) for a in capped for rule in a.rules]
+    rules = [
+        {
+            "action_id": action.id,
+            "kind": rule.reaction,
+            "channels": ",".join(rule.channels) or None,
+            "lim": rule.count,
+            "since": (at - timedelta(days=rule.within_days)).isoformat() if rule.within_days else None,
+            "everyone": rule.group != CappingRule.Group.USER,
+        }
+        for action in capped
+        for rule in action.rules
+    ]
     params = [
-        [action_id for action_id, _ in rules],
-        [rule.reaction for _, rule in rules],
-        [",".join(rule.channels) or None for _, rule in rules],
-        [rule.count for _, rule in rules],
-        [at - timedelta(days=rule.within_days) if rule.within_days else None for _, rule in rules],
-        [rule.group != CappingRule.Group.USER for _, rule in rules],
+        json.dumps(rules),
         person_id,
         person_id,
         person_id,
         channel,
-        ReactionKind.DELIVERED,
+        str(ReactionKind.DELIVERED),
         at,
         json.dumps(context),
         [a.id for a in eligible] + [a.id for a in capped],
@@ -511,8 +517,8 @@ def _insert_delivered_sql() -> str:
         "AND (r.since IS NULL OR x.created_at >= r.since)"
     )
     return (
-        "WITH rules AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[], "
-        "%s::timestamptz[], %s::boolean[]) AS r(action_id, kind, channels, lim, since, everyone)), "
+        "WITH rules AS (SELECT * FROM json_to_recordset(%s::json) AS r(action_id bigint, kind text, "
+        "channels text, lim bigint, since timestamptz, everyone boolean)), "
         "hidden AS (SELECT r.action_id FROM rules r WHERE r.lim <= CASE WHEN r.everyone "
         f"THEN ({limited}) ELSE ({limited} AND (x.person_id = %s::bigint OR x.person_id IN "
         f"(SELECT id FROM {people} WHERE merged_into_id = %s::bigint))) END) "
