@@ -216,8 +216,10 @@ class ActionAdmin(ModelAdmin):
 
     @action(description="Analysis", url_path="analysis", permissions=["view"])
     def analysis(self, request: HttpRequest, object_id: str):
+        from people.selectors import organization_tz
+
         obj = Action.objects.get(pk=object_id)
-        today = timezone.localdate()
+        today = timezone.localdate(timezone=organization_tz())  # the organization's day, as analysis counts
         form = forms.AnalysisForm(
             request.GET or {"start": today - timedelta(days=13), "end": today, "resolution": "day"}
         )

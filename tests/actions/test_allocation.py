@@ -6,6 +6,7 @@ import pytest
 
 from actions import allocation, selectors, services
 from actions.models import Reaction
+from people.selectors import organization_tz
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def test_thompson_sampling_on_simulated_users_shifts_traffic_to_the_better_actio
 
     from django.utils import timezone
 
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=organization_tz())  # the organization's day
     report = selectors.analysis(action=a, start=date(today.year, 1, 1), end=today)["allocation"]
     by_name = {row["name"]: row for row in report}
     assert by_name["B"]["posterior_mean"] > by_name["A"]["posterior_mean"]
