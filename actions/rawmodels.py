@@ -5,7 +5,6 @@ converters, as a queryset would apply them); ``rows`` runs those statements prep
 from __future__ import annotations
 
 import functools
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +12,8 @@ from typing import Any
 import psycopg
 from django.db import connection
 from django.db.models import Model
+
+from people import rawsql
 
 
 @functools.cache
@@ -47,23 +48,9 @@ def instance(model: type[Model], row: tuple, start: int = 0) -> Model:
     return model.from_db(connection.alias, names, values)
 
 
-# Statement text → the same text with PostgreSQL's placeholders ($1, $2, …).
+# Statement text → the same text with PostgreSQL's placeholders ($1, $2, …), converted once.
 _numbered: dict[str, str] = {}
 TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
-_PLACEHOLDER = re.compile(r"%%|%s")
-
-
-def _number(statement: str) -> str:
-    n = 0
-
-    def number(match: re.Match) -> str:
-        nonlocal n
-        if match.group() == "%%":
-            return "%"
-        n += 1
-        return f"${n}"
-
-    return _PLACEHOLDER.sub(number, statement)
 
 
 def rows(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
@@ -72,7 +59,7 @@ def rows(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
     server's planning. Logged as Django logs its own statements (the query log counts it)."""
     numbered = _numbered.get(statement)
     if numbered is None:
-        numbered = _numbered[statement] = _number(statement)
+        numbered = _numbered[statement] = rawsql._numbered(statement)  # as ``select_prepared``
     start = time.monotonic()
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
