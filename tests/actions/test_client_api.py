@@ -696,6 +696,18 @@ def test_missing_or_unknown_write_key_is_401(client, web, auth):
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/v1/actions", "/v1/actions/act"])
+@pytest.mark.parametrize("body", [{}, {"userId": "u1", "type": 5}, {"userId": "u1", "actionId": 999}])
+def test_an_unknown_key_is_answered_before_the_body(client, web, known, path, body):
+    # given: a body that a known key would get a 400 or 404 for
+    known()
+    # when: it comes with an unknown key
+    response = client.post(path, body, content_type="application/json", HTTP_AUTHORIZATION=basic("nope"))
+    # then: the key is refused first, as when the source was read before anything else
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_write_key"
+
+
 def test_get_with_bad_context_json_is_400(api, known):
     response = api.get("/v1/actions", userId="u1", context="{bad")
     assert response.status_code == 400
