@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.decorators import action, display
@@ -29,13 +28,9 @@ from actions.models import (
     TestUser,
     WebhookDelivery,
 )
+from people.admin.lifecycle import ServiceWrittenAdmin, validation_messages
 from people.models import Person
-
-
-def _messages(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)
+from people.selectors import organization_today
 
 
 class PropertyInline(TabularInline):
@@ -72,7 +67,7 @@ class TestUserInline(TabularInline):
 
 
 @admin.register(Action)
-class ActionAdmin(ModelAdmin):
+class ActionAdmin(ServiceWrittenAdmin):
     form = forms.ActionForm
     inlines = [PropertyInline, CappingRuleInline, HookInline, TestUserInline]
     list_display = ["name", "type", "state_badge", "channel_list", "tag_list", "slot", "updated_at"]
@@ -114,30 +109,15 @@ class ActionAdmin(ModelAdmin):
     def tag_list(self, obj: Action) -> str:
         return ", ".join(obj.tags or []) or "—"
 
-    def has_add_permission(self, request, obj=None):
-        return super().has_add_permission(request)
-
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         services.action_saved(action=form.instance)
 
-    def delete_model(self, request, obj):
+    def delete_object(self, obj: Action) -> None:
         services.action_delete(action=obj)
 
-    def delete_view(self, request, object_id, extra_context=None):
-        obj = self.get_object(request, object_id)
-        if obj is not None and request.method == "POST":
-            try:
-                services.action_delete(action=obj)
-            except ValidationError as exc:
-                messages.error(request, _messages(exc))
-                return self._back(obj)
-            messages.success(request, f"Deleted {obj.name}.")
-            return HttpResponseRedirect(reverse("admin:actions_action_changelist"))
-        return super().delete_view(request, object_id, extra_context)
-
-    def _back(self, obj) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse("admin:actions_action_change", args=[obj.pk]))
+    def deleted_message(self, obj: Action) -> str:
+        return f"Deleted {obj.name}."
 
     def _page(self, request, template: str, obj: Action, title: str, **context):
         return TemplateResponse(
@@ -198,7 +178,7 @@ class ActionAdmin(ModelAdmin):
                 services.action_set_state(action=obj, state=request.POST.get("state", ""))
                 messages.success(request, f"{obj.name} is now {obj.get_state_display().lower()}.")
             except ValidationError as exc:
-                messages.error(request, _messages(exc))
+                messages.error(request, validation_messages(exc))
             return self._back(obj)
         return self._page(request, "state.html", obj, f"State of {obj.name}", states=Action.State.choices)
 
@@ -216,10 +196,8 @@ class ActionAdmin(ModelAdmin):
 
     @action(description="Analysis", url_path="analysis", permissions=["view"])
     def analysis(self, request: HttpRequest, object_id: str):
-        from people.selectors import organization_tz
-
         obj = Action.objects.get(pk=object_id)
-        today = timezone.localdate(timezone=organization_tz())  # the organization's day, as analysis counts
+        today = organization_today()  # the analysis's dates are the organization's
         form = forms.AnalysisForm(
             request.GET or {"start": today - timedelta(days=13), "end": today, "resolution": "day"}
         )

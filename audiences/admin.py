@@ -10,15 +10,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
-from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from audiences import export, selectors, services
 from audiences.models import Audience
 from people.admin.base import job_progress
+from people.admin.lifecycle import DefinitionAdmin, validation_messages
 from people.models import Person
 from people.services import copy_field_values
 from people.widgets import ConditionBuilderWidget
@@ -55,15 +53,18 @@ class AudienceForm(forms.ModelForm):
             self.fields["include_anonymous"].help_text = "Also profiles known only by anonymous identifiers."
 
 
-def _messages(exc: ValidationError) -> str:
-    if hasattr(exc, "error_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)
-
-
 @admin.register(Audience)
-class AudienceAdmin(ModelAdmin):
+class AudienceAdmin(DefinitionAdmin):
     form = AudienceForm
+    writes = services.WRITES
+    uses_field = "uses"
+    where_used = staticmethod(services.where_used)
+    confirm_notes = {
+        "Activate": "Every profile will be evaluated as a job.",
+        "Refresh": "The whole membership is recomputed as a job.",
+        "Disable": "It stops updating and no longer counts anywhere.",
+        "Duplicate": "Creates an editable draft; it shows +N / −M against this one.",
+    }
     list_display = [
         "key",
         "name",
@@ -93,7 +94,7 @@ class AudienceAdmin(ModelAdmin):
     change_form_outer_after_template = "admin/audiences/audience_page.html"
 
     def get_fieldsets(self, request, obj=None):
-        definition = "definition" if obj is None or obj.is_editable else "definition_readonly"
+        definition = "definition" if obj is None or obj.is_editable else "definition_json"
         sections = [
             (None, {"fields": ["key", "name", "description", "type", "include_anonymous", definition]})
         ]
@@ -121,7 +122,7 @@ class AudienceAdmin(ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
         if obj is not None and not obj.is_editable:
-            fields += ["key", "name", "description", "type", "include_anonymous", "definition_readonly"]
+            fields += ["key", "name", "description", "type", "include_anonymous", "definition_json"]
         return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -149,7 +150,7 @@ class AudienceAdmin(ModelAdmin):
                         pk=self.instance.pk,
                     )
                 except ValidationError as exc:
-                    self.add_error("definition", _messages(exc))
+                    self.add_error("definition", validation_messages(exc))
                 return data
 
         return Form
@@ -203,27 +204,9 @@ class AudienceAdmin(ModelAdmin):
             "export_columns": export.FIXED,
         }
 
-    @display(description="Definition")
-    def definition_readonly(self, obj: Audience) -> str:
-        return format_html(
-            "<pre class='text-xs whitespace-pre-wrap'>{}</pre>", json.dumps(obj.definition, indent=2)
-        )
-
-    @display(description="State", label={"Active": "success", "Processing": "warning", "Disabled": "danger"})
-    def state_badge(self, obj: Audience) -> str:
-        return obj.get_state_display()
-
     @display(description="Progress")
     def progress(self, obj: Audience) -> str:
         return job_progress(obj, running=bool(obj.job_id) and obj.job.status in ("queued", "running"))
-
-    @display(description="Uses")
-    def uses_list(self, obj: Audience) -> str:
-        return ", ".join(obj.uses.values_list("key", flat=True)) or "—"
-
-    @display(description="Used by (where used)")
-    def where_used_list(self, obj: Audience) -> str:
-        return "; ".join(services.where_used(obj)) or "nothing"
 
     def save_model(self, request, obj: Audience, form, change):
         data = form.cleaned_data
@@ -249,89 +232,33 @@ class AudienceAdmin(ModelAdmin):
         obj.pk = saved.pk
         copy_field_values(saved, into=obj)
 
-    def has_add_permission(self, request, obj=None):  # detail actions pass the object
-        return super().has_add_permission(request)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        obj = self.get_object(request, object_id)
-        if obj is not None and request.method == "POST":
-            try:
-                services.audience_delete(audience=obj)
-            except ValidationError as exc:
-                messages.error(request, _messages(exc))
-                return self._back(obj)
-            messages.success(request, f"Deleted the audience {obj.key}; its key will not be reused.")
-            return HttpResponseRedirect(reverse("admin:audiences_audience_changelist"))
-        return super().delete_view(request, object_id, extra_context)
-
-    def delete_model(self, request, obj):
-        services.audience_delete(audience=obj)
+    def deleted_message(self, obj: Audience) -> str:
+        return f"Deleted the audience {obj.key}; its key will not be reused."
 
     # ------------------------------------------------------------ actions
 
-    def _confirm(self, request, obj, verb: str, note: str):
-        return TemplateResponse(
-            request,
-            "admin/audiences/confirm.html",
-            {**self.admin_site.each_context(request), "obj": obj, "verb": verb, "note": note, "title": verb},
-        )
-
-    def _back(self, obj) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse("admin:audiences_audience_change", args=[obj.pk]))
-
-    def _job_message(self, request, job, text: str) -> None:
-        url = reverse("admin:people_job_change", args=[job.pk])
-        messages.success(request, format_html('{}: <a href="{}">follow job #{}</a>.', text, url, job.pk))
-
-    def _start_job(self, request: HttpRequest, object_id: str, verb: str, note: str, start, started: str):
+    def _start_job(self, request: HttpRequest, object_id: str, verb: str, start, started: str):
         """Confirm on GET; on POST start the job with ``start(audience=, user=)`` and link to it."""
         obj = Audience.objects.get(pk=object_id)
         if request.method != "POST":
-            return self._confirm(request, obj, verb, note)
+            return self._confirm(request, obj, verb)
         try:
             job = start(audience=obj, user=request.user)
         except ValidationError as exc:
-            messages.error(request, _messages(exc))
+            messages.error(request, validation_messages(exc))
             return self._back(obj)
         self._job_message(request, job, started)
         return self._back(obj)
 
     @action(description="Activate", url_path="activate", permissions=["change"])
     def activate_one(self, request: HttpRequest, object_id: str):
-        note = "Every profile will be evaluated as a job."
         return self._start_job(
-            request, object_id, "Activate", note, services.audience_activate, "Processing started"
+            request, object_id, "Activate", services.audience_activate, "Processing started"
         )
 
     @action(description="Refresh", url_path="refresh", permissions=["change"])
     def refresh_one(self, request: HttpRequest, object_id: str):
-        note = "The whole membership is recomputed as a job."
-        return self._start_job(
-            request, object_id, "Refresh", note, services.audience_refresh, "Refresh started"
-        )
-
-    @action(description="Disable", url_path="disable", permissions=["change"])
-    def disable_one(self, request: HttpRequest, object_id: str):
-        obj = Audience.objects.get(pk=object_id)
-        if request.method != "POST":
-            return self._confirm(request, obj, "Disable", "It stops updating and no longer counts anywhere.")
-        try:
-            services.audience_disable(audience=obj)
-            messages.success(request, f"{obj.key} is disabled.")
-        except ValidationError as exc:
-            messages.error(request, _messages(exc))
-        return self._back(obj)
-
-    @action(description="Duplicate", url_path="duplicate", permissions=["add"])
-    def duplicate_one(self, request: HttpRequest, object_id: str):
-        obj = Audience.objects.get(pk=object_id)
-        if request.method != "POST":
-            return self._confirm(
-                request, obj, "Duplicate", "Creates an editable draft; it shows +N / −M against this one."
-            )
-        copy = services.audience_duplicate(audience=obj, user=request.user)
-        messages.success(request, f"Created the draft {copy.key}.")
-        return self._back(copy)
+        return self._start_job(request, object_id, "Refresh", services.audience_refresh, "Refresh started")
 
     @action(description="Export CSV", url_path="export-form", permissions=["view"])
     def export_one(self, request: HttpRequest, object_id: str):
@@ -383,7 +310,7 @@ class AudienceAdmin(ModelAdmin):
         try:
             export.check_columns(columns)
         except ValidationError as exc:
-            messages.error(request, _messages(exc))
+            messages.error(request, validation_messages(exc))
             return self._back(obj)
         response = StreamingHttpResponse(export.stream_csv(obj, columns), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="{obj.key}.csv"'

@@ -29,7 +29,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,6 +40,8 @@ from django.utils import timezone
 
 from audiences import definition as definitions
 from audiences.models import Audience, AudienceMembership, AudienceRefresh, MembershipHistory
+from people import conditions, schema
+from people.attributes import EVENT_MOVED_ATTRIBUTES, STANDARD_ATTRIBUTES, SYSTEM_ATTRIBUTES
 from people.rawsql import select_prepared, select_rows
 from people.selectors import organization_tz
 
@@ -230,6 +232,40 @@ def levels(audiences: Sequence[Audience]) -> list[list[Audience]]:
 ATTRIBUTE_REASONS = {"attributes", "bulk update"}
 
 
+def moved_by_events(audiences: list[Audience], names: Iterable[str]) -> list[Audience]:
+    """Of ``audiences``, those whose membership new events named ``names`` can move: a condition or
+    funnel step on one of the events, a condition on the counters events move or on a computed
+    attribute (refreshed just before, by the same events), or membership of such an audience."""
+    names = set(names)
+    by_key = {a.key: a for a in audiences}
+    moved: set[str] = set()
+    for audience in audiences:
+        compiled = _compiled(audience)
+        keys = compiled.attribute_keys()
+        if (
+            compiled.event_names() & names
+            or keys & EVENT_MOVED_ATTRIBUTES
+            or any(_is_computed(k) for k in keys)
+        ):
+            moved.add(audience.key)
+    while True:  # and the audiences naming them, at any depth
+        more = {k for k, a in by_key.items() if k not in moved and _compiled(a).audience_keys() & moved}
+        if not more:
+            break
+        moved |= more
+    return [a for a in audiences if a.key in moved]
+
+
+def _is_computed(key: str) -> bool:
+    """Whether a condition's attribute may be a computed one (standard and custom ones are not)."""
+    if key.startswith(definitions.AUDIENCE_PREFIX) or key in STANDARD_ATTRIBUTES or key in SYSTEM_ATTRIBUTES:
+        return False
+    if key.split(".", 1)[0] in schema.definitions().attributes:  # custom (no query while cached)
+        return False
+    ref = conditions.resolve(key)
+    return ref is None or ref.kind == "computed"  # unknown: assume it may have moved
+
+
 def _checks(audience: Audience) -> bool:
     """Whether the stored definition still checks (an attribute it names may have been deleted);
     one that does not is left out of real time and shows why on its page."""
@@ -246,8 +282,18 @@ def _checks(audience: Audience) -> bool:
     return True
 
 
-def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime | None = None) -> int:
-    """Re-evaluate the active audiences for a few people; returns the number of entries and exits."""
+def refresh_people(
+    person_ids: Iterable[int],
+    *,
+    reason: str = "",
+    now: datetime | None = None,
+    events: Mapping[int, Iterable[str]] | None = None,
+) -> int:
+    """Re-evaluate the active audiences for a few people; returns the number of entries and exits.
+
+    ``events``: all that changed about these people is new events, named per person; each is
+    evaluated only against the audiences those events can move (``moved_by_events``), people with
+    the same such audiences together, none at all for events no audience reads."""
     ids = sorted(set(person_ids))
     if not ids:
         return 0
@@ -257,6 +303,23 @@ def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime
     if reason in ATTRIBUTE_REASONS:
         # Only attributes changed: funnels and pure event conditions cannot move.
         audiences = [a for a in audiences if _compiled(a).attribute_keys()]
+    if events is None:
+        return _refresh_people(audiences, ids, now=now, tz=tz)
+    moved: dict[frozenset, tuple[int, ...]] = {}
+    by_moved: dict[tuple[int, ...], list[int]] = {}
+    for pk in ids:
+        names = frozenset(events.get(pk, ()))
+        if names not in moved:
+            moved[names] = tuple(a.pk for a in moved_by_events(audiences, names))
+        by_moved.setdefault(moved[names], []).append(pk)
+    return sum(
+        _refresh_people([a for a in audiences if a.pk in audience_ids], people, now=now, tz=tz)
+        for audience_ids, people in by_moved.items()
+        if audience_ids
+    )
+
+
+def _refresh_people(audiences: list[Audience], ids: list[int], *, now: datetime, tz) -> int:
     if not audiences or not _moves(audiences, ids, now=now, tz=tz):
         return 0
     changes = 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.timezone import now
 
-from people.models import Definition, Person, key_validator
+from people.models import Definition, Person, key_field
 
 
 class Audience(Definition):
@@ -23,12 +23,7 @@ class Audience(Definition):
         RULES = "rules", "Rules"
         FUNNEL = "funnel", "Funnel"
 
-    key = models.CharField(
-        max_length=64,
-        unique=True,
-        validators=[key_validator],
-        help_text="Unique forever (a deleted audience's key is never reused); the Profile API trait name.",
-    )
+    key = key_field("Unique forever (a deleted audience's key is never reused); the Profile API trait name.")
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.RULES)
     include_anonymous = models.BooleanField(
         default=False, help_text="Also profiles known only by anonymous identifiers (fixed at creation)."

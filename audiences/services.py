@@ -12,7 +12,7 @@ The Python API (the benchmark calls it):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from audiences import definition as definitions
 from audiences import membership
 from audiences.models import Audience, AudienceMembership, RetiredAudienceKey
 from people import conditions
+from people.definitions import DefinitionWrites
 from people.models import Job, key_validator
 from people.services import copy_field_values, job_start
 
@@ -369,8 +370,14 @@ def audience_refresh(*, audience: Audience, user=None) -> Job:
     return job
 
 
-def refresh_people(person_ids: Iterable[int], *, reason: str = "", now: datetime | None = None) -> int:
-    return membership.refresh_people(person_ids, reason=reason, now=now)
+def refresh_people(
+    person_ids: Iterable[int],
+    *,
+    reason: str = "",
+    now: datetime | None = None,
+    events: Mapping[int, Iterable[str]] | None = None,
+) -> int:
+    return membership.refresh_people(person_ids, reason=reason, now=now, events=events)
 
 
 def reevaluate_sliding(*, now: datetime | None = None) -> list[str]:
@@ -398,3 +405,15 @@ __all__ = [
     "validate",
     "where_used",
 ]
+
+
+# The services the management API and the admin write audiences with.
+WRITES = DefinitionWrites(
+    definition="audience",
+    user="user",
+    create=audience_create,
+    update=audience_update,
+    delete=audience_delete,
+    duplicate=audience_duplicate,
+    disable=audience_disable,
+)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 
-def refresh_people(person_ids: Sequence[int], reason: str = "") -> int:
-    """Enqueued by people after commit (ATTUNE_PERSON_CHANGED_TASKS) when people change."""
+def refresh_people(
+    person_ids: Sequence[int], reason: str = "", events: Mapping[int, Iterable[str]] | None = None
+) -> int:
+    """Called by people's drain of pending changes (ATTUNE_PERSON_CHANGED_TASKS) when people change;
+    ``events``: only events changed about them, these names per person."""
     from audiences.services import refresh_people as refresh
 
-    return refresh(person_ids, reason=reason)
+    return refresh(person_ids, reason=reason, events=events)
 
 
 def reevaluate_windows() -> list[str]:

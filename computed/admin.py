@@ -15,7 +15,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.widgets import (
     UnfoldAdminIntegerFieldWidget,
@@ -31,6 +30,7 @@ from computed.models import ComputedAttribute
 from computed.plans import build_plan
 from config.api.parsers import loads
 from people.admin.base import job_progress
+from people.admin.lifecycle import DefinitionAdmin, validation_messages
 from people.conditions.attributes import all_attributes
 from people.models import Person
 from people.selectors import organization_tz
@@ -44,8 +44,8 @@ STATUS_FIELDS = [
     "progress",
     "output_type",
     "definition_json",
-    "dependencies_list",
-    "used_by",
+    "uses_list",
+    "where_used_list",
     "out_of_range",
 ]
 
@@ -184,8 +184,16 @@ class ComputedAttributeForm(forms.ModelForm):
 
 
 @admin.register(ComputedAttribute)
-class ComputedAttributeAdmin(ModelAdmin):
+class ComputedAttributeAdmin(DefinitionAdmin):
     form = ComputedAttributeForm
+    writes = services.WRITES
+    uses_field = "dependencies"
+    where_used = staticmethod(selectors.where_used)
+    confirm_notes = {
+        "Activate": "Every profile will be processed as a job.",
+        "Disable": "Values stay on the profiles but stop updating.",
+        "Duplicate": "Creates an editable draft copy.",
+    }
     list_display = [
         "key",
         "name",
@@ -241,19 +249,9 @@ class ComputedAttributeAdmin(ModelAdmin):
             fields += ["key", "name", "description", "kind"]
         return fields
 
-    @display(description="State", label={"Active": "success", "Processing": "warning", "Disabled": "danger"})
-    def state_badge(self, obj: ComputedAttribute) -> str:
-        return obj.get_state_display()
-
     @display(description="Progress")
     def progress(self, obj: ComputedAttribute) -> str:
         return job_progress(obj, running=obj.state == State.PROCESSING and bool(obj.job_id))
-
-    @display(description="Definition")
-    def definition_json(self, obj: ComputedAttribute) -> str:
-        return format_html(
-            "<pre class='text-xs whitespace-pre-wrap'>{}</pre>", json.dumps(obj.definition, indent=2)
-        )
 
     @display(description="Left empty (out of range)")
     def out_of_range(self, obj: ComputedAttribute) -> str:
@@ -265,14 +263,6 @@ class ComputedAttributeAdmin(ModelAdmin):
             "" if obj.out_of_range_count == 1 else "s",
             obj.out_of_range_reason or "a value outside the supported range",
         )
-
-    @display(description="Uses")
-    def dependencies_list(self, obj: ComputedAttribute) -> str:
-        return ", ".join(obj.dependencies.values_list("key", flat=True)) or "—"
-
-    @display(description="Used by (where used)")
-    def used_by(self, obj: ComputedAttribute) -> str:
-        return "; ".join(selectors.where_used(obj)) or "nothing"
 
     def save_model(self, request, obj: ComputedAttribute, form, change):
         fields = {
@@ -318,72 +308,23 @@ class ComputedAttributeAdmin(ModelAdmin):
 
         return CheckedForm
 
-    def has_add_permission(self, request, obj=None):
-        return super().has_add_permission(request)
-
-    def delete_model(self, request, obj):
-        services.computed_attribute_delete(attribute=obj)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        obj = self.get_object(request, object_id)
-        if obj is not None and request.method == "POST":
-            try:
-                services.computed_attribute_delete(attribute=obj)
-            except ValidationError as exc:
-                messages.error(request, " ".join(exc.messages))
-                return HttpResponseRedirect(reverse("admin:computed_computedattribute_change", args=[obj.pk]))
-            messages.success(request, f"Deleted {obj.key} and its values from every profile.")
-            return HttpResponseRedirect(reverse("admin:computed_computedattribute_changelist"))
-        return super().delete_view(request, object_id, extra_context)
+    def deleted_message(self, obj: ComputedAttribute) -> str:
+        return f"Deleted {obj.key} and its values from every profile."
 
     # ------------------------------------------------------------ actions
-
-    def _confirm(self, request, obj, verb: str, note: str):
-        return TemplateResponse(
-            request,
-            "admin/computed/confirm.html",
-            {**self.admin_site.each_context(request), "obj": obj, "verb": verb, "note": note, "title": verb},
-        )
-
-    def _back(self, obj) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse("admin:computed_computedattribute_change", args=[obj.pk]))
 
     @action(description="Activate", url_path="activate", permissions=["change"])
     def activate_one(self, request: HttpRequest, object_id: str):
         obj = ComputedAttribute.objects.get(pk=object_id)
         if request.method != "POST":
-            return self._confirm(request, obj, "Activate", "Every profile will be processed as a job.")
+            return self._confirm(request, obj, "Activate")
         try:
             job = services.computed_attribute_activate(attribute=obj, user=request.user)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return self._back(obj)
-        url = reverse("admin:people_job_change", args=[job.pk])
-        messages.success(
-            request, format_html('Processing started: <a href="{}">follow job #{}</a>.', url, job.pk)
-        )
+        self._job_message(request, job, "Processing started")
         return self._back(obj)
-
-    @action(description="Disable", url_path="disable", permissions=["change"])
-    def disable_one(self, request: HttpRequest, object_id: str):
-        obj = ComputedAttribute.objects.get(pk=object_id)
-        if request.method != "POST":
-            return self._confirm(request, obj, "Disable", "Values stay on the profiles but stop updating.")
-        try:
-            services.computed_attribute_disable(attribute=obj)
-            messages.success(request, f"{obj.key} is disabled.")
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        return self._back(obj)
-
-    @action(description="Duplicate", url_path="duplicate", permissions=["add"])
-    def duplicate_one(self, request: HttpRequest, object_id: str):
-        obj = ComputedAttribute.objects.get(pk=object_id)
-        if request.method != "POST":
-            return self._confirm(request, obj, "Duplicate", "Creates an editable draft copy.")
-        copy = services.computed_attribute_duplicate(attribute=obj, created_by=request.user)
-        messages.success(request, f"Created the draft {copy.key}.")
-        return self._back(copy)
 
     @action(description="Test on a profile", url_path="test", permissions=["view"])
     def test_on_profile(self, request: HttpRequest, object_id: str):
@@ -403,11 +344,7 @@ class ComputedAttributeAdmin(ModelAdmin):
             except ValueError as exc:  # the definition is not JSON (or nested too deeply)
                 error = f"The definition is not valid JSON: {exc}"
             except ValidationError as exc:
-                error = (
-                    " ".join(exc.messages)
-                    if not hasattr(exc, "error_dict")
-                    else "; ".join(f"{path}: {' '.join(m)}" for path, m in exc.message_dict.items())
-                )
+                error = validation_messages(exc)
         return TemplateResponse(
             request,
             "admin/computed/test.html",
@@ -463,10 +400,7 @@ class ComputedAttributeAdmin(ModelAdmin):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return None
-        url = reverse("admin:people_job_change", args=[job.pk])
-        messages.success(
-            request, format_html('Processing started: <a href="{}">follow job #{}</a>.', url, job.pk)
-        )
+        self._job_message(request, job, "Processing started")
         return None
 
     @admin.action(description="Disable selected", permissions=["change"])

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import models
 from django.utils.timezone import now
 
-from people.models import AttributeType, Definition, Person, key_validator
+from people.models import AttributeType, Definition, Person, key_field
 
 
 class ComputedAttribute(Definition):
@@ -33,12 +33,7 @@ class ComputedAttribute(Definition):
         AGGREGATE = "aggregate", "Event aggregate"
         SCORE = "score", "Profile score"
 
-    key = models.CharField(
-        max_length=64,
-        unique=True,
-        validators=[key_validator],
-        help_text="Unique among all attributes (standard, custom and computed).",
-    )
+    key = key_field("Unique among all attributes (standard, custom and computed).")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     definition = models.JSONField(default=dict, help_text="The formula, aggregate or scoring model.")
     output_type = models.CharField(max_length=16, choices=AttributeType.choices, editable=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -21,7 +22,8 @@ from computed.lang.checker import CheckedFormula, check_formula
 from computed.lang.evaluator import constant_out_of_range
 from computed.lang.parser import FormulaError
 from computed.lang.runtime import unstorable_text
-from people.conditions import ConditionError, check, has_sliding_window, references
+from people.attributes import EVENT_MOVED_ATTRIBUTES
+from people.conditions import ConditionError, check, event_names, has_sliding_window, references
 from people.conditions.ast import Condition
 from people.models import AttributeType
 
@@ -157,6 +159,33 @@ def plan_of(attribute) -> Plan:
         _cache.clear()
     _cache[key] = (now, plan)
     return plan
+
+
+def event_names_read(plan: Plan) -> frozenset[str]:
+    """The events whose arrival can change the value by itself (not through other attributes)."""
+    if plan.aggregate is not None:
+        return frozenset({plan.aggregate.event})
+    return frozenset().union(*(event_names(rule.condition) for rule in plan.rules))
+
+
+def moved_by_events(attributes, names: Iterable[str]) -> list:
+    """Of ``attributes`` (saved, with plans), those whose value new events named ``names`` can
+    change, with everything that reads them: an aggregate of one of the events, a scoring rule on
+    one, anything reading the counters events move (``EVENT_MOVED_ATTRIBUTES``), a formula or score
+    reading one of those. The rest keep their value whatever those events say."""
+    names = frozenset(names)
+    plans = {a.key: plan_of(a) for a in attributes}
+    moved = {
+        key
+        for key, plan in plans.items()
+        if event_names_read(plan) & names or plan.references & EVENT_MOVED_ATTRIBUTES
+    }
+    while True:  # and what reads them, at any depth
+        more = {key for key, plan in plans.items() if key not in moved and plan.references & moved}
+        if not more:
+            break
+        moved |= more
+    return [a for a in attributes if a.key in moved]
 
 
 def clear_cache() -> None:

@@ -89,6 +89,13 @@ def active_snapshot() -> Snapshot:
     return Snapshot(key, attributes, ZoneInfo(tz_name))
 
 
+def narrowed(snapshot: Snapshot, attributes: list[ComputedAttribute]) -> Snapshot:
+    """The snapshot of some of its attributes (its own program cache entry)."""
+    keep = {a.pk for a in attributes}
+    key = tuple(entry for entry in snapshot.key if entry[0] in keep)
+    return Snapshot(key, [a for a in snapshot.attributes if a.pk in keep], snapshot.tz)
+
+
 # One parameter of a cached statement: ("c", value) | ("p", index of the person) | ("t", offset from now)
 Slot = tuple[str, object]
 

@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 
@@ -22,6 +21,7 @@ from computed.plans import Plan, build_plan
 from people import conditions
 from people.conditions.attributes import attribute_values
 from people.models import AttributeType, Event, Person
+from people.rawsql import CompiledOnce
 from people.selectors import organization_tz
 
 State = ComputedAttribute.State
@@ -219,24 +219,8 @@ def _traits_queryset(person_id: int):
     )
 
 
-@functools.cache
-def _traits_statement(alias: str):
-    """The traits query compiled once per database: (compiler, sql, params, index of the person id,
-    converters). Compiling the ORM query cost about as much CPU as the rest of a Profile API request."""
-    compiler = _traits_queryset(_SENTINEL_PERSON).query.get_compiler(using=alias)
-    sql, params = compiler.as_sql()
-    converters = compiler.get_converters([column for column, _, _ in compiler.select])
-    return compiler, sql, list(params), params.index(_SENTINEL_PERSON), converters
-
-
-def _traits_rows(person_id: int) -> list[tuple]:
-    compiler, sql, params, position, converters = _traits_statement(DEFAULT_DB_ALIAS)
-    params = params.copy()
-    params[position] = person_id
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return list(compiler.apply_converters(rows, converters)) if converters else rows
+# The traits query, compiled once per process (people.rawsql.CompiledOnce).
+_traits = CompiledOnce(_traits_queryset, _SENTINEL_PERSON)
 
 
 def person_traits(person: Person) -> dict[str, dict]:
@@ -247,7 +231,7 @@ def person_traits(person: Person) -> dict[str, dict]:
     definitions decoded); an attribute without a stored value gives its empty value, as in
     ``person_values``.
     """
-    rows = _traits_rows(person.pk)
+    rows = _traits.rows(person.pk)
     out = {}
     for key, kind, output_type, function, stored, number, text, flag, day, moment, computed_at in rows:
         if stored is None:

@@ -16,7 +16,7 @@ are reads (``computed.selectors``); preset definition sets live in ``computed.pr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,9 +27,10 @@ from django.utils import timezone
 
 from computed import engine, presets, refresh, sql
 from computed.models import ComputedAttribute, ComputedValue
-from computed.plans import Plan, build_plan, plan_of
+from computed.plans import Plan, build_plan, moved_by_events, plan_of
 from computed.selectors import check_definition, where_used
 from people import conditions
+from people.definitions import DefinitionWrites
 from people.services import copy_field_values, job_start
 
 log = logging.getLogger(__name__)
@@ -161,20 +162,10 @@ def _check_activatable(attribute: ComputedAttribute, together: Sequence[int] = (
 
 @transaction.atomic
 def computed_attribute_activate(*, attribute: ComputedAttribute, user=None):
-    """Start activation as a job (processing with a progress bar); returns the job."""
-    locked = ComputedAttribute.objects.select_for_update().get(pk=attribute.pk)
-    _check_activatable(locked)
-    job = job_start(
-        kind="computed.activate",
-        params={"attribute_ids": [locked.pk]},
-        created_by=user,
-        total=1,
-    )
-    locked.state = State.PROCESSING
-    locked.job = job
-    locked.activated_by = user
-    locked.save(update_fields=["state", "job", "activated_by"])
-    copy_field_values(locked, into=attribute)
+    """Start activation as a job (processing with a progress bar); returns the job. The caller's
+    ``attribute`` shows it processing."""
+    job = computed_attributes_activate(attributes=[attribute], user=user)
+    attribute.refresh_from_db()
     return job
 
 
@@ -227,8 +218,17 @@ def run_activation(attribute_ids: Sequence[int], *, user=None, progress=None) ->
 # ---------------------------------------------------------------- updates
 
 
-def refresh_people(person_ids: Iterable[int], *, now: datetime | None = None) -> int:
+def refresh_people(
+    person_ids: Iterable[int],
+    *,
+    now: datetime | None = None,
+    events: Mapping[int, Iterable[str]] | None = None,
+) -> int:
     """Recompute every active attribute for these people (after their events or attributes changed).
+
+    ``events``: all that changed about these people is new events, named per person; each is
+    refreshed only for the attributes those events can change (``plans.moved_by_events``), people
+    with the same such attributes together, none at all for events no attribute reads.
 
     A few people at a time go through the cached refresh program (``computed.refresh``): one query
     for the active definitions, then every statement pipelined in one transaction.
@@ -240,6 +240,24 @@ def refresh_people(person_ids: Iterable[int], *, now: datetime | None = None) ->
     snapshot = refresh.active_snapshot()
     if not snapshot.attributes:
         return 0
+    if events is None:
+        return _refresh(snapshot, ids, now)
+    moved: dict[frozenset, tuple[int, ...]] = {}
+    by_moved: dict[tuple[int, ...], list[int]] = {}
+    for pk in ids:
+        names = frozenset(events.get(pk, ()))
+        if names not in moved:
+            moved[names] = tuple(a.pk for a in moved_by_events(snapshot.attributes, names))
+        by_moved.setdefault(moved[names], []).append(pk)
+    written = 0
+    for attribute_ids, people in by_moved.items():
+        if attribute_ids:
+            kept = [a for a in snapshot.attributes if a.pk in attribute_ids]
+            written += _refresh(refresh.narrowed(snapshot, kept), people, now)
+    return written
+
+
+def _refresh(snapshot: refresh.Snapshot, ids: list[int], now: datetime) -> int:
     if len(ids) <= refresh.PROGRAM_PEOPLE:
         try:
             return refresh.run(snapshot, ids, now=now)
@@ -323,3 +341,14 @@ def computed_attributes_activate(*, attributes: Sequence[ComputedAttribute], use
         state=State.PROCESSING, job=job, activated_by=user
     )
     return job
+
+
+# The services the management API and the admin write computed attributes with.
+WRITES = DefinitionWrites(
+    definition="attribute",
+    create=computed_attribute_create,
+    update=computed_attribute_update,
+    delete=computed_attribute_delete,
+    duplicate=computed_attribute_duplicate,
+    disable=computed_attribute_disable,
+)

@@ -6,11 +6,14 @@ class IdentityConfig(AppConfig):
     verbose_name = "Identity"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from identity import admin_extensions  # noqa: F401  (panels, actions, stats, search)
         from identity.api import schema  # noqa: F401  (OpenAPI security schemes)
         from identity.health import health_context
         from identity.models import (
             GroupMembership,
+            IdentifierType,
             Identity,
             InboundBatch,
             Merge,
@@ -18,8 +21,23 @@ class IdentityConfig(AppConfig):
             SeenUndefined,
             SuppressedIdentifier,
         )
+        from identity.policy import identifier_types_changed
         from people.extensions import register_dashboard_section
         from people.personal_data import register_personal_data
+
+        # Any write to an identifier type (service, admin, shell, a batch's custom type) renews the
+        # policy every process keeps (identity/policy.py).
+        for signal in (post_save, post_delete):
+            signal.connect(identifier_types_changed, sender=IdentifierType, dispatch_uid="identity.policy")
+
+        from identity.api.auth import sources_changed
+        from people.models import Channel, Source
+
+        # Likewise the write keys' sources every tracking request reads (identity/api/auth.py).
+        for model in (Source, Channel):
+            for signal in (post_save, post_delete):
+                uid = f"identity.sources.{model.__name__}"
+                signal.connect(sources_changed, sender=model, dispatch_uid=uid)
 
         register_dashboard_section(
             "identity-health",

@@ -1,6 +1,9 @@
 """Identifier policy: normalise values by type and recognise blocked values.
 
-``Policy.load()`` reads every identifier type once (one query); the pipeline keeps it for a batch.
+``Policy.load()`` reads every identifier type once (one query). ``Policy.cached()`` keeps that per
+process (``people.caching.ProcessCache``); every save or delete of an identifier type renews it
+(``identifier_types_changed``, also a signal receiver connected in ``identity.apps``), and
+``Policy.for_batch()`` gives the pipeline a copy of it to add the custom types a batch brings.
 """
 
 from __future__ import annotations
@@ -94,9 +97,10 @@ def forget_cached_policy() -> None:
     _policy_cache.clear()
 
 
-def identifier_types_changed() -> None:
+def identifier_types_changed(**_signal_kwargs) -> None:
     """Identifier types were created or changed: after commit, every process reloads its policy
-    (at once where the Django cache is shared, else within ``READ_CACHE_SECONDS``)."""
+    (at once where the Django cache is shared, else within ``READ_CACHE_SECONDS``). Also the
+    receiver of every identifier type's ``post_save`` and ``post_delete``."""
     _policy_cache.changed()
 
 
@@ -106,9 +110,17 @@ class Policy:
 
     @classmethod
     def cached(cls) -> Policy:
-        """``load()``, kept per process (``people.caching.ProcessCache``): for reads on hot paths
-        (the Profile API). Writers (ingestion, merges) call ``load()`` for an exact view."""
+        """``load()``, kept per process (``people.caching.ProcessCache``), shared: read it, never
+        ``add`` to it (``for_batch``)."""
         return _policy_cache.get("policy", cls.load)
+
+    @classmethod
+    def for_batch(cls) -> Policy:
+        """A copy of the cached policy that a tracking batch may ``add`` custom types to: no query
+        while the cache is current. A change to the identifier types reaches the batches that start
+        after it commits (in other processes at once where the Django cache is shared, else within
+        ``READ_CACHE_SECONDS``)."""
+        return cls(dict(cls.cached().by_key))
 
     @classmethod
     def load(cls) -> Policy:

@@ -1,6 +1,7 @@
 """Event, context and trait checks against the channel's definitions (strict or permissive).
 
-``SchemaChecker.load`` reads the definitions a batch needs with a constant number of queries.
+``SchemaChecker.load`` checks against this process's snapshot of the definitions (``people.schema``:
+no query while it is current; every change to a definition invalidates it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from people.models import (
     EventDefinition,
     EventPropertyDefinition,
 )
+from people.schema import definitions
 from people.services import AttributeWrite, attribute_definition_create
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -105,24 +107,17 @@ class SchemaChecker:
     undefined: list[Undefined] = field(default_factory=list)
 
     @classmethod
-    def load(cls, *, channel: Channel, messages: list[Message]) -> SchemaChecker:
-        names = {m.name for m in messages if m.type in ("track", "page", "screen")}
-        events = {d.name: d for d in EventDefinition.objects.filter(name__in=names)} if names else {}
-        props: dict[str, dict[str, EventPropertyDefinition]] = {name: {} for name in events}
-        if events:
-            for prop in EventPropertyDefinition.objects.filter(definition__in=events.values()).select_related(
-                "definition"
-            ):
-                props[prop.definition.name][prop.key] = prop
-        context = list(ContextPropertyDefinition.objects.filter(definition__channel=channel))
-        attributes = {d.key: d for d in AttributeDefinition.objects.all()}
+    def load(cls, *, channel: Channel) -> SchemaChecker:
+        """A checker for ``channel`` on this process's snapshot of the definitions (no query while
+        it is current; ``people.schema``)."""
+        current = definitions()
         return cls(
             channel=channel,
             strict=channel.schema_enforcement == Channel.SchemaEnforcement.STRICT,
-            events=events,
-            event_properties=props,
-            context_properties=context,
-            attributes=attributes,
+            events=current.events,
+            event_properties=current.event_properties,
+            context_properties=current.context_properties.get(channel.pk, []),
+            attributes=dict(current.attributes),  # ``_define`` adds to this batch's copy
         )
 
     # --- events and context -------------------------------------------------------------------

@@ -18,6 +18,30 @@ class PeopleConfig(AppConfig):
         # Keep the Admin and Marketeer groups' permissions complete after every migrate.
         post_migrate.connect(sync_roles, dispatch_uid="people.sync_roles")
 
+        from django.db.models.signals import post_delete, post_save
+
+        from people import schema
+        from people.models import (
+            AttributeDefinition,
+            ContextDefinition,
+            ContextPropertyDefinition,
+            EventDefinition,
+            EventPropertyDefinition,
+        )
+
+        # Any write to a definition, from a service, the admin or the shell, renews the snapshot
+        # ingestion checks against (people/schema.py).
+        for model in (
+            AttributeDefinition,
+            EventDefinition,
+            EventPropertyDefinition,
+            ContextDefinition,
+            ContextPropertyDefinition,
+        ):
+            for signal in (post_save, post_delete):
+                uid = f"people.schema.{model.__name__}"
+                signal.connect(schema.definitions_changed, sender=model, dispatch_uid=uid)
+
         from people.models import (
             AttributeChange,
             Event,

@@ -71,6 +71,12 @@ SYSTEM_ATTRIBUTES = [
     "last_contacted_at",
 ]
 
+# The system attributes ingesting an event moves (with the event itself): what a refresh after
+# "only events changed" must still re-read (``people.services.notify_people_changed(events=...)``).
+EVENT_MOVED_ATTRIBUTES = frozenset(
+    {"first_seen_at", "last_activity_at", "event_count", "session_count", "modified_at"}
+)
+
 STANDARD_ATTRIBUTES: dict[str, AttributeSpec] = {
     spec.key: spec
     for spec in [

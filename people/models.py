@@ -28,6 +28,12 @@ key_validator = RegexValidator(
 )
 
 
+def key_field(help_text: str = "") -> models.CharField:
+    """The key of a channel, a custom attribute or a definition: unique, at most 64 characters that
+    ``key_validator`` allows; ``help_text`` says what else holds for this kind of key."""
+    return models.CharField(max_length=64, unique=True, validators=[key_validator], help_text=help_text)
+
+
 class AttributeType(models.TextChoices):
     TEXT = "text", "Text"
     DECIMAL = "decimal", "Decimal number"
@@ -112,9 +118,7 @@ class Channel(models.Model):
         PERMISSIVE = "permissive", "Permissive (accept undefined events, list them)"
         STRICT = "strict", "Strict (reject undefined events and properties)"
 
-    key = models.CharField(
-        max_length=64, unique=True, validators=[key_validator], help_text="Cannot change once created."
-    )
+    key = key_field("Cannot change once created.")
     name = models.CharField(max_length=200)
     schema_enforcement = models.CharField(
         max_length=16, choices=SchemaEnforcement.choices, default=SchemaEnforcement.PERMISSIVE
@@ -183,7 +187,7 @@ class Source(models.Model):
 class AttributeDefinition(models.Model):
     """A custom attribute: key, label and a type that cannot change once created."""
 
-    key = models.CharField(max_length=64, unique=True, validators=[key_validator])
+    key = key_field()
     label = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     type = models.CharField(max_length=16, choices=AttributeType.choices)
@@ -479,6 +483,9 @@ class PendingChange(models.Model):
 
     person_id = models.BigIntegerField()
     reason = models.CharField(max_length=32)
+    # With reason ``events`` (new events, nothing else about the person changed but the counters the
+    # events move): the events' names, so the refreshes skip what does not read them.
+    events = models.JSONField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"person {self.person_id} ({self.reason})"

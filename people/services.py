@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from people.models import (
     PersonChannelContact,
     Source,
 )
+from people.schema import definitions_changed
 
 log = logging.getLogger(__name__)
 Operation = Literal["set", "set_once", "unset"]
@@ -302,7 +304,12 @@ KICK_SECONDS = 2
 DRAIN_CHUNK = 1000
 
 
-def notify_people_changed(person_ids: Iterable[int], *, reason: str) -> None:
+EVENTS_REASON = "events"
+
+
+def notify_people_changed(
+    person_ids: Iterable[int], *, reason: str, events: dict[int, Iterable[str]] | None = None
+) -> None:
     """Record that people changed, in the caller's transaction; after it commits, the higher apps'
     refresh tasks (``ATTUNE_PERSON_CHANGED_TASKS``, by path: people imports none of them) run for them.
 
@@ -311,19 +318,33 @@ def notify_people_changed(person_ids: Iterable[int], *, reason: str) -> None:
     it takes every pending change, of every transaction and process, and calls each task path once
     per chunk of people. Under load many transactions share one refresh (one set-based statement for
     a thousand people instead of one per batch); a quiet change is refreshed at once.
+
+    ``events`` (with ``reason="events"``): per person, the names of the events that are all that
+    changed about them (with the counters events move: event and session counts, first seen, last
+    activity). The tasks then refresh only what reads those events or counters.
     """
     ids = sorted(set(person_ids))
     if not ids or not getattr(settings, "ATTUNE_PERSON_CHANGED_TASKS", []):
         return
     reason = reason[:32]
+    names = [sorted(set(events.get(pk, ()))) if events is not None else None for pk in ids]
     if connection.vendor == "postgresql":
         table = PendingChange._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (person_id, reason) SELECT unnest(%s::bigint[]), %s", [ids, reason]
-            )
+            if events is None:
+                cursor.execute(
+                    f"INSERT INTO {table} (person_id, reason) SELECT unnest(%s::bigint[]), %s", [ids, reason]
+                )
+            else:
+                cursor.execute(
+                    f"INSERT INTO {table} (person_id, reason, events) "
+                    "SELECT p, %s, e::jsonb FROM unnest(%s::bigint[], %s::text[]) AS v(p, e)",
+                    [reason, ids, [json.dumps(n) for n in names]],
+                )
     else:
-        PendingChange.objects.bulk_create([PendingChange(person_id=pk, reason=reason) for pk in ids])
+        PendingChange.objects.bulk_create(
+            [PendingChange(person_id=pk, reason=reason, events=n) for pk, n in zip(ids, names, strict=True)]
+        )
     transaction.on_commit(kick_changes)
 
 
@@ -345,7 +366,9 @@ def drain_changes(*, chunk: int = DRAIN_CHUNK) -> int:
 
     A chunk of changes is taken (and deleted) at a time; concurrent drains take disjoint chunks. The
     people of a chunk are grouped by their reasons (an attribute-only change lets audiences skip
-    funnels), and each task path is called once per group, in the order of the setting: computed
+    funnels), and each task path is called once per group as ``task(ids, reason, events=...)``,
+    ``events`` being, for people who only got events, their names per person (else None; the tasks
+    refresh only what those events can move), in the order of the setting: computed
     attributes before the audiences that may read them. A task that fails is logged and the others
     still run; the drain then fails, so django-q2 records it. Changes taken by a drain that dies are
     not run again; the scheduled re-evaluations still catch up with windows and computed values.
@@ -354,20 +377,15 @@ def drain_changes(*, chunk: int = DRAIN_CHUNK) -> int:
     refreshed, failed = 0, None
     try:
         while rows := _take_changes(chunk):
-            reasons: dict[int, set[str]] = {}
-            for person_id, reason in rows:
-                reasons.setdefault(person_id, set()).add(reason)
-            groups: dict[str, list[int]] = {}
-            for person_id, kinds in sorted(reasons.items()):
-                groups.setdefault(", ".join(sorted(kinds)), []).append(person_id)
-            for reason, ids in groups.items():
+            groups = _grouped_changes(rows)
+            for reason, ids, events in groups:
                 for path, task in tasks:
                     try:
-                        task(ids, reason)
+                        task(ids, reason, events=events)
                     except Exception as exc:  # noqa: BLE001 - the other tasks and people still run
                         log.exception("%s failed for %d people (%s)", path, len(ids), reason)
                         failed = failed or exc
-            refreshed += len(reasons)
+            refreshed += sum(len(ids) for _, ids, _ in groups)
     finally:
         cache.delete(KICK_KEY)
         if PendingChange.objects.exists():  # changes committed while the flag was still set
@@ -377,7 +395,32 @@ def drain_changes(*, chunk: int = DRAIN_CHUNK) -> int:
     return refreshed
 
 
-def _take_changes(limit: int) -> list[tuple[int, str]]:
+Change = tuple[int, str, list | None]  # person id, reason, event names
+
+
+def _grouped_changes(rows: list[Change]) -> list[tuple[str, list[int], dict[int, frozenset] | None]]:
+    """``(reasons, people, events)`` groups: people who only got events (named), with the events'
+    names per person; everyone else by all their reasons, to be refreshed in full (events None)."""
+    reasons: dict[int, set[str]] = {}
+    names: dict[int, set[str]] = {}
+    full: set[int] = set()
+    for person_id, reason, events in rows:
+        reasons.setdefault(person_id, set()).add(reason)
+        if reason == EVENTS_REASON and events is not None:
+            names.setdefault(person_id, set()).update(events)
+        else:
+            full.add(person_id)
+    groups: dict[tuple[str, bool], tuple[list[int], dict[int, frozenset] | None]] = {}
+    for person_id, kinds in sorted(reasons.items()):
+        named = person_id not in full
+        ids, events = groups.setdefault((", ".join(sorted(kinds)), named), ([], {} if named else None))
+        ids.append(person_id)
+        if events is not None:
+            events[person_id] = frozenset(names[person_id])
+    return [(reason, ids, events) for (reason, _), (ids, events) in groups.items()]
+
+
+def _take_changes(limit: int) -> list[Change]:
     """Delete and return up to ``limit`` pending changes, oldest first, skipping those another drain
     holds."""
     table = PendingChange._meta.db_table
@@ -385,14 +428,19 @@ def _take_changes(limit: int) -> list[tuple[int, str]]:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id LIMIT %s "
-                "FOR UPDATE SKIP LOCKED) RETURNING person_id, reason",
+                "FOR UPDATE SKIP LOCKED) RETURNING person_id, reason, events",
                 [limit],
             )
-            return cursor.fetchall()
+            return [
+                (pk, reason, json.loads(events) if isinstance(events, str) else events)
+                for pk, reason, events in cursor.fetchall()
+            ]
     with transaction.atomic():
-        rows = list(PendingChange.objects.order_by("pk").values_list("pk", "person_id", "reason")[:limit])
-        PendingChange.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
-    return [(person_id, reason) for _, person_id, reason in rows]
+        rows = list(
+            PendingChange.objects.order_by("pk").values_list("pk", "person_id", "reason", "events")[:limit]
+        )
+        PendingChange.objects.filter(pk__in=[pk for pk, *_ in rows]).delete()
+    return [(person_id, reason, events) for _, person_id, reason, events in rows]
 
 
 @transaction.atomic(savepoint=False)
@@ -758,4 +806,5 @@ def event_definition_promote(*, name: str, properties: dict[str, str] | None = N
             raise ValidationError(f"Property {key!r} of {name!r}: {'; '.join(exc.messages)}") from exc
         new.append(prop)
     EventPropertyDefinition.objects.bulk_create(new)
+    definitions_changed()  # a bulk insert sends no post_save
     return definition

@@ -14,8 +14,7 @@ class PrivacyConfig(AppConfig):
         from privacy.models import PrivacyRequest, Suppression
 
         # Ingestion drops messages of erased (tombstoned) identifiers and of suppressed profiles.
-        register_message_filter("privacy.tombstones", filters.tombstone_filter)
-        register_message_filter("privacy.suppressions", filters.suppression_filter)
+        register_message_filter("privacy", filters.privacy_filter)
         # People's CSV import skips the same people (it cannot import identity's registry).
 
         register_personal_data(Suppression, person_field="person", description="Suppression of the profile")

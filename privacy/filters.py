@@ -1,19 +1,25 @@
-"""The message filters privacy registers with ingestion (``identity.extensions``).
+"""The message filter privacy registers with ingestion (``identity.extensions``): ``privacy_filter``.
 
-Both are set-based: one query per batch, whatever its size.
+It gives two verdicts, tombstones first:
 
 - ``tombstone_filter``: identifiers of erased people (their salted hashes are tombstones).
 - ``suppression_filter``: every identifier currently attached to a suppressed profile, to its merged
   children or to the profile it was merged into; identifiers attached later are covered because the
   check reads the identities at ingestion time.
+
+On PostgreSQL both are one prepared statement per batch, whatever its size (it runs on every tracking
+request, inside the batch's transaction); elsewhere the two filters run one after the other.
 """
 
 from __future__ import annotations
 
+import functools
+
 from django.db import connection
 from django.db.models import Q
 
-from identity.models import Identity
+from identity.models import IdentifierType, Identity
+from people import rawsql
 from people.models import Person
 from privacy import hashing
 from privacy.models import Suppression, Tombstone
@@ -60,7 +66,41 @@ def suppression_filter(idents: set[tuple[str, str]]) -> dict[tuple[str, str], st
 
 
 def privacy_filter(idents: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """Both verdicts (tombstones first): what the actions API asks through the registry."""
-    verdict = suppression_filter(idents)
-    verdict.update(tombstone_filter(idents))
+    """Both verdicts, a tombstone before a suppression: ``{(type_key, value): reason}``."""
+    if not idents:
+        return {}
+    if connection.vendor != "postgresql":
+        verdict = suppression_filter(idents)
+        verdict.update(tombstone_filter(idents))
+        return verdict
+    by_digest = hashing.digests(idents)
+    values = sorted({value for _, value in idents})
+    verdict: dict[tuple[str, str], str] = {}
+    tombstoned = []
+    for digest, type_key, value in rawsql.select_prepared(_combined_sql(), [list(by_digest), values]):
+        if digest is not None:
+            tombstoned.append(by_digest[digest])
+        elif (type_key, value) in idents:
+            verdict[(type_key, value)] = SUPPRESSED
+    verdict.update(dict.fromkeys(tombstoned, TOMBSTONED))
     return verdict
+
+
+@functools.cache
+def _combined_sql() -> str:
+    """Tombstones by digest, then (only while some profile is suppressed) the batch's identifiers
+    held by a suppressed profile or its merge relatives: the same rows as the two filters."""
+    tombstone = Tombstone._meta.db_table
+    suppression = Suppression._meta.db_table
+    person = Person._meta.db_table
+    identity = Identity._meta.db_table
+    types = IdentifierType._meta.db_table
+    return (
+        f"SELECT digest, NULL, NULL FROM {tombstone} WHERE digest = ANY(%s::varchar[]) "
+        f"UNION ALL SELECT NULL, t.key, i.value FROM {identity} i JOIN {types} t ON t.id = i.type_id "
+        f"WHERE EXISTS (SELECT 1 FROM {suppression}) AND i.value = ANY(%s::varchar[]) AND i.person_id IN ("
+        f"SELECT person_id FROM {suppression} "
+        f"UNION SELECT id FROM {person} WHERE merged_into_id IN (SELECT person_id FROM {suppression}) "
+        f"UNION SELECT merged_into_id FROM {person} WHERE id IN (SELECT person_id FROM {suppression}) "
+        "AND merged_into_id IS NOT NULL)"
+    )

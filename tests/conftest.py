@@ -122,10 +122,11 @@ def _database_url_is_postgres() -> bool:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
-    """Per-process read caches (Profile API tokens, identifier policy) start empty in every test."""
+    """Per-process read caches (Profile API tokens, identifier policy, definitions) start empty in
+    every test."""
     from identity.api.auth import forget_cached_tokens
-    from identity.policy import forget_cached_policy
+    from people.caching import clear_all
 
     forget_cached_tokens()
-    forget_cached_policy()
+    clear_all()
     yield

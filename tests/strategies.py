@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+
+def database_examples(n: int) -> settings:
+    """The settings of an agreement test whose examples write to the test database: ``n`` examples,
+    no deadline (SQL takes its time), function-scoped fixtures allowed (each example clears the
+    tables it fills)."""
+    return settings(
+        max_examples=n, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
 
 
 def condition_trees(leaf: st.SearchStrategy, *, max_leaves: int) -> st.SearchStrategy:

@@ -7,18 +7,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from audiences.selectors import person_audiences
 from identity.api.profiles import (
     COMMON_PARAMS,
-    ERRORS,
-    Cursor,
-    ProfileSchemaView,
     endpoint,
     int_param,
+    operation,
     page_cursor,
+    page_of,
     resolve_person,
 )
 
@@ -38,38 +37,24 @@ def audiences(request, identifier: str) -> dict:
     }
 
 
-# Schema-only declaration of the operation (see identity.api.profiles.ProfileSchemaView).
-class AudiencesSchema(ProfileSchemaView):
-    @extend_schema(
-        operation_id="profile_audiences",
-        summary="The audiences a profile is a member of",
-        tags=["profiles"],
-        parameters=[
-            *COMMON_PARAMS,
-            OpenApiParameter("limit", int, description="1-200, default 25."),
-            OpenApiParameter("next", str, description="Cursor from the previous page (an audience key)."),
-        ],
-        responses={
-            200: inline_serializer(
-                "ProfileAudiences",
-                {
-                    "data": inline_serializer(
-                        "ProfileAudience",
-                        {
-                            "key": serializers.CharField(),
-                            "name": serializers.CharField(),
-                            "entered_at": serializers.DateTimeField(),
-                        },
-                        many=True,
-                    ),
-                    "cursor": Cursor,
-                },
-            ),
-            **ERRORS,
+AudiencesSchema = operation(
+    operation_id="profile_audiences",
+    summary="The audiences a profile is a member of",
+    parameters=[
+        *COMMON_PARAMS,
+        OpenApiParameter("limit", int, description="1-200, default 25."),
+        OpenApiParameter("next", str, description="Cursor from the previous page (an audience key)."),
+    ],
+    responses=page_of(
+        "ProfileAudiences",
+        "ProfileAudience",
+        {
+            "key": serializers.CharField(),
+            "name": serializers.CharField(),
+            "entered_at": serializers.DateTimeField(),
         },
-    )
-    def get(self, request, space: str, identifier: str):  # pragma: no cover - schema declaration
-        raise NotImplementedError
+    ),
+)
 
 
 audiences_view = endpoint(audiences, AudiencesSchema)

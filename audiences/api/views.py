@@ -32,7 +32,7 @@ from audiences.api.serializers import (
 )
 from audiences.definition import DefinitionError
 from audiences.models import Audience
-from people.api.definitions import DefinitionWrites, LifecycleViewSet
+from people.api.definitions import LifecycleViewSet
 from people.models import Person
 
 
@@ -62,15 +62,7 @@ class AudienceViewSet(LifecycleViewSet):
     create_serializer_class = AudienceCreateSerializer
     update_serializer_class = AudienceUpdateSerializer
     duplicate_serializer_class = AudienceDuplicateSerializer
-    writes = DefinitionWrites(
-        definition="audience",
-        user="user",
-        create=services.audience_create,
-        update=services.audience_update,
-        delete=services.audience_delete,
-        duplicate=services.audience_duplicate,
-        disable=services.audience_disable,
-    )
+    writes = services.WRITES
     route_descriptions = {
         "duplicate": "An editable draft copy (the way to change an active audience); its impact is shown.",
     }

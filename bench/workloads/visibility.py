@@ -24,8 +24,6 @@ from bench.report import Row
 from bench.workloads._common import (
     CLIENTS,
     batches,
-    counters,
-    delta,
     missing,
     placeholders,
     segment_post,
@@ -60,12 +58,14 @@ def _attribute() -> None:
     from computed.models import ComputedAttribute
     from computed.services import activate_many, computed_attribute_create
 
-    if ComputedAttribute.objects.filter(key=KEY).exists():
+    attribute = ComputedAttribute.objects.filter(key=KEY).first()
+    if attribute is not None and attribute.state == ComputedAttribute.State.ACTIVE:
         return
-    definition = {"function": "count", "event": EVENT, "period": {"type": "lifetime"}}
-    attribute = computed_attribute_create(
-        key=KEY, name="bench visibility", kind="aggregate", definition=definition
-    )
+    if attribute is None:  # else a leftover the run switched off (runner.disable_leftovers)
+        definition = {"function": "count", "event": EVENT, "period": {"type": "lifetime"}}
+        attribute = computed_attribute_create(
+            key=KEY, name="bench visibility", kind="aggregate", definition=definition
+        )
     activate_many([attribute])
 
 
@@ -116,6 +116,7 @@ def run(ctx) -> list[Row]:
     lags: dict[str, list[float]] = {k: [] for k in keys}
     timeouts = dict.fromkeys(keys, 0)
     sends: dict[int, int] = {}  # the probes' /v1/track statuses
+    sent_at: list[float] = []  # when each probe was sent, on the load's clock (time.time)
     with served(ctx, qcluster=2) as srv:
         load: dict = {}
         thread = threading.Thread(
@@ -123,7 +124,9 @@ def run(ctx) -> list[Row]:
                 res=drive(ctx, srv, requests, clients=CLIENTS, rate=INGEST_RATE / 100, seconds=seconds)
             )
         )
-        before, started = counters(ctx.conn), time.perf_counter()
+        # Events written meanwhile: rows past today's last id (an index range; counting all events
+        # took seconds at M, and was timed with the load), over the load's own duration.
+        last_id = ctx.conn.execute("SELECT coalesce(max(id), 0) FROM people_event").fetchone()[0]
         thread.start()
         time.sleep(3.0)  # ingestion under way
         client = Client(srv.port)
@@ -139,6 +142,7 @@ def run(ctx) -> list[Row]:
                 "messageId": f"vis-{time.time()}-{n}",
             }
             sent = time.perf_counter()
+            sent_at.append(time.time())  # the load's clock
             status, _ = client.request(segment_post("/v1/track", event, write_key))
             sends[status] = sends.get(status, 0) + 1
             waiting = set(keys) if status == 200 else set()
@@ -156,8 +160,11 @@ def run(ctx) -> list[Row]:
                 timeouts[key] += 1
         client.close()
         thread.join()
-        ingested = delta(counters(ctx.conn), before)["events"] / (time.perf_counter() - started)
     ingest = load.get("res")
+    written = ctx.conn.execute("SELECT count(*) FROM people_event WHERE id > %s", [last_id]).fetchone()[0]
+    ingested = written / ingest.seconds if ingest else 0.0
+    # A probe sent after the load stopped would be measured on an idle server.
+    unloaded = sum(1 for t in sent_at if not ingest or t > ingest.finished)
     for key in keys:
         ctx.log(
             f"  {key}: {len(lags[key])} probes seen, {timeouts[key]} not within {TIMEOUT:.0f} s; lags "
@@ -165,7 +172,8 @@ def run(ctx) -> list[Row]:
         )
     ctx.log(
         f"  probes' /v1/track statuses {sends}; ingestion {dict(ingest.statuses) if ingest else '?'}, "
-        f"{ingested:,.0f} events/s written"
+        f"{ingested:,.0f} events/s written over the load's {ingest.seconds if ingest else 0:.1f} s; "
+        f"{unloaded} probe(s) sent after the load ended"
     )
     rows = []
     for key in keys:
@@ -183,7 +191,7 @@ def run(ctx) -> list[Row]:
                 p95 if p95 is not None else TIMEOUT,
                 "s",
                 target=T_P95,
-                meets=p95 is not None and p95 <= 5 and ingested >= 0.9 * INGEST_RATE,
+                meets=p95 is not None and p95 <= 5 and ingested >= 0.9 * INGEST_RATE and not unloaded,
             ),
         ]
     rows.append(Row(LABELS[KEY], "events/s ingested meanwhile (inline)", ingested, "events/s"))

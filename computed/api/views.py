@@ -22,7 +22,7 @@ from computed.api.serializers import (
     WhereUsedSerializer,
 )
 from computed.models import ComputedAttribute
-from people.api.definitions import DefinitionWrites, LifecycleViewSet
+from people.api.definitions import LifecycleViewSet
 from people.models import Person
 
 
@@ -38,14 +38,7 @@ class ComputedAttributeViewSet(LifecycleViewSet):
     create_serializer_class = ComputedAttributeCreateSerializer
     update_serializer_class = ComputedAttributeUpdateSerializer
     duplicate_serializer_class = DuplicateSerializer
-    writes = DefinitionWrites(
-        definition="attribute",
-        create=services.computed_attribute_create,
-        update=services.computed_attribute_update,
-        delete=services.computed_attribute_delete,
-        duplicate=services.computed_attribute_duplicate,
-        disable=services.computed_attribute_disable,
-    )
+    writes = services.WRITES
     route_descriptions = {
         "disable": "Stop updating; values stay on the profiles.",
         "duplicate": "An editable draft copy (the way to change an active attribute).",

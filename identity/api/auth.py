@@ -15,6 +15,7 @@ from rest_framework.permissions import BasePermission
 from identity.api import ratelimit
 from identity.api.body import read_body
 from identity.models import AccessToken
+from people.caching import ProcessCache
 from people.models import Source
 
 
@@ -36,12 +37,27 @@ def credentials(request) -> tuple[str, str, str] | None:
     return None
 
 
+SOURCE_CACHE_SECONDS = 10
+_source_cache = ProcessCache("sources", seconds=SOURCE_CACHE_SECONDS)
+
+
 def source_for_write_key(key: str) -> Source | None:
-    return (
-        Source.objects.select_related("channel")
-        .filter(write_key_hash=Source.hash_write_key(key), enabled=True)
-        .first()
-    )
+    """The enabled source of a write key, with its channel: read on every tracking request, so kept
+    per process (``people.caching.ProcessCache``, keyed by the key's hash). Every save or delete of a
+    source or channel (``sources_changed``, connected in ``identity.apps``) renews it: a disabled or
+    rotated key stops at once in the process that changed it and, after commit, in every process
+    sharing the Django cache (else within ``SOURCE_CACHE_SECONDS``). The source is shared: read it."""
+    digest = Source.hash_write_key(key)
+    return _source_cache.get(digest, lambda: _enabled_source(digest))
+
+
+def _enabled_source(digest: str) -> Source | None:
+    return Source.objects.select_related("channel").filter(write_key_hash=digest, enabled=True).first()
+
+
+def sources_changed(**_signal_kwargs) -> None:
+    """Sources or channels changed (a signal receiver): every process reads them again."""
+    _source_cache.changed()
 
 
 class WriteKeyAuthentication(BaseAuthentication):

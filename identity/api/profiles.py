@@ -289,110 +289,112 @@ class ProfileSchemaView(APIView):
         raise NotImplementedError("served by identity.api.profiles.endpoint")
 
 
-class TraitsSchema(ProfileSchemaView):
-    @extend_schema(
-        operation_id="profile_traits",
-        summary="A profile's traits",
-        tags=["profiles"],
-        parameters=[
-            *COMMON_PARAMS,
-            OpenApiParameter("include", str, description="Comma-separated trait keys."),
-            OpenApiParameter("limit", int, description="1-200, default 10."),
-            OpenApiParameter("next", str, description="Cursor from the previous page."),
-            OpenApiParameter("verbose", bool, description="Each trait as {value, source, updated_at}."),
-            OpenApiParameter(
-                "class",
-                str,
-                description="Only traits of these classes (comma-separated): trait (standard and custom "
-                "attributes), computed_trait, audience.",
-            ),
-        ],
-        responses={
-            200: inline_serializer("ProfileTraits", {"traits": serializers.DictField(), "cursor": Cursor}),
-            **ERRORS,
-        },
-    )
-    def get(self, request, space: str, identifier: str):  # pragma: no cover
-        raise NotImplementedError
+def operation(*, operation_id: str, summary: str, parameters: list, responses: dict) -> type[APIView]:
+    """The schema-only view (a ``ProfileSchemaView``) of one Profile API operation: a GET tagged
+    "profiles", for ``endpoint``."""
+
+    class Operation(ProfileSchemaView):
+        @extend_schema(
+            operation_id=operation_id,
+            summary=summary,
+            tags=["profiles"],
+            parameters=parameters,
+            responses=responses,
+        )
+        def get(self, request, space: str, identifier: str):  # pragma: no cover - schema declaration
+            raise NotImplementedError("served by identity.api.profiles.endpoint")
+
+    return Operation
 
 
-class ExternalIdsSchema(ProfileSchemaView):
-    @extend_schema(
-        operation_id="profile_external_ids",
-        summary="A profile's identifiers",
-        tags=["profiles"],
-        parameters=[
-            *COMMON_PARAMS,
-            OpenApiParameter("include", str, description="Comma-separated identifier types."),
-            OpenApiParameter("limit", int, description="1-100, default 25."),
-            OpenApiParameter("next", str),
-        ],
-        responses=page_of(
-            "ProfileExternalIds",
-            "ProfileExternalId",
-            {
-                "id": serializers.CharField(),
-                "type": serializers.CharField(),
-                "source_id": serializers.CharField(allow_null=True),
-                "collection": serializers.CharField(),
-                "created_at": serializers.DateTimeField(),
-                "encoding": serializers.CharField(),
-                "first_message_id": serializers.CharField(allow_null=True),
-            },
+TraitsSchema = operation(
+    operation_id="profile_traits",
+    summary="A profile's traits",
+    parameters=[
+        *COMMON_PARAMS,
+        OpenApiParameter("include", str, description="Comma-separated trait keys."),
+        OpenApiParameter("limit", int, description="1-200, default 10."),
+        OpenApiParameter("next", str, description="Cursor from the previous page."),
+        OpenApiParameter("verbose", bool, description="Each trait as {value, source, updated_at}."),
+        OpenApiParameter(
+            "class",
+            str,
+            description="Only traits of these classes (comma-separated): trait (standard and custom "
+            "attributes), computed_trait, audience.",
         ),
-    )
-    def get(self, request, space: str, identifier: str):  # pragma: no cover
-        raise NotImplementedError
+    ],
+    responses={
+        200: inline_serializer("ProfileTraits", {"traits": serializers.DictField(), "cursor": Cursor}),
+        **ERRORS,
+    },
+)
 
 
-class EventsSchema(ProfileSchemaView):
-    @extend_schema(
-        operation_id="profile_events",
-        summary="A profile's events (timestamp = corrected event time)",
-        tags=["profiles"],
-        parameters=[
-            *COMMON_PARAMS,
-            OpenApiParameter("start", OpenApiTypes.DATETIME, description="ISO-8601, inclusive."),
-            OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO-8601, exclusive."),
-            OpenApiParameter("include", str, description="Comma-separated event names."),
-            OpenApiParameter("exclude", str, description="Comma-separated event names."),
-            OpenApiParameter("limit", int, description="1-100, default 10."),
-            OpenApiParameter("sort", str, enum=["asc", "desc"], description="Default desc."),
-            OpenApiParameter("next", str),
-        ],
-        responses=page_of(
-            "ProfileEvents",
-            "ProfileEvent",
-            {
-                "type": serializers.CharField(),
-                "event": serializers.CharField(),
-                "properties": serializers.DictField(),
-                "context": serializers.DictField(),
-                "timestamp": serializers.DateTimeField(),
-                "original_timestamp": serializers.DateTimeField(allow_null=True),
-                "received_at": serializers.DateTimeField(),
-                "message_id": serializers.CharField(),
-                "source_id": serializers.CharField(allow_null=True),
-            },
-        ),
-    )
-    def get(self, request, space: str, identifier: str):  # pragma: no cover
-        raise NotImplementedError
-
-
-class MetadataSchema(ProfileSchemaView):
-    @extend_schema(
-        operation_id="profile_metadata",
-        summary="A profile's metadata (created, updated, first/last seen, merged ids)",
-        tags=["profiles"],
-        parameters=COMMON_PARAMS,
-        responses={
-            200: inline_serializer("ProfileMetadata", {"metadata": serializers.DictField()}),
-            **ERRORS,
+ExternalIdsSchema = operation(
+    operation_id="profile_external_ids",
+    summary="A profile's identifiers",
+    parameters=[
+        *COMMON_PARAMS,
+        OpenApiParameter("include", str, description="Comma-separated identifier types."),
+        OpenApiParameter("limit", int, description="1-100, default 25."),
+        OpenApiParameter("next", str),
+    ],
+    responses=page_of(
+        "ProfileExternalIds",
+        "ProfileExternalId",
+        {
+            "id": serializers.CharField(),
+            "type": serializers.CharField(),
+            "source_id": serializers.CharField(allow_null=True),
+            "collection": serializers.CharField(),
+            "created_at": serializers.DateTimeField(),
+            "encoding": serializers.CharField(),
+            "first_message_id": serializers.CharField(allow_null=True),
         },
-    )
-    def get(self, request, space: str, identifier: str):  # pragma: no cover
-        raise NotImplementedError
+    ),
+)
+
+
+EventsSchema = operation(
+    operation_id="profile_events",
+    summary="A profile's events (timestamp = corrected event time)",
+    parameters=[
+        *COMMON_PARAMS,
+        OpenApiParameter("start", OpenApiTypes.DATETIME, description="ISO-8601, inclusive."),
+        OpenApiParameter("end", OpenApiTypes.DATETIME, description="ISO-8601, exclusive."),
+        OpenApiParameter("include", str, description="Comma-separated event names."),
+        OpenApiParameter("exclude", str, description="Comma-separated event names."),
+        OpenApiParameter("limit", int, description="1-100, default 10."),
+        OpenApiParameter("sort", str, enum=["asc", "desc"], description="Default desc."),
+        OpenApiParameter("next", str),
+    ],
+    responses=page_of(
+        "ProfileEvents",
+        "ProfileEvent",
+        {
+            "type": serializers.CharField(),
+            "event": serializers.CharField(),
+            "properties": serializers.DictField(),
+            "context": serializers.DictField(),
+            "timestamp": serializers.DateTimeField(),
+            "original_timestamp": serializers.DateTimeField(allow_null=True),
+            "received_at": serializers.DateTimeField(),
+            "message_id": serializers.CharField(),
+            "source_id": serializers.CharField(allow_null=True),
+        },
+    ),
+)
+
+
+MetadataSchema = operation(
+    operation_id="profile_metadata",
+    summary="A profile's metadata (created, updated, first/last seen, merged ids)",
+    parameters=COMMON_PARAMS,
+    responses={
+        200: inline_serializer("ProfileMetadata", {"metadata": serializers.DictField()}),
+        **ERRORS,
+    },
+)
 
 
 traits_view = endpoint(traits, TraitsSchema)

@@ -123,8 +123,8 @@ def ingest_parts(
             parsed.append(message)
     parsed.sort(key=lambda m: m.index)
 
-    checker = SchemaChecker.load(channel=source.channel, messages=parsed)
-    policy = Policy.load()
+    checker = SchemaChecker.load(channel=source.channel)
+    policy = Policy.for_batch()
     candidates = prepare_messages(parsed, checker, policy, result, rejects)
     in_batch_duplicates = result.duplicates
     if rejects and not candidates and not dedupe_keys:

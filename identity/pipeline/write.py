@@ -34,7 +34,7 @@ from identity.policy import Policy
 from identity.resolution import Ident, Outcome
 from identity.schemas import SchemaChecker
 from people.models import Event, Person, Source
-from people.services import TraitWrite, notify_people_changed, people_write_traits
+from people.services import EVENTS_REASON, TraitWrite, notify_people_changed, people_write_traits
 
 
 def write_batch(
@@ -122,6 +122,7 @@ def write_batch(
     result.accepted = len(events)
 
     # Attributes: identify traits (and group traits on the company) of the whole batch.
+    changed_traits: dict[int, dict] = {}
     if source.protection != Source.Protection.READ_ONLY:
         trait_items = [
             TraitWrite(resolve_pk(outcome.person), item.writes, item.message.timestamp)
@@ -133,7 +134,7 @@ def write_batch(
             for ref, writes, message in planned.company_writes
         ]
         if trait_items:
-            people_write_traits(trait_items, source=source, definitions=checker.attributes)
+            changed_traits = people_write_traits(trait_items, source=source, definitions=checker.attributes)
 
     # PostgreSQL: the identities' last seen travel with the counters UPDATE (one statement).
     touched = update_counters(
@@ -142,7 +143,22 @@ def write_batch(
     record_contacts(events, {name for name, d in checker.events.items() if d.is_contact})
     store_rejects(source, rejects)
     result.person_ids = touched | {resolve_pk(ref) for ref, _, _ in planned.company_writes}
-    notify_people_changed(result.person_ids | merged_children, reason="ingest")
+    # The refreshes: people who only got events (most of a batch) by the events' names, so computed
+    # attributes and audiences that read none of them are skipped; everyone else in full.
+    full = (
+        merged_children
+        | {pk for merge in stored_merges for pk in merge[:2]}
+        | set(pk_of.values())
+        | {resolve_pk(ref) for ref, _ in planned.resolver.new_identities.values()}
+        | {resolve_pk(ref) for ref, _, _ in planned.company_writes}
+        | set(changed_traits)
+    )
+    names: dict[int, set[str]] = {}
+    for event in events:
+        names.setdefault(event.person_id, set()).add(event.name)
+    notify_people_changed((result.person_ids & full) | merged_children, reason="ingest")
+    only_events = {pk: names.get(pk, ()) for pk in result.person_ids - full}
+    notify_people_changed(only_events, reason=EVENTS_REASON, events=only_events)
 
 
 def _write_identities(source, prepared, planned, lookup, policy, received_at, resolve_pk) -> list[int]:

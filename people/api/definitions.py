@@ -1,12 +1,13 @@
 """What the definition management APIs share: computed attributes, audiences and actions.
 
 A definition view set is configuration: the output serializer every answer is rendered with, input
-serializers that only parse, and the services that write (``DefinitionWrites``). ``DefinitionViewSet``
-turns them into the routes create (201), update (PUT and PATCH), delete (204) and duplicate (201), and
-documents each route a view set inherits in the OpenAPI schema with that view set's own serializers;
-``LifecycleViewSet`` adds disable for the definitions with the draft → processing → active, disabled
-lifecycle (``people.models.Definition``: computed attributes, audiences), whose serializers build on
-``LifecycleSerializer`` (what they show) and ``LifecycleCreateSerializer`` (what they are created with).
+serializers that only parse, and the services that write (``people.definitions.DefinitionWrites``, which
+the admin uses too). ``DefinitionViewSet`` turns them into the routes create (201), update (PUT and
+PATCH), delete (204) and duplicate (201), and documents each route a view set inherits in the OpenAPI
+schema with that view set's own serializers; ``LifecycleViewSet`` adds disable for the definitions
+with the draft → processing → active, disabled lifecycle (``people.models.Definition``: computed
+attributes, audiences), whose serializers build on ``LifecycleSerializer`` (what they show) and
+``LifecycleCreateSerializer`` (what they are created with).
 
 Routes a view set defines itself keep their own ``@extend_schema``. The classes here have comments, not
 docstrings: drf-spectacular would show a base class's docstring as the description of every operation
@@ -15,8 +16,6 @@ and component that has none of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -26,27 +25,16 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from people.definitions import DefinitionWrites
 from people.models import Definition
 
-
-@dataclass(frozen=True)
-class DefinitionWrites:
-    """The services behind a definition view set's routes, and the keywords they take their arguments
-    by: the definition (``attribute=``, ``audience=``, ``action=``) and the requesting user."""
-
-    definition: str
-    create: Callable[..., Any]
-    update: Callable[..., Any]
-    delete: Callable[..., None]
-    duplicate: Callable[..., Any]
-    disable: Callable[..., Any] | None = None
-    user: str = "created_by"
-
-    def of(self, definition: models.Model) -> dict[str, models.Model]:
-        return {self.definition: definition}
-
-    def by(self, user) -> dict[str, Any]:
-        return {self.user: user}
+__all__ = [
+    "DefinitionViewSet",
+    "DefinitionWrites",
+    "LifecycleCreateSerializer",
+    "LifecycleSerializer",
+    "LifecycleViewSet",
+]
 
 
 def _shared_route_schemas(view: type[DefinitionViewSet]) -> dict[str, Any]:

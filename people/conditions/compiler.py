@@ -18,17 +18,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 
 import people.conditions.attributes as attributes
-from people.conditions.ast import (
-    And,
-    AttributeCondition,
-    Condition,
-    EventCondition,
-    LastContactedCondition,
-    ListCondition,
-    Not,
-    Or,
-    Window,
-)
+from people.conditions import ast
 from people.conditions.operators import predicate_q
 from people.conditions.sql import AliasColumn, JsonScalar
 from people.lastcontacted import ContactOperator, contact_q
@@ -45,7 +35,7 @@ COUNT_LOOKUPS = {
 
 
 def window_bounds(
-    window: Window, now: datetime, tz: ZoneInfo | None = None
+    window: ast.Window, now: datetime, tz: ZoneInfo | None = None
 ) -> tuple[datetime | None, datetime | None]:
     """[low, high) of event time for a window, relative to ``now`` (``since`` a date: from its start in
     ``tz``, the organization's timezone)."""
@@ -94,7 +84,7 @@ def filters_q(filters, *, now: datetime, tz: ZoneInfo) -> Q:
     return q
 
 
-def event_q(cond: EventCondition, *, now: datetime, tz: ZoneInfo) -> Q:
+def event_q(cond: ast.EventCondition, *, now: datetime, tz: ZoneInfo) -> Q:
     """The Q on events of an event condition (name, channel, window, property filters)."""
     q = Q(name=cond.name)
     if cond.channel:
@@ -102,7 +92,7 @@ def event_q(cond: EventCondition, *, now: datetime, tz: ZoneInfo) -> Q:
     return q & span_q(*window_bounds(cond.window, now, tz)) & filters_q(cond.filters, now=now, tz=tz)
 
 
-def matching_events(cond: EventCondition, *, now: datetime, tz: ZoneInfo, correlated: bool = True):
+def matching_events(cond: ast.EventCondition, *, now: datetime, tz: ZoneInfo, correlated: bool = True):
     """The events matching an event condition: of the outer person row, or of everyone."""
     events = Event.objects.filter(event_q(cond, now=now, tz=tz))
     if correlated:
@@ -123,10 +113,10 @@ class SetScope:
 
     def __init__(self, *, now: datetime, tz: ZoneInfo, person_ids=None):
         self.now, self.tz, self.person_ids = now, tz, person_ids
-        self.events: list[EventCondition] = []
+        self.events: list[ast.EventCondition] = []
         self.joins: dict[str, tuple[str, tuple[str, list], object]] = {}
 
-    def event_count(self, cond: EventCondition):
+    def event_count(self, cond: ast.EventCondition):
         cond = replace(cond, count_op="gte", count=1)  # one column per set of matching events
         if cond not in self.events:
             self.events.append(cond)
@@ -216,7 +206,7 @@ def _event_set_q(events, op: str, n: int) -> Q:
     return Q(pk__in=rows.values("person_id"))
 
 
-def _list_items_sql(cond: ListCondition, *, now: datetime, tz: ZoneInfo) -> tuple[str, str, list]:
+def _list_items_sql(cond: ast.ListCondition, *, now: datetime, tz: ZoneInfo) -> tuple[str, str, list]:
     """``FROM <the person's items> WHERE <item conditions>`` for a list attribute of ``custom``."""
     person = f'"{Person._meta.db_table}"."custom"'
     vendor = connection.vendor
@@ -254,7 +244,7 @@ def models_json():
     return JSONField()
 
 
-def list_q(cond: ListCondition, *, now: datetime, tz: ZoneInfo) -> Q:
+def list_q(cond: ast.ListCondition, *, now: datetime, tz: ZoneInfo) -> Q:
     """A list condition as one correlated subquery over the person's items (never NULL)."""
     source, where, params = _list_items_sql(cond, now=now, tz=tz)
     if cond.quantifier == "any":
@@ -271,7 +261,12 @@ def list_q(cond: ListCondition, *, now: datetime, tz: ZoneInfo) -> Q:
 
 
 def compile_q(
-    tree: Condition, *, now: datetime, tz: ZoneInfo, correlated: bool = True, scope: SetScope | None = None
+    tree: ast.Condition,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    correlated: bool = True,
+    scope: SetScope | None = None,
 ) -> Q:
     """A Q selecting the people who match ``tree`` at ``now``.
 
@@ -279,19 +274,19 @@ def compile_q(
     a few people; ``correlated=False`` gives an uncorrelated ``pk IN (SELECT person_id ... GROUP BY
     ... HAVING ...)`` that the database evaluates once (hashed), best over everyone.
     """
-    if isinstance(tree, And):
+    if isinstance(tree, ast.And):
         q = ~Q(pk__in=[])  # true (an empty Q() would vanish under negation)
         for child in tree.children:
             q &= compile_q(child, now=now, tz=tz, correlated=correlated, scope=scope)
         return q
-    if isinstance(tree, Or):
+    if isinstance(tree, ast.Or):
         q = Q(pk__in=[])
         for child in tree.children:
             q |= compile_q(child, now=now, tz=tz, correlated=correlated, scope=scope)
         return q
-    if isinstance(tree, Not):
+    if isinstance(tree, ast.Not):
         return ~compile_q(tree.child, now=now, tz=tz, correlated=correlated, scope=scope)
-    if isinstance(tree, AttributeCondition):
+    if isinstance(tree, ast.AttributeCondition):
         ref = attributes.resolve(tree.key)
         if ref is None:
             raise LookupError(f"unknown attribute {tree.key!r}")
@@ -300,7 +295,7 @@ def compile_q(
             expr = attributes.provider_of(ref).expression(ref)
         pred = tree.predicate
         return predicate_q(expr, pred.type, pred.op, pred.value, now=now, tz=tz)
-    if isinstance(tree, EventCondition):
+    if isinstance(tree, ast.EventCondition):
         op, n = tree.count_op, tree.count
         if scope is not None:
             return Q(COUNT_LOOKUPS[op](scope.event_count(tree), n))
@@ -318,9 +313,9 @@ def compile_q(
             output_field=IntegerField(),
         )
         return Q(COUNT_LOOKUPS[op](Coalesce(counted, Value(0)), n))
-    if isinstance(tree, ListCondition):
+    if isinstance(tree, ast.ListCondition):
         return list_q(tree, now=now, tz=tz)
-    if isinstance(tree, LastContactedCondition):
+    if isinstance(tree, ast.LastContactedCondition):
         op = ContactOperator(tree.op)
         if not tree.channel:
             return contact_q("last_contacted_at", op, tree.value, now=now, tz=tz)

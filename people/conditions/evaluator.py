@@ -11,16 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import people.conditions.attributes as attributes
-from people.conditions.ast import (
-    And,
-    AttributeCondition,
-    Condition,
-    EventCondition,
-    LastContactedCondition,
-    ListCondition,
-    Not,
-    Or,
-)
+from people.conditions import ast
 from people.conditions.attributes import python_value
 from people.conditions.compiler import count_matches, window_bounds
 from people.conditions.operators import predicate_matches
@@ -87,7 +78,7 @@ def filters_match(properties: Any, filters, *, now: datetime, tz: ZoneInfo) -> b
     )
 
 
-def matching_event_rows(cond: EventCondition, ev: Evaluation) -> list[dict]:
+def matching_event_rows(cond: ast.EventCondition, ev: Evaluation) -> list[dict]:
     low, high = window_bounds(cond.window, ev.now, ev.tz)
     return [
         row
@@ -98,15 +89,15 @@ def matching_event_rows(cond: EventCondition, ev: Evaluation) -> list[dict]:
     ]
 
 
-def evaluate(tree: Condition, ev: Evaluation, *, record: bool = True) -> bool:
+def evaluate(tree: ast.Condition, ev: Evaluation, *, record: bool = True) -> bool:
     """Whether ``ev.person`` matches ``tree``; appends explanation steps to ``ev.steps``."""
-    if isinstance(tree, And):
+    if isinstance(tree, ast.And):
         return all([evaluate(c, ev, record=record) for c in tree.children])
-    if isinstance(tree, Or):
+    if isinstance(tree, ast.Or):
         return any([evaluate(c, ev, record=record) for c in tree.children])
-    if isinstance(tree, Not):
+    if isinstance(tree, ast.Not):
         return not evaluate(tree.child, ev, record=record)
-    if isinstance(tree, AttributeCondition):
+    if isinstance(tree, ast.AttributeCondition):
         actual = ev.value(tree.key)
         p = tree.predicate
         result = predicate_matches(actual, p.type, p.op, p.value, now=ev.now, tz=ev.tz)
@@ -122,7 +113,7 @@ def evaluate(tree: Condition, ev: Evaluation, *, record: bool = True) -> bool:
                 }
             )
         return result
-    if isinstance(tree, EventCondition):
+    if isinstance(tree, ast.EventCondition):
         rows = matching_event_rows(tree, ev)
         result = count_matches(len(rows), tree.count_op, tree.count)
         if record:
@@ -138,7 +129,7 @@ def evaluate(tree: Condition, ev: Evaluation, *, record: bool = True) -> bool:
                 }
             )
         return result
-    if isinstance(tree, ListCondition):
+    if isinstance(tree, ast.ListCondition):
         items = ev.person.custom.get(tree.key) if isinstance(ev.person.custom, dict) else None
         items = items if isinstance(items, list) else []
         hits = [i for i, item in enumerate(items) if filters_match(item, tree.filters, now=ev.now, tz=ev.tz)]
@@ -162,7 +153,7 @@ def evaluate(tree: Condition, ev: Evaluation, *, record: bool = True) -> bool:
                 }
             )
         return result
-    if isinstance(tree, LastContactedCondition):
+    if isinstance(tree, ast.LastContactedCondition):
         if tree.channel:
             contact = (
                 PersonChannelContact.objects.filter(person_id=ev.person.pk, channel__key=tree.channel)

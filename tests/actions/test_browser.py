@@ -1,37 +1,21 @@
 """The action admin pages that run JavaScript, in a real Chromium: the analysis charts and the editor
 with the visual condition builder."""
 
-import os
-import shutil
-
 import pytest
 
 from actions.models import Action, Reaction
 from tests.browser import login
+from tests.browser import pytestmark as browser_marks
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("ATTUNE_REQUIRE_BROWSER"),
-        reason="Chromium is not installed (CI installs it and sets ATTUNE_REQUIRE_BROWSER=1)",
-    ),
-]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.slow, *browser_marks]
 CHARTS_DRAWN = "() => window.Chart && Chart.getChart('series-chart') && Chart.getChart('reach-chart')"
 
 
 @pytest.fixture
-def page(live_server, admin_user):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        login(page, live_server, admin_user)
-        yield page
-        browser.close()
+def page(page, live_server, admin_user):
+    """The shared page (tests/conftest.py), signed in as the Admin."""
+    login(page, live_server, admin_user)
+    return page
 
 
 @pytest.mark.django_db(transaction=True)

@@ -78,6 +78,36 @@ def test_activate_refresh_disable_and_duplicate_actions(
     assert "only an active audience can be refreshed" in refused.content.decode()
 
 
+def test_detail_actions_confirm_with_their_note_then_say_what_they_did(
+    browser, make_audience, django_capture_on_commit_callbacks
+):
+    audience = make_audience("germans", GERMANS)
+    base = reverse("admin:audiences_audience_change", args=[audience.pk]).rstrip("/").rsplit("/", 1)[0]
+    notes = {
+        "activate": "Every profile will be evaluated as a job.",
+        "duplicate": "Creates an editable draft; it shows +N / −M against this one.",
+        "disable": "It stops updating and no longer counts anywhere.",
+    }
+    for verb, note in notes.items():
+        assert note in browser.get(f"{base}/{verb}/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        started = browser.post(base + "/activate/", follow=True).content.decode()
+    job = Audience.objects.get(pk=audience.pk).job
+    assert (
+        f'Processing started: <a href="/admin/people/job/{job.pk}/change/">follow job #{job.pk}</a>.'
+        in started
+    )
+    duplicated = browser.post(base + "/duplicate/", follow=True).content.decode()
+    copy = Audience.objects.get(duplicated_from=audience)
+    assert f"Created the draft {copy.key}." in duplicated
+    assert "germans is disabled." in browser.post(base + "/disable/", follow=True).content.decode()
+    deleted = browser.post(
+        reverse("admin:audiences_audience_delete", args=[copy.pk]), {"post": "yes"}, follow=True
+    )
+    assert deleted.redirect_chain[-1][0] == reverse("admin:audiences_audience_changelist")
+    assert f"Deleted the audience {copy.key}; its key will not be reused." in deleted.content.decode()
+
+
 def test_delete_in_use_is_refused_with_where(browser, make_audience):
     base = make_audience("germans", GERMANS, activate=True)
     make_audience("nested", {"condition": {"attribute": "audience:germans", "op": "equals", "value": True}})

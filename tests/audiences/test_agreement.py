@@ -4,7 +4,7 @@ evaluator agree on random data (hypothesis), rules and funnels alike."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from audiences import definition as definitions
@@ -13,7 +13,7 @@ from audiences.models import Audience
 from identity.models import IdentifierType, Identity
 from people.models import Event, Person
 from people.selectors import organization_tz
-from tests.strategies import condition_trees
+from tests.strategies import condition_trees, database_examples
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -129,7 +129,7 @@ def _check(audience_type: str, definition: dict, include_anonymous: bool):
 
 
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@database_examples(25)
 @given(people=people_strategy, trees=st.lists(tree_strategy, min_size=2, max_size=2), anon=st.booleans())
 def test_rules_sql_and_python_agree(people, trees, anon):
     _load(people)
@@ -138,7 +138,7 @@ def test_rules_sql_and_python_agree(people, trees, anon):
 
 
 @pytest.mark.django_db
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@database_examples(60)
 @given(people=people_strategy, funnels=st.lists(funnel_strategy, min_size=2, max_size=2))
 def test_funnels_sql_and_python_agree(people, funnels):
     _load(people)

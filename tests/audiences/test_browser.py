@@ -2,7 +2,6 @@
 activate, and see the members on the audience page."""
 
 import os
-import shutil
 
 import pytest
 
@@ -10,28 +9,9 @@ from audiences.models import Audience
 from identity.models import IdentifierType, Identity
 from people.models import Person
 from tests.browser import login
+from tests.browser import pytestmark as browser_marks
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("ATTUNE_REQUIRE_BROWSER"),
-        reason="Chromium is not installed (CI installs it and sets ATTUNE_REQUIRE_BROWSER=1)",
-    ),
-]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1440, "height": 1000})
-        yield page
-        browser.close()
+pytestmark = [pytest.mark.slow, *browser_marks]
 
 
 def known_people(*people: dict) -> None:

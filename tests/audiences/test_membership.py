@@ -9,6 +9,7 @@ from django.test import override_settings
 from audiences import membership, selectors, services
 from audiences.models import Audience, AudienceMembership, AudienceRefresh, MembershipHistory
 from identity.merging import people_merge_manual
+from people.models import Person
 from people.services import AttributeWrite, person_write_attributes
 from tests.audiences.conftest import member_ids
 
@@ -316,3 +317,66 @@ def test_a_refresh_that_moves_many_people_refreshes_the_planner_statistics(
     result = membership.refresh(audience.pk, now=NOW + timedelta(hours=2))
     assert (result.entered, result.member_count) == (3, 7)
     assert estimated_rows() == 7
+
+
+def test_new_events_evaluate_only_the_audiences_they_can_move(make_audience):
+    from computed import services as computed
+
+    # given audiences on an attribute, an event, the event counter, a computed attribute, and one on
+    # the event's audience
+    spent = {"function": "sum", "event": "Order Completed", "property": "amount"}
+    computed.activate(
+        computed.computed_attribute_create(key="spent", name="Spent", kind="aggregate", definition=spent)
+    )
+    every = [
+        make_audience("germans", GERMANS, activate=True),
+        make_audience("buyers", {"condition": {"event": "Order Completed"}}, activate=True),
+        make_audience(
+            "busy", {"condition": {"attribute": "event_count", "op": "gte", "value": 5}}, activate=True
+        ),
+        make_audience(
+            "spenders", {"condition": {"attribute": "spent", "op": "gt", "value": 100}}, activate=True
+        ),
+        make_audience(
+            "buyers_again",
+            {"condition": {"attribute": "audience:buyers", "op": "equals", "value": True}},
+            activate=True,
+        ),
+    ]
+
+    def moved(*names):
+        return {a.key for a in membership.moved_by_events(every, names)}
+
+    # then an event moves the audiences naming it or what it moves, never the attribute-only one
+    assert moved("Order Completed") == {"buyers", "buyers_again", "busy", "spenders"}
+    assert moved("Page Viewed") == {"busy", "spenders"}
+
+
+def test_a_tracked_event_no_audience_reads_evaluates_none(
+    make_person, known, make_audience, make_source, django_capture_on_commit_callbacks
+):
+    from identity.services import ingest_batch
+
+    source = make_source("Web").source
+    # given a German known by an identify, in the attribute audience
+    germans = make_audience("germans", GERMANS, activate=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest_batch(
+            source=source,
+            messages=[{"type": "identify", "userId": "u1", "traits": {"country": "DE"}, "messageId": "m1"}],
+        )
+    [member] = member_ids(germans)
+    # and then moved away behind the refreshes' back (no notification)
+    Person.objects.filter(pk=member).update(country="FR")
+    # when only an event comes, which the audience does not read
+    with django_capture_on_commit_callbacks(execute=True):
+        viewed = {"type": "track", "userId": "u1", "event": "Page Viewed", "messageId": "m2"}
+        ingest_batch(source=source, messages=[viewed])
+    # then the audience was not evaluated for it (still a member), until something it reads changes
+    assert member_ids(germans) == {member}
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest_batch(
+            source=source,
+            messages=[{"type": "identify", "userId": "u1", "traits": {"city": "Lyon"}, "messageId": "m3"}],
+        )
+    assert member_ids(germans) == set()

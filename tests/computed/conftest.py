@@ -58,3 +58,13 @@ def python_value():
         )["value"]
 
     return read
+
+
+@pytest.fixture
+def add_form(page, live_server, admin_user):
+    """The shared Chromium page (tests/conftest.py), signed in as the Admin, on the empty
+    computed-attribute form."""
+    from tests.browser import login
+
+    login(page, live_server, admin_user, "/admin/computed/computedattribute/add/")
+    return page

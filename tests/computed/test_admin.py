@@ -108,6 +108,39 @@ def test_delete_in_use_shows_an_error(browser, db):
     assert ComputedAttribute.objects.filter(pk=orders.pk).exists()
 
 
+def test_detail_actions_confirm_then_say_what_they_did(browser, make_computed, admin_user):
+    # given an active attribute and a draft formula that uses it
+    orders = make_computed("orders", "aggregate", COUNT, activate=True)
+    plus_one = make_computed("plus_one", "formula", {"formula": "orders + 1"})
+    change = reverse("admin:computed_computedattribute_change", args=[orders.pk])
+    base = change.rstrip("/").rsplit("/", 1)[0]
+    # then each page shows what its attribute uses and where it is used
+    assert "computed attribute &#x27;plus_one&#x27; (draft)" in browser.get(change).content.decode()
+    plus_one_page = browser.get(reverse("admin:computed_computedattribute_change", args=[plus_one.pk]))
+    uses = r'>Uses</label>\s*</div>\s*<div[^>]*>\s*<div class="readonly[^>]*>orders</div>'
+    assert re.search(uses, plus_one_page.content.decode())
+    # when disabling: a confirmation with its note, then the outcome
+    confirm = browser.get(base + "/disable/").content.decode()
+    assert "Values stay on the profiles but stop updating." in confirm
+    assert "orders is disabled." in browser.post(base + "/disable/", follow=True).content.decode()
+    refused = browser.post(base + "/disable/", follow=True).content.decode()
+    assert "Only active attributes can be disabled; this one is disabled." in refused
+    # when duplicating: a confirmation, then the copy's page naming it
+    assert "Creates an editable draft copy." in browser.get(base + "/duplicate/").content.decode()
+    copied = browser.post(base + "/duplicate/", follow=True)
+    copy = ComputedAttribute.objects.get(key="orders_copy")
+    assert (copy.state, copy.definition, copy.created_by) == ("draft", COUNT, admin_user)
+    assert copied.redirect_chain[-1][0] == reverse("admin:computed_computedattribute_change", args=[copy.pk])
+    assert "Created the draft orders_copy." in copied.content.decode()
+    # when deleting one nothing uses: the list, saying so
+    deleted = browser.post(
+        reverse("admin:computed_computedattribute_delete", args=[plus_one.pk]), {"post": "yes"}, follow=True
+    )
+    assert deleted.redirect_chain[-1][0] == reverse("admin:computed_computedattribute_changelist")
+    assert "Deleted plus_one and its values from every profile." in deleted.content.decode()
+    assert not ComputedAttribute.objects.filter(pk=plus_one.pk).exists()
+
+
 def test_purchase_statistics_page(browser, django_capture_on_commit_callbacks):
     url = reverse("admin:computed_computedattribute_changelist") + "purchase-statistics/"
     assert browser.get(url).status_code == 200

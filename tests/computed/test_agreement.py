@@ -3,13 +3,15 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from computed import engine, plans, refresh, selectors, services
+from computed.aggregates import FUNCTIONS
 from computed.models import ComputedAttribute, ComputedValue
 from computed.selectors import person_values
 from people.models import AttributeDefinition, Event, Person
+from tests.strategies import database_examples
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
 AMOUNTS = st.one_of(st.none(), st.sampled_from([0, 0.25, 1.5, 2, -4, 10, 100.75]))
@@ -26,20 +28,8 @@ events_strategy = st.lists(
 
 aggregate_strategy = st.fixed_dictionaries(
     {
-        "function": st.sampled_from(
-            [
-                "count",
-                "sum",
-                "min",
-                "max",
-                "average",
-                "count_distinct",
-                "first",
-                "last",
-                "exists",
-                "most_common",
-            ]
-        ),
+        # every function but top, which also takes a rank and a tie-break property
+        "function": st.sampled_from([f for f in FUNCTIONS if f != "top"]),
         "exclude": st.sampled_from([None, "first", "last"]),
         "period": st.sampled_from(
             [
@@ -117,7 +107,7 @@ def _definition(spec):
 
 @pytest.mark.slow
 @pytest.mark.django_db
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@database_examples(30)
 @given(people_events=events_strategy, specs=st.lists(aggregate_strategy, min_size=3, max_size=3))
 def test_aggregates_agree(people_events, specs):
     # given random events and three random aggregates
@@ -169,7 +159,7 @@ FORMULAS = st.sampled_from(
 
 @pytest.mark.slow
 @pytest.mark.django_db
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@database_examples(30)
 @given(
     rows=st.lists(
         st.fixed_dictionaries(
@@ -240,7 +230,7 @@ RULE_CONDITIONS = st.sampled_from(
 
 @pytest.mark.slow
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@database_examples(25)
 @given(
     people_events=events_strategy,
     rules=st.lists(st.tuples(RULE_CONDITIONS, st.sampled_from([-5, 3, 10])), min_size=1, max_size=4),

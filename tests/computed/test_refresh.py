@@ -157,3 +157,70 @@ def test_refresh_of_a_person_without_active_attributes_is_free(make_person, djan
     person = make_person()
     with django_assert_num_queries(1):
         services.refresh_person(person.pk)
+
+
+def test_new_events_refresh_only_the_attributes_that_read_them(make_computed):
+    from computed.plans import moved_by_events
+
+    # given attributes over two events, over the event counter, over attributes, and over those
+    orders = make_computed(
+        "orders", "aggregate", {"function": "count", "event": "Order Completed"}, activate=True
+    )
+    views = make_computed("views", "aggregate", {"function": "count", "event": "Page Viewed"}, activate=True)
+    busy = make_computed(
+        "busy",
+        "score",
+        {"rules": [{"condition": {"attribute": "event_count", "op": "gte", "value": 2}, "points": 1}]},
+    )
+    doubled = make_computed("doubled", "formula", {"formula": "orders * 2"})
+    greeting = make_computed("greeting", "formula", {"formula": "concat('Hi ', first_name)"})
+    every = [orders, views, busy, doubled, greeting]
+
+    def moved(*names):
+        return {a.key for a in moved_by_events(every, names)}
+
+    # then each event moves what reads it, what reads that, and what reads the counters
+    assert moved("Order Completed") == {"orders", "doubled", "busy"}
+    assert moved("Page Viewed") == {"views", "busy"}
+    assert moved("Signed Up") == {"busy"}
+    assert moved("Order Completed", "Page Viewed") == {"orders", "views", "doubled", "busy"}
+
+
+def test_a_tracked_event_leaves_attributes_that_do_not_read_it_alone(
+    client, make_source, make_computed, django_capture_on_commit_callbacks
+):
+    import base64
+    import json
+
+    from people.models import Person
+
+    creds = make_source("Web")
+    auth = "Basic " + base64.b64encode(f"{creds.write_key}:".encode()).decode()
+
+    def send(**message):
+        body = json.dumps({"userId": "u1", **message})
+        path = "/v1/identify" if message.get("type") == "identify" else "/v1/track"
+        with django_capture_on_commit_callbacks(execute=True):  # the refreshes run after commit
+            response = client.post(path, body, content_type="application/json", HTTP_AUTHORIZATION=auth)
+        assert response.status_code == 200
+
+    make_computed("orders", "aggregate", {"function": "count", "event": "Order Completed"}, activate=True)
+    make_computed("greeting", "formula", {"formula": "concat('Hi ', first_name)"}, activate=True)
+    # given a person known by an identify (refreshed in full: "Hi Ann")
+    send(type="identify", traits={"firstName": "Ann"}, messageId="m1")
+    person = Person.objects.get(first_name="Ann")
+    assert {k: v["value"] for k, v in person_values(person_id=person.pk).items()} == {
+        "orders": 0,
+        "greeting": "Hi Ann",
+    }
+    # and the name changed behind the refreshes' back (no notification: the greeting is stale)
+    Person.objects.filter(pk=person.pk).update(first_name="Bo")
+    # when events come that the greeting does not read, then one the orders read
+    send(type="track", event="Page Viewed", messageId="m2")
+    assert person_values(person_id=person.pk)["greeting"]["value"] == "Hi Ann"  # left alone
+    send(type="track", event="Order Completed", messageId="m3")
+    # then only the orders followed
+    assert {k: v["value"] for k, v in person_values(person_id=person.pk).items()} == {
+        "orders": 1,
+        "greeting": "Hi Ann",
+    }

@@ -3,13 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from people import conditions
 from people.models import AttributeDefinition, Event, Person
 from tests.conditions.conftest import NOW, TZ
-from tests.strategies import condition_trees
+from tests.strategies import condition_trees, database_examples
 
 WORDS = st.sampled_from(["alpha", "Beta", "gamma", "", "ALPHA"])
 NUMBERS = st.sampled_from([0, 1, 2.5, -3, 10, 100])
@@ -86,7 +86,7 @@ tree_strategy = condition_trees(leaf, max_leaves=5)
 
 @pytest.mark.slow
 @pytest.mark.django_db
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@database_examples(30)
 @given(people=people_strategy, data=st.lists(tree_strategy, min_size=3, max_size=3))
 def test_sql_and_python_agree(people, data):
     # given random people and events

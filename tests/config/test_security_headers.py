@@ -3,7 +3,6 @@ for local http; the admin still works under the policy in a real browser."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
+from tests.browser import browser_test, chromium_page, login
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NAMES = [
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
@@ -112,37 +112,23 @@ def test_plain_http_gets_no_hsts(client, tls):
     assert "Strict-Transport-Security" not in client.get("/admin/login/")
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("ATTUNE_REQUIRE_BROWSER"),
-    reason="Chromium is not installed (CI installs it and sets ATTUNE_REQUIRE_BROWSER=1)",
-)
+@browser_test
 @pytest.mark.django_db(transaction=True)
 def test_the_admin_runs_under_the_policy_without_violations(live_server, admin_user, settings):
     # given the policy of HTTPS=1
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.CONTENT_SECURITY_POLICY = django_settings.DEFAULT_CONTENT_SECURITY_POLICY
-    from playwright.sync_api import sync_playwright
-
     violations = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
+    with chromium_page() as page:
         page.on(
             "console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None
         )
         # when an Admin logs in and opens pages that run scripts
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", "pw")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/admin/")
+        login(page, live_server, admin_user)
         for path in ["/admin/people/person/", "/admin/authtoken/tokenproxy/add/", "/api/docs/"]:
             response = page.goto(f"{live_server.url}{path}")
             assert response.headers["content-security-policy"].startswith("default-src 'self'")
             page.wait_for_load_state("networkidle")
         swagger_loaded = page.locator(".swagger-ui").count() > 0
-        browser.close()
     # then nothing was blocked
     assert violations == []
     assert swagger_loaded

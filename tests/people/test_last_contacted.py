@@ -127,7 +127,7 @@ def test_many_contacts_in_one_write_keep_each_persons_latest(
     assert changed.calls == [(sorted([ada.pk, bob.pk]), "contact")]
 
 
-def changed(person_ids, reason):
+def changed(person_ids, reason, events=None):
     """A stand-in for the higher apps' refresh task (``ATTUNE_PERSON_CHANGED_TASKS``)."""
     changed.calls.append((sorted(person_ids), reason))
 

@@ -14,16 +14,21 @@ CALLS: list[tuple[str, list[int], str]] = []
 RECORDERS = ["tests.people.test_pending_changes.computed", "tests.people.test_pending_changes.audiences"]
 
 
-def computed(person_ids, reason=""):
-    CALLS.append(("computed", list(person_ids), reason))
+def _call(name, person_ids, reason, events):
+    names = [] if events is None else [{pk: sorted(events[pk]) for pk in person_ids}]
+    CALLS.append((name, list(person_ids), reason, *names))
 
 
-def audiences(person_ids, reason=""):
-    CALLS.append(("audiences", list(person_ids), reason))
+def computed(person_ids, reason="", events=None):
+    _call("computed", person_ids, reason, events)
 
 
-def failing(person_ids, reason=""):
-    CALLS.append(("failing", list(person_ids), reason))
+def audiences(person_ids, reason="", events=None):
+    _call("audiences", person_ids, reason, events)
+
+
+def failing(person_ids, reason="", events=None):
+    _call("failing", person_ids, reason, events)
     raise RuntimeError("refresh broke")
 
 
@@ -89,12 +94,32 @@ def test_changes_of_many_transactions_share_one_drain_grouped_by_reason(recorded
     assert recorded == [("computed", [9], "merge"), ("audiences", [9], "merge")]
 
 
+def test_people_who_only_got_events_are_refreshed_by_the_events_names(recorded):
+    # given a drain waiting, people who only got events (two transactions for person 1), and one
+    # who also changed otherwise
+    cache.add(services.KICK_KEY, 1, timeout=60)
+    for changes in ({1: ["Order Completed"], 2: ["Page Viewed"]}, {1: ["Page Viewed"], 3: ["Page Viewed"]}):
+        with transaction.atomic():
+            services.notify_people_changed(changes, reason="events", events=changes)
+    with transaction.atomic():
+        services.notify_people_changed([3], reason="attributes")
+    # when the drain runs
+    assert services.drain_changes() == 3
+    # then each task gets, per person, the names of all their events; a person with another
+    # change is refreshed in full (no names)
+    events = {1: ["Order Completed", "Page Viewed"], 2: ["Page Viewed"]}
+    assert [c for c in recorded if c[0] == "computed"] == [
+        ("computed", [1, 2], "events", events),
+        ("computed", [3], "attributes, events"),
+    ]
+
+
 def test_the_drain_takes_chunks_until_nothing_is_left(recorded):
     cache.add(services.KICK_KEY, 1, timeout=60)
     with transaction.atomic():
         services.notify_people_changed(range(1, 6), reason="ingest")
     assert services.drain_changes(chunk=2) == 5
-    assert [ids for name, ids, _ in recorded if name == "computed"] == [[1, 2], [3, 4], [5]]
+    assert [ids for name, ids, *_ in recorded if name == "computed"] == [[1, 2], [3, 4], [5]]
 
 
 def test_a_failing_task_does_not_stop_the_others_and_fails_the_drain(recorded, settings):
