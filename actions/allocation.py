@@ -68,6 +68,17 @@ def pick(action_ids: list[int], counts: dict[int, tuple[int, int]], rng: random.
     return max(action_ids, key=lambda i: (draws[i], -i))
 
 
+def competing(actions: list) -> bool:
+    """Whether ``choose`` may drop any of ``actions`` (two or more share a slot with allocation on)."""
+    slots: set[str] = set()
+    for action in actions:
+        if action.allocation and action.slot:
+            if action.slot in slots:
+                return True
+            slots.add(action.slot)
+    return False
+
+
 def choose(eligible: list, rng: random.Random | None = None) -> list:
     """``eligible`` with, per slot with allocation on, only the one action Thompson sampling picks."""
     slots: dict[str, list[int]] = {}

@@ -1,14 +1,19 @@
 """Model instances from raw rows: the client API's per-request reads are single statements whose SQL
 is built once, so no ORM compilation runs per request (``Model.from_db`` with the fields' database
-converters, as a queryset would apply them)."""
+converters, as a queryset would apply them); ``rows`` runs those statements prepared."""
 
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from django.db import connection
 from django.db.models import Model
+
+from people import rawsql
 
 
 @functools.cache
@@ -41,3 +46,31 @@ def instance(model: type[Model], row: tuple, start: int = 0) -> Model:
         for convert in funcs:
             values[index] = convert(values[index], expression, connection)
     return model.from_db(connection.alias, names, values)
+
+
+# Statement text → the same text with PostgreSQL's placeholders ($1, $2, …), converted once.
+_numbered: dict[str, str] = {}
+TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+
+
+def rows(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+    """The rows of one of the client API's raw statements (PostgreSQL): prepared once per connection
+    and bound by the server, so a request pays neither the client-side quoting of its values nor the
+    server's planning. Logged as Django logs its own statements (the query log counts it)."""
+    numbered = _numbered.get(statement)
+    if numbered is None:
+        numbered = _numbered[statement] = rawsql._numbered(statement)  # as ``select_prepared``
+    start = time.monotonic()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    try:
+        with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+            cursor.execute(numbered, params, prepare=True)
+            result = cursor.pgresult  # (not ``description``: it builds an object per column)
+            found = cursor.fetchall() if result and result.status == TUPLES_OK else []
+    finally:
+        if connection.queries_logged:
+            connection.queries_log.append(
+                {"sql": f"{statement} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"}
+            )
+    return found

@@ -12,6 +12,7 @@ import random
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -31,7 +32,6 @@ from actions.models import (
     ReactionKind,
     WebhookDelivery,
 )
-from people import rawsql
 from people.models import Channel, OrganizationSettings, Person, Source
 
 # The rows an action owns (its relations) and their editable fields.
@@ -217,10 +217,13 @@ def _suppressed(idents: set[tuple[str, str]]) -> bool:
     return any(pair in idents for pair in found)
 
 
-def person_resolve(*, source: Source, user_id: str | None, anonymous_id: str | None) -> Resolved:
+def person_resolve(
+    *, source: Source, user_id: str | None, anonymous_id: str | None, looked_up: bool = False
+) -> Resolved:
     """The profile of the client's ids, resolved as tracking does: an unknown id gets a profile
     (unless the source may not create people); a person any of whose identifiers is suppressed or
-    blocked by a privacy filter is returned as suppressed."""
+    blocked by a privacy filter is returned as suppressed. ``looked_up``: the caller ran
+    ``known_person_query`` and it found no live profile (the general path answers)."""
     from identity.extensions import blocked_identifiers
     from identity.models import Identity, SuppressedIdentifier
     from identity.selectors import person_by_identifier
@@ -235,7 +238,7 @@ def person_resolve(*, source: Source, user_id: str | None, anonymous_id: str | N
             return None  # not linked yet: tracking would create, attach or merge
         return by_user or by_anon
 
-    if connection.vendor == "postgresql" and bool(user_id) != bool(anonymous_id):
+    if not looked_up:
         found = _resolve_known(ids)
         if found is not None:
             return found
@@ -304,29 +307,44 @@ def _known_person_sql() -> str:
     )
 
 
-def _resolve_known(ids: dict[str, str]) -> Resolved | None:
-    """``person_resolve`` for one client id held by a live profile, in one statement (then the
-    privacy filters); None when the id is unknown, invalid or held by a merged profile (the general
-    path answers those)."""
-    from identity.extensions import blocked_identifiers
+def known_person_query(ids: dict[str, str]) -> tuple[str, list] | None:
+    """The one statement of ``person_resolve`` for one client id (PostgreSQL) and its parameters: the
+    person's columns, then their audiences, identifier keys and values and whether any is suppressed
+    (``known_person`` reads its row). None where it does not apply (two ids, an invalid id, SQLite):
+    the general path answers those."""
     from identity.policy import Policy
 
+    if connection.vendor != "postgresql" or len(ids) != 1:
+        return None
     ((type_key, value),) = ids.items()
     key = Policy.cached().lookup_key(type_key, value)
-    if key is None:
+    return None if key is None else (_known_person_sql(), list(key))
+
+
+def known_person(ids: dict[str, str], row: tuple | None) -> Resolved | None:
+    """``person_resolve`` from the row of ``known_person_query`` (then the privacy filters); None when
+    the id is unknown or held by a merged profile (the general path answers those)."""
+    from identity.extensions import blocked_identifiers
+
+    if row is None or row[0] is None:
         return None
-    found = rawsql.select_rows(_known_person_sql(), list(key))
-    if not found:
-        return None
-    person = rawmodels.instance(Person, found[0])
+    person = rawmodels.instance(Person, row)
     if person.merged_into_id:
         return None
-    audiences, keys, values, on_list = found[0][rawmodels.width(Person) :]
+    audiences, keys, values, on_list = row[rawmodels.width(Person) :]
     if on_list:
         return Resolved(None, True, ids)
     if blocked_identifiers({*ids.items(), *zip(keys, values, strict=True)}):
         return Resolved(None, True, ids)
     return Resolved(person, False, ids, set(audiences) if audiences is not None else None)
+
+
+def _resolve_known(ids: dict[str, str]) -> Resolved | None:
+    query = known_person_query(ids)
+    if query is None:
+        return None
+    found = rawmodels.rows(*query)
+    return known_person(ids, found[0] if found else None)
 
 
 # ------------------------------------------------------------------ deliveries (GET|POST /v1/actions)
@@ -356,7 +374,7 @@ def _lock_rows(model, ids: list[int]) -> None:
         list(model.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
         return
     table = connection.ops.quote_name(model._meta.db_table)
-    rawsql.select_rows(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+    rawmodels.rows(f"SELECT id FROM {table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE", [ids])
 
 
 def actions_for(
@@ -392,35 +410,49 @@ def actions_for(
             capped.append(action)
     if not (eligible or capped):
         return []
-    with transaction.atomic():
-        if capped:
-            # Global rules on delivered are exact: the racing clients wait on the action rows. A
-            # per-person rule is counted without a lock (the same person asking twice at the same
-            # moment may pass it once more).
-            _lock_for_caps(capped, view, (ReactionKind.DELIVERED,), per_person=False)
-            hidden = targeting.capping_reasons(capped, view, ask)
-            eligible += [a for a in capped if a.id not in hidden]
-        eligible = allocation.choose(eligible, rng=rng)
-        if not eligible:
-            return []
-        eligible.sort(key=lambda a: a.id)
-        props = {a.id: a.properties_for(channel) for a in eligible}
-        values = view.values(set().union(*(targeting.property_keys(p) for p in props.values())))
-        _insert_reactions(
-            [a.id for a in eligible], person.pk, channel, ReactionKind.DELIVERED, ask.now, ask.context
-        )
-        _record_contact(person, source.channel if source else _channel(channel), ask.now)
-        _run_hooks(
-            [a.id for a in eligible],
-            ReactionKind.DELIVERED,
-            channel,
-            person,
-            identifiers or {},
-            ask.context,
-            {},
-            ask.now,
-            source=source,
-        )
+    candidates = eligible + capped
+    props = {a.id: a.properties_for(channel) for a in candidates}
+    values = view.values(set().union(*(targeting.property_keys(p) for p in props.values())))
+    contact_channel = source.channel if source else _channel(channel)
+    hooks = _async_hooks({a.id for a in candidates}, ReactionKind.DELIVERED, channel)
+    # One statement counts the capping rules and inserts the deliveries they allow (PostgreSQL, when
+    # no slot makes its actions compete). Alone (nothing else to write: no lock, no hook, the contact
+    # recorded within the minute) it needs no transaction of its own.
+    in_sql = connection.vendor == "postgresql" and not allocation.competing(candidates)
+    if in_sql and not hooks and not _contact_due(person, contact_channel) and not _global_caps(capped):
+        delivered = _insert_delivered(eligible, capped, person.pk, channel, ask.now, ask.context)
+    else:
+        with transaction.atomic():
+            if capped:
+                # Global rules on delivered are exact: the racing clients wait on the action rows. A
+                # per-person rule is counted without a lock (the same person asking twice at the same
+                # moment may pass it once more).
+                _lock_for_caps(capped, view, (ReactionKind.DELIVERED,), per_person=False)
+            if in_sql:
+                delivered = _insert_delivered(eligible, capped, person.pk, channel, ask.now, ask.context)
+            else:
+                if capped:
+                    hidden = targeting.capping_reasons(capped, view, ask)
+                    eligible += [a for a in capped if a.id not in hidden]
+                delivered = sorted(a.id for a in allocation.choose(eligible, rng=rng))
+                if delivered:
+                    _insert_reactions(
+                        delivered, person.pk, channel, ReactionKind.DELIVERED, ask.now, ask.context
+                    )
+            if delivered:
+                _record_contact(person, contact_channel, ask.now)
+                _run_hooks(
+                    [h for h in hooks if h.action_id in delivered],
+                    ReactionKind.DELIVERED,
+                    channel,
+                    person,
+                    identifiers or {},
+                    ask.context,
+                    {},
+                    ask.now,
+                    source=source,
+                )
+    by_id = {a.id: a for a in candidates}
     return [
         {
             "id": a.id,
@@ -428,8 +460,73 @@ def actions_for(
             "tags": list(a.tags),
             "properties": targeting.render_properties(props[a.id], values),
         }
-        for a in eligible
+        for a in (by_id[i] for i in delivered)
     ]
+
+
+def _global_caps(capped: list[targeting.Compiled]) -> bool:
+    return any(targeting.has_global_rules(a, (ReactionKind.DELIVERED,)) for a in capped)
+
+
+def _insert_delivered(
+    eligible: list[targeting.Compiled],
+    capped: list[targeting.Compiled],
+    person_id: int,
+    channel: str,
+    at,
+    context: dict,
+) -> list[int]:
+    """The ids (ascending) of the actions delivered: ``eligible`` and those of ``capped`` that no
+    capping rule hides (every rule, of any reaction, as ``targeting.capping_reasons`` counts them),
+    each logged as a ``delivered`` reaction, in one statement built once (PostgreSQL)."""
+    rules = [
+        {
+            "action_id": action.id,
+            "kind": rule.reaction,
+            "channels": ",".join(rule.channels) or None,
+            "lim": rule.count,
+            "since": (at - timedelta(days=rule.within_days)).isoformat() if rule.within_days else None,
+            "everyone": rule.group != CappingRule.Group.USER,
+        }
+        for action in capped
+        for rule in action.rules
+    ]
+    params = [
+        json.dumps(rules),
+        person_id,
+        person_id,
+        person_id,
+        channel,
+        str(ReactionKind.DELIVERED),
+        at,
+        json.dumps(context),
+        [a.id for a in eligible] + [a.id for a in capped],
+    ]
+    return sorted(row[0] for row in rawmodels.rows(_insert_delivered_sql(), params))
+
+
+@functools.cache
+def _insert_delivered_sql() -> str:
+    """Per rule, the count of the reactions it limits (the person's and their merged profiles', or
+    everyone's), then the insert of the actions no reached rule hides, returning their ids."""
+    q = connection.ops.quote_name
+    reactions, people = q(Reaction._meta.db_table), q(Person._meta.db_table)
+    limited = (
+        f"SELECT count(*) FROM {reactions} x WHERE x.action_id = r.action_id AND x.kind = r.kind "
+        "AND (r.channels IS NULL OR x.channel = ANY(string_to_array(r.channels, ','))) "
+        "AND (r.since IS NULL OR x.created_at >= r.since)"
+    )
+    return (
+        "WITH rules AS (SELECT * FROM json_to_recordset(%s::json) AS r(action_id bigint, kind text, "
+        "channels text, lim bigint, since timestamptz, everyone boolean)), "
+        "hidden AS (SELECT r.action_id FROM rules r WHERE r.lim <= CASE WHEN r.everyone "
+        f"THEN ({limited}) ELSE ({limited} AND (x.person_id = %s::bigint OR x.person_id IN "
+        f"(SELECT id FROM {people} WHERE merged_into_id = %s::bigint))) END) "
+        f"INSERT INTO {reactions} (action_id, person_id, channel, kind, created_at, context, properties) "
+        "SELECT a, %s::bigint, %s::text, %s::text, %s::timestamptz, %s::jsonb, '{}'::jsonb "
+        "FROM unnest(%s::bigint[]) AS a "
+        "WHERE a <> ALL(ARRAY(SELECT action_id FROM hidden)) RETURNING action_id"
+    )
 
 
 def _insert_reactions(
@@ -454,11 +551,10 @@ def _insert_reactions(
             ]
         )
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _insert_reactions_sql(),
-            [person_id, channel, kind, at, json.dumps(context), json.dumps(properties), action_ids],
-        )
+    rawmodels.rows(
+        _insert_reactions_sql(),
+        [person_id, channel, kind, at, json.dumps(context), json.dumps(properties), action_ids],
+    )
 
 
 @functools.cache
@@ -466,7 +562,8 @@ def _insert_reactions_sql() -> str:
     table = connection.ops.quote_name(Reaction._meta.db_table)
     return (
         f"INSERT INTO {table} (action_id, person_id, channel, kind, created_at, context, properties) "
-        "SELECT a, %s, %s, %s, %s, %s::jsonb, %s::jsonb FROM unnest(%s::bigint[]) AS a"
+        "SELECT a, %s::bigint, %s::text, %s::text, %s::timestamptz, %s::jsonb, %s::jsonb "
+        "FROM unnest(%s::bigint[]) AS a"
     )
 
 
@@ -479,9 +576,17 @@ def _record_contact(person: Person, channel: Channel | None, at) -> None:
     four statements and a refresh of the person's computed attributes and audiences."""
     from people.services import contact_record
 
-    marker = f"attune:actions:contacted:{person.pk}:{channel.pk if channel else ''}"
-    if cache.add(marker, True, CONTACT_EVERY_SECONDS):
+    if cache.add(_contact_marker(person, channel), True, CONTACT_EVERY_SECONDS):
         contact_record(person=person, channel=channel, at=at)
+
+
+def _contact_marker(person: Person, channel: Channel | None) -> str:
+    return f"attune:actions:contacted:{person.pk}:{channel.pk if channel else ''}"
+
+
+def _contact_due(person: Person, channel: Channel | None) -> bool:
+    """Whether a delivery now would record the contact (no marker within the minute)."""
+    return cache.get(_contact_marker(person, channel)) is None
 
 
 def _channel(key: str) -> Channel | None:
@@ -526,6 +631,11 @@ def act(
     compiled = targeting.compiled_action(action_id)
     if compiled is None:
         raise ActionError(404, "action_not_found", f"There is no action {action_id}.")
+    hooks = _async_hooks((action_id,), kind, channel)
+    if kind != ReactionKind.ACCEPTED and not hooks:
+        # Nothing to check and one row to write: one statement, no transaction of its own.
+        _insert_reactions([action_id], person.pk, channel, kind, now, context, properties)
+        return ActResult(200, {"success": True, "reaction": kind})
     view = targeting.PersonView(person, audience_ids=audience_ids)
     ask = targeting.Ask(channel=channel, context=context, now=now)
     with transaction.atomic():
@@ -569,7 +679,7 @@ def act(
                         },
                     )
         _insert_reactions([action_id], person.pk, channel, kind, now, context, properties)
-        _run_hooks([action_id], kind, channel, person, identifiers, context, properties, now, source=source)
+        _run_hooks(hooks, kind, channel, person, identifiers, context, properties, now, source=source)
     body: dict[str, Any] = {"success": True, "reaction": kind}
     if sync_result is not None:
         body["hook"] = sync_result
@@ -588,8 +698,17 @@ def _hook_body(hook: Hook, kind: str, channel: str, identifiers: dict, propertie
     )
 
 
+def _async_hooks(action_ids: set[int] | list[int], kind: str, channel: str) -> list[Hook]:
+    """The asynchronous hooks of ``(kind, channel)`` on ``action_ids``."""
+    return [
+        h
+        for h in targeting.definitions().hooks.get(kind, ())
+        if h.action_id in action_ids and h.channel in ("", channel) and not h.synchronous
+    ]
+
+
 def _run_hooks(
-    action_ids: list[int],
+    hooks: list[Hook],
     kind: str,
     channel: str,
     person: Person,
@@ -599,12 +718,7 @@ def _run_hooks(
     now,
     source: Source | None = None,
 ) -> None:
-    """Asynchronous hooks of ``(kind, channel)``: stored events and queued webhook deliveries."""
-    hooks = [
-        h
-        for h in targeting.definitions().hooks.get(kind, ())
-        if h.action_id in action_ids and h.channel in ("", channel) and not h.synchronous
-    ]
+    """Run ``hooks`` (``_async_hooks``): stored events and queued webhook deliveries."""
     if not hooks:
         return
     messages = []

@@ -15,6 +15,8 @@ simulation and the accept re-check use ``evaluate`` (every step with its reason)
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -73,6 +75,7 @@ class ContextCondition:
     type: str
     op: str
     value: Any
+    memo: str = ""  # the condition as JSON (equal conditions share one check per request)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class Compiled:
     properties: tuple[CompiledProperty, ...]
     rules: tuple[Rule, ...]
     test_users: dict[int, list[tuple[str, bool]]] = field(default_factory=dict)
+    trait_key: str = ""  # the trait conditions as canonical JSON: equal trees are evaluated once
     _properties: dict[str, list[CompiledProperty]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -165,7 +169,12 @@ def parse_context_conditions(raw: Any) -> tuple[ContextCondition, ...]:
             value = cast_operand(value_type, op, item.get("value"))
         except OperandError as exc:
             raise ValueError(f"{where}: {exc}") from exc
-        out.append(ContextCondition(channel, key, tuple(key.strip().split(".")), value_type, op, value))
+        path = tuple(key.strip().split("."))
+        try:
+            memo = json.dumps([channel, path, value_type, op, value], default=str)
+        except (TypeError, ValueError):
+            memo = ""
+        out.append(ContextCondition(channel, key, path, value_type, op, value, memo))
     return tuple(out)
 
 
@@ -214,6 +223,7 @@ def compile_action(action: Action) -> Compiled:
         properties=tuple(props),
         rules=rules,
         test_users=test_users,
+        trait_key=json.dumps(action.trait_conditions, sort_keys=True) if tree is not None else "",
     )
 
 
@@ -307,6 +317,8 @@ class Ask:
     context: dict = field(default_factory=dict)
     now: datetime = field(default_factory=timezone.now)
     tz: ZoneInfo | None = None
+    # Context conditions already checked for this ask (actions often share them).
+    checked: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def zone(self) -> ZoneInfo:
         if self.tz is None:
@@ -337,13 +349,21 @@ class PersonView:
         self._audiences = audience_ids
         self._values: dict[str, Any] = {}
         self._evaluation: Evaluation | None = None
+        self._matched: dict[tuple[str, datetime], bool] = {}
 
     def audience_ids(self) -> set[int]:
         if self._audiences is None:
             self._audiences = member_audience_ids(self.person.pk)
         return self._audiences
 
-    def matches(self, tree: Any, ask: Ask) -> bool:
+    def matches(self, tree: Any, ask: Ask, key: str = "") -> bool:
+        """Whether ``tree`` holds for the person at ``ask.now``; ``key`` (``Compiled.trait_key``)
+        names equal trees, each evaluated once."""
+        if key:
+            found = self._matched.get((key, ask.now))
+            if found is None:
+                found = self._matched[(key, ask.now)] = self.matches(tree, ask)
+            return found
         ev = self._evaluation
         if ev is None or ev.now != ask.now:
             ev = self._evaluation = Evaluation(self.person, ask.now, ask.zone())
@@ -359,6 +379,7 @@ class PersonView:
         return {key: self._values[key] for key in keys}
 
 
+@functools.cache
 def audiences_available() -> bool:
     try:
         from audiences import selectors  # noqa: F401
@@ -433,6 +454,22 @@ def context_reason(action: Compiled, ask: Ask) -> str | None:
             shown = "missing" if actual is None else repr(actual)
             return f"context {cond.key} {cond.op} {_show(cond.value)} is false (the request has {shown})"
     return None
+
+
+def context_passes(action: Compiled, ask: Ask) -> bool:
+    """``context_reason(action, ask) is None``, each distinct condition checked once per ask."""
+    for cond in action.context_conditions:
+        if cond.channel and cond.channel != ask.channel:
+            continue
+        passed = ask.checked.get(cond.memo) if cond.memo else None
+        if passed is None:
+            actual = _read_context(ask.context, cond.path, cond.type)
+            passed = predicate_matches(actual, cond.type, cond.op, cond.value, now=ask.now, tz=ask.zone())
+            if cond.memo:
+                ask.checked[cond.memo] = passed
+        if not passed:
+            return False
+    return True
 
 
 def _read_context(context: Any, path: tuple[str, ...], value_type: str) -> Any:
@@ -589,9 +626,11 @@ def screen(action: Compiled, view: PersonView, ask: Ask) -> str:
         return HIDDEN
     if skip:
         return SHOWN
-    if time_range_reason(action, ask) or (action.trait_tree and not view.matches(action.trait_tree, ask)):
+    if time_range_reason(action, ask) or (
+        action.trait_tree and not view.matches(action.trait_tree, ask, action.trait_key)
+    ):
         return HIDDEN
-    if context_reason(action, ask):
+    if not context_passes(action, ask):
         return HIDDEN
     if action.audience_ids and (
         not audiences_available() or view.audience_ids().isdisjoint(action.audience_set)
@@ -659,20 +698,24 @@ def _count_rows_sql(
     action_ids: list[int], kinds: list[str], person_id: int | None, now: datetime, windows: list[int]
 ) -> list[dict]:
     """The grouped count in raw SQL (the client API runs it on every request: no ORM compilation)."""
+    from actions import rawmodels
     from actions.models import Reaction
-    from people import rawsql
 
-    columns = "".join(f", count(*) FILTER (WHERE created_at >= %s) AS d{d}" for d in windows)
+    columns = "".join(f", count(*) FILTER (WHERE created_at >= %s::timestamptz) AS d{d}" for d in windows)
     params: list[Any] = [now - timedelta(days=d) for d in windows] + [action_ids, kinds]
     scope = ""
     if person_id is not None:
         people = connection.ops.quote_name(Person._meta.db_table)
-        scope = f" AND (person_id = %s OR person_id IN (SELECT id FROM {people} WHERE merged_into_id = %s))"
+        scope = (
+            f" AND (person_id = %s::bigint OR person_id IN "
+            f"(SELECT id FROM {people} WHERE merged_into_id = %s::bigint))"
+        )
         params += [person_id, person_id]
-    rows = rawsql.select_rows(
+    rows = rawmodels.rows(
         f"SELECT action_id, kind, channel, count(*) AS ever{columns} "
         f"FROM {connection.ops.quote_name(Reaction._meta.db_table)} "
-        f"WHERE action_id = ANY(%s) AND kind = ANY(%s){scope} GROUP BY action_id, kind, channel",
+        f"WHERE action_id = ANY(%s::bigint[]) AND kind = ANY(%s::text[]){scope} "
+        "GROUP BY action_id, kind, channel",
         params,
     )
     names = ["action_id", "kind", "channel", "ever", *(f"d{d}" for d in windows)]

@@ -7,9 +7,10 @@ functions by cumulative time. Used to write the "what limits it" notes of docs/p
 
 The actions kinds set up the actions workload's 50 actions and 5 audiences first (as ``bench run
 --only actions`` does) and measure, before profiling, the CPU time and statements per request without
-the profiler: ``actions`` asks ``POST /v1/actions`` for distinct known people (each seen for the first
-time, so the contact is recorded), ``actions_again`` for people who asked within the minute, ``act``
-records ``show`` reactions.
+the profiler (and, when PostgreSQL runs on this machine, the CPU time of the connection's server
+process from ``/proc``): ``actions`` asks ``POST /v1/actions`` for distinct known people (each seen
+for the first time, so the contact is recorded), ``actions_again`` for people who asked within the
+minute, ``act`` records ``show`` reactions.
 """
 
 from __future__ import annotations
@@ -199,11 +200,14 @@ def _measure(client, reqs: list, *, again: bool) -> list:
 
     middle = len(reqs) // 4 * 2
     half, rest = reqs[:middle], reqs[middle:]
-    cpu = statements = counted = 0.0
+    pid = _backend_pid()
+    cpu = statements = counted = db_cpu = 0.0
+    db_seen = pid is not None
     walls: list[float] = []
     statuses: Counter = Counter()
     for k, (method, path, body, headers) in enumerate(half):
         counted_now = not again or k % 2 == 1
+        db0 = _backend_cpu(pid) if counted_now and db_seen else None
         with CaptureQueriesContext(connection) as queries:
             t0, w0 = time.process_time(), time.perf_counter()
             response = client.generic(method, path, body, content_type="application/json", **headers)
@@ -214,12 +218,38 @@ def _measure(client, reqs: list, *, again: bool) -> list:
             walls.append(wall)
             statements += len(queries.captured_queries)
             counted += 1
+            db1 = _backend_cpu(pid) if db_seen else None
+            if db0 is None or db1 is None:
+                db_seen = False
+            else:
+                db_cpu += db1 - db0
+    db_seen = db_seen and _backend_pid() == pid  # the same connection throughout
+    db = f", its PostgreSQL backend {db_cpu / max(1.0, counted) * 1000:.1f} ms CPU" if db_seen else ""
     counted = max(1.0, counted)
     walls.sort()
     p50, p99 = (walls[int(len(walls) * q)] * 1000 if walls else 0.0 for q in (0.5, 0.99))
     print(
         f"measured without the profiler: {int(counted)} requests, {cpu / counted * 1000:.1f} ms CPU and "
         f"{statements / counted:.1f} statements each, wall p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-        f"(one client, statuses {dict(statuses)})"
+        f"(one client, statuses {dict(statuses)}){db}"
     )
     return rest
+
+
+def _backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _backend_cpu(pid: int) -> float | None:
+    """CPU seconds of the PostgreSQL backend ``pid`` when the server runs on this machine (``/proc``,
+    in clock ticks: summed over many requests); None otherwise."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

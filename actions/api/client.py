@@ -17,6 +17,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError, connection
@@ -25,7 +26,6 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
-from rest_framework.request import Request
 from rest_framework.utils.encoders import JSONEncoder
 
 from actions import rawmodels, services, targeting
@@ -35,7 +35,6 @@ from identity.api.auth import WriteKeyAuthentication, credentials, source_for_wr
 from identity.api.body import BodyError, read_body
 from identity.api.ratelimit import with_retry_after
 from identity.api.tracking import TrackingAPIView, add_cors
-from people import rawsql
 from people.models import Channel, Source
 
 logger = logging.getLogger(__name__)
@@ -65,29 +64,59 @@ ActOut = inline_serializer(
 )
 
 
-class ActionsWriteKeyAuthentication(WriteKeyAuthentication):
-    """The tracking write key (HTTP Basic username, ``writeKey`` in a POST body, ``?writeKey=``);
-    a GET has no body to read. As ``WriteKeyAuthentication`` (a POST counts against the key's rate
-    limit, a wrong key against the client's), with the source read in one raw statement."""
+class WriteKey:
+    """The request's write key (HTTP Basic username, ``writeKey`` in a POST body, ``?writeKey=``; a
+    GET has no body to read), counted against the key's rate limit on POST as tracking does. Its
+    source is read when first needed: alone (``source``), or with the person in one statement
+    (``_lookup``); an unknown or disabled key counts against the client's failed-authentication
+    limit."""
 
-    def authenticate(self, request):
-        posted = request.method != "GET"
+    def __init__(self, request):
+        self.request = request
+        self.posted = request.method != "GET"
         found = credentials(request)
         key = found[1] if found else ""
-        if not key and posted:
+        if not key and self.posted:
             body, _ = read_body(request)
             if isinstance(body, dict) and isinstance(body.get("writeKey"), str):
                 key = body["writeKey"]
-        key = key or request.query_params.get("writeKey", "")
+        key = key or request.GET.get("writeKey", "")
         if not key:
-            return None
-        if posted:
+            raise exceptions.NotAuthenticated()
+        if self.posted:
             ratelimit.check("write_key", key)
-        source = enabled_source(key)
+        self.key = key
+        self.hash = Source.hash_write_key(key)
+        self._source: Source | None = None
+
+    @property
+    def checked(self) -> bool:
+        return self._source is not None
+
+    def source(self) -> Source:
+        """The enabled source of the key (one statement, ``enabled_source``, the first time)."""
+        if self._source is None:
+            self.found(enabled_source(self.key))
+        return self._source
+
+    def found(self, source: Source | None) -> Source:
+        """The source read (None: the key is unknown or disabled, refused)."""
         if source is None:
             refused = exceptions.AuthenticationFailed("Unknown or disabled write key.")
-            raise ratelimit.refuse_failed(request, refused) if posted else refused
-        return (self.anonymous_user(), source)
+            raise ratelimit.refuse_failed(self.request, refused) if self.posted else refused
+        self._source = source
+        return source
+
+
+class ActionsWriteKeyAuthentication(WriteKeyAuthentication):
+    """``WriteKey`` as a DRF authentication class (the OpenAPI declarations name it)."""
+
+    def authenticate(self, request):
+        try:
+            key = WriteKey(request._request)
+        except exceptions.NotAuthenticated:
+            return None
+        return (self.anonymous_user(), key.source())
 
     @staticmethod
     def anonymous_user():
@@ -106,19 +135,31 @@ def _source_sql() -> str:
     )
 
 
+@functools.cache
+def _source_with_person_sql(person_sql: str) -> str:
+    """The source of the key and, beside it, the row of ``person_sql`` (NULLs when no one holds the
+    id): one statement for the two reads every request starts with."""
+    source = _source_sql()
+    select, rest = source.split(" FROM ", 1)
+    where = rest.index(" WHERE ")
+    return f"{select}, k.* FROM {rest[:where]} LEFT JOIN LATERAL ({person_sql}) k ON true{rest[where:]}"
+
+
+def _source_from(row: tuple) -> Source:
+    source = rawmodels.instance(Source, row)
+    channel = rawmodels.instance(Channel, row, rawmodels.width(Source))
+    Source.channel.field.set_cached_value(source, channel)
+    return source
+
+
 def enabled_source(key: str) -> Source | None:
     """``identity.api.auth.source_for_write_key`` (the enabled source of a write key, with its
     channel) in one statement built once: it runs on every request, not cached, so a disabled key
     stops at once."""
     if connection.vendor != "postgresql":
         return source_for_write_key(key)
-    found = rawsql.select_rows(_source_sql(), [Source.hash_write_key(key)])
-    if not found:
-        return None
-    source = rawmodels.instance(Source, found[0])
-    channel = rawmodels.instance(Channel, found[0], rawmodels.width(Source))
-    Source.channel.field.set_cached_value(source, channel)
-    return source
+    found = rawmodels.rows(_source_sql(), [Source.hash_write_key(key)])
+    return _source_from(found[0]) if found else None
 
 
 def _text(value: Any, field: str, *, required: bool = False, limit: int = MAX_ID) -> str | None:
@@ -223,17 +264,25 @@ MISSING_KEY = "A write key is required (HTTP Basic username or writeKey in the b
 CORS_METHODS = "GET, POST, OPTIONS"
 
 
-def _source(request) -> Source:
-    """The source of the request's write key (``ActionsWriteKeyAuthentication``, counted against the
-    key's rate limit on POST as tracking does)."""
-    found = ActionsWriteKeyAuthentication().authenticate(Request(request))
-    if found is None:
-        raise exceptions.NotAuthenticated()
-    return found[1]
+ERRORS = (services.ActionError, BodyError, RecursionError, DatabaseError, exceptions.APIException)
 
 
-def endpoint(handler: Callable[[Any, Source], tuple[Any, int]], declaration: type, methods: tuple[str, ...]):
-    """A plain Django view for ``handler(request, source) -> (body, status)``; ``declaration`` declares
+def _keyed(key: WriteKey | None, exc: Exception) -> Exception:
+    """A refusal of a request whose key was not read yet: an unknown or disabled key is answered
+    first (401), as if the key had been read before anything else."""
+    if key is None or key.checked or isinstance(exc, exceptions.APIException | DatabaseError):
+        return exc
+    try:
+        key.source()
+    except ERRORS as refused:
+        return refused
+    return exc
+
+
+def endpoint(
+    handler: Callable[[Any, WriteKey], tuple[Any, int]], declaration: type, methods: tuple[str, ...]
+):
+    """A plain Django view for ``handler(request, key) -> (body, status)``; ``declaration`` declares
     its OpenAPI operations (drf-spectacular reads ``view.cls``)."""
     allowed = ", ".join([*methods, "OPTIONS"])
 
@@ -241,19 +290,15 @@ def endpoint(handler: Callable[[Any, Source], tuple[Any, int]], declaration: typ
         if request.method == "OPTIONS":
             response = add_cors(request, HttpResponse(status=200))
         else:
+            key = None
             try:
-                source = _source(request)
+                key = WriteKey(request)
                 if request.method not in methods:
+                    key.source()
                     raise exceptions.MethodNotAllowed(request.method)
-                response = _render(*handler(request, source))
-            except (
-                services.ActionError,
-                BodyError,
-                RecursionError,
-                DatabaseError,
-                exceptions.APIException,
-            ) as exc:
-                response = _failure(exc)
+                response = _render(*handler(request, key))
+            except ERRORS as exc:
+                response = _failure(_keyed(key, exc))
             response["Allow"] = allowed
             add_cors(request, response)
         if "Access-Control-Allow-Methods" in response:
@@ -296,21 +341,54 @@ def _ids(body: dict) -> tuple[str | None, str | None]:
     return user_id, anonymous_id
 
 
-def _person(source: Source, body: dict) -> services.Resolved:
+@dataclass
+class Lookup:
+    """The source of the key, and the person of the client's id when one statement read both."""
+
+    source: Source
+    ids: dict[str, str]
+    known: services.Resolved | None  # None: the general path resolves the person
+    looked_up: bool
+
+
+def _lookup(key: WriteKey, body: dict) -> Lookup:
+    """The key's source and the person of a known id in one statement (PostgreSQL, one id); else
+    the source alone."""
     user_id, anonymous_id = _ids(body)
-    return services.person_resolve(source=source, user_id=user_id, anonymous_id=anonymous_id)
+    ids = {k: v for k, v in (("user_id", user_id), ("anonymous_id", anonymous_id)) if v}
+    query = services.known_person_query(ids)
+    if query is None:
+        return Lookup(key.source(), ids, None, False)
+    person_sql, params = query
+    rows = rawmodels.rows(_source_with_person_sql(person_sql), [*params, key.hash])
+    source = key.found(_source_from(rows[0]) if rows else None)
+    width = rawmodels.width(Source) + rawmodels.width(Channel)
+    return Lookup(source, ids, services.known_person(ids, rows[0][width:]), True)
 
 
-def actions(request, source: Source) -> tuple[list[dict], int]:
+def _resolve(found: Lookup) -> services.Resolved:
+    if found.known is not None:
+        return found.known
+    return services.person_resolve(
+        source=found.source,
+        user_id=found.ids.get("user_id"),
+        anonymous_id=found.ids.get("anonymous_id"),
+        looked_up=found.looked_up,
+    )
+
+
+def actions(request, key: WriteKey) -> tuple[list[dict], int]:
     """The actions a person gets (each logged as delivered)."""
     body = _payload(request)
     type_ = _text(body.get("type"), "type", limit=64)
     tags = _tags(body.get("tags"))
     context = _object(body.get("context"), "context")
-    resolved = _person(source, body)
+    found = _lookup(key, body)
+    resolved = _resolve(found)
     if resolved.suppressed or resolved.person is None:
         return [], 200
-    found = services.actions_for(
+    source = found.source
+    delivered = services.actions_for(
         person=resolved.person,
         channel=source.channel.key,
         type=type_,
@@ -320,10 +398,10 @@ def actions(request, source: Source) -> tuple[list[dict], int]:
         identifiers=resolved.identifiers,
         audience_ids=resolved.audience_ids,
     )
-    return found, 200
+    return delivered, 200
 
 
-def act(request, source: Source) -> tuple[dict, int]:
+def act(request, key: WriteKey) -> tuple[dict, int]:
     """Record a person's reaction to an action."""
     body = _payload(request)
     action_id = body.get("actionId")
@@ -336,10 +414,10 @@ def act(request, source: Source) -> tuple[dict, int]:
     properties = _object(body.get("properties"), "properties")
     if event not in ("show", "hide", "decline", "accept"):
         raise BodyError("invalid_request", "'event' must be one of show, hide, decline, accept.")
-    _ids(body)
+    found = _lookup(key, body)
     if targeting.compiled_action(action_id) is None:
         raise services.ActionError(404, "action_not_found", f"There is no action {action_id}.")
-    resolved = _person(source, body)
+    resolved = _resolve(found)
     if resolved.suppressed:
         raise services.ActionError(403, "suppressed", "This person is suppressed; nothing was recorded.")
     if resolved.person is None:
@@ -347,7 +425,7 @@ def act(request, source: Source) -> tuple[dict, int]:
             403, "unknown_person", "The person is unknown and this source may not create people."
         )
     result = services.act(
-        source=source,
+        source=found.source,
         person=resolved.person,
         action_id=action_id,
         event=event,

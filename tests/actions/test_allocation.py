@@ -6,6 +6,7 @@ import pytest
 
 from actions import allocation, selectors, services
 from actions.models import Reaction
+from people.selectors import organization_today
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +35,7 @@ def test_thompson_sampling_on_simulated_users_shifts_traffic_to_the_better_actio
     assert last.count(b.pk) / len(last) > first.count(b.pk) / len(first)
     from datetime import date
 
-    from people.selectors import organization_today
-
-    today = organization_today()  # the organization's date, as the analysis reads it
+    today = organization_today()  # the analysis counts the organization's days
     report = selectors.analysis(action=a, start=date(today.year, 1, 1), end=today)["allocation"]
     by_name = {row["name"]: row for row in report}
     assert by_name["B"]["posterior_mean"] > by_name["A"]["posterior_mean"]

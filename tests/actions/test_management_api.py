@@ -230,7 +230,7 @@ def test_analysis_reactions_and_deliveries(staff, payload, known, django_capture
     person = known()
     action_id = staff.post("/api/actions/", payload, format="json").json()["id"]
     Reaction.objects.create(action_id=action_id, person=person, channel="web", kind="delivered")
-    today = organization_today().isoformat()  # the organization's date, as the analysis reads it
+    today = organization_today().isoformat()  # the analysis counts the organization's days
     analysis = staff.get(f"/api/actions/{action_id}/analysis/?start=2020-01-01&end={today}&resolution=week")
     assert analysis.status_code == 200
     assert analysis.json()["counts"]["delivered"] == 1
