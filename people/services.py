@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -480,10 +481,19 @@ def contacts_record(*, contacts: Sequence[tuple[int, int | None, datetime]]) -> 
 def _contacts_record_sql(contacts) -> tuple[set[int], dict[int, datetime | None]]:
     from people import rawsql
 
+    # A prepared statement (planned once per connection): a client's first ask for actions runs it.
+    rows = rawsql.select_prepared(
+        _contacts_statement(),
+        [[c[0] for c in contacts], [c[1] for c in contacts], [c[2] for c in contacts]],
+    )
+    return {pk for pk, _, moved in rows if moved}, {pk: at for pk, at, _ in rows}
+
+
+@functools.cache
+def _contacts_statement() -> str:
     person = connection.ops.quote_name(Person._meta.db_table)
     contact = connection.ops.quote_name(PersonChannelContact._meta.db_table)
-    rows = rawsql.select_rows(
-        f"""
+    return f"""
         WITH given AS (
             SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[])
                 AS g(person_id, channel_id, at)
@@ -504,10 +514,7 @@ def _contacts_record_sql(contacts) -> tuple[set[int], dict[int, datetime | None]
                o.id IS NOT NULL OR EXISTS (SELECT 1 FROM per_channel m WHERE m.person_id = p.id)
         FROM {person} p LEFT JOIN overall o ON o.id = p.id
         WHERE p.id IN (SELECT person_id FROM given)
-        """,
-        [[c[0] for c in contacts], [c[1] for c in contacts], [c[2] for c in contacts]],
-    )
-    return {pk for pk, _, moved in rows if moved}, {pk: at for pk, at, _ in rows}
+        """
 
 
 def _contacts_record_orm(contacts) -> tuple[set[int], dict[int, datetime | None]]:
