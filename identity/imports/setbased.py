@@ -55,6 +55,8 @@ TEMP_TABLES = (
     "imp_steps",
     "imp_final",
     "imp_people",
+    "imp_one",
+    "imp_attrs",
 )  # a row for the pipeline path
 
 
@@ -438,49 +440,24 @@ class Statements:
             p,
         )
         columns = self.run.columns
-        if columns:
-            self._attributes(cursor)
         standard = [c for c in columns if c.spec.standard]
         custom = [c for c in columns if not c.spec.standard]
-        aggregates = []
-        pivot = ["g.*"]
-        if standard:  # one aggregate for every standard column (then pivoted), not two per column
-            keys = ", ".join(f"'{c.key}'" for c in standard)
-            aggregates.append(
-                f"jsonb_object_agg(f.k, f.v) FILTER (WHERE f.changed AND f.k IN ({keys})) AS vals"
-            )
-            for c in standard:
-                pivot.append(
-                    f"g.vals ->> '{c.key}' AS v_{c.key}, coalesce(g.vals ? '{c.key}', false) AS h_{c.key}"
-                )
-        if custom:
-            keys = ", ".join(f"'{c.key}'" for c in custom)
-            aggregates.append(
-                f"jsonb_object_agg(f.k, f.j) FILTER (WHERE f.changed AND f.k IN ({keys})) AS custom"
-            )
-        if columns:
-            aggregates.append(
-                "jsonb_object_agg(f.k, jsonb_build_object('at', f.at_text, 'source', %(source)s,"
-                " 'rank', %(rank)s, 'op', 'set')) FILTER (WHERE f.meta_update) AS meta,"
-                " coalesce(bool_or(f.changed), false) AS changed"
-            )
-            attrs = (
-                f"LEFT JOIN (SELECT {', '.join(pivot)} FROM (SELECT f.pid AS upid, {', '.join(aggregates)}"
-                " FROM imp_final f GROUP BY f.pid) g) u ON u.upid = c.pid"
-            )
-        else:
-            attrs = ""
+        # Per person of the chunk: its counters (one sort of the rows), how many rows it has, and
+        # (for a person of one row) that row's number.
         cursor.execute(
-            "CREATE TEMP TABLE imp_people ON COMMIT DROP AS SELECT c.*"
-            + (", u.*" if columns else "")
-            + ", (n.pid IS NOT NULL) AS new FROM ("
-            " SELECT s.pid, min(s.at) AS first_at, max(s.at) AS last_at, count(*) AS n,"
+            "CREATE TEMP TABLE imp_people ON COMMIT DROP AS SELECT c.*, (n.pid IS NOT NULL) AS new"
+            " FROM (SELECT s.pid, min(s.at) AS first_at, max(s.at) AS last_at, count(*) AS n,"
+            " min(s.num) AS num,"
             " count(*) FILTER (WHERE s.prev IS NULL OR s.at - s.prev > interval '30 minutes') AS sessions"
-            " FROM (SELECT r.pid, r.at, greatest(q.last_activity_at, lag(r.at) OVER (PARTITION BY r.pid"
-            " ORDER BY r.at)) AS prev FROM imp_rows r LEFT JOIN people_person q ON q.id = r.pid) s"
-            f" GROUP BY s.pid) c {attrs} LEFT JOIN imp_new n ON n.pid = c.pid",
+            " FROM (SELECT r.pid, r.num, r.at, greatest(q.last_activity_at,"
+            " lag(r.at) OVER (PARTITION BY r.pid ORDER BY r.at)) AS prev FROM imp_rows r"
+            " LEFT JOIN people_person q ON q.id = r.pid) s GROUP BY s.pid) c"
+            " LEFT JOIN imp_new n ON n.pid = c.pid",
             p,
         )
+        if columns:
+            self._single_rows(cursor, standard, custom)
+            self._repeated_rows(cursor, standard, custom)
         self._insert_people(cursor, standard, custom)
         self._update_people(cursor, standard, custom)
         cursor.execute(
@@ -498,6 +475,106 @@ class Statements:
         cursor.execute("SELECT pid FROM imp_people")
         return [row[0] for row in cursor.fetchall()]
 
+    def _attrs_columns(self, standard: list[Column]) -> list[str]:
+        """The columns of ``imp_attrs`` (one row per person whose values or times change)."""
+        names = ["pid", "custom", "meta", "changed"]
+        for c in standard:
+            names += [f"v_{c.key}", f"h_{c.key}"]
+        return names
+
+    def _single_rows(self, cursor, standard: list[Column], custom: list[Column]) -> None:
+        """The attribute rules for the people with one row in the chunk (most of a file): each
+        column decided on its row, no unpivot and no window. ``imp_attrs`` gets their values,
+        attribute times and sources; the audit rows are written from the same table."""
+        columns = self.run.columns
+        inner = ["r.pid", "r.at", "r.at_text"]
+        for i, c in enumerate(columns):
+            inner += [
+                f"r.a{i}",
+                f"p.attribute_meta -> '{c.key}' AS m{i}",
+                f"{_stored_json(c)} AS s{i}",
+                f"{_new_json(c, f'r.a{i}')} AS j{i}",
+            ]
+        decided = ["d.*"]
+        for i, _ in enumerate(columns):
+            rank = f"coalesce((d.m{i} ->> 'rank')::int, %(manual)s)"
+            allowed = (
+                f"(d.a{i} IS NOT NULL AND (d.m{i} IS NULL OR CASE WHEN {rank} > %(rank)s THEN true"
+                f" WHEN {rank} < %(rank)s THEN false ELSE (d.m{i} ->> 'at' IS NULL"
+                f" OR d.at >= (d.m{i} ->> 'at')::timestamptz) END))"
+            )
+            decided += [
+                f"({allowed} AND d.j{i} IS DISTINCT FROM d.s{i}) AS c{i}",
+                f"({allowed} AND (d.j{i} IS DISTINCT FROM d.s{i}"
+                f" OR (d.m{i} ->> 'at')::timestamptz < d.at)) AS u{i}",
+            ]
+        cursor.execute(
+            "CREATE TEMP TABLE imp_one ON COMMIT DROP AS SELECT "
+            + ", ".join(decided)
+            + f" FROM (SELECT {', '.join(inner)} FROM imp_people o JOIN imp_rows r ON r.num = o.num"
+            " LEFT JOIN people_person p ON p.id = r.pid WHERE o.n = 1) d",
+            self.params,
+        )
+        changes = ", ".join(f"('{c.key}', o.s{i}, o.j{i}, o.c{i})" for i, c in enumerate(columns))
+        cursor.execute(
+            "INSERT INTO people_attributechange (person_id, key, old_value, new_value, operation, source_id,"
+            " actor_id, effective_at, recorded_at)"
+            " SELECT o.pid, x.k, x.old, x.new, 'set', %(source)s, NULL, o.at, %(now)s"
+            f" FROM imp_one o CROSS JOIN LATERAL (VALUES {changes}) AS x(k, old, new, changed)"
+            " WHERE x.changed ORDER BY o.pid, x.k",
+            self.params,
+        )
+        meta = "jsonb_build_object('at', o.at_text, 'source', %(source)s, 'rank', %(rank)s, 'op', 'set')"
+        index = {c.key: i for i, c in enumerate(columns)}
+        custom_json = " || ".join(
+            f"CASE WHEN o.c{index[c.key]} THEN jsonb_build_object('{c.key}', o.j{index[c.key]})"
+            " ELSE '{}'::jsonb END"
+            for c in custom
+        )
+        meta_json = " || ".join(
+            f"CASE WHEN o.u{i} THEN jsonb_build_object('{c.key}', {meta}) ELSE '{{}}'::jsonb END"
+            for i, c in enumerate(columns)
+        )
+        values = [
+            "o.pid",
+            f"'{{}}'::jsonb || {custom_json}" if custom else "'{}'::jsonb",
+            f"'{{}}'::jsonb || {meta_json}",
+            " OR ".join(f"o.c{i}" for i in range(len(columns))),
+        ]
+        for c in standard:
+            values += [f"o.a{index[c.key]}", f"o.c{index[c.key]}"]
+        cursor.execute(
+            "CREATE TEMP TABLE imp_attrs ON COMMIT DROP AS SELECT "
+            + ", ".join(f"{v} AS {n}" for v, n in zip(values, self._attrs_columns(standard), strict=True))
+            + " FROM imp_one o",
+            self.params,
+        )
+
+    def _repeated_rows(self, cursor, standard: list[Column], custom: list[Column]) -> None:
+        """The people with several rows in the chunk: their rows unpivoted and ordered by windows
+        (``_attributes``), aggregated into ``imp_attrs`` rows."""
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM imp_people WHERE n > 1)")
+        if not cursor.fetchone()[0]:
+            return
+        self._attributes(cursor)
+        aggregates = [
+            "f.pid",
+            "jsonb_object_agg(f.k, f.j) FILTER (WHERE f.changed AND f.k = ANY(%(custom)s))",
+            "jsonb_object_agg(f.k, jsonb_build_object('at', f.at_text, 'source', %(source)s,"
+            " 'rank', %(rank)s, 'op', 'set')) FILTER (WHERE f.meta_update)",
+            "coalesce(bool_or(f.changed), false)",
+        ]
+        for c in standard:
+            aggregates += [
+                f"max(f.v) FILTER (WHERE f.changed AND f.k = '{c.key}')",
+                f"coalesce(bool_or(f.changed) FILTER (WHERE f.k = '{c.key}'), false)",
+            ]
+        cursor.execute(
+            f"INSERT INTO imp_attrs ({', '.join(self._attrs_columns(standard))})"
+            f" SELECT {', '.join(aggregates)} FROM imp_final f GROUP BY f.pid",
+            {**self.params, "custom": [c.key for c in custom]},
+        )
+
     def _insert_people(self, cursor, standard: list[Column], custom: list[Column]) -> None:
         """New profiles, each with its values, attribute times and counters, in one INSERT."""
         overrides = {
@@ -507,9 +584,9 @@ class Statements:
             "session_count": "u.sessions",
         }
         if standard or custom:
-            overrides["attribute_meta"] = "coalesce(u.meta, '{}'::jsonb)"
+            overrides["attribute_meta"] = "coalesce(a.meta, '{}'::jsonb)"
         if custom:
-            overrides["custom"] = "coalesce(u.custom, '{}'::jsonb)"
+            overrides["custom"] = "coalesce(a.custom, '{}'::jsonb)"
         keys = {c.key: c for c in standard}
         names, values, params = [], [], []
         for name, value, param in _person_defaults():
@@ -519,12 +596,13 @@ class Statements:
                 continue
             if name in keys:
                 cast = "::date" if keys[name].spec.type == AttributeType.DATE else ""
-                value = f"CASE WHEN u.h_{name} THEN u.v_{name}{cast} ELSE {value} END"
+                value = f"CASE WHEN a.h_{name} THEN a.v_{name}{cast} ELSE {value} END"
             values.append(value)
             params.append(param)
+        attrs = " LEFT JOIN imp_attrs a ON a.pid = u.pid" if standard or custom else ""
         cursor.execute(
             f"INSERT INTO people_person (id, uid, created_at, modified_at, {', '.join(names)})"
-            f" SELECT u.pid, gen_random_uuid(), %s, %s, {', '.join(values)} FROM imp_people u"
+            f" SELECT u.pid, gen_random_uuid(), %s, %s, {', '.join(values)} FROM imp_people u{attrs}"
             " WHERE u.new ORDER BY u.pid",
             [self.at, self.at, *params],
         )
@@ -533,21 +611,22 @@ class Statements:
         sets = []
         for c in standard:
             column = connection.ops.quote_name(c.key)
-            value = "u.v_" + c.key + ("::date" if c.spec.type == AttributeType.DATE else "")
-            sets.append(f"{column} = CASE WHEN u.h_{c.key} THEN {value} ELSE p.{column} END")
+            value = "a.v_" + c.key + ("::date" if c.spec.type == AttributeType.DATE else "")
+            sets.append(f"{column} = CASE WHEN a.h_{c.key} THEN {value} ELSE p.{column} END")
         if custom:
-            sets.append("custom = p.custom || coalesce(u.custom, '{}'::jsonb)")
+            sets.append("custom = p.custom || coalesce(a.custom, '{}'::jsonb)")
         if standard or custom:
-            sets.append("attribute_meta = p.attribute_meta || coalesce(u.meta, '{}'::jsonb)")
-            sets.append("modified_at = CASE WHEN u.changed THEN %(now)s ELSE p.modified_at END")
+            sets.append("attribute_meta = p.attribute_meta || coalesce(a.meta, '{}'::jsonb)")
+            sets.append("modified_at = CASE WHEN a.changed THEN %(now)s ELSE p.modified_at END")
         sets += [
             "first_seen_at = least(p.first_seen_at, u.first_at)",
             "last_activity_at = greatest(p.last_activity_at, u.last_at)",
             "event_count = p.event_count + u.n",
             "session_count = p.session_count + u.sessions",
         ]
+        attrs = " LEFT JOIN imp_attrs a ON a.pid = u.pid" if standard or custom else ""
         cursor.execute(
-            f"UPDATE people_person p SET {', '.join(sets)} FROM imp_people u"
+            f"UPDATE people_person p SET {', '.join(sets)} FROM imp_people u{attrs}"
             " WHERE p.id = u.pid AND NOT u.new",
             self.params,
         )
@@ -566,6 +645,7 @@ class Statements:
             "CREATE TEMP TABLE imp_steps ON COMMIT DROP AS"
             " WITH s AS ("
             " SELECT r.pid, r.num, r.at, r.at_text, x.k, x.v FROM imp_rows r"
+            " JOIN imp_people o ON o.pid = r.pid AND o.n > 1"
             f" CROSS JOIN LATERAL (VALUES {unpivot})"
             " AS x(k, v) WHERE x.v IS NOT NULL"
             # Materialized: the window's sort then carries each row's own key, not the profile's
