@@ -45,6 +45,7 @@ from people.models import AttributeDefinition, AttributeType, Person, Source
 from people.services import MANUAL_RANK, notify_people_changed
 
 CHUNK_ROWS = 25_000
+WIDE_MAX_COLUMNS = 250  # attribute columns the per-row path takes (more: the windowed path)
 CACHE_LIMIT = 50_000  # cast values remembered per column
 MAX_ATTEMPTS = 5
 WORK_MEM = "256MB"
@@ -323,6 +324,8 @@ class Statements:
             "rank": int(run.source.priority),
             "manual": int(MANUAL_RANK),
             "anonymous": run.type_policy.anonymous,
+            # The per-row path keeps five columns per attribute in one table (at most 1,600 columns).
+            "wide": len(run.columns) <= WIDE_MAX_COLUMNS,
         }
 
     def stage(self, cursor, staged: list[tuple]) -> None:
@@ -512,7 +515,7 @@ class Statements:
             "CREATE TEMP TABLE imp_one ON COMMIT DROP AS SELECT "
             + ", ".join(decided)
             + f" FROM (SELECT {', '.join(inner)} FROM imp_people o JOIN imp_rows r ON r.num = o.num"
-            " LEFT JOIN people_person p ON p.id = r.pid WHERE o.n = 1) d",
+            " LEFT JOIN people_person p ON p.id = r.pid WHERE o.n = 1 AND %(wide)s) d",
             self.params,
         )
         changes = ", ".join(f"('{c.key}', o.s{i}, o.j{i}, o.c{i})" for i, c in enumerate(columns))
@@ -524,21 +527,18 @@ class Statements:
             " WHERE x.changed ORDER BY o.pid, x.k",
             self.params,
         )
+        # One object per row, built once with a null per key left alone, then the nulls stripped
+        # (the values are scalars, never JSON null): two JSON operations per row, not two per key.
         meta = "jsonb_build_object('at', o.at_text, 'source', %(source)s, 'rank', %(rank)s, 'op', 'set')"
         index = {c.key: i for i, c in enumerate(columns)}
-        custom_json = " || ".join(
-            f"CASE WHEN o.c{index[c.key]} THEN jsonb_build_object('{c.key}', o.j{index[c.key]})"
-            " ELSE '{}'::jsonb END"
-            for c in custom
+        custom_json = _json_object(
+            [(c.key, f"CASE WHEN o.c{index[c.key]} THEN o.j{index[c.key]} END") for c in custom]
         )
-        meta_json = " || ".join(
-            f"CASE WHEN o.u{i} THEN jsonb_build_object('{c.key}', {meta}) ELSE '{{}}'::jsonb END"
-            for i, c in enumerate(columns)
-        )
+        meta_json = _json_object([(c.key, f"CASE WHEN o.u{i} THEN m.m END") for i, c in enumerate(columns)])
         values = [
             "o.pid",
-            f"'{{}}'::jsonb || {custom_json}" if custom else "'{}'::jsonb",
-            f"'{{}}'::jsonb || {meta_json}",
+            f"jsonb_strip_nulls({custom_json})" if custom else "'{}'::jsonb",
+            f"jsonb_strip_nulls({meta_json})",
             " OR ".join(f"o.c{i}" for i in range(len(columns))),
         ]
         for c in standard:
@@ -546,14 +546,14 @@ class Statements:
         cursor.execute(
             "CREATE TEMP TABLE imp_attrs ON COMMIT DROP AS SELECT "
             + ", ".join(f"{v} AS {n}" for v, n in zip(values, self._attrs_columns(standard), strict=True))
-            + " FROM imp_one o",
+            + f" FROM imp_one o CROSS JOIN LATERAL (SELECT {meta} AS m) m",
             self.params,
         )
 
     def _repeated_rows(self, cursor, standard: list[Column], custom: list[Column]) -> None:
         """The people with several rows in the chunk: their rows unpivoted and ordered by windows
         (``_attributes``), aggregated into ``imp_attrs`` rows."""
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM imp_people WHERE n > 1)")
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM imp_people WHERE n > 1 OR NOT %(wide)s)", self.params)
         if not cursor.fetchone()[0]:
             return
         self._attributes(cursor)
@@ -645,7 +645,7 @@ class Statements:
             "CREATE TEMP TABLE imp_steps ON COMMIT DROP AS"
             " WITH s AS ("
             " SELECT r.pid, r.num, r.at, r.at_text, x.k, x.v FROM imp_rows r"
-            " JOIN imp_people o ON o.pid = r.pid AND o.n > 1"
+            " JOIN imp_people o ON o.pid = r.pid AND (o.n > 1 OR NOT %(wide)s)"
             f" CROSS JOIN LATERAL (VALUES {unpivot})"
             " AS x(k, v) WHERE x.v IS NOT NULL"
             # Materialized: the window's sort then carries each row's own key, not the profile's
@@ -689,6 +689,16 @@ class Statements:
             " (any_changed OR (stored_at IS NOT NULL AND stored_at < max_at)) AS meta_update"
             " FROM imp_steps WHERE last"
         )
+
+
+def _json_object(pairs: list[tuple[str, str]]) -> str:
+    """``jsonb_build_object`` of (key, SQL expression) pairs, in calls of at most 40 pairs (a function
+    takes at most 100 arguments) joined by ``||``."""
+    calls = []
+    for start in range(0, len(pairs), 40):
+        arguments = ", ".join(f"'{key}', {value}" for key, value in pairs[start : start + 40])
+        calls.append(f"jsonb_build_object({arguments})")
+    return " || ".join(calls)
 
 
 def _stored_json(column: Column) -> str:

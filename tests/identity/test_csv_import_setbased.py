@@ -36,6 +36,8 @@ gone@example.com,,G,,,,,,2024-01-01
 bad@example.com,,B,,many,,,,2024-01-01
 ,,x,,,,,,2024-01-01
 bo@example.com,u-7,Bo,Bergen,9,,,,2024-02-01
+kim@example.com,,Kimberly,Kharkiv,,,,,2024-01-01
+lee@example.com,,Lee,Lima,,,,,2026-02-01
 """
 COLUMNS = {
     "email": "id:email",
@@ -68,6 +70,15 @@ def people(settings, tmp_path):
                 "traits": {"email": "old@example.com", "first_name": "Olga", "score": 3},
             },
             {"type": "identify", "anonymousId": "a-2", "traits": {"email": "bo@example.com"}},
+            *(
+                {
+                    "type": "identify",
+                    "anonymousId": f"a-{name}",
+                    "timestamp": "2025-06-01T00:00:00Z",
+                    "traits": {"email": f"{name.lower()}@example.com", "first_name": name, "city": city},
+                }
+                for name, city in (("Kim", "Kyiv"), ("Lee", "Lima"))
+            ),
         ],
     )
     identifier_suppress(type_key="email", value="gone@example.com", reason="erased")
@@ -144,13 +155,23 @@ def test_the_set_based_path_writes_what_the_pipeline_writes(
     people, monkeypatch, django_capture_on_commit_callbacks
 ):
     assert connection.vendor == "postgresql"
-    # when the file is imported on the set-based path, and again (from the same state) on the pipeline's
+    # when the file is imported on the set-based path (people of one row decided per row), again with
+    # every person through its windowed path, and again (from the same state) on the pipeline's
     fast = _import_and_undo(django_capture_on_commit_callbacks)
+    monkeypatch.setattr(setbased, "WIDE_MAX_COLUMNS", 0)
+    windowed = _import_and_undo(django_capture_on_commit_callbacks)
     monkeypatch.setattr(setbased, "eligible", lambda *args: False)
     slow = _import_and_undo(django_capture_on_commit_callbacks)
-    # then both wrote the same values, times, sources, audit rows, counters, rejects and report
+    # then all wrote the same values, times, sources, audit rows, counters, rejects and report
     for key in ("people", "audit", "events", "live", "rejected", "result"):
         assert fast[key] == slow[key], key
+        assert windowed[key] == slow[key], key
+    # and a known person's older row is kept, a newer row with the same values only moves their time
+    kim, lee = fast["people"]["kim@example.com"], fast["people"]["lee@example.com"]
+    assert kim["values"][:2] == ["Kim", "Kyiv"] and kim["meta"]["city"]["at"] == "2025-06-01T00:00:00+00:00"
+    assert lee["values"][:2] == ["Lee", "Lima"] and lee["meta"]["city"]["at"] == "2026-02-01T00:00:00+00:00"
+    rows = [row for row in fast["audit"] if row[0] in ("kim@example.com", "lee@example.com")]
+    assert rows and all(row[4].year == 2025 for row in rows)  # only the set-up's audit rows
     # and what a person sees is right: newer and higher-priority values kept, in-file order by time
     old = fast["people"]["old@example.com"]
     assert old["values"][:2] == ["Olya", "Oslo"] and old["values"][3]["score"] == 5
@@ -162,7 +183,7 @@ def test_the_set_based_path_writes_what_the_pipeline_writes(
     assert new["values"][0] == "Nia" and new["values"][3]["score"] == 7
     assert new["meta"]["first_name"]["at"] == "2024-03-01T10:00:00+00:00"
     assert new["counters"][2:] == [3, 2]  # three identify events in two sessions
-    assert fast["people"]["bo@example.com"]["values"][0] == "Bob" and fast["live"] == 4
+    assert fast["people"]["bo@example.com"]["values"][0] == "Bob" and fast["live"] == 6
     assert fast["result"]["merged"] == 1 and fast["result"]["created"] == 1
     assert fast["rejected"][9].startswith("Dropped: an identifier is suppressed")
     assert fast["rejected"][10].startswith("Column 'score': Attribute 'score' expects a whole number")
@@ -178,7 +199,7 @@ def test_a_retried_set_based_chunk_takes_no_row_twice(people, django_capture_on_
     run_job(job.pk)
     job.refresh_from_db()
     assert Event.objects.filter(type="identify").count() == first["events"]
-    assert job.result["duplicates"] == 8 and job.result["created"] == 0
+    assert job.result["duplicates"] == 10 and job.result["created"] == 0
 
 
 @pytest.mark.slow
