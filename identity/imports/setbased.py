@@ -51,6 +51,8 @@ MAX_ATTEMPTS = 5
 WORK_MEM = "256MB"
 REMAINDER = object()
 TEMP_TABLES = (
+    "imp_in",
+    "imp_keys",
     "imp_rows",
     "imp_new",
     "imp_steps",
@@ -329,85 +331,95 @@ class Statements:
         }
 
     def stage(self, cursor, staged: list[tuple]) -> None:
+        """The checked rows into ``imp_in`` by ``COPY``; their match keys, with the person each names
+        now, into ``imp_keys`` (one row per key: the checks below work per key, not per row)."""
         names = ", ".join(f"a{i} text" for i in range(len(self.run.columns)))
         # Dropped at commit; also here, for a chunk written inside an outer transaction (tests).
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}")
         cursor.execute(
-            "CREATE TEMP TABLE imp_rows (num integer, at_text text, ident text"
+            "CREATE TEMP TABLE imp_in (num integer, at_text text, at timestamptz, ident text"
             + (f", {names}" if names else "")
-            + ", at timestamptz, pid bigint, known boolean NOT NULL DEFAULT false,"
-            " created boolean NOT NULL DEFAULT false) ON COMMIT DROP"
+            + ") ON COMMIT DROP"
         )
-        columns = ", ".join(["num", "at_text", "ident", *(f"a{i}" for i in range(len(self.run.columns)))])
-        with cursor.copy(f"COPY imp_rows ({columns}) FROM STDIN") as copy:
-            for row in staged:
-                copy.write_row(row)
-        cursor.execute("UPDATE imp_rows SET at = at_text::timestamptz")
-        cursor.execute("CREATE INDEX ON imp_rows (ident)")
-        cursor.execute("ANALYZE imp_rows")
+        columns = ", ".join(
+            ["num", "at_text", "at", "ident", *(f"a{i}" for i in range(len(self.run.columns)))]
+        )
+        with cursor.copy(f"COPY imp_in ({columns}) FROM STDIN") as copy:
+            for number, at, *rest in staged:
+                copy.write_row((number, at, at, *rest))
+        cursor.execute(
+            "CREATE TEMP TABLE imp_keys ON COMMIT DROP AS SELECT k.ident, i.person_id AS pid"
+            " FROM (SELECT DISTINCT ident FROM imp_in) k LEFT JOIN identity_identity i"
+            " ON i.type_id = %(type)s AND i.value = k.ident",
+            self.params,
+        )
 
     def lock_and_find(self, cursor) -> list[int]:
         cursor.execute(
-            "SELECT p.id FROM people_person p WHERE p.id IN (SELECT i.person_id FROM identity_identity i"
-            " JOIN imp_rows r ON i.value = r.ident WHERE i.type_id = %(type)s) ORDER BY p.id FOR UPDATE",
+            "SELECT p.id FROM people_person p WHERE p.id IN (SELECT pid FROM imp_keys)"
+            " ORDER BY p.id FOR UPDATE",
             self.params,
-        )
-        locked = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            "UPDATE imp_rows r SET pid = i.person_id, known = true FROM identity_identity i"
-            " WHERE i.type_id = %(type)s AND i.value = r.ident",
-            self.params,
-        )
-        return locked
-
-    def moved(self, cursor, locked: list[int]) -> list[int]:
-        """Rows whose identifier moved to a profile not locked (a merge committed meanwhile), or
-        names a merged or company profile: they take the pipeline path."""
-        cursor.execute("SELECT DISTINCT pid FROM imp_rows WHERE pid IS NOT NULL")
-        moved = sorted({row[0] for row in cursor.fetchall()} - set(locked))
-        cursor.execute(
-            "DELETE FROM imp_rows r USING people_person p WHERE p.id = r.pid AND"
-            " (r.pid = ANY(%(moved)s) OR p.merged_into_id IS NOT NULL OR p.kind <> 'person')"
-            " RETURNING r.num",
-            {"moved": moved},
         )
         return [row[0] for row in cursor.fetchall()]
+
+    def _drop_keys(self, cursor, where: str, params: dict | None = None) -> list[tuple[int, str]]:
+        """Remove the keys ``where`` selects (on ``imp_keys k``) and their rows; their (row, key)."""
+        cursor.execute(
+            f"WITH k AS (DELETE FROM imp_keys k WHERE {where} RETURNING k.ident)"
+            " DELETE FROM imp_in r USING k WHERE r.ident = k.ident RETURNING r.num, r.ident",
+            params or self.params,
+        )
+        return cursor.fetchall()
+
+    def moved(self, cursor, locked: list[int]) -> list[int]:
+        """Rows whose identifier names a profile not locked (deleted meanwhile), a merged or a company
+        profile (a merge committed meanwhile): they take the pipeline path."""
+        cursor.execute(
+            "SELECT k.pid, (p.id IS NULL OR p.merged_into_id IS NOT NULL OR p.kind <> 'person')"
+            " FROM imp_keys k LEFT JOIN people_person p ON p.id = k.pid WHERE k.pid IS NOT NULL"
+        )
+        kept = set(locked)
+        moved = sorted({pid for pid, gone in cursor.fetchall() if gone or pid not in kept})
+        if not moved:
+            return []
+        return [n for n, _ in self._drop_keys(cursor, "k.pid = ANY(%(moved)s)", {"moved": moved})]
 
     def write_mode(self, cursor) -> list[tuple[int, str]]:
         mode, label = self.run.mapping.write_mode, self.run.label
         if mode == "update_only":
-            cursor.execute("DELETE FROM imp_rows WHERE pid IS NULL RETURNING num, ident")
-            return [(n, f"No profile has {label} {v} (update only).") for n, v in cursor.fetchall()]
+            rows = self._drop_keys(cursor, "k.pid IS NULL")
+            return [(n, f"No profile has {label} {v} (update only).") for n, v in rows]
         if mode == "create_only":
-            cursor.execute("DELETE FROM imp_rows WHERE pid IS NOT NULL RETURNING num, ident")
-            return [(n, f"A profile with {label} {v} exists (create only).") for n, v in cursor.fetchall()]
+            rows = self._drop_keys(cursor, "k.pid IS NOT NULL")
+            return [(n, f"A profile with {label} {v} exists (create only).") for n, v in rows]
         return []
 
     def filtered(self, cursor) -> tuple[list[int], int]:
         """Rows with a suppressed identifier, or one a registered message filter blocks."""
-        cursor.execute(
-            "DELETE FROM imp_rows r USING identity_suppressedidentifier s"
-            " WHERE s.type_id = %(type)s AND s.value = r.ident RETURNING r.num",
-            self.params,
-        )
-        dropped = [row[0] for row in cursor.fetchall()]
-        cursor.execute("SELECT DISTINCT ident FROM imp_rows")
+        dropped = [
+            n
+            for n, _ in self._drop_keys(
+                cursor,
+                "EXISTS (SELECT 1 FROM identity_suppressedidentifier s"
+                " WHERE s.type_id = %(type)s AND s.value = k.ident)",
+            )
+        ]
+        cursor.execute("SELECT ident FROM imp_keys")
         key = self.run.mapping.match_key
         blocked = blocked_identifiers({(key, row[0]) for row in cursor.fetchall()})
         if blocked:
-            cursor.execute(
-                "DELETE FROM imp_rows WHERE ident = ANY(%(values)s) RETURNING num",
-                {"values": sorted(value for _, value in blocked)},
-            )
-            dropped += [row[0] for row in cursor.fetchall()]
+            values = sorted(value for _, value in blocked)
+            dropped += [
+                n for n, _ in self._drop_keys(cursor, "k.ident = ANY(%(values)s)", {"values": values})
+            ]
         return dropped, len(dropped)
 
     def dedupe(self, cursor) -> list[int]:
         cursor.execute(
             "WITH fresh AS (INSERT INTO identity_seenmessage (message_id, received_at)"
-            " SELECT %(prefix)s || num, %(now)s FROM imp_rows ORDER BY num"
+            " SELECT %(prefix)s || num, %(now)s FROM imp_in ORDER BY num"
             " ON CONFLICT (message_id) DO NOTHING RETURNING message_id)"
-            " DELETE FROM imp_rows r WHERE NOT EXISTS"
+            " DELETE FROM imp_in r WHERE NOT EXISTS"
             " (SELECT 1 FROM fresh f WHERE f.message_id = %(prefix)s || r.num) RETURNING r.num",
             self.params,
         )
@@ -415,16 +427,19 @@ class Statements:
 
     def create(self, cursor) -> tuple[int, int]:
         """Ids for the match keys nobody has (their profiles are inserted with their values by
-        ``write``); returns the (created, updated) rows."""
+        ``write``); ``imp_rows``: each remaining row with its person; returns the (created, updated)
+        rows."""
         cursor.execute(
-            "CREATE TEMP TABLE imp_new ON COMMIT DROP AS SELECT ident, min(num) AS first_num,"
+            "CREATE TEMP TABLE imp_new ON COMMIT DROP AS SELECT r.ident, min(r.num) AS first_num,"
             " nextval(pg_get_serial_sequence('people_person', 'id')) AS pid"
-            " FROM imp_rows WHERE pid IS NULL GROUP BY ident"
+            " FROM imp_in r JOIN imp_keys k ON k.ident = r.ident WHERE k.pid IS NULL GROUP BY r.ident"
         )
         cursor.execute(
-            "UPDATE imp_rows r SET pid = n.pid, created = (r.num = n.first_num) FROM imp_new n"
-            " WHERE r.pid IS NULL AND r.ident = n.ident"
+            "CREATE TEMP TABLE imp_rows ON COMMIT DROP AS SELECT r.*, coalesce(k.pid, n.pid) AS pid,"
+            " (k.pid IS NOT NULL) AS known, coalesce(r.num = n.first_num, false) AS created"
+            " FROM imp_in r JOIN imp_keys k ON k.ident = r.ident LEFT JOIN imp_new n ON n.ident = r.ident"
         )
+        cursor.execute("ANALYZE imp_rows (num, pid)")
         cursor.execute(
             "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM imp_rows"
         )
@@ -472,7 +487,7 @@ class Statements:
         )
         cursor.execute(
             "UPDATE identity_identity i SET last_seen_at = %(now)s WHERE i.type_id = %(type)s"
-            " AND i.value IN (SELECT ident FROM imp_rows WHERE known)",
+            " AND i.value IN (SELECT DISTINCT ident FROM imp_rows WHERE known)",
             p,
         )
         cursor.execute("SELECT pid FROM imp_people")

@@ -282,3 +282,63 @@ def _file(name: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, b"email,city\na@example.com,Oslo\n")
+
+
+def _run_file(text: str, capture) -> tuple[dict, dict[int, str], dict[str, str]]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    token, _ = upload_store(file=SimpleUploadedFile("people.csv", text.encode()))
+    with capture(execute=True):
+        job = import_start(token=token, mapping=Mapping(columns={"email": "id:email", "city": "attr:city"}))
+    job.refresh_from_db()
+    with rejects_path(token).open(encoding="utf-8") as handle:
+        rejected = {int(r["row"]): r["reason"] for r in csv.DictReader(handle)}
+    cities = {
+        i.value: i.person.city for i in Identity.objects.filter(type__key="email").select_related("person")
+    }
+    return job.result, rejected, cities
+
+
+def test_a_key_naming_a_company_profile_takes_the_pipeline_path(
+    settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    from people.services import csv_import_source
+
+    settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
+    # given a company profile known by an email, and a person known by another
+    ingest_batch(
+        source=csv_import_source(),
+        messages=[
+            {"type": "identify", "anonymousId": f"a-{n}", "traits": {"email": f"{n}@example.com"}}
+            for n in ("acme", "pat")
+        ],
+    )
+    Person.objects.filter(identities__value="acme@example.com").update(kind="company")
+    text = "email,city\nacme@example.com,Oslo\npat@example.com,Rome\nnew@example.com,Lima\n"
+    from identity.imports import services
+
+    piped: list[int] = []
+    run_batch = services._run_batch
+
+    def spy(batch, *args):
+        piped.extend(number for number, _ in batch)
+        return run_batch(batch, *args)
+
+    monkeypatch.setattr(services, "_run_batch", spy)
+    # when a file names both (and a new person), on the set-based path and on the pipeline's
+    outcomes = []
+    for eligible in (setbased.eligible, lambda *args: False):
+        piped.clear()
+        monkeypatch.setattr(setbased, "eligible", eligible)
+        try:
+            with transaction.atomic():
+                outcomes.append((*_run_file(text, django_capture_on_commit_callbacks), list(piped)))
+                raise _Undo
+        except _Undo:
+            pass
+    # then both paths report, reject and write the same: the company's row is the pipeline's
+    fast, slow = outcomes
+    assert fast[:3] == slow[:3]
+    assert fast[3] == [2] and slow[3] == [2, 3, 4]  # the set-based path sent only the company's row
+    assert fast[2]["pat@example.com"] == "Rome" and fast[2]["new@example.com"] == "Lima"
+    assert fast[0]["rows"] == 3 and fast[0]["created"] == 1
