@@ -9,14 +9,19 @@ Per chunk of ``CHUNK_ROWS`` rows, in one transaction (see docs/import-export.md,
    same reason as the pipeline path. A row with another identifier besides the match key could merge
    profiles or reach an identifier limit: it goes to the pipeline (``ingest_batch``) after the chunk.
 2. ``COPY`` of the checked rows into a temporary table.
-3. SQL: the people the match keys name are locked (primary-key order) and found by one join; the write
-   mode; suppressed identifiers and registered message filters drop rows; message ids are deduped
-   (``csv-<upload>-<job>-<row>``, as the pipeline path, so a retried job takes no row twice); new
-   profiles and identities in two ``INSERT … SELECT``; one identify event per row; the attribute
-   decisions of ``people.services`` (source priority, then event time: never overwrite a newer value;
-   rows of one person applied in file order) with window functions over one sort; one ``INSERT`` of
-   the audit rows; one ``UPDATE`` of the people (values, ``attribute_meta``, counters); one of the
-   identities' last seen.
+3. SQL, per match key first (``imp_keys``: the key's person found by one join with the identities):
+   the people are locked (primary-key order); keys naming a merged, company or deleted profile go to
+   the pipeline; the write mode; suppressed identifiers and registered message filters drop their
+   rows; message ids are deduped per row (``csv-<upload>-<job>-<row>``, as the pipeline path, so a
+   retried job takes no row twice); new profiles get ids from the sequence, and every row its person
+   in one ``CREATE TABLE AS`` (``imp_rows``). Then one identify event per row; per person its counters
+   (one sort); the attribute decisions of ``people.services`` (source priority, then event time: never
+   overwrite a newer value; rows of one person applied in file order): for a person of one row in the
+   chunk (most of a file) each column is decided on its row (``imp_one``, no unpivot, no window), for
+   a person of several rows on the unpivoted (row, key) pairs with window functions over one sort
+   (``imp_steps``); the audit rows from both; one ``INSERT`` of the new people and one ``UPDATE`` of
+   the known ones (values, ``attribute_meta``, counters); the new identities and the known ones' last
+   seen.
 4. After the commit: the source's daily counters; ``notify_people_changed`` (registered in the chunk's
    transaction) refreshes computed attributes and audiences.
 """
@@ -523,8 +528,8 @@ class Statements:
             )
             decided += [
                 f"({allowed} AND d.j{i} IS DISTINCT FROM d.s{i}) AS c{i}",
-                f"({allowed} AND (d.j{i} IS DISTINCT FROM d.s{i}"
-                f" OR (d.m{i} ->> 'at')::timestamptz < d.at)) AS u{i}",
+                f"coalesce({allowed} AND (d.j{i} IS DISTINCT FROM d.s{i}"
+                f" OR (d.m{i} ->> 'at')::timestamptz < d.at), false) AS u{i}",
             ]
         cursor.execute(
             "CREATE TEMP TABLE imp_one ON COMMIT DROP AS SELECT "
@@ -542,26 +547,30 @@ class Statements:
             " WHERE x.changed ORDER BY o.pid, x.k",
             self.params,
         )
-        # One object per row, built once with a null per key left alone, then the nulls stripped
-        # (the values are scalars, never JSON null): two JSON operations per row, not two per key.
-        meta = "jsonb_build_object('at', o.at_text, 'source', %(source)s, 'rank', %(rank)s, 'op', 'set')"
+        # The attribute times: one object per distinct (time, keys set) of the chunk, not one per
+        # row (with the row time "now" or a fixed date, a chunk has a handful), nulls stripped.
+        meta = "jsonb_build_object('at', d.at_text, 'source', %(source)s, 'rank', %(rank)s, 'op', 'set')"
+        flags = [f"u{i}" for i in range(len(columns))]
+        meta_json = _json_object([(c.key, f"CASE WHEN t.u{i} THEN t.m END") for i, c in enumerate(columns)])
         index = {c.key: i for i, c in enumerate(columns)}
         custom_json = _json_object(
             [(c.key, f"CASE WHEN o.c{index[c.key]} THEN o.j{index[c.key]} END") for c in custom]
         )
-        meta_json = _json_object([(c.key, f"CASE WHEN o.u{i} THEN m.m END") for i, c in enumerate(columns)])
         values = [
             "o.pid",
             f"jsonb_strip_nulls({custom_json})" if custom else "'{}'::jsonb",
-            f"jsonb_strip_nulls({meta_json})",
+            "t.meta",
             " OR ".join(f"o.c{i}" for i in range(len(columns))),
         ]
         for c in standard:
             values += [f"o.a{index[c.key]}", f"o.c{index[c.key]}"]
+        same = " AND ".join(f"t.{f} = o.{f}" for f in ["at_text", *flags])
         cursor.execute(
-            "CREATE TEMP TABLE imp_attrs ON COMMIT DROP AS SELECT "
+            f"CREATE TEMP TABLE imp_attrs ON COMMIT DROP AS WITH t AS (SELECT t.*,"
+            f" jsonb_strip_nulls({meta_json}) AS meta FROM (SELECT d.*, {meta} AS m FROM"
+            f" (SELECT DISTINCT at_text, {', '.join(flags)} FROM imp_one) d) t) SELECT "
             + ", ".join(f"{v} AS {n}" for v, n in zip(values, self._attrs_columns(standard), strict=True))
-            + f" FROM imp_one o CROSS JOIN LATERAL (SELECT {meta} AS m) m",
+            + f" FROM imp_one o JOIN t ON {same}",
             self.params,
         )
 
