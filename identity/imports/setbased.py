@@ -515,27 +515,29 @@ class Statements:
             inner += [
                 f"r.a{i}",
                 f"p.attribute_meta -> '{c.key}' AS m{i}",
+                f"coalesce((p.attribute_meta -> '{c.key}' ->> 'rank')::int, %(manual)s) AS r{i}",
+                f"(p.attribute_meta -> '{c.key}' ->> 'at')::timestamptz AS t{i}",
                 f"{_stored_json(c)} AS s{i}",
                 f"{_new_json(c, f'r.a{i}')} AS j{i}",
             ]
-        decided = ["d.*"]
+        # The stored times (``m``) only decide: the table keeps the values and the decisions.
+        decided = ["d.pid", "d.at", "d.at_text"]
         for i, _ in enumerate(columns):
-            rank = f"coalesce((d.m{i} ->> 'rank')::int, %(manual)s)"
+            decided += [f"d.a{i}", f"d.s{i}", f"d.j{i}"]
             allowed = (
-                f"(d.a{i} IS NOT NULL AND (d.m{i} IS NULL OR CASE WHEN {rank} > %(rank)s THEN true"
-                f" WHEN {rank} < %(rank)s THEN false ELSE (d.m{i} ->> 'at' IS NULL"
-                f" OR d.at >= (d.m{i} ->> 'at')::timestamptz) END))"
+                f"(d.a{i} IS NOT NULL AND (d.m{i} IS NULL OR CASE WHEN d.r{i} > %(rank)s THEN true"
+                f" WHEN d.r{i} < %(rank)s THEN false ELSE (d.t{i} IS NULL OR d.at >= d.t{i}) END))"
             )
             decided += [
                 f"({allowed} AND d.j{i} IS DISTINCT FROM d.s{i}) AS c{i}",
-                f"coalesce({allowed} AND (d.j{i} IS DISTINCT FROM d.s{i}"
-                f" OR (d.m{i} ->> 'at')::timestamptz < d.at), false) AS u{i}",
+                f"coalesce({allowed} AND (d.j{i} IS DISTINCT FROM d.s{i} OR d.t{i} < d.at), false) AS u{i}",
             ]
         cursor.execute(
             "CREATE TEMP TABLE imp_one ON COMMIT DROP AS SELECT "
             + ", ".join(decided)
             + f" FROM (SELECT {', '.join(inner)} FROM imp_people o JOIN imp_rows r ON r.num = o.num"
-            " LEFT JOIN people_person p ON p.id = r.pid WHERE o.n = 1 AND %(wide)s) d",
+            # OFFSET 0: the subquery is computed once per row, not inlined into every use.
+            " LEFT JOIN people_person p ON p.id = r.pid WHERE o.n = 1 AND %(wide)s OFFSET 0) d",
             self.params,
         )
         changes = ", ".join(f"('{c.key}', o.s{i}, o.j{i}, o.c{i})" for i, c in enumerate(columns))
@@ -566,9 +568,9 @@ class Statements:
             values += [f"o.a{index[c.key]}", f"o.c{index[c.key]}"]
         same = " AND ".join(f"t.{f} = o.{f}" for f in ["at_text", *flags])
         cursor.execute(
-            f"CREATE TEMP TABLE imp_attrs ON COMMIT DROP AS WITH t AS (SELECT t.*,"
+            f"CREATE TEMP TABLE imp_attrs ON COMMIT DROP AS WITH t AS MATERIALIZED (SELECT t.*,"
             f" jsonb_strip_nulls({meta_json}) AS meta FROM (SELECT d.*, {meta} AS m FROM"
-            f" (SELECT DISTINCT at_text, {', '.join(flags)} FROM imp_one) d) t) SELECT "
+            f" (SELECT DISTINCT at_text, {', '.join(flags)} FROM imp_one) d OFFSET 0) t) SELECT "
             + ", ".join(f"{v} AS {n}" for v, n in zip(values, self._attrs_columns(standard), strict=True))
             + f" FROM imp_one o JOIN t ON {same}",
             self.params,
