@@ -377,17 +377,23 @@ class Statements:
         return cursor.fetchall()
 
     def moved(self, cursor, locked: list[int]) -> list[int]:
-        """Rows whose identifier names a profile not locked (deleted meanwhile), a merged or a company
-        profile (a merge committed meanwhile): they take the pipeline path."""
+        """Rows whose identifier names, now that the people are locked, another profile than it did
+        (a merge or its undo committed meanwhile), a profile not locked (deleted meanwhile), a merged
+        or a company profile: they take the pipeline path."""
         cursor.execute(
-            "SELECT k.pid, (p.id IS NULL OR p.merged_into_id IS NOT NULL OR p.kind <> 'person')"
-            " FROM imp_keys k LEFT JOIN people_person p ON p.id = k.pid WHERE k.pid IS NOT NULL"
+            "SELECT k.ident, k.pid, (i.person_id IS DISTINCT FROM k.pid OR (k.pid IS NOT NULL AND"
+            " (p.id IS NULL OR p.merged_into_id IS NOT NULL OR p.kind <> 'person')))"
+            " FROM imp_keys k LEFT JOIN identity_identity i ON i.type_id = %(type)s AND i.value = k.ident"
+            " LEFT JOIN people_person p ON p.id = k.pid",
+            self.params,
         )
         kept = set(locked)
-        moved = sorted({pid for pid, gone in cursor.fetchall() if gone or pid not in kept})
+        moved = sorted(
+            ident for ident, pid, gone in cursor.fetchall() if gone or (pid is not None and pid not in kept)
+        )
         if not moved:
             return []
-        return [n for n, _ in self._drop_keys(cursor, "k.pid = ANY(%(moved)s)", {"moved": moved})]
+        return [n for n, _ in self._drop_keys(cursor, "k.ident = ANY(%(moved)s)", {"moved": moved})]
 
     def write_mode(self, cursor) -> list[tuple[int, str]]:
         mode, label = self.run.mapping.write_mode, self.run.label

@@ -342,3 +342,36 @@ def test_a_key_naming_a_company_profile_takes_the_pipeline_path(
     assert fast[3] == [2] and slow[3] == [2, 3, 4]  # the set-based path sent only the company's row
     assert fast[2]["pat@example.com"] == "Rome" and fast[2]["new@example.com"] == "Lima"
     assert fast[0]["rows"] == 3 and fast[0]["created"] == 1
+
+
+def test_a_key_moved_to_another_profile_meanwhile_is_written_to_its_profile_now(
+    settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    from people.services import csv_import_source
+
+    settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
+    ingest_batch(
+        source=csv_import_source(),
+        messages=[
+            {"type": "identify", "anonymousId": f"a-{n}", "traits": {"email": f"{n}@example.com"}}
+            for n in ("kim", "lee")
+        ],
+    )
+    kim = Identity.objects.get(value="kim@example.com")
+    lee = Identity.objects.get(value="lee@example.com")
+    # given kim's email moves to lee's profile after the chunk found it (as a merge's undo would)
+    lock = setbased.Statements.lock_and_find
+
+    def move_then_lock(self, cursor):
+        Identity.objects.filter(pk=kim.pk).update(person_id=lee.person_id)
+        return lock(self, cursor)
+
+    monkeypatch.setattr(setbased.Statements, "lock_and_find", move_then_lock)
+    # when a file names kim and lee
+    result, rejected, cities = _run_file(
+        "email,city\nkim@example.com,Oslo\nlee@example.com,Rome\n", django_capture_on_commit_callbacks
+    )
+    # then kim's row is written to the profile the email names now, never to the one it named before
+    assert rejected == {} and result["rows"] == 2
+    assert cities["kim@example.com"] == cities["lee@example.com"] in ("Oslo", "Rome")
+    assert Person.objects.get(pk=kim.person_id).city == ""
