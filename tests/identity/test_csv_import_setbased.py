@@ -299,20 +299,24 @@ def _run_file(text: str, capture) -> tuple[dict, dict[int, str], dict[str, str]]
     return job.result, rejected, cities
 
 
-def test_a_key_naming_a_company_profile_takes_the_pipeline_path(
-    settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
-):
+def _known_by_email(*names: str) -> None:
     from people.services import csv_import_source
 
-    settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
-    # given a company profile known by an email, and a person known by another
     ingest_batch(
         source=csv_import_source(),
         messages=[
             {"type": "identify", "anonymousId": f"a-{n}", "traits": {"email": f"{n}@example.com"}}
-            for n in ("acme", "pat")
+            for n in names
         ],
     )
+
+
+def test_a_key_naming_a_company_profile_takes_the_pipeline_path(
+    settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
+    # given a company profile known by an email, and a person known by another
+    _known_by_email("acme", "pat")
     Person.objects.filter(identities__value="acme@example.com").update(kind="company")
     text = "email,city\nacme@example.com,Oslo\npat@example.com,Rome\nnew@example.com,Lima\n"
     from identity.imports import services
@@ -347,16 +351,8 @@ def test_a_key_naming_a_company_profile_takes_the_pipeline_path(
 def test_a_key_moved_to_another_profile_meanwhile_is_written_to_its_profile_now(
     settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from people.services import csv_import_source
-
     settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
-    ingest_batch(
-        source=csv_import_source(),
-        messages=[
-            {"type": "identify", "anonymousId": f"a-{n}", "traits": {"email": f"{n}@example.com"}}
-            for n in ("kim", "lee")
-        ],
-    )
+    _known_by_email("kim", "lee")
     kim = Identity.objects.get(value="kim@example.com")
     lee = Identity.objects.get(value="lee@example.com")
     # given kim's email moves to lee's profile after the chunk found it (as a merge's undo would)
