@@ -9,14 +9,19 @@ Per chunk of ``CHUNK_ROWS`` rows, in one transaction (see docs/import-export.md,
    same reason as the pipeline path. A row with another identifier besides the match key could merge
    profiles or reach an identifier limit: it goes to the pipeline (``ingest_batch``) after the chunk.
 2. ``COPY`` of the checked rows into a temporary table.
-3. SQL: the people the match keys name are locked (primary-key order) and found by one join; the write
-   mode; suppressed identifiers and registered message filters drop rows; message ids are deduped
-   (``csv-<upload>-<job>-<row>``, as the pipeline path, so a retried job takes no row twice); new
-   profiles and identities in two ``INSERT … SELECT``; one identify event per row; the attribute
-   decisions of ``people.services`` (source priority, then event time: never overwrite a newer value;
-   rows of one person applied in file order) with window functions over one sort; one ``INSERT`` of
-   the audit rows; one ``UPDATE`` of the people (values, ``attribute_meta``, counters); one of the
-   identities' last seen.
+3. SQL, per match key first (``imp_keys``: the key's person found by one join with the identities):
+   the people are locked (primary-key order); keys naming a merged, company or deleted profile go to
+   the pipeline; the write mode; suppressed identifiers and registered message filters drop their
+   rows; message ids are deduped per row (``csv-<upload>-<job>-<row>``, as the pipeline path, so a
+   retried job takes no row twice); new profiles get ids from the sequence, and every row its person
+   in one ``CREATE TABLE AS`` (``imp_rows``). Then one identify event per row; per person its counters
+   (one sort); the attribute decisions of ``people.services`` (source priority, then event time: never
+   overwrite a newer value; rows of one person applied in file order): for a person of one row in the
+   chunk (most of a file) each column is decided on its row (``imp_one``, no unpivot, no window), for
+   a person of several rows on the unpivoted (row, key) pairs with window functions over one sort
+   (``imp_steps``); the audit rows from both; one ``INSERT`` of the new people and one ``UPDATE`` of
+   the known ones (values, ``attribute_meta``, counters); the new identities and the known ones' last
+   seen.
 4. After the commit: the source's daily counters; ``notify_people_changed`` (registered in the chunk's
    transaction) refreshes computed attributes and audiences.
 """
@@ -45,16 +50,21 @@ from people.models import AttributeDefinition, AttributeType, Person, Source
 from people.services import MANUAL_RANK, notify_people_changed
 
 CHUNK_ROWS = 25_000
+WIDE_MAX_COLUMNS = 250  # attribute columns the per-row path takes (more: the windowed path)
 CACHE_LIMIT = 50_000  # cast values remembered per column
 MAX_ATTEMPTS = 5
 WORK_MEM = "256MB"
 REMAINDER = object()
 TEMP_TABLES = (
+    "imp_in",
+    "imp_keys",
     "imp_rows",
     "imp_new",
     "imp_steps",
     "imp_final",
     "imp_people",
+    "imp_one",
+    "imp_attrs",
 )  # a row for the pipeline path
 
 
@@ -321,88 +331,106 @@ class Statements:
             "rank": int(run.source.priority),
             "manual": int(MANUAL_RANK),
             "anonymous": run.type_policy.anonymous,
+            # The per-row path keeps five columns per attribute in one table (at most 1,600 columns).
+            "wide": len(run.columns) <= WIDE_MAX_COLUMNS,
         }
 
     def stage(self, cursor, staged: list[tuple]) -> None:
+        """The checked rows into ``imp_in`` by ``COPY``; their match keys, with the person each names
+        now, into ``imp_keys`` (one row per key: the checks below work per key, not per row)."""
         names = ", ".join(f"a{i} text" for i in range(len(self.run.columns)))
         # Dropped at commit; also here, for a chunk written inside an outer transaction (tests).
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}")
         cursor.execute(
-            "CREATE TEMP TABLE imp_rows (num integer, at_text text, ident text"
+            "CREATE TEMP TABLE imp_in (num integer, at_text text, at timestamptz, ident text"
             + (f", {names}" if names else "")
-            + ", at timestamptz, pid bigint, known boolean NOT NULL DEFAULT false,"
-            " created boolean NOT NULL DEFAULT false) ON COMMIT DROP"
+            + ") ON COMMIT DROP"
         )
-        columns = ", ".join(["num", "at_text", "ident", *(f"a{i}" for i in range(len(self.run.columns)))])
-        with cursor.copy(f"COPY imp_rows ({columns}) FROM STDIN") as copy:
-            for row in staged:
-                copy.write_row(row)
-        cursor.execute("UPDATE imp_rows SET at = at_text::timestamptz")
-        cursor.execute("CREATE INDEX ON imp_rows (ident)")
-        cursor.execute("ANALYZE imp_rows")
+        columns = ", ".join(
+            ["num", "at_text", "at", "ident", *(f"a{i}" for i in range(len(self.run.columns)))]
+        )
+        with cursor.copy(f"COPY imp_in ({columns}) FROM STDIN") as copy:
+            for number, at, *rest in staged:
+                copy.write_row((number, at, at, *rest))
+        cursor.execute(
+            "CREATE TEMP TABLE imp_keys ON COMMIT DROP AS SELECT k.ident, i.person_id AS pid"
+            " FROM (SELECT DISTINCT ident FROM imp_in) k LEFT JOIN identity_identity i"
+            " ON i.type_id = %(type)s AND i.value = k.ident",
+            self.params,
+        )
 
     def lock_and_find(self, cursor) -> list[int]:
         cursor.execute(
-            "SELECT p.id FROM people_person p WHERE p.id IN (SELECT i.person_id FROM identity_identity i"
-            " JOIN imp_rows r ON i.value = r.ident WHERE i.type_id = %(type)s) ORDER BY p.id FOR UPDATE",
+            "SELECT p.id FROM people_person p WHERE p.id IN (SELECT pid FROM imp_keys)"
+            " ORDER BY p.id FOR UPDATE",
             self.params,
-        )
-        locked = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            "UPDATE imp_rows r SET pid = i.person_id, known = true FROM identity_identity i"
-            " WHERE i.type_id = %(type)s AND i.value = r.ident",
-            self.params,
-        )
-        return locked
-
-    def moved(self, cursor, locked: list[int]) -> list[int]:
-        """Rows whose identifier moved to a profile not locked (a merge committed meanwhile), or
-        names a merged or company profile: they take the pipeline path."""
-        cursor.execute("SELECT DISTINCT pid FROM imp_rows WHERE pid IS NOT NULL")
-        moved = sorted({row[0] for row in cursor.fetchall()} - set(locked))
-        cursor.execute(
-            "DELETE FROM imp_rows r USING people_person p WHERE p.id = r.pid AND"
-            " (r.pid = ANY(%(moved)s) OR p.merged_into_id IS NOT NULL OR p.kind <> 'person')"
-            " RETURNING r.num",
-            {"moved": moved},
         )
         return [row[0] for row in cursor.fetchall()]
+
+    def _drop_keys(self, cursor, where: str, params: dict | None = None) -> list[tuple[int, str]]:
+        """Remove the keys ``where`` selects (on ``imp_keys k``) and their rows; their (row, key)."""
+        cursor.execute(
+            f"WITH k AS (DELETE FROM imp_keys k WHERE {where} RETURNING k.ident)"
+            " DELETE FROM imp_in r USING k WHERE r.ident = k.ident RETURNING r.num, r.ident",
+            params or self.params,
+        )
+        return cursor.fetchall()
+
+    def moved(self, cursor, locked: list[int]) -> list[int]:
+        """Rows whose identifier names, now that the people are locked, another profile than it did
+        (a merge or its undo committed meanwhile), a profile not locked (deleted meanwhile), a merged
+        or a company profile: they take the pipeline path."""
+        cursor.execute(
+            "SELECT k.ident, k.pid, (i.person_id IS DISTINCT FROM k.pid OR (k.pid IS NOT NULL AND"
+            " (p.id IS NULL OR p.merged_into_id IS NOT NULL OR p.kind <> 'person')))"
+            " FROM imp_keys k LEFT JOIN identity_identity i ON i.type_id = %(type)s AND i.value = k.ident"
+            " LEFT JOIN people_person p ON p.id = k.pid",
+            self.params,
+        )
+        kept = set(locked)
+        moved = sorted(
+            ident for ident, pid, gone in cursor.fetchall() if gone or (pid is not None and pid not in kept)
+        )
+        if not moved:
+            return []
+        return [n for n, _ in self._drop_keys(cursor, "k.ident = ANY(%(moved)s)", {"moved": moved})]
 
     def write_mode(self, cursor) -> list[tuple[int, str]]:
         mode, label = self.run.mapping.write_mode, self.run.label
         if mode == "update_only":
-            cursor.execute("DELETE FROM imp_rows WHERE pid IS NULL RETURNING num, ident")
-            return [(n, f"No profile has {label} {v} (update only).") for n, v in cursor.fetchall()]
+            rows = self._drop_keys(cursor, "k.pid IS NULL")
+            return [(n, f"No profile has {label} {v} (update only).") for n, v in rows]
         if mode == "create_only":
-            cursor.execute("DELETE FROM imp_rows WHERE pid IS NOT NULL RETURNING num, ident")
-            return [(n, f"A profile with {label} {v} exists (create only).") for n, v in cursor.fetchall()]
+            rows = self._drop_keys(cursor, "k.pid IS NOT NULL")
+            return [(n, f"A profile with {label} {v} exists (create only).") for n, v in rows]
         return []
 
     def filtered(self, cursor) -> tuple[list[int], int]:
         """Rows with a suppressed identifier, or one a registered message filter blocks."""
-        cursor.execute(
-            "DELETE FROM imp_rows r USING identity_suppressedidentifier s"
-            " WHERE s.type_id = %(type)s AND s.value = r.ident RETURNING r.num",
-            self.params,
-        )
-        dropped = [row[0] for row in cursor.fetchall()]
-        cursor.execute("SELECT DISTINCT ident FROM imp_rows")
+        dropped = [
+            n
+            for n, _ in self._drop_keys(
+                cursor,
+                "EXISTS (SELECT 1 FROM identity_suppressedidentifier s"
+                " WHERE s.type_id = %(type)s AND s.value = k.ident)",
+            )
+        ]
+        cursor.execute("SELECT ident FROM imp_keys")
         key = self.run.mapping.match_key
         blocked = blocked_identifiers({(key, row[0]) for row in cursor.fetchall()})
         if blocked:
-            cursor.execute(
-                "DELETE FROM imp_rows WHERE ident = ANY(%(values)s) RETURNING num",
-                {"values": sorted(value for _, value in blocked)},
-            )
-            dropped += [row[0] for row in cursor.fetchall()]
+            values = sorted(value for _, value in blocked)
+            dropped += [
+                n for n, _ in self._drop_keys(cursor, "k.ident = ANY(%(values)s)", {"values": values})
+            ]
         return dropped, len(dropped)
 
     def dedupe(self, cursor) -> list[int]:
         cursor.execute(
             "WITH fresh AS (INSERT INTO identity_seenmessage (message_id, received_at)"
-            " SELECT %(prefix)s || num, %(now)s FROM imp_rows ORDER BY num"
+            " SELECT %(prefix)s || num, %(now)s FROM imp_in ORDER BY num"
             " ON CONFLICT (message_id) DO NOTHING RETURNING message_id)"
-            " DELETE FROM imp_rows r WHERE NOT EXISTS"
+            " DELETE FROM imp_in r WHERE NOT EXISTS"
             " (SELECT 1 FROM fresh f WHERE f.message_id = %(prefix)s || r.num) RETURNING r.num",
             self.params,
         )
@@ -410,16 +438,19 @@ class Statements:
 
     def create(self, cursor) -> tuple[int, int]:
         """Ids for the match keys nobody has (their profiles are inserted with their values by
-        ``write``); returns the (created, updated) rows."""
+        ``write``); ``imp_rows``: each remaining row with its person; returns the (created, updated)
+        rows."""
         cursor.execute(
-            "CREATE TEMP TABLE imp_new ON COMMIT DROP AS SELECT ident, min(num) AS first_num,"
+            "CREATE TEMP TABLE imp_new ON COMMIT DROP AS SELECT r.ident, min(r.num) AS first_num,"
             " nextval(pg_get_serial_sequence('people_person', 'id')) AS pid"
-            " FROM imp_rows WHERE pid IS NULL GROUP BY ident"
+            " FROM imp_in r JOIN imp_keys k ON k.ident = r.ident WHERE k.pid IS NULL GROUP BY r.ident"
         )
         cursor.execute(
-            "UPDATE imp_rows r SET pid = n.pid, created = (r.num = n.first_num) FROM imp_new n"
-            " WHERE r.pid IS NULL AND r.ident = n.ident"
+            "CREATE TEMP TABLE imp_rows ON COMMIT DROP AS SELECT r.*, coalesce(k.pid, n.pid) AS pid,"
+            " (k.pid IS NOT NULL) AS known, coalesce(r.num = n.first_num, false) AS created"
+            " FROM imp_in r JOIN imp_keys k ON k.ident = r.ident LEFT JOIN imp_new n ON n.ident = r.ident"
         )
+        cursor.execute("ANALYZE imp_rows (num, pid)")
         cursor.execute(
             "SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM imp_rows"
         )
@@ -438,49 +469,24 @@ class Statements:
             p,
         )
         columns = self.run.columns
-        if columns:
-            self._attributes(cursor)
         standard = [c for c in columns if c.spec.standard]
         custom = [c for c in columns if not c.spec.standard]
-        aggregates = []
-        pivot = ["g.*"]
-        if standard:  # one aggregate for every standard column (then pivoted), not two per column
-            keys = ", ".join(f"'{c.key}'" for c in standard)
-            aggregates.append(
-                f"jsonb_object_agg(f.k, f.v) FILTER (WHERE f.changed AND f.k IN ({keys})) AS vals"
-            )
-            for c in standard:
-                pivot.append(
-                    f"g.vals ->> '{c.key}' AS v_{c.key}, coalesce(g.vals ? '{c.key}', false) AS h_{c.key}"
-                )
-        if custom:
-            keys = ", ".join(f"'{c.key}'" for c in custom)
-            aggregates.append(
-                f"jsonb_object_agg(f.k, f.j) FILTER (WHERE f.changed AND f.k IN ({keys})) AS custom"
-            )
-        if columns:
-            aggregates.append(
-                "jsonb_object_agg(f.k, jsonb_build_object('at', f.at_text, 'source', %(source)s,"
-                " 'rank', %(rank)s, 'op', 'set')) FILTER (WHERE f.meta_update) AS meta,"
-                " coalesce(bool_or(f.changed), false) AS changed"
-            )
-            attrs = (
-                f"LEFT JOIN (SELECT {', '.join(pivot)} FROM (SELECT f.pid AS upid, {', '.join(aggregates)}"
-                " FROM imp_final f GROUP BY f.pid) g) u ON u.upid = c.pid"
-            )
-        else:
-            attrs = ""
+        # Per person of the chunk: its counters (one sort of the rows), how many rows it has, and
+        # (for a person of one row) that row's number.
         cursor.execute(
-            "CREATE TEMP TABLE imp_people ON COMMIT DROP AS SELECT c.*"
-            + (", u.*" if columns else "")
-            + ", (n.pid IS NOT NULL) AS new FROM ("
-            " SELECT s.pid, min(s.at) AS first_at, max(s.at) AS last_at, count(*) AS n,"
+            "CREATE TEMP TABLE imp_people ON COMMIT DROP AS SELECT c.*, (n.pid IS NOT NULL) AS new"
+            " FROM (SELECT s.pid, min(s.at) AS first_at, max(s.at) AS last_at, count(*) AS n,"
+            " min(s.num) AS num,"
             " count(*) FILTER (WHERE s.prev IS NULL OR s.at - s.prev > interval '30 minutes') AS sessions"
-            " FROM (SELECT r.pid, r.at, greatest(q.last_activity_at, lag(r.at) OVER (PARTITION BY r.pid"
-            " ORDER BY r.at)) AS prev FROM imp_rows r LEFT JOIN people_person q ON q.id = r.pid) s"
-            f" GROUP BY s.pid) c {attrs} LEFT JOIN imp_new n ON n.pid = c.pid",
+            " FROM (SELECT r.pid, r.num, r.at, greatest(q.last_activity_at,"
+            " lag(r.at) OVER (PARTITION BY r.pid ORDER BY r.at)) AS prev FROM imp_rows r"
+            " LEFT JOIN people_person q ON q.id = r.pid) s GROUP BY s.pid) c"
+            " LEFT JOIN imp_new n ON n.pid = c.pid",
             p,
         )
+        if columns:
+            self._single_rows(cursor, standard, custom)
+            self._repeated_rows(cursor, standard, custom)
         self._insert_people(cursor, standard, custom)
         self._update_people(cursor, standard, custom)
         cursor.execute(
@@ -492,11 +498,114 @@ class Statements:
         )
         cursor.execute(
             "UPDATE identity_identity i SET last_seen_at = %(now)s WHERE i.type_id = %(type)s"
-            " AND i.value IN (SELECT ident FROM imp_rows WHERE known)",
+            " AND i.value IN (SELECT DISTINCT ident FROM imp_rows WHERE known)",
             p,
         )
         cursor.execute("SELECT pid FROM imp_people")
         return [row[0] for row in cursor.fetchall()]
+
+    def _attrs_columns(self, standard: list[Column]) -> list[str]:
+        """The columns of ``imp_attrs`` (one row per person whose values or times change)."""
+        names = ["pid", "custom", "meta", "changed"]
+        for c in standard:
+            names += [f"v_{c.key}", f"h_{c.key}"]
+        return names
+
+    def _single_rows(self, cursor, standard: list[Column], custom: list[Column]) -> None:
+        """The attribute rules for the people with one row in the chunk (most of a file): each
+        column decided on its row, no unpivot and no window. ``imp_attrs`` gets their values,
+        attribute times and sources; the audit rows are written from the same table."""
+        columns = self.run.columns
+        inner = ["r.pid", "r.at", "r.at_text"]
+        for i, c in enumerate(columns):
+            inner += [
+                f"r.a{i}",
+                f"p.attribute_meta -> '{c.key}' AS m{i}",
+                f"coalesce((p.attribute_meta -> '{c.key}' ->> 'rank')::int, %(manual)s) AS r{i}",
+                f"(p.attribute_meta -> '{c.key}' ->> 'at')::timestamptz AS t{i}",
+                f"{_stored_json(c)} AS s{i}",
+                f"{_new_json(c, f'r.a{i}')} AS j{i}",
+            ]
+        # The stored times (``m``) only decide: the table keeps the values and the decisions.
+        decided = ["d.pid", "d.at", "d.at_text"]
+        for i, _ in enumerate(columns):
+            decided += [f"d.a{i}", f"d.s{i}", f"d.j{i}"]
+            allowed = (
+                f"(d.a{i} IS NOT NULL AND (d.m{i} IS NULL OR CASE WHEN d.r{i} > %(rank)s THEN true"
+                f" WHEN d.r{i} < %(rank)s THEN false ELSE (d.t{i} IS NULL OR d.at >= d.t{i}) END))"
+            )
+            decided += [
+                f"({allowed} AND d.j{i} IS DISTINCT FROM d.s{i}) AS c{i}",
+                f"coalesce({allowed} AND (d.j{i} IS DISTINCT FROM d.s{i} OR d.t{i} < d.at), false) AS u{i}",
+            ]
+        cursor.execute(
+            "CREATE TEMP TABLE imp_one ON COMMIT DROP AS SELECT "
+            + ", ".join(decided)
+            + f" FROM (SELECT {', '.join(inner)} FROM imp_people o JOIN imp_rows r ON r.num = o.num"
+            # OFFSET 0: the subquery is computed once per row, not inlined into every use.
+            " LEFT JOIN people_person p ON p.id = r.pid WHERE o.n = 1 AND %(wide)s OFFSET 0) d",
+            self.params,
+        )
+        changes = ", ".join(f"('{c.key}', o.s{i}, o.j{i}, o.c{i})" for i, c in enumerate(columns))
+        cursor.execute(
+            "INSERT INTO people_attributechange (person_id, key, old_value, new_value, operation, source_id,"
+            " actor_id, effective_at, recorded_at)"
+            " SELECT o.pid, x.k, x.old, x.new, 'set', %(source)s, NULL, o.at, %(now)s"
+            f" FROM imp_one o CROSS JOIN LATERAL (VALUES {changes}) AS x(k, old, new, changed)"
+            " WHERE x.changed ORDER BY o.pid, x.k",
+            self.params,
+        )
+        # The attribute times: one object per distinct (time, keys set) of the chunk, not one per
+        # row (with the row time "now" or a fixed date, a chunk has a handful), nulls stripped.
+        meta = "jsonb_build_object('at', d.at_text, 'source', %(source)s, 'rank', %(rank)s, 'op', 'set')"
+        flags = [f"u{i}" for i in range(len(columns))]
+        meta_json = _json_object([(c.key, f"CASE WHEN t.u{i} THEN t.m END") for i, c in enumerate(columns)])
+        index = {c.key: i for i, c in enumerate(columns)}
+        custom_json = _json_object(
+            [(c.key, f"CASE WHEN o.c{index[c.key]} THEN o.j{index[c.key]} END") for c in custom]
+        )
+        values = [
+            "o.pid",
+            f"jsonb_strip_nulls({custom_json})" if custom else "'{}'::jsonb",
+            "t.meta",
+            " OR ".join(f"o.c{i}" for i in range(len(columns))),
+        ]
+        for c in standard:
+            values += [f"o.a{index[c.key]}", f"o.c{index[c.key]}"]
+        same = " AND ".join(f"t.{f} = o.{f}" for f in ["at_text", *flags])
+        cursor.execute(
+            f"CREATE TEMP TABLE imp_attrs ON COMMIT DROP AS WITH t AS MATERIALIZED (SELECT t.*,"
+            f" jsonb_strip_nulls({meta_json}) AS meta FROM (SELECT d.*, {meta} AS m FROM"
+            f" (SELECT DISTINCT at_text, {', '.join(flags)} FROM imp_one) d OFFSET 0) t) SELECT "
+            + ", ".join(f"{v} AS {n}" for v, n in zip(values, self._attrs_columns(standard), strict=True))
+            + f" FROM imp_one o JOIN t ON {same}",
+            self.params,
+        )
+
+    def _repeated_rows(self, cursor, standard: list[Column], custom: list[Column]) -> None:
+        """The people with several rows in the chunk: their rows unpivoted and ordered by windows
+        (``_attributes``), aggregated into ``imp_attrs`` rows."""
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM imp_people WHERE n > 1 OR NOT %(wide)s)", self.params)
+        if not cursor.fetchone()[0]:
+            return
+        self._attributes(cursor)
+        aggregates = [
+            "f.pid",
+            "jsonb_object_agg(f.k, f.j) FILTER (WHERE f.changed AND f.k = ANY(%(custom)s))",
+            "jsonb_object_agg(f.k, jsonb_build_object('at', f.at_text, 'source', %(source)s,"
+            " 'rank', %(rank)s, 'op', 'set')) FILTER (WHERE f.meta_update)",
+            "coalesce(bool_or(f.changed), false)",
+        ]
+        for c in standard:
+            aggregates += [
+                f"max(f.v) FILTER (WHERE f.changed AND f.k = '{c.key}')",
+                f"coalesce(bool_or(f.changed) FILTER (WHERE f.k = '{c.key}'), false)",
+            ]
+        cursor.execute(
+            f"INSERT INTO imp_attrs ({', '.join(self._attrs_columns(standard))})"
+            f" SELECT {', '.join(aggregates)} FROM imp_final f GROUP BY f.pid",
+            {**self.params, "custom": [c.key for c in custom]},
+        )
 
     def _insert_people(self, cursor, standard: list[Column], custom: list[Column]) -> None:
         """New profiles, each with its values, attribute times and counters, in one INSERT."""
@@ -507,9 +616,9 @@ class Statements:
             "session_count": "u.sessions",
         }
         if standard or custom:
-            overrides["attribute_meta"] = "coalesce(u.meta, '{}'::jsonb)"
+            overrides["attribute_meta"] = "coalesce(a.meta, '{}'::jsonb)"
         if custom:
-            overrides["custom"] = "coalesce(u.custom, '{}'::jsonb)"
+            overrides["custom"] = "coalesce(a.custom, '{}'::jsonb)"
         keys = {c.key: c for c in standard}
         names, values, params = [], [], []
         for name, value, param in _person_defaults():
@@ -519,12 +628,13 @@ class Statements:
                 continue
             if name in keys:
                 cast = "::date" if keys[name].spec.type == AttributeType.DATE else ""
-                value = f"CASE WHEN u.h_{name} THEN u.v_{name}{cast} ELSE {value} END"
+                value = f"CASE WHEN a.h_{name} THEN a.v_{name}{cast} ELSE {value} END"
             values.append(value)
             params.append(param)
+        attrs = " LEFT JOIN imp_attrs a ON a.pid = u.pid" if standard or custom else ""
         cursor.execute(
             f"INSERT INTO people_person (id, uid, created_at, modified_at, {', '.join(names)})"
-            f" SELECT u.pid, gen_random_uuid(), %s, %s, {', '.join(values)} FROM imp_people u"
+            f" SELECT u.pid, gen_random_uuid(), %s, %s, {', '.join(values)} FROM imp_people u{attrs}"
             " WHERE u.new ORDER BY u.pid",
             [self.at, self.at, *params],
         )
@@ -533,21 +643,22 @@ class Statements:
         sets = []
         for c in standard:
             column = connection.ops.quote_name(c.key)
-            value = "u.v_" + c.key + ("::date" if c.spec.type == AttributeType.DATE else "")
-            sets.append(f"{column} = CASE WHEN u.h_{c.key} THEN {value} ELSE p.{column} END")
+            value = "a.v_" + c.key + ("::date" if c.spec.type == AttributeType.DATE else "")
+            sets.append(f"{column} = CASE WHEN a.h_{c.key} THEN {value} ELSE p.{column} END")
         if custom:
-            sets.append("custom = p.custom || coalesce(u.custom, '{}'::jsonb)")
+            sets.append("custom = p.custom || coalesce(a.custom, '{}'::jsonb)")
         if standard or custom:
-            sets.append("attribute_meta = p.attribute_meta || coalesce(u.meta, '{}'::jsonb)")
-            sets.append("modified_at = CASE WHEN u.changed THEN %(now)s ELSE p.modified_at END")
+            sets.append("attribute_meta = p.attribute_meta || coalesce(a.meta, '{}'::jsonb)")
+            sets.append("modified_at = CASE WHEN a.changed THEN %(now)s ELSE p.modified_at END")
         sets += [
             "first_seen_at = least(p.first_seen_at, u.first_at)",
             "last_activity_at = greatest(p.last_activity_at, u.last_at)",
             "event_count = p.event_count + u.n",
             "session_count = p.session_count + u.sessions",
         ]
+        attrs = " LEFT JOIN imp_attrs a ON a.pid = u.pid" if standard or custom else ""
         cursor.execute(
-            f"UPDATE people_person p SET {', '.join(sets)} FROM imp_people u"
+            f"UPDATE people_person p SET {', '.join(sets)} FROM imp_people u{attrs}"
             " WHERE p.id = u.pid AND NOT u.new",
             self.params,
         )
@@ -566,6 +677,7 @@ class Statements:
             "CREATE TEMP TABLE imp_steps ON COMMIT DROP AS"
             " WITH s AS ("
             " SELECT r.pid, r.num, r.at, r.at_text, x.k, x.v FROM imp_rows r"
+            " JOIN imp_people o ON o.pid = r.pid AND (o.n > 1 OR NOT %(wide)s)"
             f" CROSS JOIN LATERAL (VALUES {unpivot})"
             " AS x(k, v) WHERE x.v IS NOT NULL"
             # Materialized: the window's sort then carries each row's own key, not the profile's
@@ -609,6 +721,16 @@ class Statements:
             " (any_changed OR (stored_at IS NOT NULL AND stored_at < max_at)) AS meta_update"
             " FROM imp_steps WHERE last"
         )
+
+
+def _json_object(pairs: list[tuple[str, str]]) -> str:
+    """``jsonb_build_object`` of (key, SQL expression) pairs, in calls of at most 40 pairs (a function
+    takes at most 100 arguments) joined by ``||``."""
+    calls = []
+    for start in range(0, len(pairs), 40):
+        arguments = ", ".join(f"'{key}', {value}" for key, value in pairs[start : start + 40])
+        calls.append(f"jsonb_build_object({arguments})")
+    return " || ".join(calls)
 
 
 def _stored_json(column: Column) -> str:

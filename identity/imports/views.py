@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from identity.imports.mapping import (
     Mapping,
 )
 from identity.models import IdentifierType
+from people.admin.jobs import register_result_link
 from people.attributes import STANDARD_ATTRIBUTES
 from people.models import AttributeDefinition, AttributeType, Job
 
@@ -226,3 +228,21 @@ def export_file_view(request, job_id: int):
     except ValidationError as exc:
         raise Http404(" ".join(exc.messages)) from None
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+@register_result_link(services.EXPORT_JOB_KIND)
+def export_file_link(request, job: Job) -> tuple[str, str] | None:
+    """The Download link of a finished export on the generic job page (as on the export's own page),
+    for staff allowed to export, while the file is kept."""
+    if not exportjob.can_export(request.user):
+        return None
+    try:
+        exportjob.export_file(job)
+    except ValidationError:
+        return None
+    result = job.result or {}
+    text = (
+        f"Download {result.get('file_name', '')} ({result.get('rows', 0)} people,"
+        f" {filesizeformat(result.get('size', 0))})"
+    )
+    return text, reverse("people_export_file", args=[job.pk])

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import admin
+from django.http import HttpRequest
 from unfold.decorators import display
 
 from people.admin.base import ReadOnlyAdmin, progress_bar
 from people.models import (
     Job,
 )
+
+# A job kind's link to what it produced (an export's file): ``(text, url)`` for this user, or None.
+ResultLink = Callable[[HttpRequest, Job], "tuple[str, str] | None"]
+_RESULT_LINKS: dict[str, ResultLink] = {}
+
+
+def register_result_link(kind: str) -> Callable[[ResultLink], ResultLink]:
+    """Declare the link a finished job of ``kind`` shows on its job page (higher apps register theirs;
+    the function checks the user's permission and returns None when there is nothing to show)."""
+
+    def decorator(function: ResultLink) -> ResultLink:
+        _RESULT_LINKS[kind] = function
+        return function
+
+    return decorator
 
 
 @admin.register(Job)
@@ -32,6 +50,13 @@ class JobAdmin(ReadOnlyAdmin):
     ]
     fields = readonly_fields
     change_form_before_template = "admin/people/job/refresh.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        link = _RESULT_LINKS.get(job.kind) if job is not None and job.status == Job.Status.SUCCEEDED else None
+        if link is not None:
+            extra_context = {**(extra_context or {}), "result_link": link(request, job)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request):
         # params can hold many person ids (bulk updates): the list does not need them.

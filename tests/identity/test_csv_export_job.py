@@ -78,6 +78,47 @@ def test_a_large_admin_export_runs_as_a_job_and_its_page_offers_the_file(
     assert (export_dir / job.params["token"] / f"people-{job.pk}.csv").exists()
 
 
+def test_the_generic_job_page_links_a_finished_exports_file(
+    staff, people, django_capture_on_commit_callbacks
+):
+    import re
+
+    from django.contrib.auth.models import Permission, User
+
+    # given a finished export job of three people
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(PAGE, {"columns": ["identifier:user_id", "tier"], "format": "csv", "run": "job"})
+    job = Job.objects.get()
+    # when its page in the jobs list is opened
+    response = staff.get(f"/admin/people/job/{job.pk}/change/")
+    # then it offers the same Download link as the export's own page
+    assert response.status_code == 200
+    link = re.search(r'<a [^>]*href="([^"]+)"[^>]*data-download>([^<]+)</a>', response.content.decode())
+    assert link is not None
+    assert link.group(2).startswith(f"Download people-{job.pk}.csv (3 people, ")
+    # and the link downloads the file
+    download = staff.get(link.group(1))
+    assert lines(b"".join(download.streaming_content)) == [
+        ["identifier:user_id", "tier"],
+        ["u1", "gold"],
+        ["u2", "'=SUM(A1)"],
+        ["u3", "silver"],
+    ]
+    # and staff who may see jobs but not export people see the job without the link
+    viewer = User.objects.create_user("viewer", "viewer@example.com", "pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_job"))
+    other = APIClient()
+    other.force_login(viewer)
+    page = other.get(f"/admin/people/job/{job.pk}/change/")
+    assert page.status_code == 200 and "Done." in page.content.decode()
+    assert "data-download" not in page.content.decode() and "Download" not in page.content.decode()
+    # and once the file is removed, the link goes too
+    from identity.imports.exportjob import export_file
+
+    export_file(job).unlink()
+    assert "data-download" not in staff.get(f"/admin/people/job/{job.pk}/change/").content.decode()
+
+
 def test_a_small_admin_export_still_streams(staff, people):
     response = staff.post(PAGE, {"columns": ["email"], "format": "csv"})
     assert response.status_code == 200 and not Job.objects.exists()

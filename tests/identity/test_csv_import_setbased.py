@@ -36,6 +36,8 @@ gone@example.com,,G,,,,,,2024-01-01
 bad@example.com,,B,,many,,,,2024-01-01
 ,,x,,,,,,2024-01-01
 bo@example.com,u-7,Bo,Bergen,9,,,,2024-02-01
+kim@example.com,,Kimberly,Kharkiv,,,,,2024-01-01
+lee@example.com,,Lee,Lima,,,,,2026-02-01
 """
 COLUMNS = {
     "email": "id:email",
@@ -68,6 +70,15 @@ def people(settings, tmp_path):
                 "traits": {"email": "old@example.com", "first_name": "Olga", "score": 3},
             },
             {"type": "identify", "anonymousId": "a-2", "traits": {"email": "bo@example.com"}},
+            *(
+                {
+                    "type": "identify",
+                    "anonymousId": f"a-{name}",
+                    "timestamp": "2025-06-01T00:00:00Z",
+                    "traits": {"email": f"{name.lower()}@example.com", "first_name": name, "city": city},
+                }
+                for name, city in (("Kim", "Kyiv"), ("Lee", "Lima"))
+            ),
         ],
     )
     identifier_suppress(type_key="email", value="gone@example.com", reason="erased")
@@ -144,13 +155,23 @@ def test_the_set_based_path_writes_what_the_pipeline_writes(
     people, monkeypatch, django_capture_on_commit_callbacks
 ):
     assert connection.vendor == "postgresql"
-    # when the file is imported on the set-based path, and again (from the same state) on the pipeline's
+    # when the file is imported on the set-based path (people of one row decided per row), again with
+    # every person through its windowed path, and again (from the same state) on the pipeline's
     fast = _import_and_undo(django_capture_on_commit_callbacks)
+    monkeypatch.setattr(setbased, "WIDE_MAX_COLUMNS", 0)
+    windowed = _import_and_undo(django_capture_on_commit_callbacks)
     monkeypatch.setattr(setbased, "eligible", lambda *args: False)
     slow = _import_and_undo(django_capture_on_commit_callbacks)
-    # then both wrote the same values, times, sources, audit rows, counters, rejects and report
+    # then all wrote the same values, times, sources, audit rows, counters, rejects and report
     for key in ("people", "audit", "events", "live", "rejected", "result"):
         assert fast[key] == slow[key], key
+        assert windowed[key] == slow[key], key
+    # and a known person's older row is kept, a newer row with the same values only moves their time
+    kim, lee = fast["people"]["kim@example.com"], fast["people"]["lee@example.com"]
+    assert kim["values"][:2] == ["Kim", "Kyiv"] and kim["meta"]["city"]["at"] == "2025-06-01T00:00:00+00:00"
+    assert lee["values"][:2] == ["Lee", "Lima"] and lee["meta"]["city"]["at"] == "2026-02-01T00:00:00+00:00"
+    rows = [row for row in fast["audit"] if row[0] in ("kim@example.com", "lee@example.com")]
+    assert rows and all(row[4].year == 2025 for row in rows)  # only the set-up's audit rows
     # and what a person sees is right: newer and higher-priority values kept, in-file order by time
     old = fast["people"]["old@example.com"]
     assert old["values"][:2] == ["Olya", "Oslo"] and old["values"][3]["score"] == 5
@@ -162,7 +183,7 @@ def test_the_set_based_path_writes_what_the_pipeline_writes(
     assert new["values"][0] == "Nia" and new["values"][3]["score"] == 7
     assert new["meta"]["first_name"]["at"] == "2024-03-01T10:00:00+00:00"
     assert new["counters"][2:] == [3, 2]  # three identify events in two sessions
-    assert fast["people"]["bo@example.com"]["values"][0] == "Bob" and fast["live"] == 4
+    assert fast["people"]["bo@example.com"]["values"][0] == "Bob" and fast["live"] == 6
     assert fast["result"]["merged"] == 1 and fast["result"]["created"] == 1
     assert fast["rejected"][9].startswith("Dropped: an identifier is suppressed")
     assert fast["rejected"][10].startswith("Column 'score': Attribute 'score' expects a whole number")
@@ -178,7 +199,7 @@ def test_a_retried_set_based_chunk_takes_no_row_twice(people, django_capture_on_
     run_job(job.pk)
     job.refresh_from_db()
     assert Event.objects.filter(type="identify").count() == first["events"]
-    assert job.result["duplicates"] == 8 and job.result["created"] == 0
+    assert job.result["duplicates"] == 10 and job.result["created"] == 0
 
 
 @pytest.mark.slow
@@ -261,3 +282,92 @@ def _file(name: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, b"email,city\na@example.com,Oslo\n")
+
+
+def _run_file(text: str, capture) -> tuple[dict, dict[int, str], dict[str, str]]:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    token, _ = upload_store(file=SimpleUploadedFile("people.csv", text.encode()))
+    with capture(execute=True):
+        job = import_start(token=token, mapping=Mapping(columns={"email": "id:email", "city": "attr:city"}))
+    job.refresh_from_db()
+    with rejects_path(token).open(encoding="utf-8") as handle:
+        rejected = {int(r["row"]): r["reason"] for r in csv.DictReader(handle)}
+    cities = {
+        i.value: i.person.city for i in Identity.objects.filter(type__key="email").select_related("person")
+    }
+    return job.result, rejected, cities
+
+
+def _known_by_email(*names: str) -> None:
+    from people.services import csv_import_source
+
+    ingest_batch(
+        source=csv_import_source(),
+        messages=[
+            {"type": "identify", "anonymousId": f"a-{n}", "traits": {"email": f"{n}@example.com"}}
+            for n in names
+        ],
+    )
+
+
+def test_a_key_naming_a_company_profile_takes_the_pipeline_path(
+    settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
+    # given a company profile known by an email, and a person known by another
+    _known_by_email("acme", "pat")
+    Person.objects.filter(identities__value="acme@example.com").update(kind="company")
+    text = "email,city\nacme@example.com,Oslo\npat@example.com,Rome\nnew@example.com,Lima\n"
+    from identity.imports import services
+
+    piped: list[int] = []
+    run_batch = services._run_batch
+
+    def spy(batch, *args):
+        piped.extend(number for number, _ in batch)
+        return run_batch(batch, *args)
+
+    monkeypatch.setattr(services, "_run_batch", spy)
+    # when a file names both (and a new person), on the set-based path and on the pipeline's
+    outcomes = []
+    for eligible in (setbased.eligible, lambda *args: False):
+        piped.clear()
+        monkeypatch.setattr(setbased, "eligible", eligible)
+        try:
+            with transaction.atomic():
+                outcomes.append((*_run_file(text, django_capture_on_commit_callbacks), list(piped)))
+                raise _Undo
+        except _Undo:
+            pass
+    # then both paths report, reject and write the same: the company's row is the pipeline's
+    fast, slow = outcomes
+    assert fast[:3] == slow[:3]
+    assert fast[3] == [2] and slow[3] == [2, 3, 4]  # the set-based path sent only the company's row
+    assert fast[2]["pat@example.com"] == "Rome" and fast[2]["new@example.com"] == "Lima"
+    assert fast[0]["rows"] == 3 and fast[0]["created"] == 1
+
+
+def test_a_key_moved_to_another_profile_meanwhile_is_written_to_its_profile_now(
+    settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.ATTUNE_IMPORT_DIR = tmp_path / "imports"
+    _known_by_email("kim", "lee")
+    kim = Identity.objects.get(value="kim@example.com")
+    lee = Identity.objects.get(value="lee@example.com")
+    # given kim's email moves to lee's profile after the chunk found it (as a merge's undo would)
+    lock = setbased.Statements.lock_and_find
+
+    def move_then_lock(self, cursor):
+        Identity.objects.filter(pk=kim.pk).update(person_id=lee.person_id)
+        return lock(self, cursor)
+
+    monkeypatch.setattr(setbased.Statements, "lock_and_find", move_then_lock)
+    # when a file names kim and lee
+    result, rejected, cities = _run_file(
+        "email,city\nkim@example.com,Oslo\nlee@example.com,Rome\n", django_capture_on_commit_callbacks
+    )
+    # then kim's row is written to the profile the email names now, never to the one it named before
+    assert rejected == {} and result["rows"] == 2
+    assert cities["kim@example.com"] == cities["lee@example.com"] in ("Oslo", "Rome")
+    assert Person.objects.get(pk=kim.person_id).city == ""
