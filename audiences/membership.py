@@ -44,6 +44,7 @@ from people import conditions, schema
 from people.attributes import EVENT_MOVED_ATTRIBUTES, STANDARD_ATTRIBUTES, SYSTEM_ATTRIBUTES
 from people.rawsql import select_prepared, select_rows
 from people.selectors import organization_tz
+from people.services import grouped_by_what_events_move
 
 log = logging.getLogger(__name__)
 REFRESH_TIMEOUT = timedelta(minutes=30)
@@ -305,17 +306,10 @@ def refresh_people(
         audiences = [a for a in audiences if _compiled(a).attribute_keys()]
     if events is None:
         return _refresh_people(audiences, ids, now=now, tz=tz)
-    moved: dict[frozenset, tuple[int, ...]] = {}
-    by_moved: dict[tuple[int, ...], list[int]] = {}
-    for pk in ids:
-        names = frozenset(events.get(pk, ()))
-        if names not in moved:
-            moved[names] = tuple(a.pk for a in moved_by_events(audiences, names))
-        by_moved.setdefault(moved[names], []).append(pk)
+    groups = grouped_by_what_events_move(ids, events, lambda names: moved_by_events(audiences, names))
     return sum(
         _refresh_people([a for a in audiences if a.pk in audience_ids], people, now=now, tz=tz)
-        for audience_ids, people in by_moved.items()
-        if audience_ids
+        for audience_ids, people in groups.items()
     )
 
 

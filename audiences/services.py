@@ -12,7 +12,7 @@ The Python API (the benchmark calls it):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -370,14 +370,7 @@ def audience_refresh(*, audience: Audience, user=None) -> Job:
     return job
 
 
-def refresh_people(
-    person_ids: Iterable[int],
-    *,
-    reason: str = "",
-    now: datetime | None = None,
-    events: Mapping[int, Iterable[str]] | None = None,
-) -> int:
-    return membership.refresh_people(person_ids, reason=reason, now=now, events=events)
+refresh_people = membership.refresh_people  # real time: a few people against the active audiences
 
 
 def reevaluate_sliding(*, now: datetime | None = None) -> list[str]:

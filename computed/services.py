@@ -31,7 +31,7 @@ from computed.plans import Plan, build_plan, moved_by_events, plan_of
 from computed.selectors import check_definition, where_used
 from people import conditions
 from people.definitions import DefinitionWrites
-from people.services import copy_field_values, job_start
+from people.services import copy_field_values, grouped_by_what_events_move, job_start
 
 log = logging.getLogger(__name__)
 State = ComputedAttribute.State
@@ -242,18 +242,13 @@ def refresh_people(
         return 0
     if events is None:
         return _refresh(snapshot, ids, now)
-    moved: dict[frozenset, tuple[int, ...]] = {}
-    by_moved: dict[tuple[int, ...], list[int]] = {}
-    for pk in ids:
-        names = frozenset(events.get(pk, ()))
-        if names not in moved:
-            moved[names] = tuple(a.pk for a in moved_by_events(snapshot.attributes, names))
-        by_moved.setdefault(moved[names], []).append(pk)
+    groups = grouped_by_what_events_move(
+        ids, events, lambda names: moved_by_events(snapshot.attributes, names)
+    )
     written = 0
-    for attribute_ids, people in by_moved.items():
-        if attribute_ids:
-            kept = [a for a in snapshot.attributes if a.pk in attribute_ids]
-            written += _refresh(refresh.narrowed(snapshot, kept), people, now)
+    for attribute_ids, people in groups.items():
+        kept = [a for a in snapshot.attributes if a.pk in attribute_ids]
+        written += _refresh(refresh.narrowed(snapshot, kept), people, now)
     return written
 
 

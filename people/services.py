@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -347,6 +347,23 @@ def notify_people_changed(
             [PendingChange(person_id=pk, reason=reason, events=n) for pk, n in zip(ids, names, strict=True)]
         )
     transaction.on_commit(kick_changes)
+
+
+def grouped_by_what_events_move(
+    person_ids: Iterable[int], events: Mapping[int, Iterable[str]], moved: Callable[[frozenset], Sequence]
+) -> dict[tuple, list[int]]:
+    """For a refresh task given ``events`` (``{person id: event names}``): the people by what their
+    events move, ``moved(names)`` asked once per distinct set of names (the definitions to refresh,
+    as a tuple of their ids); people whose events move nothing are left out."""
+    seen: dict[frozenset, tuple] = {}
+    groups: dict[tuple, list[int]] = {}
+    for pk in person_ids:
+        names = frozenset(events.get(pk, ()))
+        if names not in seen:
+            seen[names] = tuple(d.pk for d in moved(names))
+        if seen[names]:
+            groups.setdefault(seen[names], []).append(pk)
+    return groups
 
 
 def kick_changes() -> None:
