@@ -53,6 +53,10 @@ class AudienceForm(forms.ModelForm):
             self.fields["include_anonymous"].help_text = "Also profiles known only by anonymous identifiers."
 
 
+# The status fields as the page shows them (the refresh's duration in ms or s, not raw seconds).
+STATUS_SHOWN = ["last_refresh_duration" if f == "last_refresh_seconds" else f for f in Audience.STATUS_FIELDS]
+
+
 @admin.register(Audience)
 class AudienceAdmin(DefinitionAdmin):
     form = AudienceForm
@@ -81,7 +85,7 @@ class AudienceAdmin(DefinitionAdmin):
     readonly_fields = [
         "state_badge",
         "progress",
-        *Audience.STATUS_FIELDS,
+        *STATUS_SHOWN,
         "uses_list",
         "where_used_list",
         "duplicated_from",
@@ -106,7 +110,7 @@ class AudienceAdmin(DefinitionAdmin):
                         "fields": [
                             "state_badge",
                             "progress",
-                            *Audience.STATUS_FIELDS,
+                            *STATUS_SHOWN,
                             "uses_list",
                             "where_used_list",
                             "duplicated_from",
@@ -118,6 +122,13 @@ class AudienceAdmin(DefinitionAdmin):
                 ("History", {"fields": ["created_at", "created_by", "activated_at", "activated_by"]})
             )
         return sections
+
+    @display(description="Last refresh took")
+    def last_refresh_duration(self, obj) -> str:
+        seconds = obj.last_refresh_seconds
+        if seconds is None:
+            return "-"
+        return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)

@@ -2,6 +2,7 @@
 metadata endpoints answer, the Person 360 page shows memberships and the timeline."""
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -39,6 +40,10 @@ def test_pages_render_in_every_state(browser, ann, make_audience, django_capture
     active_page = browser.get(reverse("admin:audiences_audience_change", args=[active.pk])).content.decode()
     assert "Members (1)" in active_page and "Ann Lee" in active_page
     assert f'href="/admin/people/person/{ann.pk}/change/"' in active_page
+    # the last refresh's duration reads as a person would say it (ms under a second)
+    active.refresh_from_db()
+    took = f"{active.last_refresh_seconds * 1000:.0f} ms"
+    assert re.search(rf"Last refresh took.*?{took}", active_page, re.S)
     copy_page = browser.get(reverse("admin:audiences_audience_change", args=[copy.pk])).content.decode()
     assert "Impact against germans (1 members)" in copy_page
     assert 'data-impact="added">+0' in copy_page and 'data-impact="removed">−1' in copy_page
