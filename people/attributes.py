@@ -176,7 +176,10 @@ def cast_value(key: str, type_: str, value: Any, item_schema: tuple | list = ())
         if isinstance(value, bool):
             raise fail
         if isinstance(value, (int, float)):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError as exc:  # an integer past a double's range
+                raise fail from exc
         elif isinstance(value, (str, Decimal)):
             try:
                 number = float(Decimal(str(value).strip()))
@@ -221,7 +224,11 @@ def cast_value(key: str, type_: str, value: Any, item_schema: tuple | list = ())
             raise fail
         if parsed_dt.tzinfo is None:
             parsed_dt = parsed_dt.replace(tzinfo=UTC)
-        return parsed_dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        try:
+            in_utc = parsed_dt.astimezone(UTC)
+        except OverflowError as exc:  # an offset that takes the time past year 1 or 9999
+            raise fail from exc
+        return in_utc.isoformat().replace("+00:00", "Z")
     if type_ == AttributeType.LIST:
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             raise fail

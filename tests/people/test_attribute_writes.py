@@ -121,6 +121,26 @@ def test_bad_value_names_attribute_value_and_type_and_writes_nothing(make_person
     assert person.first_name == ""
 
 
+@pytest.mark.parametrize(
+    ("type_", "value", "expected"),
+    [
+        (AttributeType.DATETIME, "9999-12-31T23:00:00-05:00", "a date and time (ISO 8601)"),
+        (AttributeType.DATETIME, "0001-01-01T01:00:00+05:00", "a date and time (ISO 8601)"),
+        (AttributeType.DECIMAL, 10**400, "a decimal number"),
+    ],
+)
+def test_values_past_the_types_range_are_refused_with_a_reason(make_person, type_, value, expected):
+    """A value whose conversion overflows (an offset past year 9999, an integer past a double) is a bad
+    value like any other: a clear error naming the attribute, never an OverflowError to the caller."""
+    attribute_definition_create(key="thing", label="Thing", type=type_)
+    person = make_person()
+    with pytest.raises(AttributeValueError) as error:
+        person_write_attributes(person=person, writes=[AttributeWrite("thing", value)])
+    assert error.value.messages[0].startswith(f"Attribute 'thing' expects {expected}; got ")
+    person.refresh_from_db()
+    assert "thing" not in person.custom
+
+
 def test_unknown_attribute_is_refused(make_person):
     with pytest.raises(UnknownAttributeError):
         person_write_attributes(person=make_person(), writes=[AttributeWrite("nope", 1)])
