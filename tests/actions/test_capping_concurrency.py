@@ -43,6 +43,20 @@ def race(n, work):
     return results
 
 
+def accept_status(web, action, person, *, user_id: str) -> int:
+    """The status of ``person`` accepting ``action`` on the web channel: 200, or 403 when capped."""
+    try:
+        return services.act(
+            source=web.source,
+            person=person,
+            action_id=action.pk,
+            event="accept",
+            identifiers={"user_id": user_id},
+        ).status
+    except services.ActionError as exc:
+        return exc.status
+
+
 def test_fifty_clients_racing_for_the_last_ten_coupons_accept_exactly_ten(make_action, web):
     # given: 500 coupons, 490 already accepted by earlier people
     everyone = people(web.source, 50)
@@ -55,20 +69,7 @@ def test_fifty_clients_racing_for_the_last_ten_coupons_accept_exactly_ten(make_a
     )
 
     # when: fifty people accept at the same moment
-    def accept(i):
-        person = everyone[f"p{i}"]
-        try:
-            return services.act(
-                source=web.source,
-                person=person,
-                action_id=action.pk,
-                event="accept",
-                identifiers={"user_id": f"p{i}"},
-            ).status
-        except services.ActionError as exc:
-            return exc.status
-
-    results = race(50, accept)
+    results = race(50, lambda i: accept_status(web, action, everyone[f"p{i}"], user_id=f"p{i}"))
     # then
     assert sorted(results) == [200] * 10 + [403] * 40
     assert Reaction.objects.filter(action=action, kind="accepted").count() == 500
@@ -78,19 +79,7 @@ def test_one_person_accepting_from_twenty_tabs_gets_the_per_person_limit(make_ac
     person = people(web.source, 1)["p0"]
     action = make_action(name="Once", capping_rules=[{"reaction": "accepted", "group": "user", "count": 3}])
 
-    def accept(i):
-        try:
-            return services.act(
-                source=web.source,
-                person=person,
-                action_id=action.pk,
-                event="accept",
-                identifiers={"user_id": "p0"},
-            ).status
-        except services.ActionError as exc:
-            return exc.status
-
-    results = race(20, accept)
+    results = race(20, lambda i: accept_status(web, action, person, user_id="p0"))
     assert sorted(results) == [200] * 3 + [403] * 17
     assert Reaction.objects.filter(action=action, kind="accepted").count() == 3
 
