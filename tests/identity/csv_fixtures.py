@@ -25,6 +25,16 @@ def sdk_identify(*more: dict):
     return sdk
 
 
+def tiered_people(*messages: dict) -> None:
+    """The text attribute *tier* and the people ``messages`` (identify and track) bring in through the
+    CSV import source: what an export has to write out."""
+    from people.models import AttributeDefinition
+    from people.services import csv_import_source
+
+    AttributeDefinition.objects.create(key="tier", label="Tier", type="text")
+    ingest_batch(source=csv_import_source(), messages=list(messages))
+
+
 @pytest.fixture
 def staff(client, marketeer_user):
     """The test client logged in as a Marketeer (allowed to import and export people)."""

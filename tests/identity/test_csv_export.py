@@ -6,9 +6,7 @@ import io
 
 import pytest
 
-from identity.services import ingest_batch
 from people.models import AttributeDefinition
-from people.services import csv_import_source
 from tests.identity import csv_fixtures
 
 pytestmark = pytest.mark.django_db
@@ -18,23 +16,19 @@ URL = "/admin/people/import/export/"
 
 @pytest.fixture
 def people(db):
-    AttributeDefinition.objects.create(key="tier", label="Tier", type="text")
-    ingest_batch(
-        source=csv_import_source(),
-        messages=[
-            {
-                "type": "identify",
-                "userId": "u1",
-                "traits": {"email": "a@example.com", "first_name": "=HYPERLINK(1)", "tier": "gold"},
-            },
-            {"type": "track", "userId": "u1", "event": "E1"},
-            {"type": "track", "userId": "u1", "event": "E1"},
-            {
-                "type": "identify",
-                "userId": "u2",
-                "traits": {"email": "b@example.com", "first_name": "Bo", "tier": "-5"},
-            },
-        ],
+    csv_fixtures.tiered_people(
+        {
+            "type": "identify",
+            "userId": "u1",
+            "traits": {"email": "a@example.com", "first_name": "=HYPERLINK(1)", "tier": "gold"},
+        },
+        {"type": "track", "userId": "u1", "event": "E1"},
+        {"type": "track", "userId": "u1", "event": "E1"},
+        {
+            "type": "identify",
+            "userId": "u2",
+            "traits": {"email": "b@example.com", "first_name": "Bo", "tier": "-5"},
+        },
     )
 
 

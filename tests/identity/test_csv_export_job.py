@@ -9,9 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from identity.imports.exportjob import people_selected
-from identity.services import ingest_batch
 from people.models import AttributeDefinition, Job, Person
-from people.services import csv_import_source
 from tests.identity import csv_fixtures
 
 pytestmark = pytest.mark.django_db
@@ -28,13 +26,11 @@ def export_dir(settings, tmp_path):
 
 @pytest.fixture
 def people(db):
-    AttributeDefinition.objects.create(key="tier", label="Tier", type="text")
-    ingest_batch(
-        source=csv_import_source(),
-        messages=[
+    csv_fixtures.tiered_people(
+        *(
             {"type": "identify", "userId": f"u{i}", "traits": {"email": f"p{i}@example.com", "tier": tier}}
             for i, tier in enumerate(["gold", "=SUM(A1)", "silver"], start=1)
-        ],
+        )
     )
 
 
