@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -208,21 +209,39 @@ class _Checker:
         )
 
     def filters(self, items: Any, path: str) -> tuple[PropertyFilter, ...] | None:
+        return self._filter_list(
+            items,
+            path,
+            what="property filters",
+            key="property",
+            expected="expected a property name (use dots for nested keys)",
+            predicate=lambda item, keys, at: self.property_predicate(item, at),
+        )
+
+    def _filter_list(
+        self,
+        items: Any,
+        path: str,
+        *,
+        what: str,
+        key: str,
+        expected: str,
+        predicate: Callable[[dict, tuple[str, ...], str], Predicate | None],
+    ) -> tuple[PropertyFilter, ...] | None:
+        """``items``, a list of objects each naming a dotted ``key`` (``expected`` where it does not),
+        as filters whose predicates ``predicate(item, keys, at)`` checks; None (after failing) at the
+        first bad item."""
         if not isinstance(items, list):
-            self.fail(path, "expected a list of property filters")
+            self.fail(path, f"expected a list of {what}")
             return None
         out = []
         for i, item in enumerate(items):
-            item_path = f"{path}[{i}]"
-            path_keys = self._dotted_name(
-                item, item_path, "property", "expected a property name (use dots for nested keys)"
-            )
-            if path_keys is None:
+            at = f"{path}[{i}]"
+            keys = self._dotted_name(item, at, key, expected)
+            checked = None if keys is None else predicate(item, keys, at)
+            if checked is None:
                 return None
-            predicate = self.property_predicate(item, item_path)
-            if predicate is None:
-                return None
-            out.append(PropertyFilter(path_keys, predicate))
+            out.append(PropertyFilter(keys, checked))
         return tuple(out)
 
     def _dotted_name(self, item: Any, at: str, key: str, expected: str) -> tuple[str, ...] | None:
@@ -271,17 +290,8 @@ class _Checker:
     def list_condition(self, ref, data: dict, path: str) -> Condition | None:
         """``any``/``all``/``none`` items match ``where``, or ``count`` of the matching items."""
         fields = _item_fields(ref.key)
-        items = data.get("where", [])
-        where_path = self._at(path, "where")
-        if not isinstance(items, list):
-            self.fail(where_path, "expected a list of conditions on the items' fields")
-            return None
-        filters = []
-        for i, item in enumerate(items):
-            at = f"{where_path}[{i}]"
-            keys = self._dotted_name(item, at, "field", "expected a field name")
-            if keys is None:
-                return None
+
+        def field_predicate(item: dict, keys: tuple[str, ...], at: str) -> Predicate | None:
             if fields and keys[0] not in fields:
                 known = ", ".join(sorted(fields))
                 self.fail(
@@ -289,12 +299,19 @@ class _Checker:
                 )
                 return None
             if fields and len(keys) == 1:
-                predicate = self.predicate(fields[keys[0]], item, at)
-            else:
-                predicate = self.property_predicate(item, at)
-            if predicate is None:
-                return None
-            filters.append(PropertyFilter(keys, predicate))
+                return self.predicate(fields[keys[0]], item, at)
+            return self.property_predicate(item, at)
+
+        filters = self._filter_list(
+            data.get("where", []),
+            self._at(path, "where"),
+            what="conditions on the items' fields",
+            key="field",
+            expected="expected a field name",
+            predicate=field_predicate,
+        )
+        if filters is None:
+            return None
         op, count_op, count = data["op"], "gte", 1
         if op == "count":
             spec = data.get("count")
@@ -305,7 +322,7 @@ class _Checker:
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 self.fail(self._at(path, "count.value"), "expected a whole number ≥ 0")
                 return None
-        return ListCondition(ref.key, op, tuple(filters), count_op, count)
+        return ListCondition(ref.key, op, filters, count_op, count)
 
     def last_contacted(self, data: dict, path: str) -> Condition | None:
         spec = data.get("last_contacted")

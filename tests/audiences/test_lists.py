@@ -97,6 +97,11 @@ BAD = [
         "unknown operator 'contains' for date",
     ),
     ({"op": "any", "where": "x"}, "definition.condition.where", "expected a list of conditions"),
+    (
+        {"op": "any", "where": [{"op": "equals"}]},
+        "definition.condition.where[0].field",
+        "expected a field name",
+    ),
     ({"op": "count", "where": []}, "definition.condition.count.op", "expected one of"),
     (
         {"op": "count", "count": {"op": "gte", "value": -2}},

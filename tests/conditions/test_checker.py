@@ -37,8 +37,10 @@ from people.conditions.ast import AttributeCondition, EventCondition, Window
         (
             {"event": "Buy", "filters": [{"property": "", "op": "equals", "value": 1}]},
             "filters[0].property",
-            "",
+            "expected a property name (use dots for nested keys)",
         ),
+        ({"event": "Buy", "filters": {"property": "a"}}, "filters", "expected a list of property filters"),
+        ({"event": "Buy", "filters": ["a"]}, "filters[0]", "expected an object"),
         ({"last_contacted": {"op": "sometime"}}, "last_contacted.op", "expected one of"),
         ({"last_contacted": {"op": "on", "value": "soon"}}, "last_contacted.value", "expected a date"),
     ],
