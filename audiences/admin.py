@@ -94,6 +94,7 @@ class AudienceAdmin(DefinitionAdmin):
         "activated_at",
         "activated_by",
     ]
+    frozen_fields = ["key", "name", "description", "type", "include_anonymous", "definition_json"]
     actions_detail = ["activate_one", "refresh_one", "duplicate_one", "disable_one", "export_one"]
     change_form_outer_after_template = "admin/audiences/audience_page.html"
 
@@ -129,12 +130,6 @@ class AudienceAdmin(DefinitionAdmin):
         if seconds is None:
             return "-"
         return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(self.readonly_fields)
-        if obj is not None and not obj.is_editable:
-            fields += ["key", "name", "description", "type", "include_anonymous", "definition_json"]
-        return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and not obj.is_editable:
@@ -247,19 +242,6 @@ class AudienceAdmin(DefinitionAdmin):
         return f"Deleted the audience {obj.key}; its key will not be reused."
 
     # ------------------------------------------------------------ actions
-
-    def _start_job(self, request: HttpRequest, object_id: str, verb: str, start, started: str):
-        """Confirm on GET; on POST start the job with ``start(audience=, user=)`` and link to it."""
-        obj = Audience.objects.get(pk=object_id)
-        if request.method != "POST":
-            return self._confirm(request, obj, verb)
-        try:
-            job = start(audience=obj, user=request.user)
-        except ValidationError as exc:
-            messages.error(request, validation_messages(exc))
-            return self._back(obj)
-        self._job_message(request, job, started)
-        return self._back(obj)
 
     @action(description="Activate", url_path="activate", permissions=["change"])
     def activate_one(self, request: HttpRequest, object_id: str):

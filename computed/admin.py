@@ -208,6 +208,7 @@ class ComputedAttributeAdmin(DefinitionAdmin):
     search_fields = ["key", "name"]
     list_select_related = ["job"]
     readonly_fields = [*STATUS_FIELDS, *ComputedAttribute.HISTORY_FIELDS]
+    frozen_fields = ["key", "name", "description", "kind"]
     actions = ["activate_selected", "disable_selected"]
     actions_detail = ["activate_one", "disable_one", "duplicate_one", "test_on_profile"]
     actions_list = ["create_purchase_statistics"]
@@ -242,12 +243,6 @@ class ComputedAttributeAdmin(DefinitionAdmin):
             sections.append(("Status", {"fields": STATUS_FIELDS}))
             sections.append(("History", {"fields": list(ComputedAttribute.HISTORY_FIELDS)}))
         return sections
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(self.readonly_fields)
-        if obj is not None and not obj.is_editable:
-            fields += ["key", "name", "description", "kind"]
-        return fields
 
     @display(description="Progress")
     def progress(self, obj: ComputedAttribute) -> str:
@@ -315,16 +310,9 @@ class ComputedAttributeAdmin(DefinitionAdmin):
 
     @action(description="Activate", url_path="activate", permissions=["change"])
     def activate_one(self, request: HttpRequest, object_id: str):
-        obj = ComputedAttribute.objects.get(pk=object_id)
-        if request.method != "POST":
-            return self._confirm(request, obj, "Activate")
-        try:
-            job = services.computed_attribute_activate(attribute=obj, user=request.user)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return self._back(obj)
-        self._job_message(request, job, "Processing started")
-        return self._back(obj)
+        return self._start_job(
+            request, object_id, "Activate", services.computed_attribute_activate, "Processing started"
+        )
 
     @action(description="Test on a profile", url_path="test", permissions=["view"])
     def test_on_profile(self, request: HttpRequest, object_id: str):

@@ -79,6 +79,14 @@ class DefinitionAdmin(ServiceWrittenAdmin):
     uses_field: str
     where_used: Callable[[Any], list[str]]
     confirm_notes: dict[str, str]
+    # Read-only too once the definition is no longer editable (active, processing or disabled).
+    frozen_fields: list[str] = []
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(self.readonly_fields)
+        if obj is not None and not obj.is_editable:
+            fields += self.frozen_fields
+        return fields
 
     @display(description="State", label={"Active": "success", "Processing": "warning", "Disabled": "danger"})
     def state_badge(self, obj: Definition) -> str:
@@ -110,6 +118,20 @@ class DefinitionAdmin(ServiceWrittenAdmin):
                 "title": verb,
             },
         )
+
+    def _start_job(self, request: HttpRequest, object_id: str, verb: str, start, started: str):
+        """Confirm on GET; on POST start the job with ``start(<definition>=, user=)`` and link to it
+        (``started`` names what began), or show why the service refused."""
+        obj = self.model.objects.get(pk=object_id)
+        if request.method != "POST":
+            return self._confirm(request, obj, verb)
+        try:
+            job = start(**self.writes.of(obj), user=request.user)
+        except ValidationError as exc:
+            messages.error(request, validation_messages(exc))
+            return self._back(obj)
+        self._job_message(request, job, started)
+        return self._back(obj)
 
     @action(description="Disable", url_path="disable", permissions=["change"])
     def disable_one(self, request: HttpRequest, object_id: str):

@@ -141,6 +141,31 @@ def test_detail_actions_confirm_then_say_what_they_did(browser, make_computed, a
     assert not ComputedAttribute.objects.filter(pk=plus_one.pk).exists()
 
 
+def test_activate_confirms_links_its_job_then_refuses_and_freezes_the_active_attribute(
+    browser, make_computed, django_capture_on_commit_callbacks
+):
+    # given a draft attribute
+    orders = make_computed("orders", "aggregate", COUNT)
+    change = reverse("admin:computed_computedattribute_change", args=[orders.pk])
+    base = change.rstrip("/").rsplit("/", 1)[0]
+    assert 'name="key"' in browser.get(change).content.decode()
+    # when activating: a confirmation with its note, then a link to the job that processes it
+    assert "Every profile will be processed as a job." in browser.get(base + "/activate/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        started = browser.post(base + "/activate/", follow=True).content.decode()
+    orders.refresh_from_db()
+    job = orders.job
+    assert (
+        f'Processing started: <a href="/admin/people/job/{job.pk}/change/">follow job #{job.pk}</a>.'
+        in started
+    )
+    # then activating again is refused with the reason, and key, name and kind are no longer inputs
+    refused = browser.post(base + "/activate/", follow=True).content.decode()
+    assert "Only draft or disabled attributes can be activated; this one is active." in refused
+    page = browser.get(change).content.decode()
+    assert not re.search(r'name="(key|name|description|kind)"', page)
+
+
 def test_purchase_statistics_page(browser, django_capture_on_commit_callbacks):
     url = reverse("admin:computed_computedattribute_changelist") + "purchase-statistics/"
     assert browser.get(url).status_code == 200
