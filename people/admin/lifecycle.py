@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -119,40 +119,47 @@ class DefinitionAdmin(ServiceWrittenAdmin):
             },
         )
 
-    def _start_job(self, request: HttpRequest, object_id: str, verb: str, start, started: str):
-        """Confirm on GET; on POST start the job with ``start(<definition>=, user=)`` and link to it
-        (``started`` names what began), or show why the service refused."""
+    def _confirmed(
+        self, request: HttpRequest, object_id: str, verb: str, act: Callable[[Definition], Definition]
+    ) -> HttpResponse:
+        """A detail action: its confirmation page on GET; on POST ``act(obj)`` (which says what it did)
+        and the page of the definition it returns, or ``obj``'s page with why the service refused."""
         obj = self.model.objects.get(pk=object_id)
         if request.method != "POST":
             return self._confirm(request, obj, verb)
         try:
-            job = start(**self.writes.of(obj), user=request.user)
+            shown = act(obj)
         except ValidationError as exc:
             messages.error(request, validation_messages(exc))
             return self._back(obj)
-        self._job_message(request, job, started)
-        return self._back(obj)
+        return self._back(shown)
+
+    def _start_job(self, request: HttpRequest, object_id: str, verb: str, start, started: str):
+        """Start the job ``start(<definition>=, user=)`` and link to it (``started`` names what began)."""
+
+        def act(obj: Definition) -> Definition:
+            self._job_message(request, start(**self.writes.of(obj), user=request.user), started)
+            return obj
+
+        return self._confirmed(request, object_id, verb, act)
 
     @action(description="Disable", url_path="disable", permissions=["change"])
     def disable_one(self, request: HttpRequest, object_id: str):
-        obj = self.model.objects.get(pk=object_id)
-        if request.method != "POST":
-            return self._confirm(request, obj, "Disable")
-        try:
+        def act(obj: Definition) -> Definition:
             self.writes.disable(**self.writes.of(obj))
             messages.success(request, f"{obj.key} is disabled.")
-        except ValidationError as exc:
-            messages.error(request, validation_messages(exc))
-        return self._back(obj)
+            return obj
+
+        return self._confirmed(request, object_id, "Disable", act)
 
     @action(description="Duplicate", url_path="duplicate", permissions=["add"])
     def duplicate_one(self, request: HttpRequest, object_id: str):
-        obj = self.model.objects.get(pk=object_id)
-        if request.method != "POST":
-            return self._confirm(request, obj, "Duplicate")
-        copy = self.writes.duplicate(**self.writes.of(obj), **self.writes.by(request.user))
-        messages.success(request, f"Created the draft {copy.key}.")
-        return self._back(copy)
+        def act(obj: Definition) -> Definition:
+            copy = self.writes.duplicate(**self.writes.of(obj), **self.writes.by(request.user))
+            messages.success(request, f"Created the draft {copy.key}.")
+            return copy
+
+        return self._confirmed(request, object_id, "Duplicate", act)
 
     def _job_message(self, request: HttpRequest, job: Job, text: str) -> None:
         url = reverse("admin:people_job_change", args=[job.pk])
