@@ -161,7 +161,9 @@ def run_step(step: list[ComputedAttribute], person_ids, now: datetime, tz, exist
     if fresh and sql.partitioned() and sql.worth_a_partition():
         written = sql.load_partitions(rows, attribute_ids=ids, computed_at=now)
     else:
-        written = sql.write_rows(rows, attribute_ids=ids, person_ids=person_ids, computed_at=now, fresh=fresh)
+        written = sql.run_writes(
+            sql.write_statements(rows, attribute_ids=ids, person_ids=person_ids, computed_at=now, fresh=fresh)
+        )
     if after:
         with connection.cursor() as cursor:
             for statement, params in after:

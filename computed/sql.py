@@ -1,9 +1,9 @@
 """Set-based statements that compute and store values (PostgreSQL and SQLite).
 
 Every builder yields a SELECT of ``(attribute_id, person_id, number, text, flag, day, moment)`` rows
-already limited to non-empty values; ``write_rows`` upserts them (only rows whose value changed) and
-deletes the stored rows in scope that are no longer produced (values that aged out of a window).
-On PostgreSQL that is one statement; on SQLite two.
+already limited to non-empty values; ``write_statements`` upserts them (only rows whose value changed)
+and deletes the stored rows in scope that are no longer produced (values that aged out of a window),
+and ``run_writes`` runs those statements. On PostgreSQL that is one statement; on SQLite two.
 """
 
 from __future__ import annotations
@@ -128,24 +128,15 @@ def write_statements(
     ]
 
 
-def write_rows(
-    rows: Rows,
-    *,
-    attribute_ids: Sequence[int],
-    person_ids: Sequence[int] | None,
-    computed_at: datetime,
-    fresh: bool = False,
-) -> int:
-    """Store the rows (see ``write_statements``); returns the rows upserted."""
-    statements = write_statements(
-        rows, attribute_ids=attribute_ids, person_ids=person_ids, computed_at=computed_at, fresh=fresh
-    )
+def run_writes(statements: list[Rows]) -> int:
+    """Run the statements ``write_statements`` made; returns the rows upserted (the first result
+    column of the first statement where it answers a row, else its row count)."""
     written = 0
     with connection.cursor() as cursor:
         for i, (statement, params) in enumerate(statements):
             cursor.execute(statement, params)
             if i == 0:
-                written = cursor.fetchone()[0] if _pg() and not fresh else cursor.rowcount
+                written = cursor.fetchone()[0] if cursor.description else cursor.rowcount
     return written
 
 

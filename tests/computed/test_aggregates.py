@@ -413,3 +413,22 @@ def test_output_types_follow_function_and_property(db):
     assert output({"function": "last", "property": "sku"}) == "text"
     assert output({"function": "last", "property": "price", "property_type": "number"}) == "decimal"
     assert output({"function": "most_common", "property": "$hour"}) == "integer"
+
+
+def test_compute_answers_the_number_of_values_it_wrote(ann, bob, make_event):
+    # given an order count of everyone, computed for the first time (stored fresh): Ann's value
+    # (Bob, without orders, has none stored)
+    count = services.computed_attribute_create(
+        key="orders_written",
+        name="Orders",
+        kind="aggregate",
+        definition={"function": "count", "event": "Order Completed"},
+    )
+    assert engine.compute([count], person_ids=None, now=NOW, raise_errors=True) == 1
+    # when computed again with nothing new, then nothing is rewritten
+    assert engine.compute([count], person_ids=None, now=NOW, raise_errors=True) == 0
+    # when Bob orders, then only his value is written, over everyone and for him alone
+    make_event(bob, "Order Completed", at=NOW)
+    assert engine.compute([count], person_ids=None, now=NOW, raise_errors=True) == 1
+    make_event(bob, "Order Completed", at=NOW)
+    assert engine.compute([count], person_ids=[bob.pk], now=NOW, raise_errors=True) == 1
