@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.timezone import now
 
-from people.models import Definition, Person, key_field
+from people.models import Definition, Person, bulk_row_key, key_field
 
 
 class Audience(Definition):
@@ -64,22 +64,14 @@ class Audience(Definition):
 class AudienceMembership(models.Model):
     """A person in one version of an audience, with the time they entered (kept across versions).
 
-    Primary key (audience, version, person): a refresh inserts a whole version at once. No database
-    FK constraints (per-row checks would cost more than the statement); deletion cascades in the ORM.
+    Primary key (audience, version, person): a refresh inserts a whole version at once. Its keys are
+    ``bulk_row_key``s.
     """
 
     pk = models.CompositePrimaryKey("audience", "version", "person")
-    audience = models.ForeignKey(
-        Audience, on_delete=models.CASCADE, related_name="memberships", db_index=False, db_constraint=False
-    )
+    audience = bulk_row_key(Audience, related_name="memberships")
     version = models.PositiveIntegerField()
-    person = models.ForeignKey(
-        Person,
-        on_delete=models.CASCADE,
-        related_name="audience_memberships",
-        db_index=False,
-        db_constraint=False,
-    )
+    person = bulk_row_key(Person, related_name="audience_memberships")
     entered_at = models.DateTimeField(default=now)
 
     class Meta:
@@ -97,12 +89,8 @@ class MembershipHistory(models.Model):
         EXITED = "exited", "Exited"
 
     id = models.BigAutoField(primary_key=True)
-    audience = models.ForeignKey(
-        Audience, on_delete=models.CASCADE, related_name="history", db_index=False, db_constraint=False
-    )
-    person = models.ForeignKey(
-        Person, on_delete=models.CASCADE, related_name="audience_history", db_index=False, db_constraint=False
-    )
+    audience = bulk_row_key(Audience, related_name="history")
+    person = bulk_row_key(Person, related_name="audience_history")
     kind = models.CharField(max_length=8, choices=Kind.choices)
     at = models.DateTimeField(default=now)
     version = models.PositiveIntegerField(default=0)

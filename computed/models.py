@@ -13,7 +13,7 @@ from typing import Any
 from django.db import models
 from django.utils.timezone import now
 
-from people.models import AttributeType, Definition, Person, key_field
+from people.models import AttributeType, Definition, Person, bulk_row_key, key_field
 
 
 class ComputedAttribute(Definition):
@@ -104,21 +104,12 @@ class ComputedValue(models.Model):
     """One person's value of one computed attribute, in the column of the attribute's type.
 
     The primary key is (attribute, person): one index to maintain when activation writes millions of
-    rows, plus one on person for a profile's values and for deletes. No database FK constraints
-    (per-row checks would cost more than the aggregation); deletion cascades in the ORM.
+    rows, plus one on person for a profile's values and for deletes. Its keys are ``bulk_row_key``s.
     """
 
     pk = models.CompositePrimaryKey("attribute", "person")
-    attribute = models.ForeignKey(
-        ComputedAttribute,
-        on_delete=models.CASCADE,
-        related_name="values",
-        db_index=False,
-        db_constraint=False,
-    )
-    person = models.ForeignKey(
-        Person, on_delete=models.CASCADE, related_name="computed_values", db_index=False, db_constraint=False
-    )
+    attribute = bulk_row_key(ComputedAttribute, related_name="values")
+    person = bulk_row_key(Person, related_name="computed_values")
     number = models.FloatField(null=True, blank=True)
     text = models.TextField(null=True, blank=True)
     flag = models.BooleanField(null=True, blank=True)

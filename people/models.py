@@ -34,6 +34,16 @@ def key_field(help_text: str = "") -> models.CharField:
     return models.CharField(max_length=64, unique=True, validators=[key_validator], help_text=help_text)
 
 
+def bulk_row_key(to: type[models.Model] | str, *, related_name: str) -> models.ForeignKey:
+    """The foreign key of a row that set-based statements write by the million (computed values,
+    audience memberships and their history): no index of its own (the table's primary key and indexes
+    serve its reads) and no database constraint (per-row checks would cost more than the statement);
+    deleting what it names deletes the row, in the ORM."""
+    return models.ForeignKey(
+        to, on_delete=models.CASCADE, related_name=related_name, db_index=False, db_constraint=False
+    )
+
+
 class AttributeType(models.TextChoices):
     TEXT = "text", "Text"
     DECIMAL = "decimal", "Decimal number"
