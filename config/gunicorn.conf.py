@@ -22,8 +22,11 @@ graceful_timeout = 30
 keepalive = 5
 # The biggest tracking batch is INGEST_MAX_BODY_BYTES; headers stay within gunicorn's defaults.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None  # "" turns it off
-# Under gevent each request runs in its own greenlet with its own database connection; keeping them
-# open after the request (CONN_MAX_AGE) would only leave them to the garbage collector.
+# Under gevent each request runs in its own greenlet: a per-thread persistent connection (CONN_MAX_AGE)
+# would be one per greenlet, left to the garbage collector. Instead each worker keeps a pool of open
+# connections that requests borrow (DATABASE_POOL_SIZE, config/settings.py); requests beyond it wait
+# for a free one. Keep workers x pool size under PostgreSQL's max_connections.
+os.environ.setdefault("DATABASE_POOL_SIZE", "20")
 os.environ.setdefault("CONN_MAX_AGE", "0")
 # Behind a TLS-terminating proxy on another host, list its address so X-Forwarded-* is believed.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

@@ -129,7 +129,7 @@ DATABASES = {
         env="DATABASE_URL",
         default=f"sqlite:///{BASE_DIR / 'var' / 'attune.sqlite3'}",
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "600")),
-        conn_health_checks=True,
+        conn_health_checks=os.environ.get("DATABASE_HEALTH_CHECKS", "1") != "0",
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -137,6 +137,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # statements whose plan costs more than their run); never automatically. Behind PgBouncer in
     # transaction mode, that needs its ``max_prepared_statements`` (docs/deployment.md).
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
+    # DATABASE_POOL_SIZE > 0: each process keeps a pool of at most that many open connections
+    # (psycopg_pool through Django's "pool" option), lent to a request and taken back after it. The
+    # production server sets it (config/gunicorn.conf.py): its gevent workers serve each request in a
+    # greenlet of its own, which without a pool would open and close a connection per request (a new
+    # server process, cold catalog caches, prepared statements planned again every time). A request
+    # waits up to DATABASE_POOL_TIMEOUT seconds for a free connection. Pooling replaces CONN_MAX_AGE.
+    DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "0"))
+    if DATABASE_POOL_SIZE > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": min(2, DATABASE_POOL_SIZE),
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "30")),
+        }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the django-q2 worker share the file.
     DATABASES["default"]["OPTIONS"] = {

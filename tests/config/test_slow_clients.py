@@ -122,3 +122,28 @@ def test_two_hundred_slow_clients_do_not_stop_normal_requests(production_server)
     assert sorted(Event.objects.filter(name__startswith="Normal").values_list("name", flat=True)) == [
         f"Normal {i}" for i in range(6)
     ]
+
+
+def server_backends() -> dict[int, object]:
+    """The production server's connections to the test database: backend pid -> its start time."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_requests_borrow_pooled_connections_instead_of_opening_one_each(production_server):
+    """Each gevent worker keeps a pool of open connections: requests after the first find them open
+    (the same server processes, started before), instead of connecting anew per request."""
+    port, write_key = production_server
+    assert [track(port, write_key, f"Warm {i}") for i in range(10)] == [200] * 10
+    warm = server_backends()
+    # at most the two workers' pools (20 each), and at least one connection left open for the next request
+    assert 1 <= len(warm) <= 40
+    assert [track(port, write_key, f"Again {i}") for i in range(20)] == [200] * 20
+    again = server_backends()
+    assert set(again) >= set(warm)
+    assert all(again[pid] == started for pid, started in warm.items())
+    assert Event.objects.filter(name__startswith="Again").count() == 20
