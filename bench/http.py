@@ -27,9 +27,20 @@ from bench.db import REPO
 from bench.report import percentile
 
 HOST = "127.0.0.1"
-# gunicorn layout on this 2-core machine: gthread workers; DB waits overlap with other requests.
+# gunicorn layout on this 2-core machine: 4 workers; DB waits overlap with other requests.
 WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
 THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "2"))
+# BENCH_SERVER=production (the default): the shipped server, `gunicorn -c config/gunicorn.conf.py`
+# (gevent workers, each with its pool of database connections); `gthread`: gthread workers with
+# THREADS threads each and persistent connections (CONN_MAX_AGE), the layout of runs before 2026-12.
+SERVER = os.environ.get("BENCH_SERVER", "production")
+
+
+def server_layout() -> str:
+    """How the app is served in this run, for the results' header."""
+    if SERVER == "production":
+        return f"gunicorn -c config/gunicorn.conf.py: {WORKERS} gevent workers, pooled connections"
+    return f"gunicorn gthread: {WORKERS} workers x {THREADS} threads, persistent connections"
 
 
 def free_port() -> int:
@@ -77,28 +88,17 @@ class Server:
 
     def __enter__(self) -> Server:
         env = app_env(self.url, ALLOWED_HOSTS="127.0.0.1,localhost", **self.extra_env)
-        cmd = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"{HOST}:{self.port}",
-            "--workers",
-            str(self.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(self.threads),
-            "--keep-alive",
-            "30",
-            "--backlog",
-            "2048",
-            "--timeout",
-            "120",
-            "--log-level",
-            "warning",
-        ]
+        cmd = [sys.executable, "-m", "gunicorn"]
+        if SERVER == "production":
+            self.threads = 1
+            env.pop("CONN_MAX_AGE")  # the config's own choice: pooled connections
+            env.update(WEB_CONCURRENCY=str(self.workers), GUNICORN_BIND=f"{HOST}:{self.port}")
+            env["GUNICORN_ACCESS_LOG"] = ""
+            cmd += ["-c", "config/gunicorn.conf.py", "config.wsgi:application"]
+        else:
+            cmd += ["config.wsgi:application", "--bind", f"{HOST}:{self.port}", "--worker-class", "gthread"]
+            cmd += ["--workers", str(self.workers), "--threads", str(self.threads)]
+        cmd += ["--keep-alive", "30", "--backlog", "2048", "--timeout", "120", "--log-level", "warning"]
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=self._log)
         deadline = time.time() + 60

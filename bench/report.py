@@ -241,6 +241,8 @@ def header(doc: dict) -> str:
         + ", ".join(f"`{k}` {v}" for k, v in (pg.get("settings") or {}).items())
         + ".",
     ]
+    if doc.get("server"):
+        lines += ["", f"App server: {doc['server']}."]
     if pg.get("differ"):
         lines += ["", f"**server settings differ: {'; '.join(pg['differ'])}**"]
     runs = doc.get("runs") or []

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench import cluster, db, generate, load, probes, report
+from bench import cluster, db, generate, http, load, probes, report
 from bench.context import Context
 from bench.report import Row
 from bench.sizes import SIZES, smoke
@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "smoke": args.smoke,
         "only": only if partial else None,
         "postgresql": pg,
+        "server": http.server_layout(),
         "data": {k: state.get(k) for k in ("persons", "events", "identities")},
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "load": state.get("timings", {}),
