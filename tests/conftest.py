@@ -120,6 +120,42 @@ def _database_url_is_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
 
 
+# The rows data migrations create (django-q2 schedules, default identifier types): a transactional
+# test ends with a flush that removes them, and with --reuse-db a database can start without them.
+MIGRATION_ROWS = [
+    ("identity.migrations.0002_default_identifier_types", "create_defaults"),
+    ("identity.migrations.0003_inbound_batch", "create_schedule"),
+    ("people.migrations.0009_pending_changes", "create_schedule"),
+    ("computed.migrations.0002_daily_reevaluation_schedule", "create_schedule"),
+    ("audiences.migrations.0002_sliding_window_schedule", "create_schedule"),
+    ("actions.migrations.0002_due_webhooks_schedule", "create_schedule"),
+    ("privacy.migrations.0002_daily_housekeeping_schedule", "create_schedule"),
+]
+
+
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _migration_rows(request, django_db_blocker):
+    """Every test module that uses the database starts with the rows the migrations created, as on
+    a new installation (the create functions keep existing rows as they are)."""
+    import importlib
+
+    from django.apps import apps
+
+    if not any(
+        item.get_closest_marker("django_db") or DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        for item in request.session.items
+        if getattr(item, "module", None) is request.module
+    ):
+        return
+    request.getfixturevalue("django_db_setup")
+    with django_db_blocker.unblock():
+        for module, function in MIGRATION_ROWS:
+            getattr(importlib.import_module(module), function)(apps, None)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Per-process read caches (Profile API tokens, identifier policy, definitions) start empty in

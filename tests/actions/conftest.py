@@ -101,31 +101,3 @@ def api(client, web, django_capture_on_commit_callbacks):
                 return client.get(path, params, HTTP_AUTHORIZATION=basic(key or web.write_key))
 
     return Api()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_migration_rows(request, django_db_blocker):
-    """A transactional test ends with a flush, which removes rows that data migrations created
-    (django-q2 schedules, default identifier types); after a module with such tests, put them back
-    for the tests that follow."""
-    yield
-    transactional = any(
-        (m := item.get_closest_marker("django_db")) is not None and m.kwargs.get("transaction")
-        for item in request.session.items
-        if item.module is request.module
-    )
-    if not transactional:
-        return
-    import importlib
-
-    from django.apps import apps
-
-    with django_db_blocker.unblock():
-        for module, function in [
-            ("identity.migrations.0002_default_identifier_types", "create_defaults"),
-            ("identity.migrations.0003_inbound_batch", "create_schedule"),
-            ("computed.migrations.0002_daily_reevaluation_schedule", "create_schedule"),
-            ("audiences.migrations.0002_sliding_window_schedule", "create_schedule"),
-            ("actions.migrations.0002_due_webhooks_schedule", "create_schedule"),
-        ]:
-            getattr(importlib.import_module(module), function)(apps, None)

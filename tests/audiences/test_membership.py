@@ -208,12 +208,7 @@ def test_sliding_audiences_are_re_evaluated_by_the_schedule(make_person, make_ev
     # the window slides past the order
     assert services.reevaluate_sliding(now=datetime.now(UTC) + timedelta(minutes=5)) == ["recent"]
     assert member_ids(recent) == set()
-    # the migration's schedule (created again here: a flush by an earlier transactional test removes it)
-    import importlib
-
-    from django.apps import apps
-
-    importlib.import_module("audiences.migrations.0002_sliding_window_schedule").create_schedule(apps, None)
+    # the migration's schedule
     assert Schedule.objects.get(func="audiences.tasks.reevaluate_windows").schedule_type == Schedule.HOURLY
     assert tasks.reevaluate_windows() == ["recent"]
 
