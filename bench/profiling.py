@@ -83,9 +83,7 @@ def main(kind: str, n: int, size: str) -> None:
     for method, path, body, headers in reqs[:3]:  # warm-up
         client.generic(method, path, body, content_type="application/json", **headers)
     reqs = reqs[3:]
-    if kind in ACTION_KINDS:
-        reqs = _measure(client, reqs, again=kind == "actions_again")
-    # The actions kinds profile CPU time (the database's share is the statements' count).
+    reqs = _measure(client, reqs, again=kind == "actions_again")
     prof = cProfile.Profile(time.process_time)  # CPU of this process: the same on a busy machine
     statuses: Counter = Counter()
     with CaptureQueriesContext(connection) as queries:
