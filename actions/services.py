@@ -510,18 +510,22 @@ def _insert_delivered_sql() -> str:
     """Per rule, the count of the reactions it limits (the person's and their merged profiles', or
     everyone's), then the insert of the actions no reached rule hides, returning their ids."""
     q = connection.ops.quote_name
-    reactions, people = q(Reaction._meta.db_table), q(Person._meta.db_table)
+    reactions = q(Reaction._meta.db_table)
+    # Every condition an index can take is written so that it can: the person's rules count through
+    # ``reaction_person_action`` (their profiles' ids, then the action, kind and window), a rule over
+    # everyone through ``reaction_action_kind``. (``person_id = p OR person_id IN (merged)`` could
+    # only filter: each per-person rule then read every reaction of its action, 15 ms a request
+    # after 35,000 deliveries at size M, growing with every delivery.)
     limited = (
         f"SELECT count(*) FROM {reactions} x WHERE x.action_id = r.action_id AND x.kind = r.kind "
-        "AND (r.channels IS NULL OR x.channel = ANY(string_to_array(r.channels, ','))) "
-        "AND (r.since IS NULL OR x.created_at >= r.since)"
+        "AND x.created_at >= COALESCE(r.since, '-infinity'::timestamptz) "
+        "AND (r.channels IS NULL OR x.channel = ANY(string_to_array(r.channels, ',')))"
     )
     return (
         "WITH rules AS (SELECT * FROM json_to_recordset(%s::json) AS r(action_id bigint, kind text, "
         "channels text, lim bigint, since timestamptz, everyone boolean)), "
         "hidden AS (SELECT r.action_id FROM rules r WHERE r.lim <= CASE WHEN r.everyone "
-        f"THEN ({limited}) ELSE ({limited} AND (x.person_id = %s::bigint OR x.person_id IN "
-        f"(SELECT id FROM {people} WHERE merged_into_id = %s::bigint))) END) "
+        f"THEN ({limited}) ELSE ({limited} AND x.person_id = ANY({targeting.held_by_sql()})) END) "
         f"INSERT INTO {reactions} (action_id, person_id, channel, kind, created_at, context, properties) "
         "SELECT a, %s::bigint, %s::text, %s::text, %s::timestamptz, %s::jsonb, '{}'::jsonb "
         "FROM unnest(%s::bigint[]) AS a "

@@ -147,12 +147,25 @@ def _refresh_locked(audience_id: int, *, now: datetime, started: float, progress
         # (No rows of version N+1 can exist: a refresh that died rolled its transaction back.)
         # A member's entry time is looked up by the primary key, one probe per member. A join here let
         # the planner, misled by statistics taken while the table was empty, scan the membership table
-        # once per member, rows this very statement inserts included: minutes for 400k members.
+        # once per member, rows this very statement inserts included: minutes for 400k members. The
+        # probe itself can be planned as such a scan when the table is empty on disk (an activation on
+        # a freshly loaded database: 10+ minutes for 560k members at size M), so an audience with no
+        # rows of version N (an activation) inserts without it: every member enters now.
+        cursor.execute(
+            f"SELECT EXISTS(SELECT 1 FROM {M} WHERE audience_id = %s AND version = %s)", [audience_id, old]
+        )
+        if cursor.fetchone()[0]:
+            entered_at = (
+                f"COALESCE((SELECT o.entered_at FROM {M} o WHERE o.audience_id = %s "
+                "AND o.version = %s AND o.person_id = m.id), %s)"
+            )
+            lookup = [audience_id, old, at]
+        else:
+            entered_at, lookup = "%s", [at]
         cursor.execute(
             f"INSERT INTO {M} (audience_id, version, person_id, entered_at) "
-            f"SELECT %s, %s, m.id, COALESCE((SELECT o.entered_at FROM {M} o WHERE o.audience_id = %s "
-            f"AND o.version = %s AND o.person_id = m.id), %s) FROM ({members_sql}) m",
-            [audience_id, new, audience_id, old, at, *params],
+            f"SELECT %s, %s, m.id, {entered_at} FROM ({members_sql}) m",
+            [audience_id, new, *lookup, *params],
         )
         member_count = cursor.rowcount
         if progress is not None:

@@ -431,6 +431,27 @@ def test_per_user_capping_counts_merged_profiles_and_every_channel(api, make_act
     assert api.post("/v1/actions", {"userId": "u1"}).json() == []
 
 
+def test_accept_capping_counts_merged_profiles_not_other_people(api, make_action, known):
+    # given: an accept by a profile merged into u1's, and two by someone else
+    person = known()
+    other = Person.objects.create(merged_into=person)
+    stranger = Person.objects.create()
+    action = make_action(
+        **banner(properties=[], capping_rules=[{"reaction": "accepted", "group": "user", "count": 2}])
+    )
+    Reaction.objects.create(action=action, person=other, channel="web", kind="accepted")
+    for _ in range(2):
+        Reaction.objects.create(action=action, person=stranger, channel="web", kind="accepted")
+    # when: u1 accepts twice
+    first = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "accept"})
+    second = api.post("/v1/actions/act", {"actionId": action.pk, "userId": "u1", "event": "accept"})
+    # then: the merged profile's accept counts, the stranger's do not
+    assert first.status_code == 200
+    assert second.json()["message"] == (
+        "The person may not accept this action: 2 accepted by this person ever (limit 2)."
+    )
+
+
 def test_rule_channels_limit_what_is_counted(api, make_action, known):
     person = known()
     action = make_action(
