@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 from django.db import connection, models
 
+from people.rawsql import array_literal
+
 # Up to this many rows, one ``INSERT ... SELECT FROM unnest(...)`` (one round trip) beats ``COPY``
 # (two: the COPY statement, then the data): a single /v1/track event, a batch's few merge rows.
 SMALL = 50
@@ -78,6 +80,7 @@ def _insert_unnest(model, columns: Sequence[str], rows: list, encoders: dict[int
             if i in encoders and value is not None:
                 value = json.dumps(value, cls=encoders[i])
             arrays[i].append(value)
+    arrays = [array_literal(values) for values in arrays]
     casts = ", ".join(f"%s::{meta.get_field(name).db_type(connection)}[]" for name in columns)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
@@ -85,5 +88,7 @@ def _insert_unnest(model, columns: Sequence[str], rows: list, encoders: dict[int
     )
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, arrays)  # server-side binding: the arrays travel as parameters, not SQL text
+        # server-side binding (the arrays travel as parameters, not SQL text), planned once per
+        # connection: for a few rows, planning costs more than the insert
+        cursor.execute(sql, arrays, prepare=True)
     return len(rows)

@@ -43,6 +43,7 @@ from people.models import (
     PersonChannelContact,
     Source,
 )
+from people.rawsql import array_literal, execute_prepared
 from people.schema import definitions_changed
 
 log = logging.getLogger(__name__)
@@ -330,18 +331,19 @@ def notify_people_changed(
     reason = reason[:32]
     names = [sorted(set(events.get(pk, ()))) if events is not None else None for pk in ids]
     if connection.vendor == "postgresql":
+        # prepared: ingestion runs it in every batch, and planning it cost more than the insert
         table = PendingChange._meta.db_table
-        with connection.cursor() as cursor:
-            if events is None:
-                cursor.execute(
-                    f"INSERT INTO {table} (person_id, reason) SELECT unnest(%s::bigint[]), %s", [ids, reason]
-                )
-            else:
-                cursor.execute(
-                    f"INSERT INTO {table} (person_id, reason, events) "
-                    "SELECT p, %s, e::jsonb FROM unnest(%s::bigint[], %s::text[]) AS v(p, e)",
-                    [reason, ids, [json.dumps(n) for n in names]],
-                )
+        if events is None:
+            execute_prepared(
+                f"INSERT INTO {table} (person_id, reason) SELECT unnest(%s::bigint[]), %s",
+                [array_literal(ids), reason],
+            )
+        else:
+            execute_prepared(
+                f"INSERT INTO {table} (person_id, reason, events) "
+                "SELECT p, %s, e::jsonb FROM unnest(%s::bigint[], %s::text[]) AS v(p, e)",
+                [reason, array_literal(ids), array_literal([json.dumps(n) for n in names])],
+            )
     else:
         PendingChange.objects.bulk_create(
             [PendingChange(person_id=pk, reason=reason, events=n) for pk, n in zip(ids, names, strict=True)]

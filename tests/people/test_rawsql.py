@@ -1,6 +1,8 @@
 """Raw reads: a prepared statement answers as the plain one does, and a text the server will not
 prepare still answers, without spoiling the caller's transaction."""
 
+from datetime import UTC, date, datetime, timedelta, timezone
+
 import pytest
 from django.db import connection, transaction
 
@@ -43,3 +45,51 @@ def test_refused_text_falls_back_and_leaves_the_transaction_usable():
         assert rawsql.select_prepared(statement, [None]) == [(True,)]
         Person.objects.create(first_name="After")
     assert Person.objects.filter(first_name="After").count() == 1
+
+
+TEXTS = [
+    "a",
+    "",
+    "NULL",
+    'with "quote"',
+    "back\\slash",
+    "{brace},comma",
+    " spaced ",
+    "üñí",
+    None,
+    '\\"',
+    "x\ny",
+]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="array parameters are PostgreSQL's")
+@pytest.mark.parametrize(
+    ("values", "cast"),
+    [
+        (TEXTS, "text[]"),
+        ([1, -5, 2**62, None], "bigint[]"),
+        (
+            [
+                datetime(2026, 1, 1, tzinfo=UTC),
+                datetime(2026, 1, 1, 5, tzinfo=timezone(timedelta(hours=5))),
+                None,
+            ],
+            "timestamptz[]",
+        ),
+        ([date(2020, 2, 29), None], "date[]"),
+        ([True, False, None], "boolean[]"),
+        ([1.5, -0.25, None], "double precision[]"),
+        ([], "bigint[]"),
+    ],
+)
+def test_array_literal_reads_back_as_the_values(values, cast):
+    """The text array literal a hot path sends instead of psycopg's list dumper reads back, cast to
+    the column type, as exactly the values (quotes, backslashes, braces, commas, NULL as text)."""
+    literal = rawsql.array_literal(values)
+    assert isinstance(literal, str)
+    assert rawsql.select_prepared(f"SELECT %s::{cast}", [literal]) == [(values,)]
+
+
+def test_array_literal_leaves_other_values_to_psycopg():
+    values = [{"a": 1}, None]
+    assert rawsql.array_literal(values) is values
