@@ -30,8 +30,8 @@ from actions import templating
 from actions.models import Action, ActionProperty, CappingRule, Hook
 from people import conditions
 from people.caching import ProcessCache
-from people.conditions.attributes import attribute_values, python_value, resolve
-from people.conditions.evaluator import Evaluation
+from people.conditions.attributes import attribute_values, resolve
+from people.conditions.evaluator import Evaluation, read_property
 from people.conditions.evaluator import evaluate as evaluate_tree
 from people.conditions.operators import OperandError, cast_operand, predicate_matches
 from people.models import Person
@@ -449,7 +449,7 @@ def context_reason(action: Compiled, ask: Ask) -> str | None:
     for cond in action.context_conditions:
         if cond.channel and cond.channel != ask.channel:
             continue
-        actual = _read_context(ask.context, cond.path, cond.type)
+        actual = read_property(ask.context, cond.path, cond.type)
         if not predicate_matches(actual, cond.type, cond.op, cond.value, now=ask.now, tz=ask.zone()):
             shown = "missing" if actual is None else repr(actual)
             return f"context {cond.key} {cond.op} {_show(cond.value)} is false (the request has {shown})"
@@ -463,22 +463,13 @@ def context_passes(action: Compiled, ask: Ask) -> bool:
             continue
         passed = ask.checked.get(cond.memo) if cond.memo else None
         if passed is None:
-            actual = _read_context(ask.context, cond.path, cond.type)
+            actual = read_property(ask.context, cond.path, cond.type)
             passed = predicate_matches(actual, cond.type, cond.op, cond.value, now=ask.now, tz=ask.zone())
             if cond.memo:
                 ask.checked[cond.memo] = passed
         if not passed:
             return False
     return True
-
-
-def _read_context(context: Any, path: tuple[str, ...], value_type: str) -> Any:
-    node = context
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return python_value(value_type, node)
 
 
 def _show(value: Any) -> Any:
