@@ -2,6 +2,7 @@
 values as ``%s`` parameters; table names come from ``Model._meta.db_table``)."""
 
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,7 +44,7 @@ def select_prepared(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
     plan can be the cost: 6–20 ms to plan a union of twenty audiences' conditions, about 2 ms to run
     it. The server binds the values, so the text must leave every value to a ``%s`` parameter.
     Elsewhere (SQLite), or for a text the server would not prepare, this is ``select_rows``.
-    Statements run through it do not appear in Django's query log.
+    Statements run through it are logged as Django logs its own (when it logs: tests, DEBUG).
     """
     numbered = _prepared.get(statement) if connection.vendor == "postgresql" else False
     if numbered is False:
@@ -66,10 +67,17 @@ def select_prepared(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
 def _run_prepared(numbered: str, params: Sequence[Any]) -> list[tuple]:
     import psycopg
 
+    start = time.monotonic()
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
-        cursor.execute(numbered, params, prepare=True)
-        return cursor.fetchall()
+    try:
+        with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+            cursor.execute(numbered, params, prepare=True)
+            return cursor.fetchall()
+    finally:
+        if connection.queries_logged:  # counted like Django's own statements (tests, debug pages)
+            connection.queries_log.append(
+                {"sql": f"{numbered} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"}
+            )
 
 
 class CompiledOnce:
