@@ -107,6 +107,46 @@ class CompiledOnce:
             compiled = self._compiled[alias] = (compiler, sql, list(params), positions, converters)
         return compiled
 
+    def correlated(self, column: str, *, using: str = DEFAULT_DB_ALIAS) -> tuple[str, list]:
+        """The query as a subquery of a larger statement: ``(sql, params)`` where ``column`` (an
+        outer query's column, as SQL) stands where the value was, and the other values stay
+        parameters, in order."""
+        _, sql, params, positions, _ = self._compile(using)
+        kept: list = []
+        index = -1
+
+        def substitute(match: re.Match) -> str:
+            nonlocal index
+            if match.group() == "%%":
+                return "%%"
+            index += 1
+            if index in positions:
+                return column
+            kept.append(params[index])
+            return "%s"
+
+        return _PLACEHOLDER.sub(substitute, sql), kept
+
+    def arrays(self, column: str, *, using: str = DEFAULT_DB_ALIAS) -> tuple[str, list, int]:
+        """The query correlated on ``column`` (``correlated``) as one row of arrays, one array per
+        selected column (NULL where it has no rows): ``(sql, params, width)``, for a ``LEFT JOIN
+        LATERAL`` that adds a person's rows to a statement about that person (PostgreSQL).
+        ``from_arrays`` turns the arrays back into the rows ``rows`` gives."""
+        compiler = self._compile(using)[0]
+        sql, params = self.correlated(column, using=using)
+        width = len(compiler.select)
+        names = ", ".join(f"c{k}" for k in range(width))
+        arrays = ", ".join(f"array_agg(t.c{k})" for k in range(width))
+        return f"SELECT {arrays} FROM ({sql}) AS t({names})", params, width
+
+    def from_arrays(self, arrays: Sequence[list | None], *, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
+        """The rows of the query from its ``arrays`` columns, through the same converters as ``rows``."""
+        if arrays[0] is None:  # no rows
+            return []
+        compiler, _, _, _, converters = self._compile(using)
+        rows = list(zip(*arrays, strict=True))
+        return list(compiler.apply_converters(rows, converters)) if converters else rows
+
     def rows(self, value: Any, *, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
         compiler, sql, params, positions, converters = self._compile(using)
         params = params.copy()
