@@ -9,7 +9,7 @@ class AudiencesConfig(AppConfig):
         from audiences import panels
         from audiences.models import Audience, AudienceMembership, MembershipHistory
         from audiences.provider import AudienceProvider
-        from audiences.selectors import person_traits
+        from audiences.selectors import traits_from_rows, traits_rows
         from computed.extensions import register_usage_finder
         from identity.extensions import register_trait_source
         from people import extensions
@@ -27,7 +27,7 @@ class AudiencesConfig(AppConfig):
         # Conditions may name another audience's membership: {"attribute": "audience:<key>", ...}.
         register_attribute_provider(AudienceProvider())
         # The Profile API serves memberships as boolean traits (class=audience).
-        register_trait_source("audience", read=person_traits, label="Audiences")
+        register_trait_source("audience", rows=traits_rows, traits=traits_from_rows, label="Audiences")
         # A computed attribute an audience names cannot be deleted (computed's where-used).
         register_usage_finder(panels.audiences_using_attribute)
         # Custom attribute keys may not reuse an audience key (both are Profile API trait names).

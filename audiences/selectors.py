@@ -111,14 +111,19 @@ def _traits_queryset(pid: int):
 
 
 # Compiled once per process: building the ORM query each time was most of a Profile API request's CPU.
-_traits = CompiledOnce(_traits_queryset, _SENTINEL_PERSON)
+traits_rows = CompiledOnce(_traits_queryset, _SENTINEL_PERSON)
 
 
 def person_traits(person) -> dict[str, dict]:
     """Membership as boolean traits: true for members, false after exiting, absent otherwise.
 
-    One query: each active audience with the person's current entry and last exit."""
-    rows = _traits.rows(person.pk)
+    One query: each active audience with the person's current entry and last exit (the Profile API
+    runs it within its identifier lookup)."""
+    return traits_from_rows(traits_rows.rows(person.pk), person)
+
+
+def traits_from_rows(rows: list, person) -> dict[str, dict]:
+    """``person_traits`` from the rows of ``traits_rows``."""
     merged = person.merged_into_id is not None  # a merged child is never a member
     return {
         key: {"value": True, "updated_at": entered_at}

@@ -4,8 +4,12 @@ Runs on whatever database ``DATABASE_URL`` names (demo data is enough: ``manage.
 is an earlier ``identity/api/profiles.py`` (e.g. ``git show <commit>:identity/api/profiles.py > /tmp/old.py``)
 loaded beside the current one; both are called with the same ``RequestFactory`` requests (no server, no
 middleware), alternating blocks of requests so a busy shared machine slows both alike. The old side
-also reads computed traits and looks the identifier up the way the code did before issue 13. Prints CPU ms
-(process time) and wall ms per request and queries per request for each, and the median ratio.
+also reads computed traits and looks the identifier up the way the code did before issue 13 (it
+passes the ``Person`` to ``identity.selectors.profile_traits``, which then reads each trait source
+apart; the current ``traits`` view reads the profile and its traits in one statement). For a change
+beyond ``profiles.py``, compare two checkouts with ``python -m bench profile profile_api`` instead.
+Prints CPU ms (process time) and wall ms per request and queries per request for each, and the
+median ratio.
 """
 
 from __future__ import annotations
@@ -66,20 +70,23 @@ def main(old_path: str, rounds: int = 8, block: int = 200) -> None:
 
     # The "old" side also reads computed traits the way the earlier code did (two queries, a model per
     # active attribute), when the current computed app has the one-query reader.
-    from identity.extensions import TraitSource, trait_sources
+    from identity.extensions import trait_sources
 
     new_source = trait_sources.get("computed_trait")
     old_source = new_source
     if new_source is not None:
         from computed import selectors as computed_selectors
 
-        def old_read(person):
-            rows = computed_selectors.person_values(
-                person_id=person.pk, states=(computed_selectors.State.ACTIVE,)
-            )
-            return {k: {"value": r["value"], "updated_at": r["computed_at"]} for k, r in rows.items()}
+        class OldSource:  # what ``identity.selectors.profile_traits`` calls for a Person: ``read``
+            cls, label = new_source.cls, new_source.label
 
-        old_source = TraitSource(new_source.cls, old_read, new_source.label)
+            def read(self, person):
+                rows = computed_selectors.person_values(
+                    person_id=person.pk, states=(computed_selectors.State.ACTIVE,)
+                )
+                return {k: {"value": r["value"], "updated_at": r["computed_at"]} for k, r in rows.items()}
+
+        old_source = OldSource()
 
     # ... and looks the identifier up through the ORM (compiled per call), as it did.
     from identity import selectors as identity_selectors

@@ -5,12 +5,13 @@ SQL it runs.
 Prints the wall time per request, the queries per request, the slowest SQL statements and the top
 functions by cumulative time. Used to write the "what limits it" notes of docs/performance.md.
 
-The actions kinds set up the actions workload's 50 actions and 5 audiences first (as ``bench run
---only actions`` does) and measure, before profiling, the CPU time and statements per request without
-the profiler (and, when PostgreSQL runs on this machine, the CPU time of the connection's server
-process from ``/proc``): ``actions`` asks ``POST /v1/actions`` for distinct known people (each seen
-for the first time, so the contact is recorded), ``actions_again`` for people who asked within the
-minute, ``act`` records ``show`` reactions.
+The actions kinds and ``profile_api`` measure, before profiling, the CPU time and statements per
+request without the profiler over half the requests (and, when PostgreSQL runs on this machine, the
+CPU time of the connection's server process from ``/proc``). The actions kinds set up the actions
+workload's 50 actions and 5 audiences first (as ``bench run --only actions`` does): ``actions`` asks
+``POST /v1/actions`` for distinct known people (each seen for the first time, so the contact is
+recorded), ``actions_again`` for people who asked within the minute, ``act`` records ``show``
+reactions.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ class ComputedConfig(AppConfig):
         from computed import panels
         from computed.models import ComputedAttribute, ComputedValue
         from computed.provider import ComputedProvider
-        from computed.selectors import person_traits
+        from computed.selectors import traits_from_rows, traits_rows
         from identity.extensions import register_trait_source
         from people import extensions
         from people.conditions import register_attribute_provider
@@ -23,7 +23,9 @@ class ComputedConfig(AppConfig):
         # Conditions and formulas may name active computed attributes.
         register_attribute_provider(ComputedProvider())
         # The Profile API serves active computed attributes as traits (class=computed_trait).
-        register_trait_source("computed_trait", read=person_traits, label="Computed attributes")
+        register_trait_source(
+            "computed_trait", rows=traits_rows, traits=traits_from_rows, label="Computed attributes"
+        )
         # Custom attribute keys may not reuse a computed attribute's key (drafts included).
         extensions.register_key_owner("computed attribute", panels.key_in_use)
         extensions.register_person_panel(

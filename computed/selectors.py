@@ -220,18 +220,22 @@ def _traits_queryset(person_id: int):
 
 
 # The traits query, compiled once per process (people.rawsql.CompiledOnce).
-_traits = CompiledOnce(_traits_queryset, _SENTINEL_PERSON)
+traits_rows = CompiledOnce(_traits_queryset, _SENTINEL_PERSON)
 
 
 def person_traits(person: Person) -> dict[str, dict]:
     """Active computed attributes of one person as Profile API traits (``class=computed_trait``).
 
-    One query (the Profile API reads it per request), compiled once per process: the active
-    attributes left-joined with this person's stored values, as tuples (no model instances, no
-    definitions decoded); an attribute without a stored value gives its empty value, as in
-    ``person_values``.
+    One query (the Profile API runs it per request, within its identifier lookup), compiled once
+    per process: the active attributes left-joined with this person's stored values, as tuples (no
+    model instances, no definitions decoded); an attribute without a stored value gives its empty
+    value, as in ``person_values``.
     """
-    rows = _traits.rows(person.pk)
+    return traits_from_rows(traits_rows.rows(person.pk), person)
+
+
+def traits_from_rows(rows: list, person: Person) -> dict[str, dict]:
+    """``person_traits`` from the rows of ``traits_rows``."""
     out = {}
     for key, kind, output_type, function, stored, number, text, flag, day, moment, computed_at in rows:
         if stored is None:

@@ -4,7 +4,11 @@ A higher app registers in its ``AppConfig.ready()``:
 
 - ``register_trait_source``: traits that ``/traits`` serves beside the standard and custom attributes,
   under a class name that ``class=`` narrows to (``computed_trait`` for computed attributes,
-  ``audience`` for audience memberships). ``read(person) -> {key: {"value", "updated_at"}}``.
+  ``audience`` for audience memberships). A source gives its query and how its rows become traits:
+  ``rows``, a ``people.rawsql.CompiledOnce`` whose value is the person id (one row per trait), and
+  ``traits(rows, person) -> {key: {"value", "updated_at"}}``. ``/traits`` adds every source's query
+  to the identifier lookup (``CompiledOnce.arrays``), so a request is one statement whatever the
+  sources; other callers read one person with ``TraitSource.read(person)`` (the same query alone).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from people.rawsql import CompiledOnce
+
 # The class of the attributes identity itself serves (standard and custom).
 TRAIT_CLASS = "trait"
 
@@ -20,15 +26,20 @@ TRAIT_CLASS = "trait"
 @dataclass(frozen=True)
 class TraitSource:
     cls: str
-    read: Callable[[Any], dict[str, dict[str, Any]]]  # (person) -> {key: {"value", "updated_at"}}
+    rows: CompiledOnce  # the person id -> one row per trait
+    traits: Callable[[list, Any], dict[str, dict[str, Any]]]  # (rows, person) -> {key: {"value", ...}}
     label: str = ""
+
+    def read(self, person) -> dict[str, dict[str, Any]]:
+        """``{key: {"value", "updated_at"}}`` of one person (a statement of its own)."""
+        return self.traits(self.rows.rows(person.pk), person)
 
 
 trait_sources: dict[str, TraitSource] = {}
 
 
-def register_trait_source(cls: str, *, read: Callable, label: str = "") -> None:
-    trait_sources[cls] = TraitSource(cls, read, label or cls)
+def register_trait_source(cls: str, *, rows: CompiledOnce, traits: Callable, label: str = "") -> None:
+    trait_sources[cls] = TraitSource(cls, rows, traits, label or cls)
 
 
 def trait_classes() -> list[str]:

@@ -13,11 +13,12 @@ from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
-from identity.extensions import TRAIT_CLASS, trait_sources
+from identity.extensions import TRAIT_CLASS, TraitSource, trait_sources
 from identity.models import Identity, Merge, SourceDailyStat
 from identity.policy import InvalidIdentifier, Policy
 from people.attributes import STANDARD_ATTRIBUTES, read_attribute
 from people.models import Event, Person, RejectedMessage, Source
+from people.rawsql import select_prepared
 
 
 @functools.cache
@@ -45,6 +46,86 @@ def person_by_identifier(*, type_key: str, value: str) -> Person | None:
         seen.add(person.pk)
         person = person.merged_into
     return person
+
+
+class TraitsProfile:
+    """What ``/traits`` reads of a profile: the person's columns it serves (``id``, ``merged_into_id``,
+    the standard attributes, ``custom``, ``attribute_meta``, read like a ``Person``'s) and each
+    registered trait source's traits (``registered``: class -> ``{key: {"value", "updated_at"}}``)."""
+
+    def __init__(self, registered: dict[str, dict[str, dict[str, Any]]], **columns: Any):
+        self.__dict__.update(columns)
+        self.pk = columns["id"]
+        self.registered = registered
+
+
+PROFILE_FIELDS = ("id", "merged_into_id", *STANDARD_ATTRIBUTES, "custom", "attribute_meta")
+
+
+@functools.cache
+def _profile_statement(sources: tuple[TraitSource, ...]) -> tuple[str, list, list[int]]:
+    """The identifier lookup with ``sources``' traits: ``(sql, params, widths)`` whose first two
+    parameters are the identifier's type id and value, and ``widths`` the number of columns of each
+    source's arrays; built once per set of sources (PostgreSQL).
+
+    ``chain`` walks ``merged_into`` from the identity's person as ``person_by_identifier`` does (to a
+    person not merged, or back to one already seen), and each source's query joins the live person
+    as one row of arrays (``CompiledOnce.arrays``)."""
+    quote = connection.ops.quote_name
+    person, identity = quote(Person._meta.db_table), quote(Identity._meta.db_table)
+    columns = ", ".join(f"profile.{quote(Person._meta.get_field(name).column)}" for name in PROFILE_FIELDS)
+    joins, params, widths = [], [], []
+    for k, source in enumerate(sources):
+        sql, source_params, width = source.rows.arrays("profile.id")
+        widths.append(width)
+        names = ", ".join(f"s{k}_{n}" for n in range(width))
+        columns += ", " + names
+        joins.append(f"LEFT JOIN LATERAL ({sql}) AS s{k}({names}) ON true")
+        params += source_params
+    statement = (
+        "WITH RECURSIVE chain(id, merged_into_id, seen, depth) AS ("
+        f" SELECT p.id, p.merged_into_id, ARRAY[]::bigint[], 0 FROM {identity} i"
+        f" JOIN {person} p ON p.id = i.person_id WHERE i.type_id = %s AND i.value = %s"
+        " UNION ALL"
+        " SELECT p.id, p.merged_into_id, c.seen || c.id, c.depth + 1 FROM chain c"
+        f" JOIN {person} p ON p.id = c.merged_into_id WHERE NOT c.id = ANY(c.seen))"
+        f" SELECT {columns} FROM (SELECT id FROM chain ORDER BY depth DESC LIMIT 1) live"
+        f" JOIN {person} profile ON profile.id = live.id {' '.join(joins)}"
+    )
+    return statement, params, widths
+
+
+def profile_for_traits(*, type_key: str, value: str, classes: list[str] | None) -> TraitsProfile | None:
+    """The live profile holding ``type_key:value`` (as ``person_by_identifier``) with the traits of
+    the registered sources ``classes`` names (all without ``classes``), for ``profile_traits``.
+
+    On PostgreSQL one prepared statement: the lookup, the person's columns and every source's query.
+    """
+    sources = tuple(s for cls, s in trait_sources.items() if not classes or cls in classes)
+    if connection.vendor != "postgresql":
+        person = person_by_identifier(type_key=type_key, value=value)
+        if person is None:
+            return None
+        registered = {source.cls: source.read(person) for source in sources}
+        return TraitsProfile(registered, **{name: getattr(person, name) for name in PROFILE_FIELDS})
+    key = Policy.cached().lookup_key(type_key, value)
+    if key is None:
+        return None
+    statement, params, widths = _profile_statement(sources)
+    rows = select_prepared(statement, [*key, *params])
+    if not rows:
+        return None
+    row = rows[0]
+    start = len(PROFILE_FIELDS)
+    columns = dict(zip(PROFILE_FIELDS, row[:start], strict=True))
+    for name in ("custom", "attribute_meta"):
+        columns[name] = Person._meta.get_field(name).from_db_value(columns[name], None, connection)
+    profile = TraitsProfile({}, **columns)
+    for source, width in zip(sources, widths, strict=True):
+        found = source.rows.from_arrays(row[start : start + width])
+        profile.registered[source.cls] = source.traits(found, profile)
+        start += width
+    return profile
 
 
 def person_ids_by_identifier_value(term: str) -> list[int]:
@@ -111,17 +192,24 @@ def _source_keys(ids: set) -> dict[int, str]:
 
 def profile_traits(
     *,
-    person: Person,
+    person: TraitsProfile | Person,
     include: list[str] | None,
     limit: int,
     after: str | None,
     verbose: bool,
     classes: list[str] | None = None,
 ) -> Page:
-    """Standard and custom attributes, then what higher apps register (computed traits, audiences).
+    """Standard and custom attributes, then what higher apps register (computed traits, audiences),
+    of a profile read by ``profile_for_traits`` with the same ``classes`` (or of a ``Person``: then
+    each trait source reads it, a statement each).
 
     A registered trait never shadows a standard or custom attribute of the same key.
     """
+    registered = getattr(person, "registered", None)
+    if registered is None:
+        registered = {
+            cls: source.read(person) for cls, source in trait_sources.items() if not classes or cls in classes
+        }
     values: dict[str, Any] = {}
     extra_meta: dict[str, dict[str, Any]] = {}
     if not classes or TRAIT_CLASS in classes:
@@ -132,10 +220,8 @@ def profile_traits(
         for key, value in person.custom.items():
             if value is not None:
                 values[key] = value
-    for cls, source in trait_sources.items():
-        if classes and cls not in classes:
-            continue
-        for key, row in source.read(person).items():
+    for cls, found in registered.items():
+        for key, row in found.items():
             if key in values or row.get("value") is None:
                 continue
             if include and key not in include:

@@ -2,6 +2,7 @@
 values as ``%s`` parameters; table names come from ``Model._meta.db_table``)."""
 
 import re
+import time
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -66,7 +67,7 @@ def select_prepared(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
     plan can be the cost: 6–20 ms to plan a union of twenty audiences' conditions, about 2 ms to run
     it. The server binds the values, so the text must leave every value to a ``%s`` parameter.
     Elsewhere (SQLite), or for a text the server would not prepare, this is ``select_rows``.
-    Statements run through it do not appear in Django's query log.
+    Statements run through it are logged as Django logs its own (when it logs: tests, DEBUG).
     """
     numbered = _prepared.get(statement) if connection.vendor == "postgresql" else False
     if numbered is False:
@@ -89,10 +90,17 @@ def select_prepared(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
 def _run_prepared(numbered: str, params: Sequence[Any]) -> list[tuple]:
     import psycopg
 
+    start = time.monotonic()
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
-        cursor.execute(numbered, params, prepare=True)
-        return cursor.fetchall() if cursor.description else []
+    try:
+        with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+            cursor.execute(numbered, params, prepare=True)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        if connection.queries_logged:  # counted like Django's own statements (tests, debug pages)
+            connection.queries_log.append(
+                {"sql": f"{numbered} -- {list(params)!r}", "time": f"{time.monotonic() - start:.3f}"}
+            )
 
 
 def execute_prepared(statement: str, params: Sequence[Any] = ()) -> None:
@@ -127,6 +135,46 @@ class CompiledOnce:
             converters = compiler.get_converters([column for column, _, _ in compiler.select])
             compiled = self._compiled[alias] = (compiler, sql, list(params), positions, converters)
         return compiled
+
+    def correlated(self, column: str, *, using: str = DEFAULT_DB_ALIAS) -> tuple[str, list]:
+        """The query as a subquery of a larger statement: ``(sql, params)`` where ``column`` (an
+        outer query's column, as SQL) stands where the value was, and the other values stay
+        parameters, in order."""
+        _, sql, params, positions, _ = self._compile(using)
+        kept: list = []
+        index = -1
+
+        def substitute(match: re.Match) -> str:
+            nonlocal index
+            if match.group() == "%%":
+                return "%%"
+            index += 1
+            if index in positions:
+                return column
+            kept.append(params[index])
+            return "%s"
+
+        return _PLACEHOLDER.sub(substitute, sql), kept
+
+    def arrays(self, column: str, *, using: str = DEFAULT_DB_ALIAS) -> tuple[str, list, int]:
+        """The query correlated on ``column`` (``correlated``) as one row of arrays, one array per
+        selected column (NULL where it has no rows): ``(sql, params, width)``, for a ``LEFT JOIN
+        LATERAL`` that adds a person's rows to a statement about that person (PostgreSQL).
+        ``from_arrays`` turns the arrays back into the rows ``rows`` gives."""
+        compiler = self._compile(using)[0]
+        sql, params = self.correlated(column, using=using)
+        width = len(compiler.select)
+        names = ", ".join(f"c{k}" for k in range(width))
+        arrays = ", ".join(f"array_agg(t.c{k})" for k in range(width))
+        return f"SELECT {arrays} FROM ({sql}) AS t({names})", params, width
+
+    def from_arrays(self, arrays: Sequence[list | None], *, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
+        """The rows of the query from its ``arrays`` columns, through the same converters as ``rows``."""
+        if arrays[0] is None:  # no rows
+            return []
+        compiler, _, _, _, converters = self._compile(using)
+        rows = list(zip(*arrays, strict=True))
+        return list(compiler.apply_converters(rows, converters)) if converters else rows
 
     def rows(self, value: Any, *, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
         compiler, sql, params, positions, converters = self._compile(using)

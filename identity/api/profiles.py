@@ -176,14 +176,22 @@ def endpoint(handler: Callable[..., dict], schema: type[APIView]) -> Callable:
     return csrf_exempt(view)
 
 
-def resolve_person(identifier: str):
+def parse_identifier(identifier: str) -> tuple[str, str]:
     id_type, sep, value = identifier.partition(":")
     if not sep or not id_type or not value:
         raise ProfileError(400, "validation_error", "The identifier must be '<id_type>:<value>'.")
-    person = selectors.person_by_identifier(type_key=id_type, value=value)
+    return id_type, value
+
+
+def found(person):
     if person is None:
         raise ProfileError(404, "not_found", "Profile was not found.")
     return person
+
+
+def resolve_person(identifier: str):
+    id_type, value = parse_identifier(identifier)
+    return found(selectors.person_by_identifier(type_key=id_type, value=value))
 
 
 def page_cursor(request, *, has_more: bool, next_value: str | None, limit: int) -> dict:
@@ -192,11 +200,13 @@ def page_cursor(request, *, has_more: bool, next_value: str | None, limit: int) 
 
 def traits(request, identifier: str) -> dict:
     """A profile's traits: standard, custom, then registered ones (computed traits, audiences)."""
-    person = resolve_person(identifier)
+    id_type, value = parse_identifier(identifier)
+    classes = _list(request, "class")
+    # the profile and its registered traits in one statement (the sources of ``classes`` only)
+    person = found(selectors.profile_for_traits(type_key=id_type, value=value, classes=classes))
     params = request.GET
     limit = int_param(request, "limit", 10, 1, 200)
     verbose = params.get("verbose", "").lower() in ("1", "true", "yes")
-    classes = _list(request, "class")
     unknown = sorted(set(classes or ()) - set(trait_classes()))
     if unknown:
         raise ProfileError(400, "invalid_request", f"unknown trait class: {', '.join(unknown)}")

@@ -158,10 +158,10 @@ def test_write_key_is_not_a_profile_token(client, make_source, profile):
 @pytest.mark.parametrize(
     ("path", "queries"),
     [
-        # the identifier joined with its profile, the active computed attributes with this
-        # profile's values, then the active audiences it is in or exited, in one query (the token
-        # and identifier types come from per-process caches)
-        ("traits", 3),
+        # one statement: the identifier joined with its live profile, the active computed
+        # attributes with this profile's values and the active audiences it is in or exited (the
+        # token and identifier types come from per-process caches)
+        ("traits", 1),
         ("traits?class=trait", 1),
         ("external_ids", 2),
         ("events", 2),
