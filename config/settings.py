@@ -79,6 +79,16 @@ MIDDLEWARE = [
     # last, as django-axes requires: answers a locked-out admin login with 429
     "axes.middleware.AxesMiddleware",
 ]
+# The client APIs (tracking, mParticle, Profile API, client actions) authenticate with write keys and
+# tokens: no session, user, CSRF, messages, static files or login throttling. config/wsgi.py serves
+# these paths through this stack (config/handlers.py), which sets the same security headers.
+CLIENT_API_PATHS = ("/v1/", "/v2/", "/beacon/")
+CLIENT_API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 # Served over TLS (HTTPS=1, usually behind a proxy that terminates it): Secure cookies, HSTS and a
 # Content-Security-Policy. Off by default, so local http://localhost development keeps working.

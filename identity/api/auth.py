@@ -60,46 +60,65 @@ def sources_changed(**_signal_kwargs) -> None:
     _source_cache.changed()
 
 
+def write_key_source(request) -> Source | None:
+    """Segment/RudderStack: the source of the write key a request presents (Basic username, else
+    ``writeKey`` in the body, else ``?writeKey=``), None when it presents none.
+
+    Counts the request against the key's rate limit first (``RateLimited``); an unknown or disabled
+    key is ``AuthenticationFailed`` (or ``RateLimited`` once the client has failed too often). Shared
+    by the plain tracking views (``identity.api.tracking``) and ``WriteKeyAuthentication``.
+    """
+    found = credentials(request)
+    key = found[1] if found else ""
+    if not key:
+        body, _ = read_body(request)
+        if isinstance(body, dict) and isinstance(body.get("writeKey"), str):
+            key = body["writeKey"]
+    if not key:
+        key = getattr(request, "_request", request).GET.get("writeKey", "")
+    if not key:
+        return None
+    ratelimit.check("write_key", key)
+    source = source_for_write_key(key)
+    if source is None:
+        raise ratelimit.refuse_failed(
+            request, exceptions.AuthenticationFailed("Unknown or disabled write key.")
+        )
+    return source
+
+
+def key_secret_source(request) -> Source | None:
+    """mParticle: the source of a Basic ``key:secret`` (source key, write key), None without one;
+    a wrong pair is ``PermissionDenied`` (or ``RateLimited``)."""
+    found = credentials(request)
+    if not found or found[0] != "basic" or not found[1]:
+        return None
+    _, key, secret = found
+    ratelimit.check("write_key", secret)
+    source = source_for_write_key(secret)
+    if source is None or source.key != key:
+        raise ratelimit.refuse_failed(request, exceptions.PermissionDenied("Invalid API key or secret."))
+    return source
+
+
 class WriteKeyAuthentication(BaseAuthentication):
-    """Segment/RudderStack: Basic with the write key as username, else ``writeKey`` in the body,
-    else ``?writeKey=``. Sets ``request.auth`` to the source."""
+    """``write_key_source`` as a DRF authentication class (the OpenAPI declarations name it). Sets
+    ``request.auth`` to the source."""
 
     def authenticate(self, request):
-        found = credentials(request)
-        key = found[1] if found else ""
-        if not key:
-            body, _ = read_body(request)
-            if isinstance(body, dict) and isinstance(body.get("writeKey"), str):
-                key = body["writeKey"]
-        if not key:
-            key = request.query_params.get("writeKey", "")
-        if not key:
-            return None
-        ratelimit.check("write_key", key)
-        source = source_for_write_key(key)
-        if source is None:
-            raise ratelimit.refuse_failed(
-                request, exceptions.AuthenticationFailed("Unknown or disabled write key.")
-            )
-        return (AnonymousUser(), source)
+        source = write_key_source(request)
+        return None if source is None else (AnonymousUser(), source)
 
     def authenticate_header(self, request) -> str:
         return 'Basic realm="tracking"'
 
 
 class KeySecretAuthentication(BaseAuthentication):
-    """mParticle: Basic ``key:secret`` (source key, write key). Missing → 401; wrong → 403."""
+    """``key_secret_source`` as a DRF authentication class. Missing → 401; wrong → 403."""
 
     def authenticate(self, request):
-        found = credentials(request)
-        if not found or found[0] != "basic" or not found[1]:
-            return None
-        _, key, secret = found
-        ratelimit.check("write_key", secret)
-        source = source_for_write_key(secret)
-        if source is None or source.key != key:
-            raise ratelimit.refuse_failed(request, exceptions.PermissionDenied("Invalid API key or secret."))
-        return (AnonymousUser(), source)
+        source = key_secret_source(request)
+        return None if source is None else (AnonymousUser(), source)
 
     def authenticate_header(self, request) -> str:
         return 'Basic realm="events"'

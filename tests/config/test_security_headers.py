@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.test import Client, RequestFactory
+from django.test.client import ClientHandler
 
+from config.handlers import ClientAPIStack
 from tests.browser import browser_test, chromium_page, login
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,6 +113,68 @@ def test_responses_over_tls_carry_hsts_csp_and_secure_cookies(client, admin_user
 @pytest.mark.django_db
 def test_plain_http_gets_no_hsts(client, tls):
     assert "Strict-Transport-Security" not in client.get("/admin/login/")
+
+
+class ClientAPIClientHandler(ClientAPIStack, ClientHandler):
+    """The test client's handler with the client APIs' middleware (what config.wsgi serves them with)."""
+
+
+CLIENT_API_REQUESTS = [
+    ("POST", "/v1/track", {}),
+    ("POST", "/v1/batch", {"HTTP_ORIGIN": "https://shop.example"}),
+    ("OPTIONS", "/v1/t", {"HTTP_ORIGIN": "https://shop.example"}),
+    ("POST", "/v2/events", {}),
+    ("GET", "/v1/projects/wk/settings", {}),
+    ("GET", "/v1/spaces/s/collections/users/profiles/user_id:u1/traits", {}),
+    ("POST", "/v1/actions", {}),
+    ("GET", "/v1/no-such-endpoint", {}),
+    ("GET", "/v1/track/", {}),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method,path,headers", CLIENT_API_REQUESTS)
+@pytest.mark.parametrize("proto", ["http", "https"])
+def test_client_apis_get_the_same_headers_through_their_short_middleware_stack(
+    tls, method, path, headers, proto
+):
+    # given the full stack and the client APIs' one, served over TLS or not
+    full, short = Client(), Client()
+    short.handler = ClientAPIClientHandler()
+    headers = {**headers, "HTTP_X_FORWARDED_PROTO": proto}
+    # when both answer the same request
+    answers = [
+        c.generic(method, path, b"{}", content_type="application/json", **headers) for c in (full, short)
+    ]
+    # then status, headers (HSTS, CSP, X-Frame-Options, nosniff, CORS...) and body are the same
+    # (but the Profile API's Request-Id, new on each answer)
+    full_answer, short_answer = (
+        (a.status_code, sorted((k, v) for k, v in a.items() if k != "Request-Id"), a.content) for a in answers
+    )
+    assert short_answer == full_answer
+    assert "Strict-Transport-Security" in answers[1] or proto == "http"
+    assert answers[1]["Content-Security-Policy"] == tls.DEFAULT_CONTENT_SECURITY_POLICY
+
+
+def wsgi_get(path: str) -> tuple[str, dict]:
+    from config.wsgi import application
+
+    answer = {}
+    environ = RequestFactory().get(path).environ
+    body = b"".join(application(environ, lambda status, headers: answer.update(status=status, h=headers)))
+    assert body is not None
+    return answer["status"], dict(answer["h"])
+
+
+@pytest.mark.django_db
+def test_the_wsgi_application_keeps_the_full_stack_for_the_admin():
+    # the admin needs sessions and users: it still redirects an anonymous visitor to its login
+    status, headers = wsgi_get("/admin/")
+    assert status.startswith("302") and headers["Location"] == "/admin/login/?next=/admin/"
+    # and a client API answers with the security headers
+    status, headers = wsgi_get("/v1/projects/wk/settings")
+    assert status.startswith("200")
+    assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
 
 
 @browser_test

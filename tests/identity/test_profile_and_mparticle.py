@@ -119,6 +119,22 @@ def test_mparticle_auth_missing_is_401_and_wrong_is_403(client, mp_auth):
     assert response.status_code == 403 and response.json()["errors"][0]["code"] == "FORBIDDEN"
 
 
+def test_mparticle_options_and_other_methods(client, mp_auth):
+    # an authenticated OPTIONS describes the endpoint; GET is not allowed
+    options = client.options("/v2/events", HTTP_AUTHORIZATION=mp_auth)
+    get = client.get("/v2/bulkevents", HTTP_AUTHORIZATION=mp_auth)
+    assert (options.status_code, options["Allow"]) == (200, "POST, OPTIONS")
+    assert options.json() == {
+        "name": "M Particle",
+        "description": "",
+        "renders": ["application/json"],
+        "parses": ["*/*"],
+    }
+    assert (get.status_code, get.json()) == (405, {"detail": 'Method "GET" not allowed.'})
+    # without credentials, OPTIONS is refused like any request
+    assert client.options("/v2/events").status_code == 401
+
+
 @pytest.mark.parametrize(
     "body,path",
     [

@@ -191,6 +191,75 @@ def test_cors_preflight_and_reflected_origin(client):
     assert "Authorization" in response["Access-Control-Allow-Headers"]
 
 
+@pytest.mark.parametrize(
+    "method,path,status,body,allow",
+    [
+        (
+            "get",
+            "/v1/track",
+            405,
+            {"code": "method_not_allowed", "message": 'Method "GET" not allowed.'},
+            "POST, OPTIONS",
+        ),
+        (
+            "put",
+            "/v1/batch",
+            405,
+            {"code": "method_not_allowed", "message": 'Method "PUT" not allowed.'},
+            "POST, OPTIONS",
+        ),
+        ("post", "/v1/m", 200, {"success": True}, "POST, OPTIONS"),
+        (
+            "post",
+            "/v1/projects/wk/settings",
+            405,
+            {"code": "method_not_allowed", "message": 'Method "POST" not allowed.'},
+            "GET, HEAD, OPTIONS",
+        ),
+    ],
+)
+def test_methods_are_answered_with_allow_and_cors(client, creds, method, path, status, body, allow):
+    # when a browser calls a tracking URL with a method it may or may not take
+    response = client.generic(
+        method.upper(),
+        path,
+        json.dumps(track()).encode(),
+        content_type="text/plain",
+        HTTP_AUTHORIZATION=basic(creds.write_key),
+        HTTP_ORIGIN="https://shop.example.com",
+    )
+    # then the answer names the allowed methods and the origin may read it
+    assert (response.status_code, response.json(), response["Allow"]) == (status, body, allow)
+    assert response["Access-Control-Allow-Origin"] == "https://shop.example.com"
+
+
+def test_project_settings_point_the_browser_sdk_at_this_host(client):
+    response = client.get("/v1/projects/wk_1/settings", HTTP_HOST="cdp.example.com")
+    assert response.json() == {
+        "integrations": {
+            "Segment.io": {"apiKey": "wk_1", "apiHost": "cdp.example.com/v1", "protocol": "https"}
+        },
+        "metrics": {"sampleRate": 0},
+    }
+
+
+@pytest.mark.parametrize(
+    "accept,status,content",
+    [
+        ("*/*", 200, b'{"success":true}'),
+        ("application/json; indent=2", 200, b'{\n  "success": true\n}'),
+        (
+            "text/html",
+            406,
+            b'{"code":"not_acceptable","message":"Could not satisfy the request Accept header."}',
+        ),
+    ],
+)
+def test_accept_header_is_negotiated_as_before(client, creds, accept, status, content):
+    response = post(client, "/v1/track", track(), key=creds.write_key, HTTP_ACCEPT=accept)
+    assert (response.status_code, response.content) == (status, content)
+
+
 def test_strict_channel_rejects_undefined_events_and_properties(client, make_source):
     # given
     channel = Channel.objects.create(key="app", name="App", schema_enforcement="strict")
