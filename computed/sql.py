@@ -137,6 +137,9 @@ def run_writes(statements: list[Rows]) -> int:
             cursor.execute(statement, params)
             if i == 0:
                 written = cursor.fetchone()[0] if cursor.description else cursor.rowcount
+                if written < 0 and not _pg():  # SQLite gives no row count for a WITH ... INSERT
+                    cursor.execute("SELECT changes()")
+                    written = cursor.fetchone()[0]
     return written
 
 

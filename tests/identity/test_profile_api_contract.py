@@ -5,6 +5,7 @@ import base64
 import json
 
 import pytest
+from django.db import connection
 from django.urls import resolve
 
 from computed import services as computed_services
@@ -175,6 +176,8 @@ def test_a_request_costs_a_fixed_number_of_queries(
     _active("signups", "Signed Up")
     assert client.get(f"{BASE}/user_id:u1/{path}", **auth).status_code == 200
     # when the same request is made again, then it costs the same few queries, whatever the attributes
+    if path == "traits" and connection.vendor != "postgresql":
+        queries = 3  # elsewhere: the profile, then each trait source (computed, audiences) on its own
     with django_assert_num_queries(queries):
         response = client.get(f"{BASE}/user_id:u1/{path}", **auth)
     assert response.status_code == 200
