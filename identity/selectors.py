@@ -95,19 +95,30 @@ def _profile_statement(sources: tuple[TraitSource, ...]) -> tuple[str, list, lis
     return statement, params, widths
 
 
+def _sources(classes: list[str] | None) -> tuple[TraitSource, ...]:
+    """The registered trait sources ``classes`` names (all without ``classes``)."""
+    return tuple(source for cls, source in trait_sources.items() if not classes or cls in classes)
+
+
+def _read_each(person, sources: tuple[TraitSource, ...]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each source's traits of ``person``, a statement each (where there is no single statement)."""
+    return {source.cls: source.read(person) for source in sources}
+
+
 def profile_for_traits(*, type_key: str, value: str, classes: list[str] | None) -> TraitsProfile | None:
     """The live profile holding ``type_key:value`` (as ``person_by_identifier``) with the traits of
     the registered sources ``classes`` names (all without ``classes``), for ``profile_traits``.
 
     On PostgreSQL one prepared statement: the lookup, the person's columns and every source's query.
     """
-    sources = tuple(s for cls, s in trait_sources.items() if not classes or cls in classes)
+    sources = _sources(classes)
     if connection.vendor != "postgresql":
         person = person_by_identifier(type_key=type_key, value=value)
         if person is None:
             return None
-        registered = {source.cls: source.read(person) for source in sources}
-        return TraitsProfile(registered, **{name: getattr(person, name) for name in PROFILE_FIELDS})
+        return TraitsProfile(
+            _read_each(person, sources), **{name: getattr(person, name) for name in PROFILE_FIELDS}
+        )
     key = Policy.cached().lookup_key(type_key, value)
     if key is None:
         return None
@@ -207,9 +218,7 @@ def profile_traits(
     """
     registered = getattr(person, "registered", None)
     if registered is None:
-        registered = {
-            cls: source.read(person) for cls, source in trait_sources.items() if not classes or cls in classes
-        }
+        registered = _read_each(person, _sources(classes))
     values: dict[str, Any] = {}
     extra_meta: dict[str, dict[str, Any]] = {}
     if not classes or TRAIT_CLASS in classes:

@@ -4,7 +4,7 @@ values as ``%s`` parameters; table names come from ``Model._meta.db_table``)."""
 import re
 import time
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
@@ -31,8 +31,8 @@ def array_literal(values: Sequence[Any]) -> str | Sequence[Any]:
             parts.append("t" if value else "f")
         elif isinstance(value, int):
             parts.append(str(value))
-        elif isinstance(value, (str, float, date)):
-            text = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+        elif isinstance(value, (str, float, date)):  # a datetime is a date
+            text = value.isoformat() if isinstance(value, date) else str(value)
             parts.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
         else:
             return values
