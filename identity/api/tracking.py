@@ -92,12 +92,16 @@ _renderer = JSONRenderer()
 
 def negotiate(request) -> str:
     """The response's media type, as DRF's content negotiation chose it for the one JSON renderer:
-    ``?format=`` other than json is a 404 (``Http404``), an ``Accept`` that JSON does not satisfy a
-    406 (``NotAcceptable``); ``Accept: application/json; indent=2`` indents. What SDKs send (no
-    Accept, ``*/*`` or ``application/json``, no query) skips the negotiation."""
+    ``?format=`` other than json is a 404 (``Http404``); ``Accept: application/json; indent=2``
+    indents. An ``Accept`` that JSON does not satisfy is answered in JSON all the same, as Segment's
+    API does: a client's unusual header never costs it its messages (DRF would refuse it with a 406).
+    What SDKs send (no Accept, ``*/*`` or ``application/json``, no query) skips the negotiation."""
     if request.META.get("HTTP_ACCEPT") in COMMON_ACCEPT and not request.META.get("QUERY_STRING"):
         return JSON
-    return DefaultContentNegotiation().select_renderer(Request(request), [_renderer])[1]
+    try:
+        return DefaultContentNegotiation().select_renderer(Request(request), [_renderer])[1]
+    except exceptions.NotAcceptable:
+        return JSON
 
 
 def render(body, status: int, media_type: str = JSON) -> HttpResponse:
