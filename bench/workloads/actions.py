@@ -16,7 +16,7 @@ import os
 
 from bench.http import build_request, drive
 from bench.report import Row, median
-from bench.workloads._common import missing, placeholders, server
+from bench.workloads._common import placeholder_rows, requires, server
 
 MUTATES = True
 RATE = 200
@@ -26,18 +26,13 @@ T_P50, T_P99, T_ACT = "p50 ≤ 5 ms at 200 req/s", "p99 ≤ 20 ms at 200 req/s",
 COUNTRIES = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "BR"]
 
 
-def unavailable(ctx) -> str | None:
-    return missing(identity=True, routes=("/v1/actions",))
-
-
-def placeholder(reason: str) -> list[Row]:
-    return placeholders(
-        "Actions API",
-        reason,
-        ("POST /v1/actions p50 at 200 req/s", "ms", T_P50),
-        ("POST /v1/actions p99 at 200 req/s", "ms", T_P99),
-        ("POST /v1/actions/act max rate", "req/s", T_ACT),
-    )
+unavailable = requires(identity=True, routes=("/v1/actions",))
+placeholder = placeholder_rows(
+    "Actions API",
+    ("POST /v1/actions p50 at 200 req/s", "ms", T_P50),
+    ("POST /v1/actions p99 at 200 req/s", "ms", T_P99),
+    ("POST /v1/actions/act max rate", "req/s", T_ACT),
+)
 
 
 def _setup(ctx) -> list[int]:

@@ -8,7 +8,16 @@ import time
 
 from bench.http import CpuMeter, closed_loop, served
 from bench.report import Row, median, not_available
-from bench.workloads._common import CLIENTS, batches, counters, deal, delta, missing, placeholders, streams
+from bench.workloads._common import (
+    CLIENTS,
+    batches,
+    counters,
+    deal,
+    delta,
+    placeholder_rows,
+    requires,
+    streams,
+)
 
 MUTATES = True
 BATCH = 100
@@ -16,19 +25,14 @@ T_ACCEPTED = "≥ 10,000 events/s"
 T_PROCESSED = "≥ 5,000 events/s"
 
 
-def unavailable(ctx) -> str | None:
-    return missing(identity=True, routes=("/v1/batch",))
-
-
-def placeholder(reason: str) -> list[Row]:
-    return placeholders(
-        "ingest /v1/batch",
-        reason,
-        ("events/s accepted (HTTP 200)", "events/s", T_ACCEPTED),
-        ("events/s fully processed", "events/s", T_PROCESSED),
-        ("request p50", "ms", ""),
-        ("request p99", "ms", ""),
-    )
+unavailable = requires(identity=True, routes=("/v1/batch",))
+placeholder = placeholder_rows(
+    "ingest /v1/batch",
+    ("events/s accepted (HTTP 200)", "events/s", T_ACCEPTED),
+    ("events/s fully processed", "events/s", T_PROCESSED),
+    ("request p50", "ms", ""),
+    ("request p99", "ms", ""),
+)
 
 
 def _wait_processed(

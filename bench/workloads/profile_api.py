@@ -10,7 +10,7 @@ from urllib.parse import quote
 from bench import probes
 from bench.http import build_request, drive, served
 from bench.report import Row, median
-from bench.workloads._common import batches, counters, delta, missing, placeholders, streams
+from bench.workloads._common import batches, counters, delta, placeholder_rows, requires, streams
 
 MUTATES = True  # the "with ingestion" runs write events
 RATE = 500
@@ -28,18 +28,13 @@ def path(id_type: str, value: str) -> str:
     return f"/v1/spaces/{SPACE}/collections/users/profiles/{id_type}:{quote(value, safe='@.')}/traits"
 
 
-def unavailable(ctx) -> str | None:
-    return missing(identity=True, routes=(path("user_id", "u00000001"),))
-
-
-def placeholder(reason: str) -> list[Row]:
-    return placeholders(
-        "Profile API traits",
-        reason,
-        ("p50 at 500 req/s", "ms", "p50 ≤ 2 ms"),
-        ("p99 at 500 req/s", "ms", T_P99),
-        ("max sustained rate", "req/s", T_MAX),
-    )
+unavailable = requires(identity=True, routes=(path("user_id", "u00000001"),))
+placeholder = placeholder_rows(
+    "Profile API traits",
+    ("p50 at 500 req/s", "ms", "p50 ≤ 2 ms"),
+    ("p99 at 500 req/s", "ms", T_P99),
+    ("max sustained rate", "req/s", T_MAX),
+)
 
 
 def _token() -> str:
