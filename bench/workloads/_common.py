@@ -85,7 +85,7 @@ def post_runs(
             yield run, len(reqs), res, delta(counters(ctx.conn), before)
 
 
-def rate_and_latency_rows(
+def rate_rows(
     workload: str,
     figure: str,
     unit: str,

@@ -4,15 +4,7 @@ profile into a known user, 20% two established profiles with their own events an
 from __future__ import annotations
 
 from bench.report import Row
-from bench.workloads._common import (
-    CLIENTS,
-    T_P99,
-    placeholder_rows,
-    post_runs,
-    rate_and_latency_rows,
-    requires,
-    streams,
-)
+from bench.workloads._common import CLIENTS, T_P99, placeholder_rows, post_runs, rate_rows, requires, streams
 
 MUTATES = True
 T_RATE = "≥ 200 merges/s (reference goal)"
@@ -38,6 +30,4 @@ def run(ctx) -> list[Row]:
             f"p50 {p50[-1]:.1f} ms, p99 {p99[-1]:.1f} ms, {dict(res.statuses)}"
         )
     figure = f"merges/s, {CLIENTS} clients"
-    return rate_and_latency_rows(
-        "merge storm /v1/identify", figure, "merges/s", rates, p50, p99, target=T_RATE, goal=200
-    )
+    return rate_rows("merge storm /v1/identify", figure, "merges/s", rates, p50, p99, target=T_RATE, goal=200)

@@ -5,14 +5,7 @@ from __future__ import annotations
 import os
 
 from bench.report import Row
-from bench.workloads._common import (
-    T_P99,
-    placeholder_rows,
-    post_runs,
-    rate_and_latency_rows,
-    requires,
-    streams,
-)
+from bench.workloads._common import T_P99, placeholder_rows, post_runs, rate_rows, requires, streams
 
 MUTATES = True
 CLIENTS = int(os.environ.get("BENCH_TRACK_CLIENTS", "8"))
@@ -46,6 +39,4 @@ def run(ctx) -> list[Row]:
         if res.sent > requests // CLIENTS * CLIENTS:
             ctx.log("  note: clients wrapped around their messages (duplicates were sent)")
     figure = f"requests/s, {CLIENTS} keep-alive clients"
-    return rate_and_latency_rows(
-        "track /v1/track", figure, "req/s", rates, p50, p99, target=T_RATE, goal=1000
-    )
+    return rate_rows("track /v1/track", figure, "req/s", rates, p50, p99, target=T_RATE, goal=1000)
