@@ -243,12 +243,6 @@ class AudienceAdmin(DefinitionAdmin):
 
     # ------------------------------------------------------------ actions
 
-    @action(description="Activate", url_path="activate", permissions=["change"])
-    def activate_one(self, request: HttpRequest, object_id: str):
-        return self._start_job(
-            request, object_id, "Activate", services.audience_activate, "Processing started"
-        )
-
     @action(description="Refresh", url_path="refresh", permissions=["change"])
     def refresh_one(self, request: HttpRequest, object_id: str):
         return self._start_job(request, object_id, "Refresh", services.audience_refresh, "Refresh started")

@@ -308,12 +308,6 @@ class ComputedAttributeAdmin(DefinitionAdmin):
 
     # ------------------------------------------------------------ actions
 
-    @action(description="Activate", url_path="activate", permissions=["change"])
-    def activate_one(self, request: HttpRequest, object_id: str):
-        return self._start_job(
-            request, object_id, "Activate", services.computed_attribute_activate, "Processing started"
-        )
-
     @action(description="Test on a profile", url_path="test", permissions=["view"])
     def test_on_profile(self, request: HttpRequest, object_id: str):
         obj = ComputedAttribute.objects.get(pk=object_id)
