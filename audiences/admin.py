@@ -10,12 +10,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from unfold.decorators import action, display
 
 from audiences import export, selectors, services
 from audiences.models import Audience
-from people.admin.base import job_progress
+from people.admin.base import admin_pages, job_progress
 from people.admin.lifecycle import DefinitionAdmin, validation_messages
 from people.models import Person
 from people.services import copy_field_values
@@ -252,19 +252,12 @@ class AudienceAdmin(DefinitionAdmin):
         return HttpResponseRedirect(reverse("admin:audiences_audience_change", args=[object_id]) + "#export")
 
     def get_urls(self):
-        extra = [
-            path(
-                "preview/",
-                self.admin_site.admin_view(self.preview_view),
-                name="audiences_audience_preview",
-            ),
-            path(
-                "<int:object_id>/export.csv",
-                self.admin_site.admin_view(self.export_view),
-                name="audiences_audience_export",
-            ),
-        ]
-        return [*extra, *super().get_urls()]
+        own = admin_pages(
+            self.admin_site,
+            ("preview/", self.preview_view, "audiences_audience_preview"),
+            ("<int:object_id>/export.csv", self.export_view, "audiences_audience_export"),
+        )
+        return [*own, *super().get_urls()]
 
     def preview_view(self, request: HttpRequest) -> JsonResponse:
         """The builder's live count: ``POST {"type", "include_anonymous", "definition"}``."""

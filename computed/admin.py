@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import action, display
@@ -29,7 +29,7 @@ from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
 from computed.plans import build_plan
 from config.api.parsers import loads
-from people.admin.base import job_progress
+from people.admin.base import admin_pages, job_progress
 from people.admin.lifecycle import DefinitionAdmin, validation_messages
 from people.conditions.attributes import all_attributes
 from people.models import Person
@@ -407,18 +407,13 @@ class ComputedAttributeAdmin(DefinitionAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
-        preview = path(
-            "formula-preview/",
-            self.admin_site.admin_view(self.formula_preview),
-            name="computed_computedattribute_formula_preview",
+        own = admin_pages(
+            self.admin_site,
+            ("formula-preview/", self.formula_preview, "computed_computedattribute_formula_preview"),
+            ("period-bounds/", self.period_bounds, "computed_computedattribute_period_bounds"),
+            ("why/", self.why_view, "computed_computedattribute_why"),
         )
-        period = path(
-            "period-bounds/",
-            self.admin_site.admin_view(self.period_bounds),
-            name="computed_computedattribute_period_bounds",
-        )
-        why = path("why/", self.admin_site.admin_view(self.why_view), name="computed_computedattribute_why")
-        return [preview, period, why, *super().get_urls()]
+        return [*own, *super().get_urls()]
 
     def why_view(self, request: HttpRequest) -> JsonResponse:
         """The 360 page's "Why is … ?" of one value, worked out when opened: ``?attribute=<id>&person=<id>``

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
@@ -35,7 +35,7 @@ from identity.models import (
 )
 from identity.schemas import define_attribute, infer_type
 from people import services as people_services
-from people.admin.base import ReadOnlyAdmin
+from people.admin.base import ReadOnlyAdmin, admin_pages
 from people.models import Source
 from people.selectors import organization_today
 
@@ -187,10 +187,8 @@ class MergeAdmin(ReadOnlyAdmin):
             messages.success(request, f"Undid {done} merge(s).")
 
     def get_urls(self):
-        return [
-            path("dry-run/", self.admin_site.admin_view(self.dry_run_view), name="identity_merge_dry_run"),
-            *super().get_urls(),
-        ]
+        own = admin_pages(self.admin_site, ("dry-run/", self.dry_run_view, "identity_merge_dry_run"))
+        return [*own, *super().get_urls()]
 
     def dry_run_view(self, request):
         form = DryRunForm(request.POST or None)
@@ -477,15 +475,12 @@ class SourceActivityAdmin(ReadOnlyAdmin):
         )
 
     def get_urls(self):
-        return [
-            path("debugger/", self.admin_site.admin_view(self.debugger_view), name="identity_debugger_index"),
-            path(
-                "debugger/<int:source_id>/",
-                self.admin_site.admin_view(self.debugger_view),
-                name="identity_debugger",
-            ),
-            *super().get_urls(),
-        ]
+        own = admin_pages(
+            self.admin_site,
+            ("debugger/", self.debugger_view, "identity_debugger_index"),
+            ("debugger/<int:source_id>/", self.debugger_view, "identity_debugger"),
+        )
+        return [*own, *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
         today = organization_today()

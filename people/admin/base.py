@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
+from collections.abc import Callable
+
+from django.contrib.admin import AdminSite
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
 from people.models import Definition
+
+
+def admin_pages(site: AdminSite, *pages: tuple[str, Callable, str]) -> list[URLPattern]:
+    """URL patterns of admin pages, ``(route, view, name)`` each, behind ``site``'s login and staff
+    check (``admin_view``): a ModelAdmin's own pages go before its ``get_urls()``."""
+    return [path(route, site.admin_view(view), name=name) for route, view, name in pages]
 
 
 class ReadOnlyAdmin(ModelAdmin):
