@@ -15,7 +15,7 @@ from unfold.decorators import action, display
 
 from audiences import export, selectors, services
 from audiences.models import Audience
-from people.admin.base import admin_pages, job_progress
+from people.admin.base import OwnPagesMixin, job_progress
 from people.admin.lifecycle import DefinitionAdmin, validation_messages
 from people.models import Person
 from people.services import copy_field_values
@@ -58,7 +58,7 @@ STATUS_SHOWN = ["last_refresh_duration" if f == "last_refresh_seconds" else f fo
 
 
 @admin.register(Audience)
-class AudienceAdmin(DefinitionAdmin):
+class AudienceAdmin(OwnPagesMixin, DefinitionAdmin):
     form = AudienceForm
     writes = services.WRITES
     uses_field = "uses"
@@ -80,8 +80,6 @@ class AudienceAdmin(DefinitionAdmin):
         "error_count",
     ]
     list_filter = ["state", "type", "include_anonymous"]
-    search_fields = ["key", "name"]
-    list_select_related = ["job"]
     readonly_fields = [
         "state_badge",
         "progress",
@@ -251,13 +249,11 @@ class AudienceAdmin(DefinitionAdmin):
     def export_one(self, request: HttpRequest, object_id: str):
         return HttpResponseRedirect(reverse("admin:audiences_audience_change", args=[object_id]) + "#export")
 
-    def get_urls(self):
-        own = admin_pages(
-            self.admin_site,
+    def own_pages(self):
+        return [
             ("preview/", self.preview_view, "audiences_audience_preview"),
             ("<int:object_id>/export.csv", self.export_view, "audiences_audience_export"),
-        )
-        return [*own, *super().get_urls()]
+        ]
 
     def preview_view(self, request: HttpRequest) -> JsonResponse:
         """The builder's live count: ``POST {"type", "include_anonymous", "definition"}``."""

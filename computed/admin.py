@@ -29,7 +29,7 @@ from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
 from computed.plans import build_plan
 from config.api.parsers import loads
-from people.admin.base import admin_pages, job_progress
+from people.admin.base import OwnPagesMixin, job_progress
 from people.admin.lifecycle import DefinitionAdmin, validation_messages
 from people.conditions.attributes import all_attributes
 from people.models import Person
@@ -184,7 +184,7 @@ class ComputedAttributeForm(forms.ModelForm):
 
 
 @admin.register(ComputedAttribute)
-class ComputedAttributeAdmin(DefinitionAdmin):
+class ComputedAttributeAdmin(OwnPagesMixin, DefinitionAdmin):
     form = ComputedAttributeForm
     writes = services.WRITES
     uses_field = "dependencies"
@@ -205,8 +205,6 @@ class ComputedAttributeAdmin(DefinitionAdmin):
         "error_count",
     ]
     list_filter = ["state", "kind", "group"]
-    search_fields = ["key", "name"]
-    list_select_related = ["job"]
     readonly_fields = [*STATUS_FIELDS, *ComputedAttribute.HISTORY_FIELDS]
     frozen_fields = ["key", "name", "description", "kind"]
     actions = ["activate_selected", "disable_selected"]
@@ -406,14 +404,12 @@ class ComputedAttributeAdmin(DefinitionAdmin):
         context["period_bounds_url"] = reverse("admin:computed_computedattribute_period_bounds")
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def get_urls(self):
-        own = admin_pages(
-            self.admin_site,
+    def own_pages(self):
+        return [
             ("formula-preview/", self.formula_preview, "computed_computedattribute_formula_preview"),
             ("period-bounds/", self.period_bounds, "computed_computedattribute_period_bounds"),
             ("why/", self.why_view, "computed_computedattribute_why"),
-        )
-        return [*own, *super().get_urls()]
+        ]
 
     def why_view(self, request: HttpRequest) -> JsonResponse:
         """The 360 page's "Why is … ?" of one value, worked out when opened: ``?attribute=<id>&person=<id>``

@@ -16,8 +16,8 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
+from people.admin.base import OwnPagesMixin, progress_bar
 from people.admin.base import ReadOnlyAdmin as BaseReadOnlyAdmin
-from people.admin.base import admin_pages, progress_bar
 from privacy import selectors, services
 from privacy.api.views import export_response
 from privacy.models import AuditEntry, PrivacyRequest, RequestKind, RequestStatus, Suppression, Tombstone
@@ -76,7 +76,7 @@ class PrivacyRequestForm(forms.ModelForm):
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(ModelAdmin):
+class PrivacyRequestAdmin(OwnPagesMixin, ModelAdmin):
     form = PrivacyRequestForm
     list_display = [
         "short_id",
@@ -144,14 +144,12 @@ class PrivacyRequestAdmin(ModelAdmin):
         obj.pk = created.pk
         obj.subject_request_id = created.subject_request_id
 
-    def get_urls(self):
-        own = admin_pages(
-            self.admin_site,
+    def own_pages(self):
+        return [
             ("<int:pk>/download/", self.download_view, "privacy_privacyrequest_download"),
             ("<int:pk>/receipt/", self.receipt_view, "privacy_privacyrequest_receipt"),
             ("<int:pk>/cancel/", self.cancel_view, "privacy_privacyrequest_cancel"),
-        )
-        return [*own, *super().get_urls()]
+        ]
 
     def _get(self, request: HttpRequest, pk: int) -> PrivacyRequest:
         if not self.has_view_permission(request):

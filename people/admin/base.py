@@ -18,6 +18,17 @@ def admin_pages(site: AdminSite, *pages: tuple[str, Callable, str]) -> list[URLP
     return [path(route, site.admin_view(view), name=name) for route, view, name in pages]
 
 
+class OwnPagesMixin:
+    """A ModelAdmin with pages of its own: ``own_pages()`` lists them as ``(route, view, name)``; they
+    come before the admin's URLs, behind the admin site's login (``admin_pages``)."""
+
+    def own_pages(self) -> list[tuple[str, Callable, str]]:
+        return []
+
+    def get_urls(self):
+        return [*admin_pages(self.admin_site, *self.own_pages()), *super().get_urls()]
+
+
 class ReadOnlyAdmin(ModelAdmin):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
