@@ -291,11 +291,15 @@ class SingleView(TrackingAPIView):
         raise NotImplementedError("served by identity.api.tracking.tracking_endpoint")
 
 
-class MetricsView(TrackingAPIView):
-    """analytics.js internal metrics: accepted and discarded."""
+class KeylessTrackingAPIView(TrackingAPIView):
+    """Base of the analytics.js endpoints that take no write key in the Authorization header."""
 
     authentication_classes: list = []
     permission_classes: list = []
+
+
+class MetricsView(KeylessTrackingAPIView):
+    """analytics.js internal metrics: accepted and discarded."""
 
     @extend_schema(
         operation_id="tracking_metrics",
@@ -308,11 +312,8 @@ class MetricsView(TrackingAPIView):
         raise NotImplementedError("served by identity.api.tracking.tracking_endpoint")
 
 
-class ProjectSettingsView(TrackingAPIView):
+class ProjectSettingsView(KeylessTrackingAPIView):
     """analytics.js CDN settings, so the browser SDK can point at this host."""
-
-    authentication_classes: list = []
-    permission_classes: list = []
 
     @extend_schema(
         operation_id="tracking_project_settings",
