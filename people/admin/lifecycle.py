@@ -81,6 +81,8 @@ class DefinitionAdmin(ServiceWrittenAdmin):
     confirm_notes: dict[str, str]
     # Read-only too once the definition is no longer editable (active, processing or disabled).
     frozen_fields: list[str] = []
+    search_fields = ["key", "name"]
+    list_select_related = ["job"]  # the progress column reads the definition's job
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
