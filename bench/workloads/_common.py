@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from bench.http import (  # noqa: F401
     THREADS,
@@ -102,6 +103,54 @@ def rate_rows(
         Row(workload, "request p50", median(p50), "ms"),
         Row(workload, "request p99", median(p99), "ms", target=T_P99, meets=median(p99) < 50),
     ]
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """One run's loads of the same requests: at a fixed rate (open loop), saturated (closed loop), then
+    at half the saturated rate (open loop)."""
+
+    fixed: LoadResult
+    saturated: LoadResult
+    half_rate: float
+    half: LoadResult
+
+
+def answered_rate(res: LoadResult) -> float:
+    """Requests answered with 200, per second."""
+    return res.statuses.get(200, 0) / res.seconds
+
+
+def rate_ladder(
+    ctx,
+    srv: Server,
+    reqs: list,
+    *,
+    label: str,
+    clients: int,
+    rate: float,
+    seconds: float,
+    min_half: float,
+    cpu: str = "",
+) -> Ladder:
+    """``reqs`` from ``clients`` clients at ``rate``, then as fast as they go (the max rate, its CPU
+    under ``cpu``), then at half the max rate (at least ``min_half``); each logged after ``label``."""
+    fixed = drive(ctx, srv, reqs, clients=clients, rate=rate, seconds=seconds)
+    ctx.log(
+        f"  {label} at {rate}/s: p50 {fixed.p(50):.2f} ms, p99 {fixed.p(99):.2f} ms, {dict(fixed.statuses)}"
+    )
+    saturated = drive(ctx, srv, reqs, clients=clients, seconds=seconds, cpu=cpu)
+    ctx.log(
+        f"  {label} saturated ({clients} clients): {answered_rate(saturated):,.0f} req/s, "
+        f"p99 {saturated.p(99):.1f} ms, {dict(saturated.statuses)}"
+    )
+    half_rate = max(min_half, round(answered_rate(saturated) / 2))
+    half = drive(ctx, srv, reqs, clients=clients, rate=half_rate, seconds=seconds)
+    ctx.log(
+        f"  {label} at half the max rate ({half_rate:.0f}/s): p50 {half.p(50):.2f} ms, "
+        f"p99 {half.p(99):.2f} ms, {dict(half.statuses)}"
+    )
+    return Ladder(fixed, saturated, half_rate, half)
 
 
 def streams(ctx) -> Streams:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 
 from bench.report import Row
-from bench.workloads._common import T_P99, placeholder_rows, post_runs, rate_rows, requires, streams
+from bench.workloads._common import (
+    T_P99,
+    answered_rate,
+    placeholder_rows,
+    post_runs,
+    rate_rows,
+    requires,
+    streams,
+)
 
 MUTATES = True
 CLIENTS = int(os.environ.get("BENCH_TRACK_CLIENTS", "8"))
@@ -28,8 +36,7 @@ def run(ctx) -> list[Row]:
     rates, p50, p99 = [], [], []
     runs = post_runs(ctx, "/v1/track", messages, clients=CLIENTS, seconds=seconds, cpu="track")
     for r, requests, res, written in runs:
-        ok = res.statuses.get(200, 0)
-        rates.append(ok / res.seconds)
+        rates.append(answered_rate(res))
         p50.append(res.p(50))
         p99.append(res.p(99))
         ctx.log(
