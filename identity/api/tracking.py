@@ -257,6 +257,17 @@ class SchemaView(APIView):
     throttle_classes: list = []
 
 
+def schema_post(served_by: str, **schema):
+    """The ``post`` of a schema-only view: a JSON body, tagged "tracking", described by ``schema``
+    (``extend_schema`` keywords); ``served_by`` (a plain view) answers the real requests."""
+
+    @extend_schema(tags=["tracking"], request={"application/json": OpenApiTypes.OBJECT}, **schema)
+    def post(self, request):  # pragma: no cover - schema declaration
+        raise NotImplementedError(f"served by {served_by}")
+
+    return post
+
+
 class TrackingAPIView(SchemaView):
     """Base: write-key auth, any Content-Type, ``{"code", "message"}`` errors, CORS."""
 
@@ -264,10 +275,9 @@ class TrackingAPIView(SchemaView):
 
 
 class BatchView(TrackingAPIView):
-    @extend_schema(
+    post = schema_post(
+        "identity.api.tracking.tracking_endpoint",
         summary="Send a batch of messages (Segment/RudderStack /v1/batch, /v1/import, /v1/b)",
-        tags=["tracking"],
-        request={"application/json": OpenApiTypes.OBJECT},
         responses=TRACKING_RESPONSES,
         examples=[
             OpenApiExample(
@@ -280,43 +290,36 @@ class BatchView(TrackingAPIView):
             )
         ],
     )
-    def post(self, request):  # pragma: no cover - schema declaration
-        raise NotImplementedError("served by identity.api.tracking.tracking_endpoint")
 
 
 class SingleView(TrackingAPIView):
-    @extend_schema(
+    post = schema_post(
+        "identity.api.tracking.tracking_endpoint",
         summary="Send one message (/v1/identify, /v1/track, ... and the one-letter forms)",
-        tags=["tracking"],
-        request={"application/json": OpenApiTypes.OBJECT},
         responses=TRACKING_RESPONSES,
     )
-    def post(self, request):  # pragma: no cover - schema declaration
-        raise NotImplementedError("served by identity.api.tracking.tracking_endpoint")
 
 
-class MetricsView(TrackingAPIView):
+class KeylessTrackingAPIView(TrackingAPIView):
+    """Base of the analytics.js endpoints that take no write key in the Authorization header."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+
+class MetricsView(KeylessTrackingAPIView):
     """analytics.js internal metrics: accepted and discarded."""
 
-    authentication_classes: list = []
-    permission_classes: list = []
-
-    @extend_schema(
+    post = schema_post(
+        "identity.api.tracking.tracking_endpoint",
         operation_id="tracking_metrics",
         summary="analytics.js metrics (accepted and discarded)",
-        tags=["tracking"],
-        request={"application/json": OpenApiTypes.OBJECT},
         responses={200: SuccessSerializer},
     )
-    def post(self, request):  # pragma: no cover - schema declaration
-        raise NotImplementedError("served by identity.api.tracking.tracking_endpoint")
 
 
-class ProjectSettingsView(TrackingAPIView):
+class ProjectSettingsView(KeylessTrackingAPIView):
     """analytics.js CDN settings, so the browser SDK can point at this host."""
-
-    authentication_classes: list = []
-    permission_classes: list = []
 
     @extend_schema(
         operation_id="tracking_project_settings",
@@ -466,14 +469,11 @@ def _ingest_one(source, index: int, batch, received_at, size: int) -> dict:
 class MParticleView(SchemaView):
     authentication_classes = [KeySecretAuthentication]
 
-    @extend_schema(
+    post = schema_post(
+        "identity.api.tracking.mparticle_endpoint",
         summary="mParticle Events API: one batch (/v2/events) or up to 100 (/v2/bulkevents)",
-        tags=["tracking"],
-        request={"application/json": OpenApiTypes.OBJECT},
         responses=MP_RESPONSES,
     )
-    def post(self, request):  # pragma: no cover - schema declaration
-        raise NotImplementedError("served by identity.api.tracking.mparticle_endpoint")
 
 
 mparticle_view = mparticle_endpoint(bulk=False)
