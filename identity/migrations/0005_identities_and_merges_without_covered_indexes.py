@@ -13,15 +13,54 @@ again under a lock), so the database operations are plain ``DROP INDEX``.
 import django.db.models.deletion
 from django.db import migrations, models
 
-INDEXES = {
-    "identity_identity_channel_id_f5282f90": ("identity_identity", "channel_id"),
-    "identity_identity_person_id_3bc8925d": ("identity_identity", "person_id"),
-    "identity_identity_source_id_296cd362": ("identity_identity", "source_id"),
-    "identity_identity_type_id_43ace52b": ("identity_identity", "type_id"),
-    "identity_merge_child_id_29698f0b": ("identity_merge", "child_id"),
-    "identity_merge_parent_id_fba60756": ("identity_merge", "parent_id"),
-    "identity_merge_source_id_0aaaa8bd": ("identity_merge", "source_id"),
-}
+CASCADE, PROTECT, SET_NULL = (
+    django.db.models.deletion.CASCADE,
+    django.db.models.deletion.PROTECT,
+    django.db.models.deletion.SET_NULL,
+)
+# (model, field, the index dropped, the field's other arguments): ``to``, ``on_delete``, ``related_name``,
+# and whether it may be empty.
+FOREIGN_KEYS = [
+    ("identity", "channel", "identity_identity_channel_id_f5282f90", "people.channel", SET_NULL, "+", True),
+    (
+        "identity",
+        "person",
+        "identity_identity_person_id_3bc8925d",
+        "people.person",
+        CASCADE,
+        "identities",
+        False,
+    ),
+    ("identity", "source", "identity_identity_source_id_296cd362", "people.source", SET_NULL, "+", True),
+    (
+        "identity",
+        "type",
+        "identity_identity_type_id_43ace52b",
+        "identity.identifiertype",
+        PROTECT,
+        "identities",
+        False,
+    ),
+    (
+        "merge",
+        "child",
+        "identity_merge_child_id_29698f0b",
+        "people.person",
+        CASCADE,
+        "merges_as_child",
+        False,
+    ),
+    (
+        "merge",
+        "parent",
+        "identity_merge_parent_id_fba60756",
+        "people.person",
+        CASCADE,
+        "merges_as_parent",
+        False,
+    ),
+    ("merge", "source", "identity_merge_source_id_0aaaa8bd", "people.source", SET_NULL, "+", True),
+]
 
 
 class Migration(migrations.Migration):
@@ -34,87 +73,25 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             database_operations=[
                 migrations.RunSQL(
-                    f"DROP INDEX IF EXISTS {name}", f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})"
+                    f"DROP INDEX IF EXISTS {index}",
+                    f"CREATE INDEX IF NOT EXISTS {index} ON identity_{model} ({name}_id)",
                 )
-                for name, (table, column) in INDEXES.items()
+                for model, name, index, *_ in FOREIGN_KEYS
             ],
             state_operations=[
                 migrations.AlterField(
-                    model_name="identity",
-                    name="channel",
+                    model_name=model,
+                    name=name,
                     field=models.ForeignKey(
-                        blank=True,
+                        blank=optional,
                         db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="people.channel",
+                        null=optional,
+                        on_delete=on_delete,
+                        related_name=related_name,
+                        to=to,
                     ),
-                ),
-                migrations.AlterField(
-                    model_name="identity",
-                    name="person",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="identities",
-                        to="people.person",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="identity",
-                    name="source",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="people.source",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="identity",
-                    name="type",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="identities",
-                        to="identity.identifiertype",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="merge",
-                    name="child",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="merges_as_child",
-                        to="people.person",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="merge",
-                    name="parent",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="merges_as_parent",
-                        to="people.person",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="merge",
-                    name="source",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="people.source",
-                    ),
-                ),
+                )
+                for model, name, _, to, on_delete, related_name, optional in FOREIGN_KEYS
             ],
         ),
     ]
