@@ -84,20 +84,18 @@ class IdentifierType(models.Model):
 class Identity(models.Model):
     """One identifier value of one profile. (type, value) is unique: an identifier names one person.
 
-    Four indexes, each with a reader: (type, value) finds an identifier, (person, type) a profile's
-    identifiers, value the person search, the primary key. Ingestion inserts identities and every
-    merge re-points them, so each further index is a write per row: the foreign keys get none of
-    their own (type and person lead the two composite ones; nothing reads identities by channel or
-    source, so deleting a source or a channel scans them, a rare admin step)."""
+    Five indexes, each with a reader: (type, value) finds an identifier, (person, type) a profile's
+    identifiers, value the person search, channel the admin's identity filter, the primary key.
+    Ingestion inserts identities and every merge re-points them, so each further index is a write per
+    row: type and person have none of their own (they lead the two composite ones), nor has source
+    (nothing reads identities by source, so deleting a source scans them, a rare admin step)."""
 
     type = models.ForeignKey(
         IdentifierType, on_delete=models.PROTECT, related_name="identities", db_index=False
     )
     value = models.CharField(max_length=255)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identities", db_index=False)
-    channel = models.ForeignKey(
-        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     source = models.ForeignKey(
         Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )

@@ -99,7 +99,8 @@ def _run_prepared(numbered: str, params: Sequence[Any]) -> list[tuple]:
             # The result's status, not ``cursor.description``: that builds a column object for every
             # column at each call (0.1-0.3 ms for the Profile API's 30 columns).
             result = cursor.pgresult
-            return cursor.fetchall() if result is not None and result.status == ExecStatus.TUPLES_OK else []
+            returned = result is not None and result.status == ExecStatus.TUPLES_OK and result.nfields
+            return cursor.fetchall() if returned else []
     finally:
         if connection.queries_logged:  # counted like Django's own statements (tests, debug pages)
             connection.queries_log.append(

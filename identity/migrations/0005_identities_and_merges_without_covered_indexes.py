@@ -4,7 +4,7 @@ Ingestion inserts identities and every merge re-points a child's identities to i
 entry in every index of the table per row) and writes a merge row. ``identity_identity`` had eight
 indexes: its ``type`` and ``person`` foreign-key indexes are the leading columns of
 ``uniq_identity_type_value`` and ``identity_person_type_idx``, and nothing reads identities by
-channel or source. ``identity_merge``'s ``parent`` and ``child`` indexes repeat ``merge_parent_idx``
+source (the admin's identity list filters by channel, so that index stays). ``identity_merge``'s ``parent`` and ``child`` indexes repeat ``merge_parent_idx``
 and ``merge_child_idx``; nothing reads merges by source. Only the indexes go: the foreign-key
 constraints stay as they are (Django's ``AlterField`` would drop and re-add them, checking every row
 again under a lock), so the database operations are plain ``DROP INDEX``.
@@ -21,7 +21,6 @@ CASCADE, PROTECT, SET_NULL = (
 # (model, field, the index dropped, the field's other arguments): ``to``, ``on_delete``, ``related_name``,
 # and whether it may be empty.
 FOREIGN_KEYS = [
-    ("identity", "channel", "identity_identity_channel_id_f5282f90", "people.channel", SET_NULL, "+", True),
     (
         "identity",
         "person",

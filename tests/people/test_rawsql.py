@@ -25,6 +25,24 @@ def test_prepared_rows_match_plain_rows_with_literal_percent():
     assert rawsql.select_prepared(statement, params) == rawsql.select_rows(statement, params)
 
 
+@pytest.mark.parametrize(
+    "statement,params,expected",
+    [
+        ("UPDATE {table} SET city = %s WHERE first_name = %s", ["Rome", "Ann"], []),
+        ("UPDATE {table} SET city = %s WHERE first_name = %s RETURNING city", ["Oslo", "Ann"], [("Oslo",)]),
+        ("SELECT FROM {table} WHERE first_name = %s", ["Ann"], []),
+        ("SELECT first_name FROM {table} WHERE first_name = %s", ["Nobody"], []),
+    ],
+)
+def test_prepared_writes_and_empty_results_answer_as_plain_ones(statement, params, expected):
+    # an UPDATE returns no rows, RETURNING its rows, a SELECT of no columns none (not one empty row
+    # per match), prepared or not
+    Person.objects.create(first_name="Ann")
+    statement = statement.format(table=Person._meta.db_table)
+    assert rawsql.select_prepared(statement, params) == expected
+    assert rawsql.select_rows(statement, params) == expected
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no prepared statements here")
 def test_prepared_statement_is_planned_once_per_connection():
     statement = "SELECT %s::int + 1"
