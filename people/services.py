@@ -307,6 +307,8 @@ DRAIN_CHUNK = 1000
 
 
 EVENTS_REASON = "events"
+# A contact was recorded and nothing else changed: refreshes re-read only what reads last contacted.
+CONTACT_REASON = "contact"
 
 
 def notify_people_changed(
@@ -491,7 +493,7 @@ def contacts_record(*, contacts: Sequence[tuple[int, int | None, datetime]]) -> 
     if connection.vendor != "postgresql":
         moved, stored = _contacts_record_orm(contacts)
         if moved:
-            notify_people_changed(moved, reason="contact")
+            notify_people_changed(moved, reason=CONTACT_REASON)
         return stored
     from people import rawsql
 
@@ -520,7 +522,7 @@ def contacts_sql(given: str, *, notify: bool) -> str:
     pending = connection.ops.quote_name(PendingChange._meta.db_table)
     notified = (
         f", contact_pending AS (INSERT INTO {pending} (person_id, reason) "
-        "SELECT person_id, 'contact' FROM contacted WHERE moved)"
+        f"SELECT person_id, '{CONTACT_REASON}' FROM contacted WHERE moved)"
         if notify
         else ""
     )

@@ -347,6 +347,48 @@ def test_new_events_evaluate_only_the_audiences_they_can_move(make_audience):
     assert moved("Page Viewed") == {"busy", "spenders"}
 
 
+def test_a_contact_evaluates_only_the_audiences_it_can_move(make_audience):
+    from computed import services as computed
+
+    # given audiences on last contacted (overall, on a channel, the attribute), on a computed
+    # attribute, on an attribute, on an event, and one on a contact audience
+    spent = {"function": "sum", "event": "Order Completed", "property": "amount"}
+    computed.activate(
+        computed.computed_attribute_create(key="spent", name="Spent", kind="aggregate", definition=spent)
+    )
+    every = [
+        make_audience("never", {"condition": {"last_contacted": {"op": "unknown"}}}, activate=True),
+        make_audience(
+            "mailed",
+            {"condition": {"last_contacted": {"op": "less_than", "value": 7, "channel": "email"}}},
+            activate=True,
+        ),
+        make_audience(
+            "recent",
+            {"condition": {"attribute": "last_contacted_at", "op": "within_last_days", "value": 3}},
+            activate=True,
+        ),
+        make_audience(
+            "spenders", {"condition": {"attribute": "spent", "op": "gt", "value": 100}}, activate=True
+        ),
+        make_audience("germans", GERMANS, activate=True),
+        make_audience("buyers", {"condition": {"event": "Order Completed"}}, activate=True),
+        make_audience(
+            "never_again",
+            {"condition": {"attribute": "audience:never", "op": "equals", "value": True}},
+            activate=True,
+        ),
+    ]
+    # then a contact moves those on last contacted, on computed attributes and what names them
+    assert {a.key for a in membership.moved_by_contact(every)} == {
+        "never",
+        "mailed",
+        "recent",
+        "spenders",
+        "never_again",
+    }
+
+
 def test_a_tracked_event_no_audience_reads_evaluates_none(
     make_person, known, make_audience, make_source, django_capture_on_commit_callbacks
 ):
