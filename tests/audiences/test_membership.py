@@ -389,6 +389,22 @@ def test_a_contact_evaluates_only_the_audiences_it_can_move(make_audience):
     }
 
 
+def test_a_contact_refresh_leaves_audiences_it_cannot_move(make_person, known, make_audience):
+    # given Ann, never contacted, in an audience of the never contacted and in the Germans
+    ann = known(make_person(first_name="Ann", country="DE"))
+    never = make_audience(
+        "never", {"condition": {"last_contacted": {"op": "unknown"}}}, activate=True, now=NOW
+    )
+    germans = make_audience("germans", GERMANS, activate=True, now=NOW)
+    # and Ann contacted and moved to France, only the contact notified
+    type(ann).objects.filter(pk=ann.pk).update(last_contacted_at=NOW, country="FR")
+    # when the real-time refresh for a contact runs
+    membership.refresh_people([ann.pk], reason="contact", now=NOW + timedelta(hours=1))
+    # then she left the audience on last contacted; the Germans were not evaluated
+    assert member_ids(never) == set()
+    assert member_ids(germans) == {ann.pk}
+
+
 def test_a_tracked_event_no_audience_reads_evaluates_none(
     make_person, known, make_audience, make_source, django_capture_on_commit_callbacks
 ):
