@@ -32,16 +32,8 @@ class ActionsConfig(AppConfig):
 
         # An audience that an action targets cannot be deleted.
         register_usage_finder(panels.actions_using_audience)
-        extensions.register_person_panel(
-            "actions",
-            title="Actions and reactions",
-            template="actions/panels/reactions.html",
-            context=panels.reactions_context,
-            order=40,
-        )
-        from actions.timeline import reaction_entries
+        # Its Person 360 panel (actions/panels.py, imported above) and timeline entries register where
+        # their functions are declared.
+        from actions import timeline  # noqa: F401
 
-        extensions.register_timeline_source(
-            "reactions", label="Action reactions", badge="action", fetch=reaction_entries, order=40
-        )
         extensions.register_active_count("actions_active", label="Active actions", model=Action, order=40)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from people.extensions import person_panel
 
+
+@person_panel("actions", title="Actions and reactions", template="actions/panels/reactions.html", order=40)
 def reactions_context(person, request) -> dict:
     from actions.selectors import person_reactions
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from people.extensions import TimelineBefore, TimelineEntry, timeline_page
+from people.extensions import TimelineBefore, TimelineEntry, timeline_page, timeline_source
 from people.templatetags.attune import as_json
 
 
+@timeline_source("reactions", label="Action reactions", badge="action", order=40)
 def reaction_entries(person_ids: list[int], before: TimelineBefore | None, limit: int) -> list[TimelineEntry]:
     """From the reaction log, newest first."""
     from actions.models import Reaction

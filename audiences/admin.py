@@ -10,12 +10,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from unfold.decorators import action, display
 
 from audiences import export, selectors, services
 from audiences.models import Audience
-from people.admin.base import job_progress
+from people.admin.base import OwnPagesMixin, job_progress
 from people.admin.lifecycle import DefinitionAdmin, validation_messages
 from people.models import Person
 from people.services import copy_field_values
@@ -58,7 +58,7 @@ STATUS_SHOWN = ["last_refresh_duration" if f == "last_refresh_seconds" else f fo
 
 
 @admin.register(Audience)
-class AudienceAdmin(DefinitionAdmin):
+class AudienceAdmin(OwnPagesMixin, DefinitionAdmin):
     form = AudienceForm
     writes = services.WRITES
     uses_field = "uses"
@@ -80,8 +80,6 @@ class AudienceAdmin(DefinitionAdmin):
         "error_count",
     ]
     list_filter = ["state", "type", "include_anonymous"]
-    search_fields = ["key", "name"]
-    list_select_related = ["job"]
     readonly_fields = [
         "state_badge",
         "progress",
@@ -243,12 +241,6 @@ class AudienceAdmin(DefinitionAdmin):
 
     # ------------------------------------------------------------ actions
 
-    @action(description="Activate", url_path="activate", permissions=["change"])
-    def activate_one(self, request: HttpRequest, object_id: str):
-        return self._start_job(
-            request, object_id, "Activate", services.audience_activate, "Processing started"
-        )
-
     @action(description="Refresh", url_path="refresh", permissions=["change"])
     def refresh_one(self, request: HttpRequest, object_id: str):
         return self._start_job(request, object_id, "Refresh", services.audience_refresh, "Refresh started")
@@ -257,20 +249,11 @@ class AudienceAdmin(DefinitionAdmin):
     def export_one(self, request: HttpRequest, object_id: str):
         return HttpResponseRedirect(reverse("admin:audiences_audience_change", args=[object_id]) + "#export")
 
-    def get_urls(self):
-        extra = [
-            path(
-                "preview/",
-                self.admin_site.admin_view(self.preview_view),
-                name="audiences_audience_preview",
-            ),
-            path(
-                "<int:object_id>/export.csv",
-                self.admin_site.admin_view(self.export_view),
-                name="audiences_audience_export",
-            ),
+    def own_pages(self):
+        return [
+            ("preview/", self.preview_view, "audiences_audience_preview"),
+            ("<int:object_id>/export.csv", self.export_view, "audiences_audience_export"),
         ]
-        return [*extra, *super().get_urls()]
 
     def preview_view(self, request: HttpRequest) -> JsonResponse:
         """The builder's live count: ``POST {"type", "include_anonymous", "definition"}``."""

@@ -32,22 +32,10 @@ class AudiencesConfig(AppConfig):
         register_usage_finder(panels.audiences_using_attribute)
         # Custom attribute keys may not reuse an audience key (both are Profile API trait names).
         extensions.register_key_owner("audience", panels.key_in_use)
-        extensions.register_person_panel(
-            "audiences",
-            title="Audiences",
-            template="audiences/panels/audiences.html",
-            context=panels.person_audiences_context,
-            order=30,
-        )
-        from audiences.timeline import membership_entries
+        # Its Person 360 panel (audiences/panels.py, imported above) and timeline entries register where
+        # their functions are declared.
+        from audiences import timeline  # noqa: F401
 
-        extensions.register_timeline_source(
-            "audiences",
-            label="Audience entries and exits",
-            badge="audience",
-            fetch=membership_entries,
-            order=30,
-        )
         extensions.register_active_count(
             "audiences_active", label="Active audiences", model=Audience, order=40
         )

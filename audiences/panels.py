@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from people.extensions import person_panel
 
+
+@person_panel("audiences", title="Audiences", template="audiences/panels/audiences.html", order=30)
 def person_audiences_context(person, request) -> dict:
     """Memberships with entry times, why (explain per active audience, at most 20) and the timeline."""
     from audiences.models import Audience

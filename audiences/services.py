@@ -409,4 +409,5 @@ WRITES = DefinitionWrites(
     delete=audience_delete,
     duplicate=audience_duplicate,
     disable=audience_disable,
+    activate=audience_activate,
 )

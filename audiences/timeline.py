@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from people.extensions import TimelineBefore, TimelineEntry, timeline_page
+from people.extensions import TimelineBefore, TimelineEntry, timeline_page, timeline_source
 
 
+@timeline_source("audiences", label="Audience entries and exits", badge="audience", order=30)
 def membership_entries(
     person_ids: list[int], before: TimelineBefore | None, limit: int
 ) -> list[TimelineEntry]:

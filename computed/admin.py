@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from unfold.decorators import action, display
@@ -29,7 +29,7 @@ from computed.lang.checker import FUNCTIONS as FORMULA_FUNCTIONS
 from computed.models import ComputedAttribute
 from computed.plans import build_plan
 from config.api.parsers import loads
-from people.admin.base import job_progress
+from people.admin.base import OwnPagesMixin, job_progress
 from people.admin.lifecycle import DefinitionAdmin, validation_messages
 from people.conditions.attributes import all_attributes
 from people.models import Person
@@ -184,7 +184,7 @@ class ComputedAttributeForm(forms.ModelForm):
 
 
 @admin.register(ComputedAttribute)
-class ComputedAttributeAdmin(DefinitionAdmin):
+class ComputedAttributeAdmin(OwnPagesMixin, DefinitionAdmin):
     form = ComputedAttributeForm
     writes = services.WRITES
     uses_field = "dependencies"
@@ -205,8 +205,6 @@ class ComputedAttributeAdmin(DefinitionAdmin):
         "error_count",
     ]
     list_filter = ["state", "kind", "group"]
-    search_fields = ["key", "name"]
-    list_select_related = ["job"]
     readonly_fields = [*STATUS_FIELDS, *ComputedAttribute.HISTORY_FIELDS]
     frozen_fields = ["key", "name", "description", "kind"]
     actions = ["activate_selected", "disable_selected"]
@@ -308,12 +306,6 @@ class ComputedAttributeAdmin(DefinitionAdmin):
 
     # ------------------------------------------------------------ actions
 
-    @action(description="Activate", url_path="activate", permissions=["change"])
-    def activate_one(self, request: HttpRequest, object_id: str):
-        return self._start_job(
-            request, object_id, "Activate", services.computed_attribute_activate, "Processing started"
-        )
-
     @action(description="Test on a profile", url_path="test", permissions=["view"])
     def test_on_profile(self, request: HttpRequest, object_id: str):
         obj = ComputedAttribute.objects.get(pk=object_id)
@@ -412,19 +404,12 @@ class ComputedAttributeAdmin(DefinitionAdmin):
         context["period_bounds_url"] = reverse("admin:computed_computedattribute_period_bounds")
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def get_urls(self):
-        preview = path(
-            "formula-preview/",
-            self.admin_site.admin_view(self.formula_preview),
-            name="computed_computedattribute_formula_preview",
-        )
-        period = path(
-            "period-bounds/",
-            self.admin_site.admin_view(self.period_bounds),
-            name="computed_computedattribute_period_bounds",
-        )
-        why = path("why/", self.admin_site.admin_view(self.why_view), name="computed_computedattribute_why")
-        return [preview, period, why, *super().get_urls()]
+    def own_pages(self):
+        return [
+            ("formula-preview/", self.formula_preview, "computed_computedattribute_formula_preview"),
+            ("period-bounds/", self.period_bounds, "computed_computedattribute_period_bounds"),
+            ("why/", self.why_view, "computed_computedattribute_why"),
+        ]
 
     def why_view(self, request: HttpRequest) -> JsonResponse:
         """The 360 page's "Why is … ?" of one value, worked out when opened: ``?attribute=<id>&person=<id>``

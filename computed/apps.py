@@ -28,20 +28,7 @@ class ComputedConfig(AppConfig):
         )
         # Custom attribute keys may not reuse a computed attribute's key (drafts included).
         extensions.register_key_owner("computed attribute", panels.key_in_use)
-        extensions.register_person_panel(
-            "computed",
-            title="Computed attributes",
-            template="computed/panels/computed_values.html",
-            context=panels.computed_values_context,
-            order=20,
-        )
-        extensions.register_person_panel(
-            "purchase_statistics",
-            title="Purchase statistics",
-            template="computed/panels/purchase_statistics.html",
-            context=panels.purchase_statistics_context,
-            order=21,
-        )
+        # Its Person 360 panels register where their context functions are declared (computed/panels.py).
         extensions.register_active_count(
             "computed_active", label="Active computed attributes", model=ComputedAttribute, order=30
         )

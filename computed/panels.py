@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from people.extensions import person_panel
+
 SHOWN_EVENTS = 10
 OPS = {
     "eq": "is",
@@ -15,6 +17,9 @@ OPS = {
 }
 
 
+@person_panel(
+    "computed", title="Computed attributes", template="computed/panels/computed_values.html", order=20
+)
 def computed_values_context(person, request) -> dict:
     """The values only: each "why" is a live re-evaluation (a few queries), fetched when it is opened
     (``ComputedAttributeAdmin.why_view``), so the page load explains nothing."""
@@ -175,6 +180,12 @@ def _step(step: dict) -> str:
     return f"{mark} {shown({k: v for k, v in step.items() if k != 'matched'})}"
 
 
+@person_panel(
+    "purchase_statistics",
+    title="Purchase statistics",
+    template="computed/panels/purchase_statistics.html",
+    order=21,
+)
 def purchase_statistics_context(person, request) -> dict:
     from computed.selectors import person_purchase_statistics
 

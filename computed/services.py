@@ -351,4 +351,5 @@ WRITES = DefinitionWrites(
     delete=computed_attribute_delete,
     duplicate=computed_attribute_duplicate,
     disable=computed_attribute_disable,
+    activate=computed_attribute_activate,
 )

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from rest_framework.authtoken.admin import TokenAdmin as BaseTokenAdmin
@@ -35,7 +35,7 @@ from identity.models import (
 )
 from identity.schemas import define_attribute, infer_type
 from people import services as people_services
-from people.admin.base import ReadOnlyAdmin
+from people.admin.base import OwnPagesMixin, ReadOnlyAdmin
 from people.models import Source
 from people.selectors import organization_today
 
@@ -135,7 +135,7 @@ class DryRunForm(forms.Form):
 
 
 @admin.register(Merge)
-class MergeAdmin(ReadOnlyAdmin):
+class MergeAdmin(OwnPagesMixin, ReadOnlyAdmin):
     change_list_template = "admin/identity/merge_changelist.html"
     list_display = ["created_at", "parent_display", "child_display", "reason", "undone_at"]
     list_filter = ["reason", ("undone_at", admin.EmptyFieldListFilter)]
@@ -186,11 +186,8 @@ class MergeAdmin(ReadOnlyAdmin):
         if done:
             messages.success(request, f"Undid {done} merge(s).")
 
-    def get_urls(self):
-        return [
-            path("dry-run/", self.admin_site.admin_view(self.dry_run_view), name="identity_merge_dry_run"),
-            *super().get_urls(),
-        ]
+    def own_pages(self):
+        return [("dry-run/", self.dry_run_view, "identity_merge_dry_run")]
 
     def dry_run_view(self, request):
         form = DryRunForm(request.POST or None)
@@ -451,7 +448,7 @@ def _activity_chart(*, today, source_id: str | None) -> dict:
 
 
 @admin.register(SourceDailyStat)
-class SourceActivityAdmin(ReadOnlyAdmin):
+class SourceActivityAdmin(OwnPagesMixin, ReadOnlyAdmin):
     """Per source: messages accepted / rejected / dropped today, and the event debugger."""
 
     change_list_template = "admin/identity/source_activity.html"
@@ -476,15 +473,10 @@ class SourceActivityAdmin(ReadOnlyAdmin):
             '<a href="{}">latest messages</a>', reverse("admin:identity_debugger", args=[obj.source_id])
         )
 
-    def get_urls(self):
+    def own_pages(self):
         return [
-            path("debugger/", self.admin_site.admin_view(self.debugger_view), name="identity_debugger_index"),
-            path(
-                "debugger/<int:source_id>/",
-                self.admin_site.admin_view(self.debugger_view),
-                name="identity_debugger",
-            ),
-            *super().get_urls(),
+            ("debugger/", self.debugger_view, "identity_debugger_index"),
+            ("debugger/<int:source_id>/", self.debugger_view, "identity_debugger"),
         ]
 
     def changelist_view(self, request, extra_context=None):

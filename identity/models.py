@@ -82,13 +82,25 @@ class IdentifierType(models.Model):
 
 
 class Identity(models.Model):
-    """One identifier value of one profile. (type, value) is unique: an identifier names one person."""
+    """One identifier value of one profile. (type, value) is unique: an identifier names one person.
 
-    type = models.ForeignKey(IdentifierType, on_delete=models.PROTECT, related_name="identities")
+    Four indexes, each with a reader: (type, value) finds an identifier, (person, type) a profile's
+    identifiers, value the person search, the primary key. Ingestion inserts identities and every
+    merge re-points them, so each further index is a write per row: the foreign keys get none of
+    their own (type and person lead the two composite ones; nothing reads identities by channel or
+    source, so deleting a source or a channel scans them, a rare admin step)."""
+
+    type = models.ForeignKey(
+        IdentifierType, on_delete=models.PROTECT, related_name="identities", db_index=False
+    )
     value = models.CharField(max_length=255)
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identities")
-    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identities", db_index=False)
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     anonymous = models.BooleanField(default=False)
     first_seen_at = models.DateTimeField(default=now)
     last_seen_at = models.DateTimeField(default=now)
@@ -107,18 +119,27 @@ class Identity(models.Model):
 
 
 class Merge(models.Model):
-    """A child profile merged into a parent, with the snapshot that lets it be undone."""
+    """A child profile merged into a parent, with the snapshot that lets it be undone.
+
+    Parent and child are read through ``merge_parent_idx`` and ``merge_child_idx``; their foreign
+    keys get no index of their own (each merge writes a row), nor does the source (as identities)."""
 
     class Reason(models.TextChoices):
         RESOLUTION = "resolution", "Shared identifier"
         ALIAS = "alias", "Alias call"
         MANUAL = "manual", "Manual merge"
 
-    parent = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="merges_as_parent")
-    child = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="merges_as_child")
+    parent = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="merges_as_parent", db_index=False
+    )
+    child = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="merges_as_child", db_index=False
+    )
     reason = models.CharField(max_length=16, choices=Reason.choices)
     message_id = models.CharField(max_length=128, blank=True)
-    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     snapshot = models.JSONField(default=dict, editable=False)
     created_at = models.DateTimeField(default=now)
     created_by = models.ForeignKey(

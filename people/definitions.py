@@ -13,9 +13,9 @@ from django.db import models
 
 @dataclass(frozen=True)
 class DefinitionWrites:
-    """The services that create, update, delete, duplicate and (for a lifecycle) disable one kind of
-    definition, and the keywords they take their arguments by: the definition (``attribute=``,
-    ``audience=``, ``action=``) and the requesting user."""
+    """The services that create, update, delete, duplicate and (for a lifecycle) disable and activate
+    (a job) one kind of definition, and the keywords they take their arguments by: the definition
+    (``attribute=``, ``audience=``, ``action=``) and the requesting user."""
 
     definition: str
     create: Callable[..., Any]
@@ -23,6 +23,7 @@ class DefinitionWrites:
     delete: Callable[..., None]
     duplicate: Callable[..., Any]
     disable: Callable[..., Any] | None = None
+    activate: Callable[..., Any] | None = None  # (<definition>=, user=) -> the Job
     user: str = "created_by"
 
     def of(self, definition: models.Model) -> dict[str, models.Model]:

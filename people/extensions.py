@@ -1,9 +1,10 @@
 """Extension points through which higher apps add to people's admin without people importing them.
 
-A higher app registers in its ``AppConfig.ready()``:
+A higher app registers in its ``AppConfig.ready()``, or in a module that ``ready()`` imports where a
+decorator names what the function it decorates serves:
 
 - ``register_person_panel``: a section of the Person 360 page (identifiers, computed values ...):
-  a template and a function ``context(person, request) -> dict``.
+  a template and a function ``context(person, request) -> dict`` (the decorator ``person_panel``).
 - ``register_person_action``: an admin action on the person list (manual merge ...).
 - ``register_dashboard_stat``: a number on the admin dashboard (identities, active computed ...);
   ``register_active_count`` is the common case, how many definitions of a model are active.
@@ -16,7 +17,8 @@ A higher app registers in its ``AppConfig.ready()``:
 - ``register_source_link``: a link shown on each source in the admin, ``(source) -> (label, url)``
   (the event debugger, today's activity ...).
 - ``register_timeline_source``: a kind of entry on the Person 360 timeline (audience entries and
-  exits, action reactions): ``fetch(person_ids, before, limit) -> [TimelineEntry]``.
+  exits, action reactions): ``fetch(person_ids, before, limit) -> [TimelineEntry]`` (the decorator
+  ``timeline_source``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,16 @@ def register_person_panel(
     key: str, *, title: str, template: str, context: Callable, order: int = 100
 ) -> None:
     person_panels[key] = PersonPanel(key, title, template, context, order)
+
+
+def person_panel(key: str, *, title: str, template: str, order: int = 100) -> Callable[[Callable], Callable]:
+    """``register_person_panel`` as the decorator of the panel's context function."""
+
+    def register(context: Callable) -> Callable:
+        register_person_panel(key, title=title, template=template, context=context, order=order)
+        return context
+
+    return register
 
 
 def register_person_action(action: Callable) -> None:
@@ -165,6 +177,18 @@ def register_timeline_source(
     newest first by ``(at, id)`` and strictly before ``before`` when given (``timeline_page`` reads
     such a page of a queryset): one indexed query, the page merges every kind by time."""
     timeline_sources[kind] = TimelineSource(kind, label, fetch, badge or kind, order)
+
+
+def timeline_source(
+    kind: str, *, label: str, badge: str = "", order: int = 100
+) -> Callable[[TimelineFetch], TimelineFetch]:
+    """``register_timeline_source`` as the decorator of the source's ``fetch``."""
+
+    def register(fetch: TimelineFetch) -> TimelineFetch:
+        register_timeline_source(kind, label=label, fetch=fetch, badge=badge, order=order)
+        return fetch
+
+    return register
 
 
 def timeline_before_q(before: TimelineBefore | None, *, time_field: str, id_field: str = "pk") -> Q:

@@ -89,13 +89,17 @@ def select_prepared(statement: str, params: Sequence[Any] = ()) -> list[tuple]:
 
 def _run_prepared(numbered: str, params: Sequence[Any]) -> list[tuple]:
     import psycopg
+    from psycopg.pq import ExecStatus
 
     start = time.monotonic()
     connection.ensure_connection()
     try:
         with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
             cursor.execute(numbered, params, prepare=True)
-            return cursor.fetchall() if cursor.description else []
+            # The result's status, not ``cursor.description``: that builds a column object for every
+            # column at each call (0.1-0.3 ms for the Profile API's 30 columns).
+            result = cursor.pgresult
+            return cursor.fetchall() if result is not None and result.status == ExecStatus.TUPLES_OK else []
     finally:
         if connection.queries_logged:  # counted like Django's own statements (tests, debug pages)
             connection.queries_log.append(

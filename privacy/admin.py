@@ -11,13 +11,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
+from people.admin.base import OwnPagesMixin, progress_bar
 from people.admin.base import ReadOnlyAdmin as BaseReadOnlyAdmin
-from people.admin.base import progress_bar
 from privacy import selectors, services
 from privacy.api.views import export_response
 from privacy.models import AuditEntry, PrivacyRequest, RequestKind, RequestStatus, Suppression, Tombstone
@@ -76,7 +76,7 @@ class PrivacyRequestForm(forms.ModelForm):
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(ModelAdmin):
+class PrivacyRequestAdmin(OwnPagesMixin, ModelAdmin):
     form = PrivacyRequestForm
     list_display = [
         "short_id",
@@ -144,25 +144,12 @@ class PrivacyRequestAdmin(ModelAdmin):
         obj.pk = created.pk
         obj.subject_request_id = created.subject_request_id
 
-    def get_urls(self):
-        urls = [
-            path(
-                "<int:pk>/download/",
-                self.admin_site.admin_view(self.download_view),
-                name="privacy_privacyrequest_download",
-            ),
-            path(
-                "<int:pk>/receipt/",
-                self.admin_site.admin_view(self.receipt_view),
-                name="privacy_privacyrequest_receipt",
-            ),
-            path(
-                "<int:pk>/cancel/",
-                self.admin_site.admin_view(self.cancel_view),
-                name="privacy_privacyrequest_cancel",
-            ),
+    def own_pages(self):
+        return [
+            ("<int:pk>/download/", self.download_view, "privacy_privacyrequest_download"),
+            ("<int:pk>/receipt/", self.receipt_view, "privacy_privacyrequest_receipt"),
+            ("<int:pk>/cancel/", self.cancel_view, "privacy_privacyrequest_cancel"),
         ]
-        return urls + super().get_urls()
 
     def _get(self, request: HttpRequest, pk: int) -> PrivacyRequest:
         if not self.has_view_permission(request):

@@ -123,10 +123,12 @@ def _database_url_is_postgres() -> bool:
 # The rows data migrations create (django-q2 schedules, default identifier types): a transactional
 # test ends with a flush that removes them, and with --reuse-db a database can start without them.
 MIGRATION_ROWS = [
-    ("identity.migrations.0002_default_identifier_types", "create_defaults"),
-    ("identity.migrations.0003_inbound_batch", "create_schedule"),
-    ("people.migrations.0009_pending_changes", "create_schedule"),
-    ("computed.migrations.0002_daily_reevaluation_schedule", "create_schedule"),
+    (
+        "identity.migrations.0001_squashed_0004_profile_api_token_names_and_hashed_management_tokens",
+        "create_defaults",
+    ),
+    ("people.migrations.0001_squashed_0010_pending_change_event_names", "create_schedule"),
+    ("computed.migrations.0001_squashed_0006_out_of_range", "create_schedule"),
     ("audiences.migrations.0002_sliding_window_schedule", "create_schedule"),
     ("actions.migrations.0002_due_webhooks_schedule", "create_schedule"),
     ("privacy.migrations.0002_daily_housekeeping_schedule", "create_schedule"),

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 
-def database_examples(n: int) -> settings:
-    """The settings of an agreement test whose examples write to the test database: ``n`` examples,
-    no deadline (SQL takes its time), function-scoped fixtures allowed (each example clears the
-    tables it fills)."""
-    return settings(
+def database_examples(n: int) -> Callable:
+    """An agreement test whose examples write to the test database: marked ``django_db``, with ``n``
+    examples, no deadline (SQL takes its time), function-scoped fixtures allowed (each example clears
+    the tables it fills)."""
+    examples = settings(
         max_examples=n, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
     )
+    return lambda test: pytest.mark.django_db(examples(test))
 
 
 def condition_trees(leaf: st.SearchStrategy, *, max_leaves: int) -> st.SearchStrategy:

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('audiences', '0002_sliding_window_schedule'),
-        ('people', '0007_organization_webhook_signing_key_previous'),
+        ('people', '0001_squashed_0010_pending_change_event_names'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -58,7 +58,6 @@ class AudienceViewSet(LifecycleViewSet):
     )
     serializer_class = AudienceSerializer
     filterset_fields = ["state", "type", "key"]
-    ordering_fields = ["id", "key"]
     create_serializer_class = AudienceCreateSerializer
     update_serializer_class = AudienceUpdateSerializer
     duplicate_serializer_class = AudienceDuplicateSerializer

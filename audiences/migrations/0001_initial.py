@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('people', '0004_event_fk_without_indexes'),
+        ('people', '0001_squashed_0010_pending_change_event_names'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

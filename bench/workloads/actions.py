@@ -16,7 +16,7 @@ import os
 
 from bench.http import build_request, drive
 from bench.report import Row, median
-from bench.workloads._common import missing, placeholders, server
+from bench.workloads._common import answered_rate, placeholder_rows, rate_ladder, requires, server
 
 MUTATES = True
 RATE = 200
@@ -26,18 +26,13 @@ T_P50, T_P99, T_ACT = "p50 ≤ 5 ms at 200 req/s", "p99 ≤ 20 ms at 200 req/s",
 COUNTRIES = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "BR"]
 
 
-def unavailable(ctx) -> str | None:
-    return missing(identity=True, routes=("/v1/actions",))
-
-
-def placeholder(reason: str) -> list[Row]:
-    return placeholders(
-        "Actions API",
-        reason,
-        ("POST /v1/actions p50 at 200 req/s", "ms", T_P50),
-        ("POST /v1/actions p99 at 200 req/s", "ms", T_P99),
-        ("POST /v1/actions/act max rate", "req/s", T_ACT),
-    )
+unavailable = requires(identity=True, routes=("/v1/actions",))
+placeholder = placeholder_rows(
+    "Actions API",
+    ("POST /v1/actions p50 at 200 req/s", "ms", T_P50),
+    ("POST /v1/actions p99 at 200 req/s", "ms", T_P99),
+    ("POST /v1/actions/act max rate", "req/s", T_ACT),
+)
 
 
 def _setup(ctx) -> list[int]:
@@ -133,27 +128,25 @@ def run(ctx) -> list[Row]:
         warm = drive(ctx, srv, [(r, 1) for r in reqs[:200]], clients=4)
         ctx.log(f"  warm-up: {dict(warm.statuses)}")
         for r in range(ctx.repeat):
-            res = drive(ctx, srv, [(q, 1) for q in reqs], clients=CLIENTS, rate=RATE, seconds=seconds)
-            p50s.append(res.p(50))
-            p99s.append(res.p(99))
-            served.append(res.statuses.get(200, 0) / res.seconds)
-            ctx.log(
-                f"  run {r + 1} /v1/actions at {RATE}/s: p50 {p50s[-1]:.2f} ms, "
-                f"p99 {p99s[-1]:.2f} ms, {dict(res.statuses)}"
+            run = rate_ladder(
+                ctx,
+                srv,
+                [(q, 1) for q in reqs],
+                label=f"run {r + 1} /v1/actions",
+                clients=CLIENTS,
+                rate=RATE,
+                seconds=seconds,
+                min_half=5.0,
             )
-            res = drive(ctx, srv, [(q, 1) for q in reqs], clients=CLIENTS, seconds=seconds)
-            max_rates.append(res.statuses.get(200, 0) / res.seconds)
-            ctx.log(f"  run {r + 1} /v1/actions saturated: {max_rates[-1]:,.0f} req/s, {dict(res.statuses)}")
-            half.append(max(5.0, round(max_rates[-1] / 2)))
-            res = drive(ctx, srv, [(q, 1) for q in reqs], clients=CLIENTS, rate=half[-1], seconds=seconds)
-            half_p50.append(res.p(50))
-            half_p99.append(res.p(99))
-            ctx.log(
-                f"  run {r + 1} /v1/actions at half the max rate ({half[-1]:.0f}/s): "
-                f"p50 {half_p50[-1]:.2f} ms, p99 {half_p99[-1]:.2f} ms, {dict(res.statuses)}"
-            )
+            p50s.append(run.fixed.p(50))
+            p99s.append(run.fixed.p(99))
+            served.append(answered_rate(run.fixed))
+            max_rates.append(answered_rate(run.saturated))
+            half.append(run.half_rate)
+            half_p50.append(run.half.p(50))
+            half_p99.append(run.half.p(99))
             res = drive(ctx, srv, [(a, 1) for a in acts], clients=CLIENTS, seconds=seconds)
-            act_rates.append(res.statuses.get(200, 0) / res.seconds)
+            act_rates.append(answered_rate(res))
             act_p99.append(res.p(99))
             ctx.log(
                 f"  run {r + 1} /v1/actions/act: {act_rates[-1]:,.0f} req/s, "
@@ -169,7 +162,7 @@ def run(ctx) -> list[Row]:
             )
         for r in range(ctx.repeat):
             res = drive(ctx, srv, [(a, 1) for a in acts], clients=CLIENTS, seconds=seconds)
-            hook_rates.append(res.statuses.get(200, 0) / res.seconds)
+            hook_rates.append(answered_rate(res))
             ctx.log(
                 f"  run {r + 1} /v1/actions/act with a webhook hook: {hook_rates[-1]:,.0f} req/s, "
                 f"{dict(res.statuses)}"

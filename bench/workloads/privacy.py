@@ -20,7 +20,7 @@ import time
 
 from bench.http import drive, served
 from bench.report import Row, median
-from bench.workloads._common import CLIENTS, batches, missing, placeholders, streams
+from bench.workloads._common import CLIENTS, batches, placeholder_rows, requires, streams
 
 MUTATES = True
 VICTIM_EVENTS = int(os.environ.get("BENCH_PRIVACY_VICTIM_EVENTS", "100000"))
@@ -28,14 +28,10 @@ T_ERASE = "≤ 10 s (100k events, size M)"
 T_SHARE = "≥ 80% of baseline"
 
 
-def unavailable(ctx) -> str | None:
-    return missing(imports=("privacy.services:request_process",), routes=("/v1/batch",))
-
-
-def placeholder(reason: str) -> list[Row]:
-    return placeholders(
-        "privacy erasure", reason, ("100k-event person", "s", T_ERASE), ("ingestion meanwhile", "%", T_SHARE)
-    )
+unavailable = requires(imports=("privacy.services:request_process",), routes=("/v1/batch",))
+placeholder = placeholder_rows(
+    "privacy erasure", ("100k-event person", "s", T_ERASE), ("ingestion meanwhile", "%", T_SHARE)
+)
 
 
 def _victim(ctx, run: int) -> tuple[str, int]:

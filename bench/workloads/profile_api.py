@@ -10,7 +10,16 @@ from urllib.parse import quote
 from bench import probes
 from bench.http import build_request, drive, served
 from bench.report import Row, median
-from bench.workloads._common import batches, counters, delta, missing, placeholders, streams
+from bench.workloads._common import (
+    answered_rate,
+    batches,
+    counters,
+    delta,
+    placeholder_rows,
+    rate_ladder,
+    requires,
+    streams,
+)
 
 MUTATES = True  # the "with ingestion" runs write events
 RATE = 500
@@ -28,18 +37,13 @@ def path(id_type: str, value: str) -> str:
     return f"/v1/spaces/{SPACE}/collections/users/profiles/{id_type}:{quote(value, safe='@.')}/traits"
 
 
-def unavailable(ctx) -> str | None:
-    return missing(identity=True, routes=(path("user_id", "u00000001"),))
-
-
-def placeholder(reason: str) -> list[Row]:
-    return placeholders(
-        "Profile API traits",
-        reason,
-        ("p50 at 500 req/s", "ms", "p50 ≤ 2 ms"),
-        ("p99 at 500 req/s", "ms", T_P99),
-        ("max sustained rate", "req/s", T_MAX),
-    )
+unavailable = requires(identity=True, routes=(path("user_id", "u00000001"),))
+placeholder = placeholder_rows(
+    "Profile API traits",
+    ("p50 at 500 req/s", "ms", "p50 ≤ 2 ms"),
+    ("p99 at 500 req/s", "ms", T_P99),
+    ("max sustained rate", "req/s", T_MAX),
+)
 
 
 def _token() -> str:
@@ -69,30 +73,26 @@ def run(ctx) -> list[Row]:
     with served(ctx) as srv:
         drive(ctx, srv, reqs[:400], clients=4)  # warm caches and connections
         for r in range(ctx.repeat):
-            res = drive(ctx, srv, reqs, clients=CLIENTS, rate=RATE, seconds=seconds)
-            fixed_p50.append(res.p(50))
-            fixed_p99.append(res.p(99))
-            achieved.append(res.statuses.get(200, 0) / res.seconds)
-            ctx.log(
-                f"  run {r + 1} at {RATE}/s: p50 {fixed_p50[-1]:.2f} ms, p99 {fixed_p99[-1]:.2f} ms, "
-                f"{dict(res.statuses)}"
+            run = rate_ladder(
+                ctx,
+                srv,
+                reqs,
+                label=f"run {r + 1}",
+                clients=CLIENTS,
+                rate=RATE,
+                seconds=seconds,
+                min_half=10.0,
+                cpu="profile_api",
             )
-            res = drive(ctx, srv, reqs, clients=CLIENTS, seconds=seconds, cpu="profile_api")
-            max_rate.append(res.statuses.get(200, 0) / res.seconds)
-            max_p99.append(res.p(99))
-            ctx.log(
-                f"  run {r + 1} saturated ({CLIENTS} clients): {max_rate[-1]:,.0f} req/s, "
-                f"p99 {max_p99[-1]:.1f} ms, {dict(res.statuses)}"
-            )
-            half = max(10.0, round(max_rate[-1] / 2))
-            res_half = drive(ctx, srv, reqs, clients=CLIENTS, rate=half, seconds=seconds)
+            fixed_p50.append(run.fixed.p(50))
+            fixed_p99.append(run.fixed.p(99))
+            achieved.append(answered_rate(run.fixed))
+            max_rate.append(answered_rate(run.saturated))
+            max_p99.append(run.saturated.p(99))
+            half = run.half_rate
             half_rate.append(half)
-            half_p50.append(res_half.p(50))
-            half_p99.append(res_half.p(99))
-            ctx.log(
-                f"  run {r + 1} at half the max rate ({half:.0f}/s): p50 {half_p50[-1]:.2f} ms, "
-                f"p99 {half_p99[-1]:.2f} ms, {dict(res_half.statuses)}"
-            )
+            half_p50.append(run.half.p(50))
+            half_p99.append(run.half.p(99))
             busy = _with_ingestion(ctx, srv, reqs, half, seconds)
             busy_p50.append(busy["p50"])
             busy_p99.append(busy["p99"])
@@ -103,7 +103,7 @@ def run(ctx) -> list[Row]:
                 f"ingested {busy['events_per_s']:,.0f} events/s {busy['ingest_statuses']}"
             )
     lookup = ctx.references.get("lookup", {})
-    ok = res.statuses.get(200, 0) > 0
+    ok = run.saturated.statuses.get(200, 0) > 0
     return [
         Row(
             "Profile API traits",

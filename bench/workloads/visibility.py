@@ -21,14 +21,7 @@ from urllib.parse import quote
 from bench import probes
 from bench.http import Client, build_request, drive, served
 from bench.report import Row
-from bench.workloads._common import (
-    CLIENTS,
-    batches,
-    missing,
-    placeholders,
-    segment_post,
-    streams,
-)
+from bench.workloads._common import CLIENTS, batches, placeholders, requires, segment_post, streams
 
 MUTATES = True
 PROBES = int(os.environ.get("BENCH_VISIBILITY_PROBES", "20"))
@@ -41,9 +34,10 @@ T_P95 = "p95 ≤ 5 s with 1k events/s ingested"
 LABELS = {KEY: "visibility event → Profile API", AUDIENCE: "visibility event → audience trait"}
 
 
-def unavailable(ctx) -> str | None:
-    traits = "/v1/spaces/bench/collections/users/profiles/user_id:x/traits"
-    return missing(imports=("computed.services:activate_many",), routes=(traits,))
+unavailable = requires(
+    imports=("computed.services:activate_many",),
+    routes=("/v1/spaces/bench/collections/users/profiles/user_id:x/traits",),
+)
 
 
 def placeholder(reason: str) -> list[Row]:

@@ -34,7 +34,6 @@ class ComputedAttributeViewSet(LifecycleViewSet):
     )
     serializer_class = ComputedAttributeSerializer
     filterset_fields = ["state", "kind", "group", "key"]
-    ordering_fields = ["id", "key"]
     create_serializer_class = ComputedAttributeCreateSerializer
     update_serializer_class = ComputedAttributeUpdateSerializer
     duplicate_serializer_class = DuplicateSerializer

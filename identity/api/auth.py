@@ -101,27 +101,38 @@ def key_secret_source(request) -> Source | None:
     return source
 
 
-class WriteKeyAuthentication(BaseAuthentication):
+class CredentialAuthentication(BaseAuthentication):
+    """A DRF authentication class over ``find(request)``, which answers what the request's
+    credentials name (``request.auth``), None when it presents none, or raises when they are wrong;
+    a request without credentials is asked for Basic credentials of ``realm``."""
+
+    realm: str
+
+    @staticmethod
+    def find(request):
+        raise NotImplementedError
+
+    def authenticate(self, request):
+        found = self.find(request)
+        return None if found is None else (AnonymousUser(), found)
+
+    def authenticate_header(self, request) -> str:
+        return f'Basic realm="{self.realm}"'
+
+
+class WriteKeyAuthentication(CredentialAuthentication):
     """``write_key_source`` as a DRF authentication class (the OpenAPI declarations name it). Sets
     ``request.auth`` to the source."""
 
-    def authenticate(self, request):
-        source = write_key_source(request)
-        return None if source is None else (AnonymousUser(), source)
-
-    def authenticate_header(self, request) -> str:
-        return 'Basic realm="tracking"'
+    find = staticmethod(write_key_source)
+    realm = "tracking"
 
 
-class KeySecretAuthentication(BaseAuthentication):
+class KeySecretAuthentication(CredentialAuthentication):
     """``key_secret_source`` as a DRF authentication class. Missing → 401; wrong → 403."""
 
-    def authenticate(self, request):
-        source = key_secret_source(request)
-        return None if source is None else (AnonymousUser(), source)
-
-    def authenticate_header(self, request) -> str:
-        return 'Basic realm="events"'
+    find = staticmethod(key_secret_source)
+    realm = "events"
 
 
 TOKEN_CACHE_SECONDS = 10
@@ -168,18 +179,14 @@ def access_token_for(request) -> AccessToken | None:
     return token
 
 
-class AccessTokenAuthentication(BaseAuthentication):
+class AccessTokenAuthentication(CredentialAuthentication):
     """Profile API: Basic with the access token as username, or ``Authorization: Bearer <token>``.
 
     The Profile API itself is served by plain Django views (``identity/api/profiles.py``) that call
     ``access_token_for``; this class names the security scheme in the OpenAPI schema."""
 
-    def authenticate(self, request):
-        token = access_token_for(request)
-        return None if token is None else (AnonymousUser(), token)
-
-    def authenticate_header(self, request) -> str:
-        return 'Basic realm="profiles"'
+    find = staticmethod(access_token_for)
+    realm = "profiles"
 
 
 class HasSource(BasePermission):

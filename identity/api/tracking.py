@@ -92,12 +92,16 @@ _renderer = JSONRenderer()
 
 def negotiate(request) -> str:
     """The response's media type, as DRF's content negotiation chose it for the one JSON renderer:
-    ``?format=`` other than json is a 404 (``Http404``), an ``Accept`` that JSON does not satisfy a
-    406 (``NotAcceptable``); ``Accept: application/json; indent=2`` indents. What SDKs send (no
-    Accept, ``*/*`` or ``application/json``, no query) skips the negotiation."""
+    ``?format=`` other than json is a 404 (``Http404``); ``Accept: application/json; indent=2``
+    indents. An ``Accept`` that JSON does not satisfy is answered in JSON all the same, as Segment's
+    API does: a client's unusual header never costs it its messages (DRF would refuse it with a 406).
+    What SDKs send (no Accept, ``*/*`` or ``application/json``, no query) skips the negotiation."""
     if request.META.get("HTTP_ACCEPT") in COMMON_ACCEPT and not request.META.get("QUERY_STRING"):
         return JSON
-    return DefaultContentNegotiation().select_renderer(Request(request), [_renderer])[1]
+    try:
+        return DefaultContentNegotiation().select_renderer(Request(request), [_renderer])[1]
+    except exceptions.NotAcceptable:
+        return JSON
 
 
 def render(body, status: int, media_type: str = JSON) -> HttpResponse:
@@ -253,6 +257,17 @@ class SchemaView(APIView):
     throttle_classes: list = []
 
 
+def schema_post(served_by: str, **schema):
+    """The ``post`` of a schema-only view: a JSON body, tagged "tracking", described by ``schema``
+    (``extend_schema`` keywords); ``served_by`` (a plain view) answers the real requests."""
+
+    @extend_schema(tags=["tracking"], request={"application/json": OpenApiTypes.OBJECT}, **schema)
+    def post(self, request):  # pragma: no cover - schema declaration
+        raise NotImplementedError(f"served by {served_by}")
+
+    return post
+
+
 class TrackingAPIView(SchemaView):
     """Base: write-key auth, any Content-Type, ``{"code", "message"}`` errors, CORS."""
 
@@ -260,10 +275,9 @@ class TrackingAPIView(SchemaView):
 
 
 class BatchView(TrackingAPIView):
-    @extend_schema(
+    post = schema_post(
+        "identity.api.tracking.tracking_endpoint",
         summary="Send a batch of messages (Segment/RudderStack /v1/batch, /v1/import, /v1/b)",
-        tags=["tracking"],
-        request={"application/json": OpenApiTypes.OBJECT},
         responses=TRACKING_RESPONSES,
         examples=[
             OpenApiExample(
@@ -276,43 +290,36 @@ class BatchView(TrackingAPIView):
             )
         ],
     )
-    def post(self, request):  # pragma: no cover - schema declaration
-        raise NotImplementedError("served by identity.api.tracking.tracking_endpoint")
 
 
 class SingleView(TrackingAPIView):
-    @extend_schema(
+    post = schema_post(
+        "identity.api.tracking.tracking_endpoint",
         summary="Send one message (/v1/identify, /v1/track, ... and the one-letter forms)",
-        tags=["tracking"],
-        request={"application/json": OpenApiTypes.OBJECT},
         responses=TRACKING_RESPONSES,
     )
-    def post(self, request):  # pragma: no cover - schema declaration
-        raise NotImplementedError("served by identity.api.tracking.tracking_endpoint")
 
 
-class MetricsView(TrackingAPIView):
+class KeylessTrackingAPIView(TrackingAPIView):
+    """Base of the analytics.js endpoints that take no write key in the Authorization header."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+
+class MetricsView(KeylessTrackingAPIView):
     """analytics.js internal metrics: accepted and discarded."""
 
-    authentication_classes: list = []
-    permission_classes: list = []
-
-    @extend_schema(
+    post = schema_post(
+        "identity.api.tracking.tracking_endpoint",
         operation_id="tracking_metrics",
         summary="analytics.js metrics (accepted and discarded)",
-        tags=["tracking"],
-        request={"application/json": OpenApiTypes.OBJECT},
         responses={200: SuccessSerializer},
     )
-    def post(self, request):  # pragma: no cover - schema declaration
-        raise NotImplementedError("served by identity.api.tracking.tracking_endpoint")
 
 
-class ProjectSettingsView(TrackingAPIView):
+class ProjectSettingsView(KeylessTrackingAPIView):
     """analytics.js CDN settings, so the browser SDK can point at this host."""
-
-    authentication_classes: list = []
-    permission_classes: list = []
 
     @extend_schema(
         operation_id="tracking_project_settings",
@@ -462,14 +469,11 @@ def _ingest_one(source, index: int, batch, received_at, size: int) -> dict:
 class MParticleView(SchemaView):
     authentication_classes = [KeySecretAuthentication]
 
-    @extend_schema(
+    post = schema_post(
+        "identity.api.tracking.mparticle_endpoint",
         summary="mParticle Events API: one batch (/v2/events) or up to 100 (/v2/bulkevents)",
-        tags=["tracking"],
-        request={"application/json": OpenApiTypes.OBJECT},
         responses=MP_RESPONSES,
     )
-    def post(self, request):  # pragma: no cover - schema declaration
-        raise NotImplementedError("served by identity.api.tracking.mparticle_endpoint")
 
 
 mparticle_view = mparticle_endpoint(bulk=False)

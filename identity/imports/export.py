@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -157,9 +158,13 @@ def csv_copy(queryset: QuerySet[Person], keys: list[str]) -> Iterator[bytes] | N
     def stream() -> Iterator[bytes]:
         line = csv.writer(_Echo(), lineterminator="\n").writerow(header)
         yield ("\ufeff" + line).encode()
-        with connection.cursor() as cursor, cursor.copy(statement, params) as copy:
-            for block in copy:
-                yield bytes(block)
+        # psycopg's own copy(): Django's debug cursor (DEBUG, a test capturing queries) takes no
+        # parameters, so the statement is logged here as that cursor would.
+        with connection.cursor() as cursor:
+            logged = cursor.debug_sql(statement, params) if hasattr(cursor, "debug_sql") else nullcontext()
+            with logged, connection.wrap_database_errors, cursor.cursor.copy(statement, params) as copy:
+                for block in copy:
+                    yield bytes(block)
 
     return stream()
 

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-from django.urls import reverse
+from collections.abc import Callable
+
+from django.contrib.admin import AdminSite
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 
 from people.models import Definition
+
+
+def admin_pages(site: AdminSite, *pages: tuple[str, Callable, str]) -> list[URLPattern]:
+    """URL patterns of admin pages, ``(route, view, name)`` each, behind ``site``'s login and staff
+    check (``admin_view``): a ModelAdmin's own pages go before its ``get_urls()``."""
+    return [path(route, site.admin_view(view), name=name) for route, view, name in pages]
+
+
+class OwnPagesMixin:
+    """A ModelAdmin with pages of its own: ``own_pages()`` lists them as ``(route, view, name)``; they
+    come before the admin's URLs, behind the admin site's login (``admin_pages``)."""
+
+    def own_pages(self) -> list[tuple[str, Callable, str]]:
+        return []
+
+    def get_urls(self):
+        return [*admin_pages(self.admin_site, *self.own_pages()), *super().get_urls()]
 
 
 class ReadOnlyAdmin(ModelAdmin):

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
@@ -20,7 +20,7 @@ from unfold.decorators import display
 from unfold.paginator import InfinitePaginator
 
 from people import selectors
-from people.admin.base import ReadOnlyAdmin
+from people.admin.base import OwnPagesMixin, ReadOnlyAdmin
 from people.dashboard import LATEST_EVENTS
 from people.models import (
     Event,
@@ -81,7 +81,7 @@ RECENT_DAYS = 7
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(OwnPagesMixin, ReadOnlyAdmin):
     list_display = ["name", "type", "person_link", "channel", "source", "timestamp", "received_at"]
     list_filter = [
         EventNameFilter,
@@ -122,13 +122,8 @@ class EventAdmin(ReadOnlyAdmin):
         context = {"recent_days": RECENT_DAYS, "recent_only": self._recent_only(request)}
         return super().changelist_view(request, {**(extra_context or {}), **context})
 
-    def get_urls(self):
-        latest = path(
-            "latest/",
-            self.admin_site.admin_view(self.latest_view),
-            name="people_event_latest",
-        )
-        return [latest, *super().get_urls()]
+    def own_pages(self):
+        return [("latest/", self.latest_view, "people_event_latest")]
 
     def latest_view(self, request):
         """The dashboard's live tail: ``?after=<id>`` answers the newest events received after that

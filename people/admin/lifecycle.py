@@ -73,7 +73,7 @@ class DefinitionAdmin(ServiceWrittenAdmin):
     """The admin of a ``Definition``: its state badge, its definition as JSON, what it uses (the
     many-to-many field ``uses_field``) and where it is used (``where_used``, a staticmethod), detail
     actions confirmed on the app's ``admin/<app>/confirm.html`` with the note ``confirm_notes`` has for
-    their verb (among them disable and duplicate, through ``writes``), and the link to the job an
+    their verb (among them activate, disable and duplicate, through ``writes``), and the link to the job an
     action started."""
 
     uses_field: str
@@ -81,6 +81,8 @@ class DefinitionAdmin(ServiceWrittenAdmin):
     confirm_notes: dict[str, str]
     # Read-only too once the definition is no longer editable (active, processing or disabled).
     frozen_fields: list[str] = []
+    search_fields = ["key", "name"]
+    list_select_related = ["job"]  # the progress column reads the definition's job
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
@@ -142,6 +144,10 @@ class DefinitionAdmin(ServiceWrittenAdmin):
             return obj
 
         return self._confirmed(request, object_id, verb, act)
+
+    @action(description="Activate", url_path="activate", permissions=["change"])
+    def activate_one(self, request: HttpRequest, object_id: str):
+        return self._start_job(request, object_id, "Activate", self.writes.activate, "Processing started")
 
     @action(description="Disable", url_path="disable", permissions=["change"])
     def disable_one(self, request: HttpRequest, object_id: str):

@@ -104,8 +104,11 @@ class DefinitionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return self.respond(copy, status.HTTP_201_CREATED)
 
 
-# A definition with the lifecycle draft → processing → active, disabled: adds disable.
+# A definition with the lifecycle draft → processing → active, disabled: adds disable, and lists
+# order by id or key (``people.models.Definition``).
 class LifecycleViewSet(DefinitionViewSet):
+    ordering_fields = ["id", "key"]
+
     @action(detail=True, methods=["post"])
     def disable(self, request: Request, pk=None) -> Response:
         return self.respond(self.writes.disable(**self.writes.of(self.get_object())))

@@ -3,7 +3,6 @@ evaluator agree on random data (hypothesis), rules and funnels alike."""
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -128,7 +127,6 @@ def _check(audience_type: str, definition: dict, include_anonymous: bool):
     assert few == python, definition
 
 
-@pytest.mark.django_db
 @database_examples(25)
 @given(people=people_strategy, trees=st.lists(tree_strategy, min_size=2, max_size=2), anon=st.booleans())
 def test_rules_sql_and_python_agree(people, trees, anon):
@@ -137,7 +135,6 @@ def test_rules_sql_and_python_agree(people, trees, anon):
         _check("rules", {"condition": tree}, anon)
 
 
-@pytest.mark.django_db
 @database_examples(60)
 @given(people=people_strategy, funnels=st.lists(funnel_strategy, min_size=2, max_size=2))
 def test_funnels_sql_and_python_agree(people, funnels):

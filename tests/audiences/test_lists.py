@@ -6,11 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from people.models import AttributeDefinition
-from people.selectors import organization_tz
 from tests.audiences.conftest import assert_members
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
-TODAY = NOW.astimezone(organization_tz()).date() if False else date(2024, 6, 15)
+TODAY = date(2024, 6, 15)
 
 
 def loan(days: int, amount: float, status: str = "open") -> dict:

@@ -106,7 +106,6 @@ def _definition(spec):
 
 
 @pytest.mark.slow
-@pytest.mark.django_db
 @database_examples(30)
 @given(people_events=events_strategy, specs=st.lists(aggregate_strategy, min_size=3, max_size=3))
 def test_aggregates_agree(people_events, specs):
@@ -158,7 +157,6 @@ FORMULAS = st.sampled_from(
 
 
 @pytest.mark.slow
-@pytest.mark.django_db
 @database_examples(30)
 @given(
     rows=st.lists(
@@ -229,7 +227,6 @@ RULE_CONDITIONS = st.sampled_from(
 
 
 @pytest.mark.slow
-@pytest.mark.django_db
 @database_examples(25)
 @given(
     people_events=events_strategy,

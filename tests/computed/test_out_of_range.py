@@ -1,8 +1,6 @@
 """Values a computation cannot hold are empty, counted on the attribute with the reason, and no page
 fails because of a stored value (issue: one formula's year-10273 date broke every Person 360 page)."""
 
-import importlib
-
 import pytest
 from django.db import connection
 from django.template.loader import render_to_string
@@ -144,27 +142,6 @@ def test_a_stored_value_out_of_range_does_not_break_the_person_360_page(
     assert 'data-value="far_future">—<' in section
     assert values["far_future"]["value"] is None
     assert traits["far_future"]["value"] is None
-
-
-@pytest.mark.postgres
-def test_the_migration_empties_stored_values_out_of_range(db, make_person, make_computed):
-    if connection.vendor != "postgresql":
-        pytest.skip("only PostgreSQL can hold a year-10273 date")
-    person = make_person()
-    far = make_computed("far_future", "formula", {"formula": "add_days(today(), 1)"}, activate=True)
-    _store_year_10273(far, person)
-    migration = importlib.import_module("computed.migrations.0006_out_of_range")
-    # when the data migration runs
-    with connection.schema_editor() as editor:
-        migration.empty_out_of_range(None, editor)
-    # then the value is gone (empty) and counted on its attribute
-    assert not ComputedValue.objects.filter(attribute=far, person=person).exists()
-    far.refresh_from_db()
-    assert far.out_of_range_count == 1
-    assert (
-        far.out_of_range_reason == "a date outside years 1 to 9999, stored before values were range-checked"
-    )
-    assert selectors.person_values(person_id=person.pk)["far_future"]["value"] is None
 
 
 EDGE_FORMULAS = [

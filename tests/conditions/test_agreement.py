@@ -85,7 +85,6 @@ tree_strategy = condition_trees(leaf, max_leaves=5)
 
 
 @pytest.mark.slow
-@pytest.mark.django_db
 @database_examples(30)
 @given(people=people_strategy, data=st.lists(tree_strategy, min_size=3, max_size=3))
 def test_sql_and_python_agree(people, data):

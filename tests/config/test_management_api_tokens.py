@@ -1,9 +1,6 @@
 """Management API tokens: hashed at rest, shown once (admin and command), existing ones migrated."""
 
-import importlib
-
 import pytest
-from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
@@ -11,9 +8,6 @@ from identity.staff_tokens import management_token_create, management_token_key
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-migration = importlib.import_module(
-    "identity.migrations.0004_profile_api_token_names_and_hashed_management_tokens"
-)
 
 
 def test_a_token_is_stored_hashed_and_authenticates(client, admin_user):
@@ -34,19 +28,6 @@ def test_a_new_token_replaces_the_old_one(client, admin_user):
     second = management_token_create(user=admin_user).raw
     assert client.get("/api/channels/", HTTP_AUTHORIZATION=f"Token {first}").status_code == 401
     assert client.get("/api/channels/", HTTP_AUTHORIZATION=f"Token {second}").status_code == 200
-
-
-def test_existing_clear_tokens_are_hashed_by_the_migration_and_keep_working(client, admin_user):
-    # given a token stored in clear, as DRF did before
-    Token.objects.create(user=admin_user, key="0123456789abcdef0123456789abcdef01234567")
-    # when the data migration runs
-    migration.hash_existing_management_tokens(django_apps, None)
-    # then the clear value is gone and the client's token still works
-    assert not Token.objects.filter(key="0123456789abcdef0123456789abcdef01234567").exists()
-    response = client.get(
-        "/api/channels/", HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567"
-    )
-    assert response.status_code == 200
 
 
 def test_command_prints_the_token_alone_on_the_last_line(client, admin_user, capsys):
