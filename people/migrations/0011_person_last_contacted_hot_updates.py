@@ -17,6 +17,6 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("people", "0010_pending_change_event_names")]
+    dependencies = [("people", "0001_squashed_0010_pending_change_event_names")]
 
     operations = [migrations.RemoveIndex(model_name="person", name="person_last_contacted_idx")]
