@@ -505,15 +505,12 @@ def contacts_record(*, contacts: Sequence[tuple[int, int | None, datetime]]) -> 
     return contacts_recorded(rows)
 
 
-CONTACTED_COLUMNS = 3  # person id, stored overall time, whether a time moved
-
-
 def contacts_sql(given: str, *, notify: bool) -> str:
     """The data-modifying CTEs of a contact record, for a statement of another app that records
     contacts along with its own write (the client API's deliveries) without a transaction: ``given``
     is a query of ``(person_id, channel_id, at)`` rows (its ``%s`` parameters are the caller's; no
     row, no write). The CTEs end with ``contacted``: one row per given person, its id, stored overall
-    time and whether a time moved (``CONTACTED_COLUMNS``), which the caller selects and passes to
+    time and whether a time moved (three columns), which the caller selects and passes to
     ``contacts_recorded``. With ``notify`` (``contacts_notify()``) the people whose time moved get
     their pending-refresh rows in the same statement. Times only move forward, as in
     ``contacts_record``."""
