@@ -33,6 +33,7 @@ from actions.models import (
     WebhookDelivery,
 )
 from people.models import Channel, OrganizationSettings, Person, Source
+from people.services import contact_record, contacts_notify, contacts_recorded, contacts_sql
 
 # The rows an action owns (its relations) and their editable fields.
 CHILD_FIELDS = {
@@ -414,13 +415,24 @@ def actions_for(
     props = {a.id: a.properties_for(channel) for a in candidates}
     values = view.values(set().union(*(targeting.property_keys(p) for p in props.values())))
     contact_channel = source.channel if source else _channel(channel)
+    contact_due = _contact_due(person, contact_channel)
     hooks = _async_hooks({a.id for a in candidates}, ReactionKind.DELIVERED, channel)
-    # One statement counts the capping rules and inserts the deliveries they allow (PostgreSQL, when
-    # no slot makes its actions compete). Alone (nothing else to write: no lock, no hook, the contact
-    # recorded within the minute) it needs no transaction of its own.
+    # One statement counts the capping rules, inserts the deliveries they allow and, when due, records
+    # the contact (PostgreSQL, when no slot makes its actions compete). Alone (nothing else to write:
+    # no lock, no hook) it needs no transaction of its own.
     in_sql = connection.vendor == "postgresql" and not allocation.competing(candidates)
-    if in_sql and not hooks and not _contact_due(person, contact_channel) and not _global_caps(capped):
-        delivered = _insert_delivered(eligible, capped, person.pk, channel, ask.now, ask.context)
+    deliver = functools.partial(
+        _insert_delivered,
+        eligible,
+        capped,
+        person,
+        channel,
+        ask.now,
+        ask.context,
+        contact=(contact_channel,) if contact_due else None,
+    )
+    if in_sql and not hooks and not _global_caps(capped):
+        delivered = deliver()
     else:
         with transaction.atomic():
             if capped:
@@ -429,7 +441,7 @@ def actions_for(
                 # moment may pass it once more).
                 _lock_for_caps(capped, view, (ReactionKind.DELIVERED,), per_person=False)
             if in_sql:
-                delivered = _insert_delivered(eligible, capped, person.pk, channel, ask.now, ask.context)
+                delivered = deliver()
             else:
                 if capped:
                     hidden = targeting.capping_reasons(capped, view, ask)
@@ -439,8 +451,9 @@ def actions_for(
                     _insert_reactions(
                         delivered, person.pk, channel, ReactionKind.DELIVERED, ask.now, ask.context
                     )
+                    if contact_due:
+                        _record_contact(person, contact_channel, ask.now)
             if delivered:
-                _record_contact(person, contact_channel, ask.now)
                 _run_hooks(
                     [h for h in hooks if h.action_id in delivered],
                     ReactionKind.DELIVERED,
@@ -471,14 +484,19 @@ def _global_caps(capped: list[targeting.Compiled]) -> bool:
 def _insert_delivered(
     eligible: list[targeting.Compiled],
     capped: list[targeting.Compiled],
-    person_id: int,
+    person: Person,
     channel: str,
     at,
     context: dict,
+    *,
+    contact: tuple[Channel | None] | None = None,
 ) -> list[int]:
     """The ids (ascending) of the actions delivered: ``eligible`` and those of ``capped`` that no
     capping rule hides (every rule, of any reaction, as ``targeting.capping_reasons`` counts them),
-    each logged as a ``delivered`` reaction, in one statement built once (PostgreSQL)."""
+    each logged as a ``delivered`` reaction, in one statement built once (PostgreSQL). With
+    ``contact`` (``(the contact's channel or None,)``) the same statement records the person as
+    contacted when anything was delivered (people's ``contacts_sql``: last contacted, the
+    pending-refresh row), and the marker of ``_record_contact`` is set."""
     rules = [
         {
             "action_id": action.id,
@@ -493,22 +511,48 @@ def _insert_delivered(
     ]
     params = [
         json.dumps(rules),
-        person_id,
-        person_id,
-        person_id,
+        person.pk,
+        person.pk,
+        person.pk,
         channel,
         str(ReactionKind.DELIVERED),
         at,
         json.dumps(context),
         [a.id for a in eligible] + [a.id for a in capped],
     ]
-    return sorted(row[0] for row in rawmodels.rows(_insert_delivered_sql(), params))
+    if contact is None:
+        return sorted(row[0] for row in rawmodels.rows(_insert_delivered_sql(), params))
+    (contact_channel,) = contact
+    params += [person.pk, contact_channel.pk if contact_channel else None, at]
+    rows = rawmodels.rows(_deliver_and_contact_sql(contacts_notify()), params)
+    contacted = [row[1:] for row in rows if row[0] is None]
+    if contacted:
+        cache.set(_contact_marker(person, contact_channel), True, CONTACT_EVERY_SECONDS)
+        person.last_contacted_at = contacts_recorded(contacted).get(person.pk)
+    return sorted(row[0] for row in rows if row[0] is not None)
 
 
 @functools.cache
 def _insert_delivered_sql() -> str:
     """Per rule, the count of the reactions it limits (the person's and their merged profiles', or
     everyone's), then the insert of the actions no reached rule hides, returning their ids."""
+    return _capping_ctes() + " " + _delivered_insert()
+
+
+@functools.cache
+def _deliver_and_contact_sql(notify: bool) -> str:
+    """``_insert_delivered_sql``, then the contact of the person (``%s``, the channel's id or NULL,
+    the time) when anything was delivered: the rows are the delivered ids ``(id, NULL, NULL,
+    NULL)``, then ``(NULL, *contacted)``. One statement, so a first ask needs no transaction."""
+    given = "SELECT %s::bigint, %s::bigint, %s::timestamptz WHERE EXISTS (SELECT 1 FROM delivered)"
+    return (
+        f"{_capping_ctes()}, delivered AS ({_delivered_insert()}), {contacts_sql(given, notify=notify)} "
+        "SELECT action_id, NULL::bigint, NULL::timestamptz, NULL::boolean FROM delivered "
+        "UNION ALL SELECT NULL, * FROM contacted"
+    )
+
+
+def _capping_ctes() -> str:
     q = connection.ops.quote_name
     reactions = q(Reaction._meta.db_table)
     # Every condition an index can take is written so that it can: the person's rules count through
@@ -525,7 +569,13 @@ def _insert_delivered_sql() -> str:
         "WITH rules AS (SELECT * FROM json_to_recordset(%s::json) AS r(action_id bigint, kind text, "
         "channels text, lim bigint, since timestamptz, everyone boolean)), "
         "hidden AS (SELECT r.action_id FROM rules r WHERE r.lim <= CASE WHEN r.everyone "
-        f"THEN ({limited}) ELSE ({limited} AND x.person_id = ANY({targeting.held_by_sql()})) END) "
+        f"THEN ({limited}) ELSE ({limited} AND x.person_id = ANY({targeting.held_by_sql()})) END)"
+    )
+
+
+def _delivered_insert() -> str:
+    reactions = connection.ops.quote_name(Reaction._meta.db_table)
+    return (
         f"INSERT INTO {reactions} (action_id, person_id, channel, kind, created_at, context, properties) "
         "SELECT a, %s::bigint, %s::text, %s::text, %s::timestamptz, %s::jsonb, '{}'::jsonb "
         "FROM unnest(%s::bigint[]) AS a "
@@ -577,9 +627,8 @@ CONTACT_EVERY_SECONDS = 60
 def _record_contact(person: Person, channel: Channel | None, at) -> None:
     """Last contacted, at most once per person and channel per ``CONTACT_EVERY_SECONDS`` (a marker in
     Django's cache: per process with the default memory cache, shared with Redis): recording costs
-    four statements and a refresh of the person's computed attributes and audiences."""
-    from people.services import contact_record
-
+    a statement and a refresh of the person's computed attributes and audiences. On PostgreSQL the
+    client API records it in its delivery's statement instead (``_insert_delivered``)."""
     if cache.add(_contact_marker(person, channel), True, CONTACT_EVERY_SECONDS):
         contact_record(person=person, channel=channel, at=at)
 

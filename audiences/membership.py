@@ -44,7 +44,7 @@ from people import conditions, schema
 from people.attributes import EVENT_MOVED_ATTRIBUTES, STANDARD_ATTRIBUTES, SYSTEM_ATTRIBUTES
 from people.rawsql import select_prepared, select_rows
 from people.selectors import organization_tz
-from people.services import grouped_by_what_events_move
+from people.services import CONTACT_REASON, grouped_by_what_events_move
 
 log = logging.getLogger(__name__)
 REFRESH_TIMEOUT = timedelta(minutes=30)
@@ -251,18 +251,39 @@ def moved_by_events(audiences: list[Audience], names: Iterable[str]) -> list[Aud
     funnel step on one of the events, a condition on the counters events move or on a computed
     attribute (refreshed just before, by the same events), or membership of such an audience."""
     names = set(names)
-    by_key = {a.key: a for a in audiences}
-    moved: set[str] = set()
-    for audience in audiences:
-        compiled = _compiled(audience)
-        keys = compiled.attribute_keys()
-        if (
+    return _with_members_of(
+        audiences,
+        lambda compiled: bool(
             compiled.event_names() & names
-            or keys & EVENT_MOVED_ATTRIBUTES
-            or any(_is_computed(k) for k in keys)
-        ):
-            moved.add(audience.key)
-    while True:  # and the audiences naming them, at any depth
+            or compiled.attribute_keys() & EVENT_MOVED_ATTRIBUTES
+            or any(_is_computed(k) for k in compiled.attribute_keys())
+        ),
+    )
+
+
+def moved_by_contact(audiences: list[Audience]) -> list[Audience]:
+    """Of ``audiences``, those whose membership recording a contact can move: a condition on last
+    contacted (overall, on a channel, or the ``last_contacted_at`` attribute), on a computed attribute
+    (refreshed just before, by the same contact), or membership of such an audience. Funnels and
+    conditions on events or other attributes cannot move."""
+    return _with_members_of(
+        audiences,
+        lambda compiled: (
+            compiled.condition is not None
+            and (
+                conditions.reads_last_contacted(compiled.condition)
+                or any(_is_computed(k) for k in compiled.attribute_keys())
+            )
+        ),
+    )
+
+
+def _with_members_of(audiences: list[Audience], moves) -> list[Audience]:
+    """Of ``audiences``, those whose compiled definition ``moves`` says yes to, with the audiences
+    naming them at any depth."""
+    by_key = {a.key: a for a in audiences}
+    moved = {a.key for a in audiences if moves(_compiled(a))}
+    while True:
         more = {k for k, a in by_key.items() if k not in moved and _compiled(a).audience_keys() & moved}
         if not more:
             break
@@ -317,6 +338,8 @@ def refresh_people(
     if reason in ATTRIBUTE_REASONS:
         # Only attributes changed: funnels and pure event conditions cannot move.
         audiences = [a for a in audiences if _compiled(a).attribute_keys()]
+    elif reason == CONTACT_REASON and events is None:
+        audiences = moved_by_contact(audiences)
     if events is None:
         return _refresh_people(audiences, ids, now=now, tz=tz)
     groups = grouped_by_what_events_move(ids, events, lambda names: moved_by_events(audiences, names))

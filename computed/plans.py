@@ -22,8 +22,15 @@ from computed.lang.checker import CheckedFormula, check_formula
 from computed.lang.evaluator import constant_out_of_range
 from computed.lang.parser import FormulaError
 from computed.lang.runtime import unstorable_text
-from people.attributes import EVENT_MOVED_ATTRIBUTES
-from people.conditions import ConditionError, check, event_names, has_sliding_window, references
+from people.attributes import CONTACT_MOVED_ATTRIBUTES, EVENT_MOVED_ATTRIBUTES
+from people.conditions import (
+    ConditionError,
+    check,
+    event_names,
+    has_sliding_window,
+    reads_last_contacted,
+    references,
+)
 from people.conditions.ast import Condition
 from people.models import AttributeType
 
@@ -174,13 +181,31 @@ def moved_by_events(attributes, names: Iterable[str]) -> list:
     one, anything reading the counters events move (``EVENT_MOVED_ATTRIBUTES``), a formula or score
     reading one of those. The rest keep their value whatever those events say."""
     names = frozenset(names)
+    return _with_readers(
+        attributes,
+        lambda plan: bool(event_names_read(plan) & names or plan.references & EVENT_MOVED_ATTRIBUTES),
+    )
+
+
+def moved_by_contact(attributes) -> list:
+    """Of ``attributes`` (saved, with plans), those whose value recording a contact can change: a
+    formula on ``last_contacted_at``, a scoring rule on last contacted (overall or on a channel), and
+    everything that reads them. The rest (aggregates of events, formulas over other attributes) keep
+    their value."""
+    return _with_readers(
+        attributes,
+        lambda plan: (
+            bool(plan.references & CONTACT_MOVED_ATTRIBUTES)
+            or any(reads_last_contacted(rule.condition) for rule in plan.rules)
+        ),
+    )
+
+
+def _with_readers(attributes, moves) -> list:
+    """Of ``attributes``, those whose plan ``moves`` says yes to, with what reads them at any depth."""
     plans = {a.key: plan_of(a) for a in attributes}
-    moved = {
-        key
-        for key, plan in plans.items()
-        if event_names_read(plan) & names or plan.references & EVENT_MOVED_ATTRIBUTES
-    }
-    while True:  # and what reads them, at any depth
+    moved = {key for key, plan in plans.items() if moves(plan)}
+    while True:
         more = {key for key, plan in plans.items() if key not in moved and plan.references & moved}
         if not more:
             break

@@ -27,11 +27,11 @@ from django.utils import timezone
 
 from computed import engine, presets, refresh, sql
 from computed.models import ComputedAttribute, ComputedValue
-from computed.plans import Plan, build_plan, moved_by_events, plan_of
+from computed.plans import Plan, build_plan, moved_by_contact, moved_by_events, plan_of
 from computed.selectors import check_definition, where_used
 from people import conditions
 from people.definitions import DefinitionWrites
-from people.services import copy_field_values, grouped_by_what_events_move, job_start
+from people.services import CONTACT_REASON, copy_field_values, grouped_by_what_events_move, job_start
 
 log = logging.getLogger(__name__)
 State = ComputedAttribute.State
@@ -223,12 +223,15 @@ def refresh_people(
     *,
     now: datetime | None = None,
     events: Mapping[int, Iterable[str]] | None = None,
+    reason: str = "",
 ) -> int:
     """Recompute every active attribute for these people (after their events or attributes changed).
 
     ``events``: all that changed about these people is new events, named per person; each is
     refreshed only for the attributes those events can change (``plans.moved_by_events``), people
-    with the same such attributes together, none at all for events no attribute reads.
+    with the same such attributes together, none at all for events no attribute reads. ``reason``
+    ``contact`` (only a contact was recorded): only the attributes reading last contacted and their
+    dependants (``plans.moved_by_contact``).
 
     A few people at a time go through the cached refresh program (``computed.refresh``): one query
     for the active definitions, then every statement pipelined in one transaction.
@@ -238,6 +241,8 @@ def refresh_people(
         return 0
     now = now or timezone.now()
     snapshot = refresh.active_snapshot()
+    if reason == CONTACT_REASON and events is None:
+        snapshot = refresh.narrowed(snapshot, moved_by_contact(snapshot.attributes))
     if not snapshot.attributes:
         return 0
     if events is None:

@@ -12,7 +12,7 @@ def refresh_people(
     ``events``: only events changed about them, these names per person."""
     from computed.services import refresh_people as refresh
 
-    return refresh(person_ids, events=events)
+    return refresh(person_ids, events=events, reason=reason)
 
 
 def reevaluate_windows() -> list[str]:

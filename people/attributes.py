@@ -77,6 +77,11 @@ EVENT_MOVED_ATTRIBUTES = frozenset(
     {"first_seen_at", "last_activity_at", "event_count", "session_count", "modified_at"}
 )
 
+# The system attribute recording a contact moves (``people.services.contacts_record``, with the
+# per-channel times that ``last_contacted`` conditions read): what a refresh after "only a contact"
+# must re-read.
+CONTACT_MOVED_ATTRIBUTES = frozenset({"last_contacted_at"})
+
 STANDARD_ATTRIBUTES: dict[str, AttributeSpec] = {
     spec.key: spec
     for spec in [

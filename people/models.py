@@ -276,11 +276,12 @@ class Person(models.Model):
             models.Index(fields=["phone"], name="person_phone_idx"),
             models.Index(fields=["last_name", "first_name"], name="person_name_idx"),
             models.Index(fields=["country"], name="person_country_idx"),
-            models.Index(fields=["last_contacted_at"], name="person_last_contacted_idx"),
-            # No index on the counters (first_seen_at, last_activity_at, event_count, session_count):
-            # ingestion rewrites them on every batch, and an indexed column would make each of those
-            # updates a new row version in all of the table's indexes (no HOT update). Migration 0008
-            # also leaves 20% of every page free (fillfactor 80) for those in-page updates.
+            # No index on the counters (first_seen_at, last_activity_at, event_count, session_count)
+            # nor on last_contacted_at: ingestion rewrites the counters on every batch, a delivery
+            # (actions, tracked sends) moves last contacted, and an indexed column would make each of
+            # those updates a new row version in all of the table's indexes (no HOT update).
+            # Migration 0008 also leaves 20% of every page free (fillfactor 80) for those in-page
+            # updates; migration 0011 says what the last contacted index served.
         ]
 
     def __str__(self) -> str:

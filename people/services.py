@@ -307,6 +307,8 @@ DRAIN_CHUNK = 1000
 
 
 EVENTS_REASON = "events"
+# A contact was recorded and nothing else changed: refreshes re-read only what reads last contacted.
+CONTACT_REASON = "contact"
 
 
 def notify_people_changed(
@@ -483,57 +485,87 @@ def contacts_record(*, contacts: Sequence[tuple[int, int | None, datetime]]) -> 
     The semantics of ``contact_record`` for every row (times only move forward, overall and per
     channel; the latest of several rows for the same person or channel wins); one notification after
     commit for the people whose time moved. Returns each person's stored overall time. On PostgreSQL
-    one statement (two data-modifying CTEs: an ``UPDATE`` of the people and an ``INSERT … ON
-    CONFLICT DO UPDATE … WHERE`` of the channel contacts); elsewhere the ORM, per row.
+    one statement (``contacts_sql``: an ``UPDATE`` of the people, an ``INSERT … ON CONFLICT DO
+    UPDATE … WHERE`` of the channel contacts and the pending-refresh rows); elsewhere the ORM, per row.
     """
     if not contacts:
         return {}
-    if connection.vendor == "postgresql":
-        moved, stored = _contacts_record_sql(contacts)
-    else:
+    if connection.vendor != "postgresql":
         moved, stored = _contacts_record_orm(contacts)
-    if moved:
-        notify_people_changed(moved, reason="contact")
-    return stored
-
-
-def _contacts_record_sql(contacts) -> tuple[set[int], dict[int, datetime | None]]:
+        if moved:
+            notify_people_changed(moved, reason=CONTACT_REASON)
+        return stored
     from people import rawsql
 
-    # A prepared statement (planned once per connection): a client's first ask for actions runs it.
+    # A prepared statement (planned once per connection): ingestion's tracked sends run it.
+    statement = _contacts_statement(contacts_notify())
     rows = rawsql.select_prepared(
-        _contacts_statement(),
-        [[c[0] for c in contacts], [c[1] for c in contacts], [c[2] for c in contacts]],
+        statement, [[c[0] for c in contacts], [c[1] for c in contacts], [c[2] for c in contacts]]
     )
-    return {pk for pk, _, moved in rows if moved}, {pk: at for pk, at, _ in rows}
+    return contacts_recorded(rows)
 
 
-@functools.cache
-def _contacts_statement() -> str:
+def contacts_sql(given: str, *, notify: bool) -> str:
+    """The data-modifying CTEs of a contact record, for a statement of another app that records
+    contacts along with its own write (the client API's deliveries) without a transaction: ``given``
+    is a query of ``(person_id, channel_id, at)`` rows (its ``%s`` parameters are the caller's; no
+    row, no write). The CTEs end with ``contacted``: one row per given person, its id, stored overall
+    time and whether a time moved (three columns), which the caller selects and passes to
+    ``contacts_recorded``. With ``notify`` (``contacts_notify()``) the people whose time moved get
+    their pending-refresh rows in the same statement. Times only move forward, as in
+    ``contacts_record``."""
     person = connection.ops.quote_name(Person._meta.db_table)
     contact = connection.ops.quote_name(PersonChannelContact._meta.db_table)
+    pending = connection.ops.quote_name(PendingChange._meta.db_table)
+    notified = (
+        f", contact_pending AS (INSERT INTO {pending} (person_id, reason) "
+        f"SELECT person_id, '{CONTACT_REASON}' FROM contacted WHERE moved)"
+        if notify
+        else ""
+    )
     return f"""
-        WITH given AS (
-            SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[])
-                AS g(person_id, channel_id, at)
-        ), overall AS (
+        contact_given(person_id, channel_id, at) AS ({given}
+        ), contact_overall AS (
             UPDATE {person} p SET last_contacted_at = g.at
-            FROM (SELECT person_id, max(at) AS at FROM given GROUP BY person_id) g
+            FROM (SELECT person_id, max(at) AS at FROM contact_given GROUP BY person_id) g
             WHERE p.id = g.person_id AND (p.last_contacted_at IS NULL OR p.last_contacted_at < g.at)
             RETURNING p.id, p.last_contacted_at
-        ), per_channel AS (
+        ), contact_channel AS (
             INSERT INTO {contact} AS c (person_id, channel_id, last_contacted_at)
-            SELECT person_id, channel_id, max(at) FROM given WHERE channel_id IS NOT NULL
+            SELECT person_id, channel_id, max(at) FROM contact_given WHERE channel_id IS NOT NULL
             GROUP BY person_id, channel_id
             ON CONFLICT (person_id, channel_id) DO UPDATE SET last_contacted_at = EXCLUDED.last_contacted_at
             WHERE c.last_contacted_at < EXCLUDED.last_contacted_at
             RETURNING c.person_id
-        )
-        SELECT p.id, COALESCE(o.last_contacted_at, p.last_contacted_at),
-               o.id IS NOT NULL OR EXISTS (SELECT 1 FROM per_channel m WHERE m.person_id = p.id)
-        FROM {person} p LEFT JOIN overall o ON o.id = p.id
-        WHERE p.id IN (SELECT person_id FROM given)
-        """
+        ), contacted AS (
+            SELECT p.id AS person_id, COALESCE(o.last_contacted_at, p.last_contacted_at) AS last_contacted_at,
+                   o.id IS NOT NULL OR EXISTS (SELECT 1 FROM contact_channel m WHERE m.person_id = p.id)
+                   AS moved
+            FROM {person} p LEFT JOIN contact_overall o ON o.id = p.id
+            WHERE p.id IN (SELECT person_id FROM contact_given)
+        ){notified}"""
+
+
+def contacts_notify() -> bool:
+    """Whether contacts record pending refreshes (``contacts_sql``'s ``notify``): some higher app
+    refreshes changed people (``ATTUNE_PERSON_CHANGED_TASKS``)."""
+    return bool(getattr(settings, "ATTUNE_PERSON_CHANGED_TASKS", []))
+
+
+def contacts_recorded(rows: Iterable[Sequence]) -> dict[int, datetime | None]:
+    """Finish a contact record run through ``contacts_sql``: ``rows`` are its ``contacted`` rows (a
+    notifying statement wrote the pending refreshes; the drain is enqueued after commit). Returns
+    each person's stored overall time."""
+    rows = list(rows)
+    if contacts_notify() and any(moved for _, _, moved in rows):
+        transaction.on_commit(kick_changes)
+    return {pk: at for pk, at, _ in rows}
+
+
+@functools.cache
+def _contacts_statement(notify: bool) -> str:
+    given = "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[])"
+    return f"WITH {contacts_sql(given, notify=notify)} SELECT * FROM contacted"
 
 
 def _contacts_record_orm(contacts) -> tuple[set[int], dict[int, datetime | None]]:

@@ -25,6 +25,7 @@ from people.conditions.checker import (
     check,
     event_names,
     has_sliding_window,
+    reads_last_contacted,
     references,
 )
 from people.models import Person
@@ -91,6 +92,7 @@ __all__ = [
     "explain",
     "has_sliding_window",
     "matches",
+    "reads_last_contacted",
     "references",
     "register_attribute_provider",
     "resolve",

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 import people.conditions.attributes as attributes
+from people.attributes import CONTACT_MOVED_ATTRIBUTES
 from people.conditions.ast import (
     And,
     AttributeCondition,
@@ -386,6 +387,18 @@ def event_names(tree: Condition) -> set[str]:
     if isinstance(tree, EventCondition):
         return {tree.name}
     return set()
+
+
+def reads_last_contacted(tree: Condition) -> bool:
+    """Whether recording a contact can change the result: a ``last_contacted`` condition (overall or
+    on a channel) or a condition on the ``last_contacted_at`` attribute."""
+    if isinstance(tree, And | Or):
+        return any(reads_last_contacted(c) for c in tree.children)
+    if isinstance(tree, Not):
+        return reads_last_contacted(tree.child)
+    if isinstance(tree, LastContactedCondition):
+        return True
+    return bool(references(tree) & CONTACT_MOVED_ATTRIBUTES)
 
 
 def has_sliding_window(tree: Condition) -> bool:

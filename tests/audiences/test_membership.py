@@ -347,6 +347,64 @@ def test_new_events_evaluate_only_the_audiences_they_can_move(make_audience):
     assert moved("Page Viewed") == {"busy", "spenders"}
 
 
+def test_a_contact_evaluates_only_the_audiences_it_can_move(make_audience):
+    from computed import services as computed
+
+    # given audiences on last contacted (overall, on a channel, the attribute), on a computed
+    # attribute, on an attribute, on an event, and one on a contact audience
+    spent = {"function": "sum", "event": "Order Completed", "property": "amount"}
+    computed.activate(
+        computed.computed_attribute_create(key="spent", name="Spent", kind="aggregate", definition=spent)
+    )
+    every = [
+        make_audience("never", {"condition": {"last_contacted": {"op": "unknown"}}}, activate=True),
+        make_audience(
+            "mailed",
+            {"condition": {"last_contacted": {"op": "less_than", "value": 7, "channel": "email"}}},
+            activate=True,
+        ),
+        make_audience(
+            "recent",
+            {"condition": {"attribute": "last_contacted_at", "op": "within_last_days", "value": 3}},
+            activate=True,
+        ),
+        make_audience(
+            "spenders", {"condition": {"attribute": "spent", "op": "gt", "value": 100}}, activate=True
+        ),
+        make_audience("germans", GERMANS, activate=True),
+        make_audience("buyers", {"condition": {"event": "Order Completed"}}, activate=True),
+        make_audience(
+            "never_again",
+            {"condition": {"attribute": "audience:never", "op": "equals", "value": True}},
+            activate=True,
+        ),
+    ]
+    # then a contact moves those on last contacted, on computed attributes and what names them
+    assert {a.key for a in membership.moved_by_contact(every)} == {
+        "never",
+        "mailed",
+        "recent",
+        "spenders",
+        "never_again",
+    }
+
+
+def test_a_contact_refresh_leaves_audiences_it_cannot_move(make_person, known, make_audience):
+    # given Ann, never contacted, in an audience of the never contacted and in the Germans
+    ann = known(make_person(first_name="Ann", country="DE"))
+    never = make_audience(
+        "never", {"condition": {"last_contacted": {"op": "unknown"}}}, activate=True, now=NOW
+    )
+    germans = make_audience("germans", GERMANS, activate=True, now=NOW)
+    # and Ann contacted and moved to France, only the contact notified
+    type(ann).objects.filter(pk=ann.pk).update(last_contacted_at=NOW, country="FR")
+    # when the real-time refresh for a contact runs
+    membership.refresh_people([ann.pk], reason="contact", now=NOW + timedelta(hours=1))
+    # then she left the audience on last contacted; the Germans were not evaluated
+    assert member_ids(never) == set()
+    assert member_ids(germans) == {ann.pk}
+
+
 def test_a_tracked_event_no_audience_reads_evaluates_none(
     make_person, known, make_audience, make_source, django_capture_on_commit_callbacks
 ):

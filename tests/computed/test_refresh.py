@@ -224,3 +224,56 @@ def test_a_tracked_event_leaves_attributes_that_do_not_read_it_alone(
         "orders": 1,
         "greeting": "Hi Ann",
     }
+
+
+def test_a_contact_refreshes_only_the_attributes_that_read_last_contacted(
+    make_person, make_channel, make_computed, django_capture_on_commit_callbacks
+):
+    from people.models import Person
+    from people.services import contact_record
+
+    # given a score over last contacted, a formula over that score and a score over country
+    email = make_channel("email")
+    person = make_person(country="DE")
+    never = {"condition": {"last_contacted": {"op": "unknown"}}, "points": -1}
+    make_computed("reach", "score", {"rules": [never]}, activate=True)
+    make_computed("reach_doubled", "formula", {"formula": "reach * 2"}, activate=True)
+    french = {"condition": {"attribute": "country", "op": "equals", "value": "FR"}, "points": 1}
+    make_computed("french", "score", {"rules": [french]}, activate=True)
+    assert {k: v["value"] for k, v in person_values(person_id=person.pk).items()} == {
+        "reach": -1,
+        "reach_doubled": -2,
+        "french": 0,
+    }
+    # and the country changed without notifying anyone (the score over it is stale)
+    Person.objects.filter(pk=person.pk).update(country="FR")
+    # when a contact is recorded (and the transaction commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_record(person=person, channel=email, at=timezone.now())
+    # then the score over last contacted and the formula reading it follow; the one over country
+    # was not recomputed
+    assert {k: v["value"] for k, v in person_values(person_id=person.pk).items()} == {
+        "reach": 0,
+        "reach_doubled": 0,
+        "french": 0,
+    }
+
+
+def test_a_contact_moves_the_attributes_reading_last_contacted_and_their_readers(make_computed):
+    from computed.plans import moved_by_contact
+
+    # given scores over last contacted (a condition, on a channel, the attribute), a formula over one,
+    # and attributes over an event and over country
+    def score(key, condition, **kwargs):
+        return make_computed(key, "score", {"rules": [{"condition": condition, "points": 1}]}, **kwargs)
+
+    every = [
+        score("never", {"last_contacted": {"op": "unknown"}}, activate=True),
+        score("mailed", {"last_contacted": {"op": "less_than", "value": 7, "channel": "email"}}),
+        score("recent", {"attribute": "last_contacted_at", "op": "within_last_days", "value": 3}),
+        make_computed("never_doubled", "formula", {"formula": "never * 2"}),
+        make_computed("orders", "aggregate", {"function": "count", "event": "Order Completed"}),
+        score("french", {"attribute": "country", "op": "equals", "value": "FR"}),
+    ]
+    # then
+    assert {a.key for a in moved_by_contact(every)} == {"never", "mailed", "recent", "never_doubled"}
