@@ -574,12 +574,19 @@ def _capping_ctes() -> str:
 
 
 def _delivered_insert() -> str:
-    reactions = connection.ops.quote_name(Reaction._meta.db_table)
+    """The deliveries of the actions no reached capping rule hides (``hidden``), returning their ids."""
+    insert = _reactions_insert(properties="'{}'::jsonb")
+    return f"{insert} WHERE a <> ALL(ARRAY(SELECT action_id FROM hidden)) RETURNING action_id"
+
+
+def _reactions_insert(*, properties: str = "%s::jsonb") -> str:
+    """One reaction per action id of an array; the values, in order: person id, channel, kind, time,
+    context (and ``properties`` when it is a parameter), then the action ids."""
+    table = connection.ops.quote_name(Reaction._meta.db_table)
     return (
-        f"INSERT INTO {reactions} (action_id, person_id, channel, kind, created_at, context, properties) "
-        "SELECT a, %s::bigint, %s::text, %s::text, %s::timestamptz, %s::jsonb, '{}'::jsonb "
-        "FROM unnest(%s::bigint[]) AS a "
-        "WHERE a <> ALL(ARRAY(SELECT action_id FROM hidden)) RETURNING action_id"
+        f"INSERT INTO {table} (action_id, person_id, channel, kind, created_at, context, properties) "
+        f"SELECT a, %s::bigint, %s::text, %s::text, %s::timestamptz, %s::jsonb, {properties} "
+        "FROM unnest(%s::bigint[]) AS a"
     )
 
 
@@ -613,12 +620,7 @@ def _insert_reactions(
 
 @functools.cache
 def _insert_reactions_sql() -> str:
-    table = connection.ops.quote_name(Reaction._meta.db_table)
-    return (
-        f"INSERT INTO {table} (action_id, person_id, channel, kind, created_at, context, properties) "
-        "SELECT a, %s::bigint, %s::text, %s::text, %s::timestamptz, %s::jsonb, %s::jsonb "
-        "FROM unnest(%s::bigint[]) AS a"
-    )
+    return _reactions_insert()
 
 
 CONTACT_EVERY_SECONDS = 60
