@@ -4,6 +4,8 @@ answering normal requests while 200 slow clients hold sockets with incomplete he
 import base64
 import json
 import os
+import re
+import select
 import socket
 import subprocess
 import sys
@@ -71,7 +73,7 @@ def production_server(make_source):
     )
     try:
         wait_until_up(port, process, time.monotonic() + 60)
-        yield port, source.write_key
+        yield port, source.write_key, process
     finally:
         process.terminate()
         try:
@@ -96,7 +98,7 @@ def track(port: int, write_key: str, event: str) -> int:
 
 
 def test_two_hundred_slow_clients_do_not_stop_normal_requests(production_server):
-    port, write_key = production_server
+    port, write_key, _ = production_server
     # given 200 clients that connected and sent part of their headers, and then nothing
     slow = []
     try:
@@ -137,7 +139,7 @@ def server_backends() -> dict[int, object]:
 def test_requests_borrow_pooled_connections_instead_of_opening_one_each(production_server):
     """Each gevent worker keeps a pool of open connections: requests after the first find them open
     (the same server processes, started before), instead of connecting anew per request."""
-    port, write_key = production_server
+    port, write_key, _ = production_server
     assert [track(port, write_key, f"Warm {i}") for i in range(10)] == [200] * 10
     warm = server_backends()
     # at most the two workers' pools (20 each), and at least one connection left open for the next request
@@ -147,3 +149,20 @@ def test_requests_borrow_pooled_connections_instead_of_opening_one_each(producti
     assert set(again) >= set(warm)
     assert all(again[pid] == started for pid, started in warm.items())
     assert Event.objects.filter(name__startswith="Again").count() == 20
+
+
+def test_each_worker_leaves_the_loaded_app_out_of_full_garbage_collections(production_server):
+    """A worker freezes what it holds once the app is loaded (gc.freeze), so the collector's full
+    passes, which stalled every request of the worker for 150 ms and more, walk only newer objects;
+    each worker says so in the server's log."""
+    port, write_key, process = production_server
+    assert track(port, write_key, "After start") == 200
+    log, fd = "", process.stdout.fileno()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and log.count("left out of full garbage collections") < 2:
+        if select.select([fd], [], [], 0.5)[0]:
+            log += os.read(fd, 65536).decode()
+    frozen = [line for line in log.splitlines() if "left out of full garbage collections" in line]
+    assert len(frozen) == 2, log
+    counts = [int(re.search(r"(\d+) objects left out", line).group(1)) for line in frozen]
+    assert all(count > 10_000 for count in counts), frozen
