@@ -30,7 +30,14 @@ def test_prepared_rows_match_plain_rows_with_literal_percent():
     [
         ("UPDATE {table} SET city = %s WHERE first_name = %s", ["Rome", "Ann"], []),
         ("UPDATE {table} SET city = %s WHERE first_name = %s RETURNING city", ["Oslo", "Ann"], [("Oslo",)]),
-        ("SELECT FROM {table} WHERE first_name = %s", ["Ann"], []),
+        pytest.param(
+            "SELECT FROM {table} WHERE first_name = %s",
+            ["Ann"],
+            [],
+            marks=pytest.mark.skipif(
+                connection.vendor != "postgresql", reason="SQLite has no SELECT of no columns"
+            ),
+        ),
         ("SELECT first_name FROM {table} WHERE first_name = %s", ["Nobody"], []),
     ],
 )
